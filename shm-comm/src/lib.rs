@@ -1,0 +1,19 @@
+//! Shared-memory IPC for robots: PUB/SUB, REQ/REP and PUSH/PULL channels whose
+//! bytes go through rings in shared memory, never through a socket.
+
+pub mod layout;
+pub mod message;
+
+pub use layout::{FieldDescriptor, Kind, LayoutDescriptor, LayoutError, Scalar, TypeDesc};
+pub use message::{CapacityError, FixedString, FixedVec, Flag, ShmMessage, ShmType};
+pub use shm_comm_derive::ShmMessage;
+
+/// Not public API: the paths that `#[derive(ShmMessage)]` expands to.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::layout::{FieldDescriptor, Kind, LayoutDescriptor, TypeDesc};
+    pub use crate::message::{ShmMessage, ShmType};
+    pub use core::mem::{align_of, offset_of, size_of};
+    pub use std::sync::OnceLock;
+    pub use std::vec::Vec;
+}
