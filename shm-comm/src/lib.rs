@@ -1,9 +1,21 @@
 //! Shared-memory IPC for robots: PUB/SUB, REQ/REP and PUSH/PULL channels whose
 //! bytes go through rings in shared memory, never through a socket.
 
+pub mod codec;
+pub mod error;
 pub mod layout;
 pub mod message;
+mod platform;
+pub mod pubsub;
+pub mod ring;
+pub mod segment;
+mod sync;
 
+pub use codec::{Codec, Frame};
+pub use error::{
+    BorrowError, CreateError, DecodeError, NameError, OpenError, RecvError, RecvTimeoutError,
+    SendError, TryRecvError,
+};
 pub use layout::{FieldDescriptor, Kind, LayoutDescriptor, LayoutError, Scalar, TypeDesc};
 pub use message::{CapacityError, FixedString, FixedVec, Flag, ShmMessage, ShmType};
 pub use shm_comm_derive::ShmMessage;

@@ -52,6 +52,16 @@ pub unsafe trait ShmMessage: ShmType {
     fn layout_hash() -> u64 {
         Self::layout().hash()
     }
+
+    /// Creates the topic `name` for this type: `Pose::publisher("robot/pose")`.
+    fn publisher(name: &str) -> Result<crate::pubsub::Publisher<Self>, crate::error::CreateError> {
+        crate::pubsub::Publisher::create(name)
+    }
+
+    /// Connects to the topic `name` of this type (waits up to 5 s for its publisher).
+    fn subscriber(name: &str) -> Result<crate::pubsub::Subscriber<Self>, crate::error::OpenError> {
+        crate::pubsub::Subscriber::connect(name)
+    }
 }
 
 macro_rules! scalar {
@@ -159,13 +169,6 @@ impl<const N: usize> FixedString<N> {
         }
     }
 
-    /// Copies `s`, or says how long it was if it does not fit.
-    pub fn from_str(s: &str) -> Result<Self, CapacityError> {
-        let mut out = Self::new();
-        out.set(s)?;
-        Ok(out)
-    }
-
     /// Replaces the contents with `s`.
     pub fn set(&mut self, s: &str) -> Result<(), CapacityError> {
         if s.len() > N {
@@ -221,10 +224,20 @@ impl<const N: usize> std::fmt::Debug for FixedString<N> {
     }
 }
 
+impl<const N: usize> TryFrom<&str> for FixedString<N> {
+    type Error = CapacityError;
+    /// Copies `s`, or says how long it was if it does not fit.
+    fn try_from(s: &str) -> Result<Self, CapacityError> {
+        let mut out = Self::new();
+        out.set(s)?;
+        Ok(out)
+    }
+}
+
 impl<const N: usize> std::str::FromStr for FixedString<N> {
     type Err = CapacityError;
     fn from_str(s: &str) -> Result<Self, CapacityError> {
-        FixedString::from_str(s)
+        FixedString::try_from(s)
     }
 }
 
@@ -389,11 +402,11 @@ mod tests {
 
     #[test]
     fn fixed_string_clamps_a_hostile_length() {
-        let mut s = FixedString::<8>::from_str("abc").unwrap();
+        let mut s = FixedString::<8>::try_from("abc").unwrap();
         assert_eq!(s.as_str().unwrap(), "abc");
         s.len = 1_000_000;
         assert_eq!(s.len(), 8);
-        assert!(FixedString::<8>::from_str("123456789").is_err());
+        assert!(FixedString::<8>::try_from("123456789").is_err());
     }
 
     #[test]

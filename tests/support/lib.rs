@@ -1,1 +1,241 @@
-//! Helpers shared by the cross-crate tests and the examples.
+//! Helpers shared by the cross-crate tests and the examples: a self-checking
+//! message type, unique channel names, child processes that are killed and
+//! segments that are removed even when a test fails.
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use shm_comm::ShmMessage;
+
+/// Words of payload in a [`Check`] message.
+pub const CHECK_WORDS: usize = 30;
+
+/// A message that proves its own integrity: every word is derived from `seq`,
+/// and `sum` covers them all. A torn copy (half old, half new) fails [`Check::verify`].
+#[derive(ShmMessage, Clone, Copy, Debug, PartialEq)]
+#[repr(C)]
+pub struct Check {
+    /// Sequence number.
+    pub seq: u64,
+    /// Send time, `CLOCK_MONOTONIC` nanoseconds.
+    pub stamp_ns: u64,
+    /// `seq`-derived words.
+    pub data: [u64; CHECK_WORDS],
+    /// Checksum of everything above.
+    pub sum: u64,
+}
+
+fn mix(seq: u64, i: u64) -> u64 {
+    (seq ^ 0x9e37_79b9_7f4a_7c15)
+        .wrapping_mul(i + 1)
+        .rotate_left(17)
+}
+
+impl Check {
+    /// The message with sequence number `seq`.
+    pub fn new(seq: u64) -> Check {
+        let mut c = Check {
+            seq,
+            stamp_ns: monotonic_ns(),
+            data: [0; CHECK_WORDS],
+            sum: 0,
+        };
+        for (i, w) in c.data.iter_mut().enumerate() {
+            *w = mix(seq, i as u64);
+        }
+        c.sum = c.checksum();
+        c
+    }
+
+    fn checksum(&self) -> u64 {
+        self.data
+            .iter()
+            .fold(self.seq.wrapping_add(self.stamp_ns), |acc, w| {
+                acc.rotate_left(5) ^ w
+            })
+    }
+
+    /// `true` if the message is intact.
+    pub fn verify(&self) -> bool {
+        self.sum == self.checksum()
+            && self
+                .data
+                .iter()
+                .enumerate()
+                .all(|(i, w)| *w == mix(self.seq, i as u64))
+    }
+}
+
+/// `CLOCK_MONOTONIC` in nanoseconds: comparable across processes.
+pub fn monotonic_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
+/// CPU time (user + system) this process has used, in microseconds.
+pub fn process_cpu_us() -> u64 {
+    let mut ru = std::mem::MaybeUninit::<libc::rusage>::uninit();
+    // SAFETY: `ru` is valid for writes of a `rusage`.
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, ru.as_mut_ptr()) };
+    // SAFETY: getrusage(RUSAGE_SELF) always fills the struct.
+    let ru = unsafe { ru.assume_init() };
+    let us = |t: libc::timeval| t.tv_sec as u64 * 1_000_000 + t.tv_usec as u64;
+    us(ru.ru_utime) + us(ru.ru_stime)
+}
+
+/// A channel name no other test (or run) uses; its segments are removed when
+/// the guard drops, even if the test panics.
+#[derive(Debug)]
+pub struct TestChannel {
+    name: String,
+}
+
+impl TestChannel {
+    /// A fresh name under `test/<what>/`.
+    pub fn new(what: &str) -> TestChannel {
+        static N: AtomicU32 = AtomicU32::new(0);
+        let name = format!(
+            "test/{what}/{}-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed),
+            monotonic_ns() % 1_000_000
+        );
+        TestChannel { name }
+    }
+
+    /// The name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+impl Drop for TestChannel {
+    fn drop(&mut self) {
+        let _ = shm_comm::segment::force_unlink(&self.name);
+    }
+}
+
+/// A child process speaking lines on stdin/stdout; killed on drop.
+#[derive(Debug)]
+pub struct Peer {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    lines: mpsc::Receiver<String>,
+    what: String,
+}
+
+impl Peer {
+    /// Starts `program` with `args`.
+    pub fn spawn(program: &str, args: &[&str]) -> Peer {
+        let mut child = Command::new(program)
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {program}: {e}"));
+        let stdout = child.stdout.take().expect("piped stdout");
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Peer {
+            stdin: child.stdin.take(),
+            child,
+            lines,
+            what: format!("{program} {}", args.join(" ")),
+        }
+    }
+
+    /// The child's pid.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The next line the child prints, waiting at most `timeout`.
+    pub fn line(&mut self, timeout: Duration) -> String {
+        match self.lines.recv_timeout(timeout) {
+            Ok(l) => l,
+            Err(e) => panic!("no line from `{}` within {timeout:?}: {e}", self.what),
+        }
+    }
+
+    /// Waits for a line starting with `prefix` (skipping others) and returns
+    /// the rest of it.
+    pub fn expect(&mut self, prefix: &str, timeout: Duration) -> String {
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            let l = self.line(left);
+            if let Some(rest) = l.strip_prefix(prefix) {
+                return rest.trim().to_owned();
+            }
+        }
+    }
+
+    /// Sends a line to the child.
+    pub fn say(&mut self, line: &str) {
+        let stdin = self.stdin.as_mut().expect("stdin open");
+        writeln!(stdin, "{line}").expect("child stdin");
+        stdin.flush().expect("child stdin");
+    }
+
+    /// SIGKILLs the child and reaps it.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Waits for the child to exit by itself; returns `true` on success.
+    pub fn wait_success(&mut self, timeout: Duration) -> bool {
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                return status.success();
+            }
+            if std::time::Instant::now() >= deadline {
+                self.kill();
+                panic!("`{}` did not exit within {timeout:?}", self.what);
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+}
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Parses `key value key value ...` into pairs.
+pub fn fields(line: &str) -> std::collections::HashMap<String, String> {
+    let mut it = line.split_whitespace();
+    let mut m = std::collections::HashMap::new();
+    while let (Some(k), Some(v)) = (it.next(), it.next()) {
+        m.insert(k.to_owned(), v.to_owned());
+    }
+    m
+}
+
+/// A numeric field of [`fields`].
+pub fn field(line: &str, key: &str) -> u64 {
+    fields(line)
+        .get(key)
+        .unwrap_or_else(|| panic!("no `{key}` in {line:?}"))
+        .parse()
+        .unwrap_or_else(|_| panic!("`{key}` not a number in {line:?}"))
+}

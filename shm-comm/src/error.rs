@@ -1,0 +1,239 @@
+//! Error types, one per operation (create, open, send, receive), each variant
+//! saying when it happens. Imports nothing from the rest of the crate.
+
+use std::io;
+use std::time::Duration;
+
+/// A channel name that cannot be used.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum NameError {
+    /// The name is empty.
+    #[error("channel name is empty")]
+    Empty,
+    /// The name is longer than the limit.
+    #[error("channel name {name:?} is {len} bytes long; the limit is {max}")]
+    TooLong {
+        /// The name.
+        name: String,
+        /// Its length in bytes.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// The name has a character outside `A-Z a-z 0-9 _ - . /`.
+    #[error("channel name {name:?} has the character {ch:?} at byte {pos}; allowed are letters, digits, '_', '-', '.' and '/' between components")]
+    BadChar {
+        /// The name.
+        name: String,
+        /// The offending character.
+        ch: char,
+        /// Its byte offset.
+        pos: usize,
+    },
+    /// The name starts or ends with `/`, has `//`, or a `.`/`..` component.
+    #[error("channel name {name:?} has an empty, '.' or '..' component (names look like \"robot/pose\")")]
+    BadComponent {
+        /// The name.
+        name: String,
+    },
+}
+
+/// Why a channel could not be created.
+#[derive(Debug, thiserror::Error)]
+pub enum CreateError {
+    /// The name is invalid.
+    #[error(transparent)]
+    Name(#[from] NameError),
+    /// A live process already owns a channel of this name.
+    #[error("channel {name:?} is already owned by live process {pid}; a channel has one owner (publisher, replier or queue creator)")]
+    InUse {
+        /// The channel name.
+        name: String,
+        /// The owner's process id.
+        pid: u32,
+    },
+    /// The requested geometry is unusable (zero slots, slot too large, ...).
+    #[error("invalid configuration for channel {name:?}: {reason}")]
+    Config {
+        /// The channel name.
+        name: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A system call failed.
+    #[error("{op} failed for channel {name:?}: {source}")]
+    Io {
+        /// The channel name.
+        name: String,
+        /// The operation (`shm_open`, `ftruncate`, `mmap`, ...).
+        op: &'static str,
+        /// The OS error.
+        source: io::Error,
+    },
+}
+
+/// Why a channel could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    /// The name is invalid.
+    #[error(transparent)]
+    Name(#[from] NameError),
+    /// No channel of this name appeared within the connect timeout.
+    #[error("channel {name:?} does not exist (waited {waited:?} for its creator)")]
+    NotFound {
+        /// The channel name.
+        name: String,
+        /// How long we waited.
+        waited: Duration,
+    },
+    /// The segment exists but its creator did not finish initializing it in time.
+    #[error("channel {name:?} was not initialized by its creator (pid {pid}) within {waited:?}")]
+    NotReady {
+        /// The channel name.
+        name: String,
+        /// The creator's pid as far as it could be read (0 if not written yet).
+        pid: u32,
+        /// How long we waited.
+        waited: Duration,
+    },
+    /// The segment is not a valid shm-comm segment, or is damaged.
+    #[error("channel {name:?} is corrupt or foreign: {reason}")]
+    Corrupt {
+        /// The channel name.
+        name: String,
+        /// Which check failed, with the value read.
+        reason: String,
+    },
+    /// The segment is valid but of another kind, version or platform.
+    #[error("channel {name:?} is incompatible: {reason}")]
+    Incompatible {
+        /// The channel name.
+        name: String,
+        /// What differs, naming both sides.
+        reason: String,
+    },
+    /// The topic carries another message type.
+    #[error("channel {name:?} carries `{theirs}` but `{ours}` was expected; first difference (ours vs theirs): {difference}")]
+    LayoutMismatch {
+        /// The channel name.
+        name: String,
+        /// Our type name.
+        ours: String,
+        /// The type name stored in the segment.
+        theirs: String,
+        /// The first differing field on both sides.
+        difference: String,
+    },
+    /// A system call failed.
+    #[error("{op} failed for channel {name:?}: {source}")]
+    Io {
+        /// The channel name.
+        name: String,
+        /// The operation.
+        op: &'static str,
+        /// The OS error.
+        source: io::Error,
+    },
+}
+
+/// Why a message could not be sent; carries nothing back when the payload is
+/// borrowed (`send_bytes`), see the pattern modules for variants that return it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SendError {
+    /// The payload is larger than the channel's slot; nothing was sent or truncated.
+    #[error("message of {len} bytes exceeds the channel's limit of {max} bytes per message")]
+    TooLarge {
+        /// The payload size.
+        len: usize,
+        /// The channel's maximum payload.
+        max: usize,
+    },
+    /// Every spare slot is borrowed by subscribers beyond the channel's borrow
+    /// budget (only possible if a peer ignores the budget).
+    #[error("no free slot: all spare slots are borrowed")]
+    NoFreeSlot,
+    /// The channel was shut down by its owner.
+    #[error("channel closed")]
+    Closed,
+    /// The payload could not be encoded.
+    #[error("could not encode message: {0}")]
+    Encode(String),
+}
+
+/// Why `try_recv` returned no message.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TryRecvError {
+    /// No new message.
+    #[error("no message available")]
+    Empty,
+    /// A peer wrote something inconsistent into the channel.
+    #[error("channel data is corrupt: {0}")]
+    Corrupt(String),
+}
+
+/// Why a blocking receive returned no message.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RecvTimeoutError {
+    /// Nothing arrived before the deadline.
+    #[error("timed out waiting for a message")]
+    Timeout,
+    /// A peer wrote something inconsistent into the channel.
+    #[error("channel data is corrupt: {0}")]
+    Corrupt(String),
+}
+
+impl From<TryRecvError> for RecvTimeoutError {
+    fn from(e: TryRecvError) -> Self {
+        match e {
+            TryRecvError::Empty => RecvTimeoutError::Timeout,
+            TryRecvError::Corrupt(s) => RecvTimeoutError::Corrupt(s),
+        }
+    }
+}
+
+/// Why a message could not be borrowed in place.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BorrowError {
+    /// No new message.
+    #[error("no message available")]
+    Empty,
+    /// This subscriber or the whole channel already holds its maximum number
+    /// of borrowed samples; drop one first.
+    #[error("borrow limit reached ({limit} samples)")]
+    Limit {
+        /// The limit that was hit.
+        limit: u32,
+    },
+    /// A peer wrote something inconsistent into the channel.
+    #[error("channel data is corrupt: {0}")]
+    Corrupt(String),
+}
+
+/// A received frame could not be decoded.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DecodeError {
+    /// The frame was sent with another codec.
+    #[error("frame was encoded as {found}, not {expected}")]
+    WrongCodec {
+        /// What the caller asked for.
+        expected: &'static str,
+        /// What the frame is tagged with.
+        found: String,
+    },
+    /// The bytes do not decode.
+    #[error("could not decode {codec} frame: {reason}")]
+    Invalid {
+        /// The codec.
+        codec: &'static str,
+        /// The decoder's message.
+        reason: String,
+    },
+}
+
+/// Why a blocking receive without a deadline returned no message.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RecvError {
+    /// A peer wrote something inconsistent into the channel.
+    #[error("channel data is corrupt: {0}")]
+    Corrupt(String),
+}

@@ -1,0 +1,301 @@
+//! The only module that makes system calls: POSIX shared memory, `mmap`,
+//! `flock`, futex, and reading process identities from `/proc`. Linux only.
+
+use std::ffi::CString;
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::ptr::NonNull;
+use std::sync::atomic::AtomicU32;
+use std::time::Duration;
+
+/// Where POSIX shared memory objects appear as files.
+pub const SHM_DIR: &str = "/dev/shm";
+
+fn cstr(name: &str) -> io::Result<CString> {
+    CString::new(format!("/{name}")).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))
+}
+
+/// `shm_open(O_CREAT | O_EXCL | O_RDWR, mode)`: fails with `AlreadyExists` if present.
+pub fn shm_create_excl(name: &str, mode: u32) -> io::Result<OwnedFd> {
+    let c = cstr(name)?;
+    // SAFETY: `c` is a valid NUL-terminated string that outlives the call.
+    let fd = unsafe {
+        libc::shm_open(
+            c.as_ptr(),
+            libc::O_CREAT | libc::O_EXCL | libc::O_RDWR | libc::O_CLOEXEC,
+            mode as libc::mode_t,
+        )
+    };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `fd` was just returned by `shm_open` and is owned by nobody else.
+    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    // shm_open applies the umask; make the mode exactly what was asked.
+    // SAFETY: `fd` is a valid open descriptor.
+    if unsafe { libc::fchmod(fd.as_raw_fd(), mode as libc::mode_t) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(fd)
+}
+
+/// `shm_open(O_RDWR)` of an existing object.
+pub fn shm_open_existing(name: &str) -> io::Result<OwnedFd> {
+    let c = cstr(name)?;
+    // SAFETY: `c` is a valid NUL-terminated string that outlives the call.
+    let fd = unsafe { libc::shm_open(c.as_ptr(), libc::O_RDWR | libc::O_CLOEXEC, 0) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `fd` was just returned by `shm_open` and is owned by nobody else.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// `shm_unlink`.
+pub fn shm_unlink(name: &str) -> io::Result<()> {
+    let c = cstr(name)?;
+    // SAFETY: `c` is a valid NUL-terminated string that outlives the call.
+    if unsafe { libc::shm_unlink(c.as_ptr()) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Size and inode of an open file.
+pub fn fstat(fd: &OwnedFd) -> io::Result<(u64, u64)> {
+    let mut st = std::mem::MaybeUninit::<libc::stat>::uninit();
+    // SAFETY: `fd` is valid and `st` points to writable memory of the right size.
+    if unsafe { libc::fstat(fd.as_raw_fd(), st.as_mut_ptr()) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: fstat succeeded, so it initialized `st`.
+    let st = unsafe { st.assume_init() };
+    Ok((st.st_size as u64, st.st_ino))
+}
+
+/// The inode that the shared memory object `name` refers to now, if any.
+pub fn shm_inode(name: &str) -> Option<u64> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(format!("{SHM_DIR}/{name}"))
+        .ok()
+        .map(|m| m.ino())
+}
+
+/// `ftruncate`.
+pub fn set_len(fd: &OwnedFd, len: u64) -> io::Result<()> {
+    // SAFETY: `fd` is a valid open descriptor.
+    if unsafe { libc::ftruncate(fd.as_raw_fd(), len as libc::off_t) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// `flock(LOCK_EX)`, waiting at most `timeout`; `Ok(false)` on timeout.
+///
+/// The lock belongs to the open file description, which a mapping of the
+/// file also references: release it with [`unlock`], not by closing.
+pub fn lock_exclusive(fd: &OwnedFd, timeout: Duration) -> io::Result<bool> {
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        // SAFETY: `fd` is a valid open descriptor.
+        if unsafe { libc::flock(fd.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
+            return Ok(true);
+        }
+        let e = io::Error::last_os_error();
+        match e.kind() {
+            io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted => {}
+            _ => return Err(e),
+        }
+        if std::time::Instant::now() >= deadline {
+            return Ok(false);
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// `flock(LOCK_UN)`.
+pub fn unlock(fd: &OwnedFd) {
+    // SAFETY: `fd` is a valid open descriptor.
+    unsafe { libc::flock(fd.as_raw_fd(), libc::LOCK_UN) };
+}
+
+/// A shared, read-write mapping of a whole file. Unmapped on drop.
+#[derive(Debug)]
+pub struct Mapping {
+    ptr: NonNull<u8>,
+    len: usize,
+}
+
+// SAFETY: the mapping is plain shared memory; all access to it goes through
+// atomics or through the ring's protocols, which are written for concurrent use.
+unsafe impl Send for Mapping {}
+// SAFETY: as above.
+unsafe impl Sync for Mapping {}
+
+impl Mapping {
+    /// Maps `len` bytes of `fd` shared and read-write.
+    pub fn map(fd: &OwnedFd, len: usize) -> io::Result<Mapping> {
+        if len == 0 {
+            return Err(io::Error::from(io::ErrorKind::InvalidInput));
+        }
+        // SAFETY: a fresh mapping chosen by the kernel (addr null) cannot alias
+        // any Rust object; `fd` is valid for the duration of the call.
+        let p = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_SHARED,
+                fd.as_raw_fd(),
+                0,
+            )
+        };
+        if p == libc::MAP_FAILED {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(Mapping {
+            ptr: NonNull::new(p.cast()).ok_or_else(|| io::Error::from(io::ErrorKind::Other))?,
+            len,
+        })
+    }
+
+    /// Start of the mapping (page aligned).
+    pub fn as_ptr(&self) -> *mut u8 {
+        self.ptr.as_ptr()
+    }
+
+    /// Length in bytes.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Never true (a mapping has at least one byte); for clippy's sake.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
+impl Drop for Mapping {
+    fn drop(&mut self) {
+        // SAFETY: `ptr`/`len` describe a mapping made by `map` and not yet
+        // unmapped; nothing borrows from it any more (owners hold an `Arc`).
+        unsafe {
+            libc::munmap(self.ptr.as_ptr().cast(), self.len);
+        }
+    }
+}
+
+/// Blocks while `*word == expected`, at most `timeout` (forever if `None`).
+///
+/// Returns on a wake-up, a value change, a timeout, a signal or spuriously:
+/// callers re-check their condition. Works across processes (shared futex).
+pub fn futex_wait(word: &AtomicU32, expected: u32, timeout: Option<Duration>) {
+    let ts = timeout.map(|d| libc::timespec {
+        tv_sec: d.as_secs().min(i64::MAX as u64) as libc::time_t,
+        tv_nsec: d.subsec_nanos() as libc::c_long,
+    });
+    let ts_ptr = ts
+        .as_ref()
+        .map_or(std::ptr::null(), |t| t as *const libc::timespec);
+    // SAFETY: `word` is a valid, aligned u32 for the duration of the call; the
+    // kernel only reads it. `ts_ptr` is null or points to a live timespec.
+    unsafe {
+        libc::syscall(
+            libc::SYS_futex,
+            word.as_ptr(),
+            libc::FUTEX_WAIT,
+            expected,
+            ts_ptr,
+            std::ptr::null::<u32>(),
+            0u32,
+        );
+    }
+}
+
+/// Wakes every process blocked in [`futex_wait`] on `word`.
+pub fn futex_wake_all(word: &AtomicU32) {
+    // SAFETY: `word` is a valid, aligned u32; FUTEX_WAKE does not access
+    // memory other than looking up the futex by address.
+    unsafe {
+        libc::syscall(
+            libc::SYS_futex,
+            word.as_ptr(),
+            libc::FUTEX_WAKE,
+            i32::MAX,
+            std::ptr::null::<libc::timespec>(),
+            std::ptr::null::<u32>(),
+            0u32,
+        );
+    }
+}
+
+/// `sched_yield`: lets another runnable thread on this core go first.
+pub fn yield_now() {
+    std::thread::yield_now();
+}
+
+/// This process's id.
+pub fn pid() -> u32 {
+    std::process::id()
+}
+
+/// The real user id, used to give every user its own segment namespace.
+pub fn uid() -> u32 {
+    // SAFETY: getuid has no preconditions and cannot fail.
+    unsafe { libc::getuid() }
+}
+
+/// A process's start time in clock ticks since boot (`/proc/PID/stat` field 22),
+/// which together with the pid identifies a process even after pid reuse.
+pub fn process_start_time(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) is in parentheses and may hold spaces or ')'.
+    let rest = &stat[stat.rfind(')')? + 1..];
+    // rest starts with field 3 (state); starttime is field 22.
+    rest.split_ascii_whitespace().nth(19)?.parse().ok()
+}
+
+/// `true` if process `pid` is alive (not a zombie) and started at `start_time`.
+pub fn process_alive(pid: u32, start_time: u64) -> bool {
+    if pid == 0 {
+        return false;
+    }
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return false;
+    };
+    let Some(close) = stat.rfind(')') else {
+        return false;
+    };
+    let mut fields = stat[close + 1..].split_ascii_whitespace();
+    let state = fields.next();
+    if matches!(state, Some("Z") | Some("X") | Some("x")) {
+        return false;
+    }
+    fields.nth(18).and_then(|s| s.parse::<u64>().ok()) == Some(start_time)
+}
+
+/// Names of the entries of [`SHM_DIR`] that start with `prefix`.
+pub fn list_shm(prefix: &str) -> Vec<String> {
+    let Ok(rd) = std::fs::read_dir(SHM_DIR) else {
+        return Vec::new();
+    };
+    let mut v: Vec<String> = rd
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|n| n.starts_with(prefix))
+        .collect();
+    v.sort();
+    v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn own_process_is_alive_and_a_wrong_start_time_is_not() {
+        let st = process_start_time(pid()).unwrap();
+        assert!(process_alive(pid(), st));
+        assert!(!process_alive(pid(), st + 1));
+        assert!(!process_alive(0, 0));
+    }
+}

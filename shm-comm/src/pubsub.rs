@@ -1,0 +1,924 @@
+//! PUB/SUB: one publisher broadcasts to any number of subscribers, with
+//! latest-data semantics.
+//!
+//! ```
+//! use shm_comm::{ShmMessage, pubsub::{Publisher, Subscriber}};
+//!
+//! #[derive(ShmMessage, Clone, Copy, Debug, PartialEq)]
+//! #[repr(C)]
+//! struct Pose { stamp_ns: u64, x: f64, y: f64, heading: f64 }
+//!
+//! let mut publisher = Pose::publisher("doc/pose")?;
+//! let mut subscriber = Pose::subscriber("doc/pose")?;
+//! let pose = Pose { stamp_ns: 1, x: 1.0, y: 2.0, heading: 0.5 };
+//! publisher.send(&pose)?;
+//! assert_eq!(subscriber.try_recv()?, pose);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # Joining
+//! A subscriber sees the messages published after it connected
+//! ([`ConnectOptions::last_value`] also gives it the newest one already
+//! published). Connecting to a topic that has no publisher waits up to
+//! [`ConnectOptions::timeout`], then fails with [`OpenError::NotFound`].
+//!
+//! # Lagging
+//! The publisher never blocks. The ring keeps the last `capacity` messages; a
+//! subscriber that falls further behind skips to the oldest message still
+//! kept, and [`missed`](Subscriber::missed) counts exactly how many it skipped:
+//!
+//! ```
+//! # use shm_comm::{pubsub::{Publisher, Subscriber, PubOptions}, ShmMessage};
+//! # #[derive(ShmMessage, Clone, Copy, Debug, PartialEq)] #[repr(C)] struct Tick { n: u64 }
+//! let mut publisher = Publisher::<Tick>::create_with("doc/ticks", PubOptions { capacity: 4, ..Default::default() })?;
+//! let mut subscriber = Subscriber::<Tick>::connect("doc/ticks")?;
+//! for n in 0..10 { publisher.send(&Tick { n })?; }
+//! assert_eq!(subscriber.try_recv()?.n, 6); // 0..=5 were overwritten
+//! assert_eq!(subscriber.missed(), 6);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! A message overwritten while a subscriber copies it is detected (per-slot
+//! sequence numbers) and never returned: it counts as missed.
+//!
+//! # Borrowing
+//! [`Subscriber::try_borrow`] returns a [`Sample`] that derefs to `&T` in the
+//! shared slot, with no copy. While a sample lives, the publisher writes
+//! around its slot, so the data never changes under it. Each subscriber may
+//! hold [`ConnectOptions::max_borrows`] samples at once and the whole topic
+//! [`PubOptions::borrow_budget`]; past either, borrowing fails with
+//! [`BorrowError::Limit`] (copying receives keep working).
+//!
+//! # One publisher per topic
+//! The publisher creates and owns the topic's segment: a second publisher on
+//! a topic whose publisher is alive fails with [`CreateError::InUse`] naming
+//! the live pid. Use one topic per source (or PUSH/PULL, which accepts many
+//! producers) where several processes must feed one consumer. A publisher
+//! that died (even by SIGKILL) is replaced by the next one.
+//!
+//! # Closing
+//! Dropping the publisher removes the topic's segment and wakes blocked
+//! subscribers. Subscribers keep waiting (a robot's publisher may restart):
+//! when a new publisher appears under the same name, they attach to it by
+//! themselves and receive its messages; [`Subscriber::publisher_alive`] says
+//! whether one is there now.
+
+use std::marker::PhantomData;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::codec::{Codec, Frame};
+use crate::error::{
+    BorrowError, CreateError, OpenError, RecvError, RecvTimeoutError, SendError, TryRecvError,
+};
+use crate::layout::LayoutDescriptor;
+use crate::message::ShmMessage;
+use crate::platform::Mapping;
+use crate::ring::{self, Geometry, Reader, Ring, Writer};
+use crate::segment::{ChannelKind, CreateSpec, OpenSpec, OwnedSegment, Payload, Segment};
+
+const ROLE: &str = "pub";
+
+/// Publisher settings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PubOptions {
+    /// Messages kept in the ring (how far a subscriber may fall behind). Default 64.
+    pub capacity: u32,
+    /// Largest payload in bytes for dynamic topics (typed topics use the
+    /// type's size). Default 4096.
+    pub max_payload: u32,
+    /// Samples that subscribers may borrow at once, over all subscribers. Default 8.
+    pub borrow_budget: u32,
+}
+
+impl Default for PubOptions {
+    fn default() -> Self {
+        PubOptions {
+            capacity: 64,
+            max_payload: 4096,
+            borrow_budget: 8,
+        }
+    }
+}
+
+/// Subscriber settings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConnectOptions {
+    /// How long to wait for the topic's publisher. Default 5 s.
+    pub timeout: Duration,
+    /// Also receive the newest message published before connecting. Default false.
+    pub last_value: bool,
+    /// Samples this subscriber may borrow at once. Default 4.
+    pub max_borrows: u32,
+}
+
+impl Default for ConnectOptions {
+    fn default() -> Self {
+        ConnectOptions {
+            timeout: Duration::from_secs(5),
+            last_value: false,
+            max_borrows: 4,
+        }
+    }
+}
+
+/// The untyped publisher that the typed and dynamic ones wrap: frames of
+/// bytes tagged with a codec, on a typed or dynamic segment.
+#[derive(Debug)]
+pub struct RawPublisher {
+    writer: Writer,
+    seg: OwnedSegment,
+    typed_len: Option<u32>,
+}
+
+impl RawPublisher {
+    /// Creates topic `name` carrying `payload`.
+    pub fn create(
+        name: &str,
+        payload: &Payload,
+        opts: PubOptions,
+    ) -> Result<RawPublisher, CreateError> {
+        let typed_len = match payload {
+            Payload::Dynamic => None,
+            Payload::Typed { descriptor, .. } => Some(
+                LayoutDescriptor::decode(descriptor)
+                    .map_err(|e| CreateError::Config {
+                        name: name.to_owned(),
+                        reason: e.to_string(),
+                    })?
+                    .size,
+            ),
+        };
+        let geo = Geometry {
+            capacity: opts.capacity,
+            max_payload: typed_len.unwrap_or(opts.max_payload).max(1),
+            borrow_budget: opts.borrow_budget,
+        };
+        let config = |reason: String| CreateError::Config {
+            name: name.to_owned(),
+            reason,
+        };
+        geo.check().map_err(config)?;
+        let region_len = geo.region_len().ok_or_else(|| config("too large".into()))?;
+        let mut ring = Err(String::new());
+        let seg = OwnedSegment::create(
+            &CreateSpec {
+                name,
+                role: ROLE,
+                kind: ChannelKind::PubSub,
+                payload,
+                region_len,
+            },
+            // SAFETY: the segment hands us its fresh, zeroed, page-aligned
+            // region of `len` bytes, kept alive by `seg` which we store next
+            // to the ring.
+            |base, len| ring = unsafe { Ring::init(base, len, geo) },
+        )?;
+        let ring = ring.map_err(config)?;
+        Ok(RawPublisher {
+            writer: Writer::new(ring),
+            seg,
+            typed_len,
+        })
+    }
+
+    /// The topic name.
+    pub fn name(&self) -> &str {
+        self.seg.name()
+    }
+
+    /// Largest payload in bytes.
+    pub fn max_payload(&self) -> usize {
+        self.writer.ring().geometry().max_payload as usize
+    }
+
+    /// The ring geometry.
+    pub fn geometry(&self) -> Geometry {
+        self.writer.ring().geometry()
+    }
+
+    /// Messages published so far.
+    pub fn published(&self) -> u64 {
+        self.writer.published()
+    }
+
+    /// The layout of a typed topic.
+    pub fn layout(&self) -> Option<LayoutDescriptor> {
+        self.typed_len?;
+        LayoutDescriptor::decode(&self.seg.layout_bytes()).ok()
+    }
+
+    /// Publishes `data` tagged with `codec`. On a typed topic, `data` must be
+    /// exactly one message.
+    pub fn send(&mut self, data: &[u8], codec: Codec) -> Result<(), SendError> {
+        self.check_len(data.len())?;
+        let claim = self.writer.claim()?;
+        // SAFETY: the claimed payload holds `max_payload >= data.len()` bytes
+        // (rounded up to 8), is 8-aligned, and readers access it atomically.
+        unsafe { ring::copy_in(data, self.writer.payload(&claim)) };
+        self.writer.commit(claim, data.len() as u32, codec.tag());
+        Ok(())
+    }
+
+    fn check_len(&self, len: usize) -> Result<(), SendError> {
+        let max = self.max_payload();
+        match self.typed_len {
+            Some(n) if len != n as usize => Err(SendError::TooLarge { len, max }),
+            _ if len > max => Err(SendError::TooLarge { len, max }),
+            _ => Ok(()),
+        }
+    }
+
+    /// Claims a slot to write a message of up to `max_payload` bytes in place.
+    pub fn loan(&mut self) -> Result<RawLoan<'_>, SendError> {
+        let claim = self.writer.claim()?;
+        Ok(RawLoan {
+            ptr: self.writer.payload(&claim),
+            claim: Some(claim),
+            publisher: self,
+        })
+    }
+}
+
+impl Drop for RawPublisher {
+    fn drop(&mut self) {
+        self.writer.close();
+        // `seg` drops next: marks the segment closed and unlinks it.
+    }
+}
+
+/// A slot claimed by [`RawPublisher::loan`]: write into
+/// [`as_mut_ptr`](Self::as_mut_ptr), then [`send`](Self::send). Dropped
+/// unsent, the slot goes back unpublished.
+#[derive(Debug)]
+pub struct RawLoan<'a> {
+    publisher: &'a mut RawPublisher,
+    claim: Option<ring::Claim>,
+    ptr: *mut u8,
+}
+
+impl RawLoan<'_> {
+    /// The slot: 8-aligned, `max_payload` bytes (rounded up to 8). No reader
+    /// returns data from it before `send`: one that races with the writing
+    /// sees the slot's sequence number change and discards its copy.
+    pub fn as_mut_ptr(&mut self) -> *mut u8 {
+        self.ptr
+    }
+
+    /// Capacity in bytes.
+    pub fn capacity(&self) -> usize {
+        self.publisher.max_payload()
+    }
+
+    /// Publishes the first `len` bytes of the slot.
+    pub fn send(mut self, len: usize, codec: Codec) -> Result<(), SendError> {
+        self.publisher.check_len(len)?;
+        if let Some(c) = self.claim.take() {
+            self.publisher.writer.commit(c, len as u32, codec.tag());
+        }
+        Ok(())
+    }
+}
+
+impl Drop for RawLoan<'_> {
+    fn drop(&mut self) {
+        if let Some(c) = self.claim.take() {
+            self.publisher.writer.abandon(c);
+        }
+    }
+}
+
+/// What kind of topic a subscriber expects.
+#[derive(Clone, Debug)]
+pub enum Expect {
+    /// Anything: dynamic or typed of any layout.
+    Any,
+    /// A dynamic topic.
+    Dynamic,
+    /// A typed topic of exactly this layout.
+    Typed(&'static LayoutDescriptor),
+}
+
+/// The untyped subscriber that the typed and dynamic ones wrap.
+#[derive(Debug)]
+pub struct RawSubscriber {
+    seg: Segment,
+    reader: Reader,
+    expect: Expect,
+    opts: ConnectOptions,
+    borrowed: Arc<AtomicU32>,
+    missed_before: u64,
+}
+
+/// How often a blocked subscriber checks that its publisher is still there.
+const HEALTH_CHECK: Duration = Duration::from_millis(100);
+
+impl RawSubscriber {
+    /// Connects to topic `name`, checking that it carries what `expect` says.
+    pub fn connect(
+        name: &str,
+        expect: Expect,
+        opts: ConnectOptions,
+    ) -> Result<RawSubscriber, OpenError> {
+        let (seg, ring) = open(name, &expect, opts.timeout)?;
+        Ok(RawSubscriber {
+            reader: Reader::new(ring, opts.last_value),
+            seg,
+            expect,
+            opts,
+            borrowed: Arc::new(AtomicU32::new(0)),
+            missed_before: 0,
+        })
+    }
+
+    /// The topic name.
+    pub fn name(&self) -> &str {
+        self.seg.name()
+    }
+
+    /// The layout stored in a typed topic's segment (validated), or `None`
+    /// for a dynamic topic.
+    pub fn layout(&self) -> Option<LayoutDescriptor> {
+        if !self.seg.is_typed() {
+            return None;
+        }
+        LayoutDescriptor::decode(&self.seg.layout_bytes()).ok()
+    }
+
+    /// Largest payload in bytes.
+    pub fn max_payload(&self) -> usize {
+        self.reader.ring().geometry().max_payload as usize
+    }
+
+    /// The ring geometry.
+    pub fn geometry(&self) -> Geometry {
+        self.reader.ring().geometry()
+    }
+
+    /// Messages this subscriber skipped because it fell behind.
+    pub fn missed(&self) -> u64 {
+        self.missed_before + self.reader.missed()
+    }
+
+    /// Messages published but not yet received.
+    pub fn lag(&self) -> u64 {
+        self.reader.lag()
+    }
+
+    /// Messages the current publisher has published.
+    pub fn published(&self) -> u64 {
+        self.reader.ring().published()
+    }
+
+    /// `true` if a live publisher owns the topic now.
+    pub fn publisher_alive(&self) -> bool {
+        !self.reader.ring().is_closed() && !self.seg.is_closed() && self.seg.creator_alive()
+    }
+
+    /// The pid of the publisher (current or last).
+    pub fn publisher_pid(&self) -> u32 {
+        self.seg.creator_pid()
+    }
+
+    /// Receives into `buf` (cleared, then filled), returning the codec.
+    pub fn try_recv_into(&mut self, buf: &mut Vec<u8>) -> Result<Codec, TryRecvError> {
+        buf.clear();
+        buf.reserve(self.max_payload());
+        // SAFETY: `buf` has capacity for `max_payload` bytes; `try_read`
+        // writes at most that many and reports how many it wrote.
+        let (len, tag) = unsafe { self.reader.try_read(buf.as_mut_ptr(), buf.capacity()) }?;
+        // SAFETY: `try_read` initialized the first `len` bytes.
+        unsafe { buf.set_len(len as usize) };
+        Ok(Codec::from_tag(tag))
+    }
+
+    /// Receives into `buf`, waiting up to `deadline` (forever if `None`).
+    pub fn recv_into_deadline(
+        &mut self,
+        buf: &mut Vec<u8>,
+        deadline: Option<Instant>,
+    ) -> Result<Codec, RecvTimeoutError> {
+        loop {
+            match self.try_recv_into(buf) {
+                Err(TryRecvError::Empty) => {}
+                r => return r.map_err(Into::into),
+            }
+            if !self.wait(deadline) {
+                return Err(RecvTimeoutError::Timeout);
+            }
+        }
+    }
+
+    /// Copies the next message into `dst`, which must have room for `cap`
+    /// bytes; returns `(len, codec)`.
+    ///
+    /// # Safety
+    /// `dst` is valid for writes of `cap` bytes.
+    pub unsafe fn try_recv_raw(
+        &mut self,
+        dst: *mut u8,
+        cap: usize,
+    ) -> Result<(usize, Codec), TryRecvError> {
+        // SAFETY: forwarded from the caller.
+        let (len, tag) = unsafe { self.reader.try_read(dst, cap) }?;
+        Ok((len as usize, Codec::from_tag(tag)))
+    }
+
+    /// Waits until a message may be ready or `deadline` passes (forever if
+    /// `None`); `false` on timeout. Reattaches to a new publisher if the old
+    /// one went away.
+    pub fn wait(&mut self, deadline: Option<Instant>) -> bool {
+        loop {
+            let slice = Instant::now() + HEALTH_CHECK;
+            let until = deadline.map_or(slice, |d| d.min(slice));
+            if self.reader.wait(Some(until)) {
+                return true;
+            }
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                return false;
+            }
+            self.reattach_if_replaced();
+        }
+    }
+
+    /// If the publisher is gone and a new one created the topic again,
+    /// switches to the new segment (from its first message).
+    fn reattach_if_replaced(&mut self) {
+        if self.publisher_alive() || !self.seg.is_replaced() {
+            return;
+        }
+        if let Ok((seg, ring)) = open(self.seg.name(), &self.expect, Duration::ZERO) {
+            self.missed_before += self.reader.missed();
+            self.reader = Reader::at_start(ring);
+            self.seg = seg;
+        }
+    }
+
+    /// Borrows the next message in place (see [the module docs](self#borrowing)).
+    pub fn try_borrow(&mut self) -> Result<RawSample, BorrowError> {
+        let mine = self.borrowed.fetch_add(1, Ordering::Relaxed);
+        if mine >= self.opts.max_borrows {
+            self.borrowed.fetch_sub(1, Ordering::Relaxed);
+            return Err(BorrowError::Limit {
+                limit: self.opts.max_borrows,
+            });
+        }
+        match self.reader.try_pin() {
+            Ok(p) => Ok(RawSample {
+                ring: *self.reader.ring(),
+                map: self.seg.mapping(),
+                counter: self.borrowed.clone(),
+                chunk: p.chunk,
+                ptr: p.ptr,
+                len: p.len as usize,
+                codec: Codec::from_tag(p.tag),
+            }),
+            Err(e) => {
+                self.borrowed.fetch_sub(1, Ordering::Relaxed);
+                Err(e)
+            }
+        }
+    }
+
+    /// Borrows the next message, waiting up to `deadline` (forever if `None`).
+    pub fn borrow_deadline(&mut self, deadline: Option<Instant>) -> Result<RawSample, BorrowError> {
+        loop {
+            match self.try_borrow() {
+                Err(BorrowError::Empty) => {}
+                r => return r,
+            }
+            if !self.wait(deadline) {
+                return Err(BorrowError::Empty);
+            }
+        }
+    }
+}
+
+fn open(name: &str, expect: &Expect, timeout: Duration) -> Result<(Segment, Ring), OpenError> {
+    let seg = Segment::open(&OpenSpec {
+        name,
+        role: ROLE,
+        kind: ChannelKind::PubSub,
+        timeout,
+    })?;
+    match expect {
+        Expect::Any => {}
+        Expect::Dynamic if seg.is_typed() => {
+            return Err(OpenError::Incompatible {
+                name: name.to_owned(),
+                reason: "it is a typed topic, opened as dynamic".into(),
+            })
+        }
+        Expect::Dynamic => {}
+        Expect::Typed(ours) => {
+            if !seg.is_typed() {
+                return Err(OpenError::Incompatible {
+                    name: name.to_owned(),
+                    reason: format!("it is a dynamic topic, opened as typed `{}`", ours.name),
+                });
+            }
+            let theirs =
+                LayoutDescriptor::decode(&seg.layout_bytes()).map_err(|e| OpenError::Corrupt {
+                    name: name.to_owned(),
+                    reason: e.to_string(),
+                })?;
+            if theirs.hash() != ours.hash() {
+                return Err(OpenError::LayoutMismatch {
+                    name: name.to_owned(),
+                    ours: ours.name.clone(),
+                    theirs: theirs.name.clone(),
+                    difference: ours.first_difference(&theirs).unwrap_or_else(|| {
+                        format!("hash {:#018x} vs {:#018x}", ours.hash(), theirs.hash())
+                    }),
+                });
+            }
+        }
+    }
+    let (base, len) = seg.region();
+    // SAFETY: the region is 4096-aligned and lives as long as `seg`, which
+    // every holder of this ring keeps next to it.
+    let ring = unsafe { Ring::attach(base, len) }.map_err(|reason| OpenError::Corrupt {
+        name: name.to_owned(),
+        reason,
+    })?;
+    if let Expect::Typed(ours) = expect {
+        if ring.geometry().max_payload != ours.size {
+            return Err(OpenError::Corrupt {
+                name: name.to_owned(),
+                reason: format!(
+                    "slots of {} bytes for a {}-byte message",
+                    ring.geometry().max_payload,
+                    ours.size
+                ),
+            });
+        }
+    }
+    Ok((seg, ring))
+}
+
+/// A message borrowed in place from a topic's slot. The slot is not
+/// rewritten while this lives; dropping it releases the slot.
+#[derive(Debug)]
+pub struct RawSample {
+    ring: Ring,
+    map: Arc<Mapping>,
+    counter: Arc<AtomicU32>,
+    chunk: u32,
+    ptr: *const u8,
+    len: usize,
+    codec: Codec,
+}
+
+// SAFETY: the sample only reads pinned memory that no one writes while it is
+// pinned, and releases it with atomics; it can move to and be shared by threads.
+unsafe impl Send for RawSample {}
+// SAFETY: as above.
+unsafe impl Sync for RawSample {}
+
+impl RawSample {
+    /// The payload bytes, in shared memory.
+    pub fn as_bytes(&self) -> &[u8] {
+        // SAFETY: `ptr` points to `len` bytes of a pinned chunk inside the
+        // mapping `map` keeps alive; the writer does not write pinned chunks
+        // (see the ring's Pins section), so the bytes do not change while `self` lives.
+        unsafe { std::slice::from_raw_parts(self.ptr, self.len) }
+    }
+
+    /// Start of the payload (8-aligned).
+    pub fn as_ptr(&self) -> *const u8 {
+        self.ptr
+    }
+
+    /// Payload length.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// `true` for an empty payload.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The frame's codec.
+    pub fn codec(&self) -> Codec {
+        self.codec
+    }
+}
+
+impl Drop for RawSample {
+    fn drop(&mut self) {
+        Reader::unpin(&self.ring, self.chunk);
+        self.counter.fetch_sub(1, Ordering::Relaxed);
+        let _ = &self.map; // dropped after the unpin above
+    }
+}
+
+/// A typed publisher: see the [module docs](self).
+#[derive(Debug)]
+pub struct Publisher<T: ShmMessage> {
+    raw: RawPublisher,
+    _t: PhantomData<fn(&T)>,
+}
+
+fn typed_payload<T: ShmMessage>() -> Payload {
+    Payload::Typed {
+        hash: T::layout_hash(),
+        descriptor: T::layout().encode(),
+    }
+}
+
+fn as_bytes<T: ShmMessage>(msg: &T) -> &[u8] {
+    // SAFETY: `T: ShmMessage` has no padding, so all its bytes are initialized.
+    unsafe { std::slice::from_raw_parts((msg as *const T).cast::<u8>(), std::mem::size_of::<T>()) }
+}
+
+impl<T: ShmMessage> Publisher<T> {
+    /// Creates topic `name` with default options.
+    pub fn create(name: &str) -> Result<Self, CreateError> {
+        Self::create_with(name, PubOptions::default())
+    }
+
+    /// Creates topic `name`.
+    pub fn create_with(name: &str, opts: PubOptions) -> Result<Self, CreateError> {
+        Ok(Publisher {
+            raw: RawPublisher::create(name, &typed_payload::<T>(), opts)?,
+            _t: PhantomData,
+        })
+    }
+
+    /// Publishes a copy of `msg`. Never blocks.
+    pub fn send(&mut self, msg: &T) -> Result<(), SendError> {
+        self.raw.send(as_bytes(msg), Codec::Typed)
+    }
+
+    /// Claims a slot to build the next message in place (zero-copy for large
+    /// messages); publish it with [`Loan::send`].
+    pub fn loan(&mut self) -> Result<Loan<'_, T>, SendError> {
+        Ok(Loan {
+            raw: self.raw.loan()?,
+            _t: PhantomData,
+        })
+    }
+
+    /// Messages published so far.
+    pub fn published(&self) -> u64 {
+        self.raw.published()
+    }
+
+    /// The untyped publisher.
+    pub fn raw(&self) -> &RawPublisher {
+        &self.raw
+    }
+}
+
+/// A slot claimed for a typed message; derefs to `T` holding stale data from
+/// the slot's previous use (every bit pattern is a valid `T`). Write the
+/// fields, then [`send`](Self::send).
+#[derive(Debug)]
+pub struct Loan<'a, T: ShmMessage> {
+    raw: RawLoan<'a>,
+    _t: PhantomData<&'a mut T>,
+}
+
+impl<T: ShmMessage> Loan<'_, T> {
+    /// Publishes the message.
+    pub fn send(self) -> Result<(), SendError> {
+        self.raw.send(std::mem::size_of::<T>(), Codec::Typed)
+    }
+}
+
+impl<T: ShmMessage> std::ops::Deref for Loan<'_, T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        // SAFETY: the slot is 8-aligned (T's alignment is at most 8), holds
+        // at least size_of::<T>() bytes, every bit pattern is a valid T, and
+        // it is claimed by this loan: no other writer, and readers never
+        // return its contents before `send`.
+        unsafe { &*self.raw.ptr.cast::<T>() }
+    }
+}
+
+impl<T: ShmMessage> std::ops::DerefMut for Loan<'_, T> {
+    fn deref_mut(&mut self) -> &mut T {
+        // SAFETY: as in `deref`; `&mut self` makes the access unique.
+        unsafe { &mut *self.raw.ptr.cast::<T>() }
+    }
+}
+
+/// A typed subscriber: see the [module docs](self).
+#[derive(Debug)]
+pub struct Subscriber<T: ShmMessage> {
+    raw: RawSubscriber,
+    _t: PhantomData<fn() -> T>,
+}
+
+impl<T: ShmMessage> Subscriber<T> {
+    /// Connects to topic `name` with default options (waits up to 5 s for it).
+    pub fn connect(name: &str) -> Result<Self, OpenError> {
+        Self::connect_with(name, ConnectOptions::default())
+    }
+
+    /// Connects to topic `name`; fails with [`OpenError::LayoutMismatch`] if
+    /// it carries another type.
+    pub fn connect_with(name: &str, opts: ConnectOptions) -> Result<Self, OpenError> {
+        Ok(Subscriber {
+            raw: RawSubscriber::connect(name, Expect::Typed(T::layout()), opts)?,
+            _t: PhantomData,
+        })
+    }
+
+    /// The next message, if one is there. Never blocks.
+    pub fn try_recv(&mut self) -> Result<T, TryRecvError> {
+        let mut out = std::mem::MaybeUninit::<T>::uninit();
+        let size = std::mem::size_of::<T>();
+        // SAFETY: `out` has room for size_of::<T>() bytes.
+        let (len, _) = unsafe { self.raw.try_recv_raw(out.as_mut_ptr().cast(), size) }?;
+        if len != size {
+            return Err(TryRecvError::Corrupt(format!(
+                "message of {len} bytes on a topic of {size}-byte messages"
+            )));
+        }
+        // SAFETY: all size_of::<T>() bytes were written, and every bit pattern
+        // is a valid `T` (ShmType contract).
+        Ok(unsafe { out.assume_init() })
+    }
+
+    /// The next message, waiting up to `timeout`.
+    pub fn recv_timeout(&mut self, timeout: Duration) -> Result<T, RecvTimeoutError> {
+        self.recv_deadline(Instant::now().checked_add(timeout))
+    }
+
+    /// The next message, waiting until `deadline` (forever if `None`).
+    pub fn recv_deadline(&mut self, deadline: Option<Instant>) -> Result<T, RecvTimeoutError> {
+        loop {
+            match self.try_recv() {
+                Err(TryRecvError::Empty) => {}
+                r => return r.map_err(Into::into),
+            }
+            if !self.raw.wait(deadline) {
+                return Err(RecvTimeoutError::Timeout);
+            }
+        }
+    }
+
+    /// The next message, waiting as long as it takes.
+    pub fn recv(&mut self) -> Result<T, RecvError> {
+        self.recv_deadline(None).map_err(|e| match e {
+            RecvTimeoutError::Corrupt(s) => RecvError::Corrupt(s),
+            RecvTimeoutError::Timeout => RecvError::Corrupt("timed out without a deadline".into()),
+        })
+    }
+
+    /// Borrows the next message in place, without copying.
+    pub fn try_borrow(&mut self) -> Result<Sample<T>, BorrowError> {
+        let raw = self.raw.try_borrow()?;
+        if raw.len() != std::mem::size_of::<T>() {
+            return Err(BorrowError::Corrupt(format!(
+                "message of {} bytes on a topic of {}-byte messages",
+                raw.len(),
+                std::mem::size_of::<T>()
+            )));
+        }
+        Ok(Sample {
+            raw,
+            _t: PhantomData,
+        })
+    }
+
+    /// Borrows the next message, waiting up to `timeout` (`BorrowError::Empty` on timeout).
+    pub fn borrow_timeout(&mut self, timeout: Duration) -> Result<Sample<T>, BorrowError> {
+        let deadline = Instant::now().checked_add(timeout);
+        loop {
+            match self.try_borrow() {
+                Err(BorrowError::Empty) => {}
+                r => return r,
+            }
+            if !self.raw.wait(deadline) {
+                return Err(BorrowError::Empty);
+            }
+        }
+    }
+
+    /// Messages skipped because this subscriber fell behind.
+    pub fn missed(&self) -> u64 {
+        self.raw.missed()
+    }
+
+    /// The untyped subscriber.
+    pub fn raw(&self) -> &RawSubscriber {
+        &self.raw
+    }
+
+    /// The untyped subscriber, mutably.
+    pub fn raw_mut(&mut self) -> &mut RawSubscriber {
+        &mut self.raw
+    }
+}
+
+/// A typed message borrowed in place; derefs to `&T`.
+#[derive(Debug)]
+pub struct Sample<T> {
+    raw: RawSample,
+    _t: PhantomData<T>,
+}
+
+impl<T: ShmMessage> std::ops::Deref for Sample<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        // SAFETY: the pinned slot is 8-aligned (>= align_of::<T>()), holds
+        // exactly size_of::<T>() bytes (checked in `try_borrow`), any bit
+        // pattern is a valid T, and it does not change while pinned.
+        unsafe { &*self.raw.as_ptr().cast::<T>() }
+    }
+}
+
+/// A publisher of dynamic frames: bytes, msgpack or pickle.
+#[derive(Debug)]
+pub struct DynPublisher {
+    raw: RawPublisher,
+}
+
+impl DynPublisher {
+    /// Creates dynamic topic `name` with slots of `opts.max_payload` bytes.
+    pub fn create(name: &str, opts: PubOptions) -> Result<Self, CreateError> {
+        Ok(DynPublisher {
+            raw: RawPublisher::create(name, &Payload::Dynamic, opts)?,
+        })
+    }
+
+    /// Publishes raw bytes. A frame larger than the slot is an error, never
+    /// truncated.
+    pub fn send_bytes(&mut self, data: &[u8]) -> Result<(), SendError> {
+        self.raw.send(data, Codec::Raw)
+    }
+
+    /// Publishes a frame tagged with `codec`.
+    pub fn send_frame(&mut self, data: &[u8], codec: Codec) -> Result<(), SendError> {
+        self.raw.send(data, codec)
+    }
+
+    /// Publishes `value` encoded as msgpack (structs as maps).
+    pub fn send_msgpack<V: serde::Serialize + ?Sized>(
+        &mut self,
+        value: &V,
+    ) -> Result<(), SendError> {
+        let data = crate::codec::to_msgpack(value).map_err(SendError::Encode)?;
+        self.raw.send(&data, Codec::MsgPack)
+    }
+
+    /// The untyped publisher.
+    pub fn raw_mut(&mut self) -> &mut RawPublisher {
+        &mut self.raw
+    }
+}
+
+/// A subscriber of dynamic frames.
+#[derive(Debug)]
+pub struct DynSubscriber {
+    raw: RawSubscriber,
+}
+
+impl DynSubscriber {
+    /// Connects to dynamic topic `name`.
+    pub fn connect(name: &str, opts: ConnectOptions) -> Result<Self, OpenError> {
+        Ok(DynSubscriber {
+            raw: RawSubscriber::connect(name, Expect::Dynamic, opts)?,
+        })
+    }
+
+    /// The next frame, if one is there.
+    pub fn try_recv(&mut self) -> Result<Frame, TryRecvError> {
+        let mut data = Vec::new();
+        let codec = self.raw.try_recv_into(&mut data)?;
+        Ok(Frame { codec, data })
+    }
+
+    /// The next frame, waiting up to `timeout`.
+    pub fn recv_timeout(&mut self, timeout: Duration) -> Result<Frame, RecvTimeoutError> {
+        let mut data = Vec::new();
+        let codec = self
+            .raw
+            .recv_into_deadline(&mut data, Instant::now().checked_add(timeout))?;
+        Ok(Frame { codec, data })
+    }
+
+    /// The next frame into a reused buffer, waiting until `deadline` (forever if `None`).
+    pub fn recv_into(
+        &mut self,
+        buf: &mut Vec<u8>,
+        deadline: Option<Instant>,
+    ) -> Result<Codec, RecvTimeoutError> {
+        self.raw.recv_into_deadline(buf, deadline)
+    }
+
+    /// Messages skipped because this subscriber fell behind.
+    pub fn missed(&self) -> u64 {
+        self.raw.missed()
+    }
+
+    /// The untyped subscriber.
+    pub fn raw_mut(&mut self) -> &mut RawSubscriber {
+        &mut self.raw
+    }
+}

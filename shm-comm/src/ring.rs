@@ -1,0 +1,945 @@
+//! The broadcast ring behind PUB/SUB: one writer, any number of readers, in a
+//! byte region it is handed (shared memory or, in tests, the heap). It knows
+//! nothing of files or message types.
+//!
+//! # Layout of the region
+//! ```text
+//! 0     Control     geometry (immutable), then one cache line each for
+//!                   `write_seq`, the wake-up words, and the borrow budget
+//! 256   entries     `capacity` × 64 B: { stamp: u64, chunk: u64 }
+//! ...   chunks      `chunks` × `stride` B: { stamp: u64, pins: u32, len: u32,
+//!                   tag: u32, 12 B reserved } then the payload (8-aligned)
+//! ```
+//! Message `n` (0-based) is announced in entry `n % capacity`, which names the
+//! chunk holding it. Chunks are a pool larger than the ring (`capacity + 1 +
+//! borrow_budget`): the writer always fills a chunk that is in no entry and
+//! not pinned, so a reader that *pins* a chunk can hand out `&T` into it, and
+//! the writer never blocks on readers.
+//!
+//! # Stamps (per-message sequence numbers)
+//! - `chunk.stamp`: `2n + 1` while message `n` is being written into it,
+//!   `2n + 2` once it holds message `n` completely; 0 before first use.
+//! - `entry.stamp`: `2n + 2` once the entry announces message `n`.
+//!
+//! A copy-reader checks the chunk stamp before and after copying (a seqlock):
+//! a chunk rewritten during the copy changes stamp and the copy is discarded,
+//! so a torn message is never returned. Copies use atomic word loads and
+//! stores only, never a plain `memcpy` over memory a peer may be writing.
+//!
+//! # Lagging
+//! A reader that finds its next entry (or chunk) already holding a newer
+//! message was lapped: it skips to the oldest message still announced
+//! (`write_seq - capacity`) and adds the number skipped to `missed`. The count
+//! is exact: it counts exactly the messages never returned.
+//!
+//! # Pins
+//! To borrow, a reader increments `chunk.pins` and then re-checks the chunk
+//! stamp; the writer, to claim a chunk, stores an odd stamp and then checks
+//! `pins` (both SeqCst: a Dekker handshake). At least one side sees the
+//! other: either the reader sees the stamp change and unpins, or the writer
+//! sees the pin and picks another chunk. Pins are limited by a budget in the
+//! control block, so the pool always has a free chunk for the writer.
+//!
+//! # Waking
+//! Readers that go to sleep set `waiters` and wait on the futex word
+//! `notify`; the writer, after publishing, reads `waiters` and only if it is
+//! set clears it, bumps `notify` and wakes. A reader killed while waiting
+//! therefore costs at most one needless wake-up.
+
+use std::collections::VecDeque;
+use std::ptr::NonNull;
+use std::time::Instant;
+
+use crate::error::{BorrowError, SendError, TryRecvError};
+use crate::sync::{self, fence, AtomicU32, AtomicU64, Ordering};
+
+/// Bytes of the control block.
+const CONTROL_LEN: usize = 256;
+/// Bytes per entry (one cache line, so the writer and readers of neighbouring
+/// entries do not share a line).
+const ENTRY_LEN: usize = 64;
+/// Bytes of a chunk header; the payload follows.
+pub const CHUNK_HEADER_LEN: usize = 32;
+/// Largest payload a ring accepts (the stamp and lengths are 32-bit).
+pub const MAX_PAYLOAD: u32 = 1 << 30;
+/// Largest number of entries.
+pub const MAX_CAPACITY: u32 = 1 << 20;
+/// Largest borrow budget.
+pub const MAX_BORROWS: u32 = 1 << 10;
+
+const NO_CHUNK: u32 = u32::MAX;
+
+/// Offsets inside the control block.
+const OFF_CAPACITY: usize = 0;
+const OFF_MAX_PAYLOAD: usize = 4;
+const OFF_BUDGET: usize = 8;
+const OFF_CLOSED: usize = 12;
+const OFF_WRITE_SEQ: usize = 64;
+const OFF_NOTIFY: usize = 128;
+const OFF_WAITERS: usize = 132;
+const OFF_TOKENS: usize = 192;
+
+/// Chunk header offsets.
+const CH_STAMP: usize = 0;
+const CH_PINS: usize = 8;
+const CH_LEN: usize = 12;
+const CH_TAG: usize = 16;
+
+/// The shape of a ring, chosen by its creator and validated by openers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Geometry {
+    /// Number of entries: how many messages a reader can fall behind before
+    /// it is lapped.
+    pub capacity: u32,
+    /// Largest payload in bytes.
+    pub max_payload: u32,
+    /// How many chunks readers may hold pinned at once, over all readers.
+    pub borrow_budget: u32,
+}
+
+const fn align_up(v: usize, a: usize) -> usize {
+    v.div_ceil(a) * a
+}
+
+impl Geometry {
+    /// Checks the limits; the message says what is wrong.
+    pub fn check(&self) -> Result<(), String> {
+        if self.capacity == 0 || self.capacity > MAX_CAPACITY {
+            return Err(format!(
+                "capacity {} must be between 1 and {MAX_CAPACITY} slots",
+                self.capacity
+            ));
+        }
+        if self.max_payload == 0 || self.max_payload > MAX_PAYLOAD {
+            return Err(format!(
+                "slot size {} must be between 1 and {MAX_PAYLOAD} bytes",
+                self.max_payload
+            ));
+        }
+        if self.borrow_budget > MAX_BORROWS {
+            return Err(format!(
+                "borrow budget {} exceeds {MAX_BORROWS}",
+                self.borrow_budget
+            ));
+        }
+        self.region_len()
+            .map(|_| ())
+            .ok_or_else(|| "ring too large for the address space".to_owned())
+    }
+
+    /// Number of chunks in the pool.
+    pub fn chunks(&self) -> u32 {
+        self.capacity + 1 + self.borrow_budget
+    }
+
+    /// Bytes from one chunk to the next.
+    pub fn stride(&self) -> usize {
+        align_up(
+            CHUNK_HEADER_LEN + align_up(self.max_payload as usize, 8),
+            64,
+        )
+    }
+
+    fn chunks_off(&self) -> usize {
+        CONTROL_LEN + self.capacity as usize * ENTRY_LEN
+    }
+
+    /// Bytes of region this geometry needs.
+    pub fn region_len(&self) -> Option<usize> {
+        (self.chunks() as usize)
+            .checked_mul(self.stride())?
+            .checked_add(self.chunks_off())
+            .filter(|&n| n <= isize::MAX as usize / 2)
+    }
+}
+
+/// A view of a ring in a region. Copyable; the region must outlive every
+/// copy (owners keep the mapping alive next to it).
+#[derive(Clone, Copy, Debug)]
+pub struct Ring {
+    base: NonNull<u8>,
+    geo: Geometry,
+    stride: usize,
+}
+
+// SAFETY: the ring only accesses its region through atomics and the
+// protocols above, which are designed for concurrent use from many threads
+// and processes.
+unsafe impl Send for Ring {}
+// SAFETY: as above.
+unsafe impl Sync for Ring {}
+
+impl Ring {
+    /// Writes the geometry into a zeroed region and returns the ring.
+    ///
+    /// # Safety
+    /// `base` is 64-byte aligned, valid for reads and writes of `len` bytes
+    /// for as long as the returned ring (or a copy) is used, zero-filled, and
+    /// not yet visible to any other thread or process.
+    pub unsafe fn init(base: *mut u8, len: usize, geo: Geometry) -> Result<Ring, String> {
+        geo.check()?;
+        let need = geo.region_len().unwrap_or(usize::MAX);
+        if len < need {
+            return Err(format!("region of {len} bytes, {need} needed"));
+        }
+        let base = NonNull::new(base).ok_or("null region")?;
+        let ring = Ring {
+            base,
+            geo,
+            stride: geo.stride(),
+        };
+        // Plain (Relaxed) stores: the region is published to others by the
+        // Release store of the segment's `init` word.
+        ring.u32_at(OFF_CAPACITY)
+            .store(geo.capacity, Ordering::Relaxed);
+        ring.u32_at(OFF_MAX_PAYLOAD)
+            .store(geo.max_payload, Ordering::Relaxed);
+        ring.u32_at(OFF_BUDGET)
+            .store(geo.borrow_budget, Ordering::Relaxed);
+        ring.u32_at(OFF_TOKENS)
+            .store(geo.borrow_budget, Ordering::Relaxed);
+        Ok(ring)
+    }
+
+    /// Reads and validates the geometry of an initialized region.
+    ///
+    /// # Safety
+    /// `base` is 64-byte aligned and valid for reads and writes of `len`
+    /// bytes for as long as the returned ring (or a copy) is used; the region
+    /// is only accessed through rings (atomically).
+    pub unsafe fn attach(base: *mut u8, len: usize) -> Result<Ring, String> {
+        if len < CONTROL_LEN {
+            return Err(format!(
+                "region of {len} bytes is smaller than a ring header"
+            ));
+        }
+        let base = NonNull::new(base).ok_or("null region")?;
+        let probe = Ring {
+            base,
+            geo: Geometry {
+                capacity: 0,
+                max_payload: 0,
+                borrow_budget: 0,
+            },
+            stride: 0,
+        };
+        let geo = Geometry {
+            capacity: probe.u32_at(OFF_CAPACITY).load(Ordering::Relaxed),
+            max_payload: probe.u32_at(OFF_MAX_PAYLOAD).load(Ordering::Relaxed),
+            borrow_budget: probe.u32_at(OFF_BUDGET).load(Ordering::Relaxed),
+        };
+        geo.check()?;
+        let need = geo.region_len().unwrap_or(usize::MAX);
+        if need > len {
+            return Err(format!(
+                "geometry {} slots x {} bytes (+{} spare) needs {need} bytes but the region has {len}",
+                geo.capacity, geo.max_payload, geo.borrow_budget
+            ));
+        }
+        Ok(Ring {
+            base,
+            geo,
+            stride: geo.stride(),
+        })
+    }
+
+    /// The geometry.
+    pub fn geometry(&self) -> Geometry {
+        self.geo
+    }
+
+    fn u32_at(&self, off: usize) -> &AtomicU32 {
+        debug_assert!(off % 4 == 0);
+        // SAFETY: every caller passes an offset inside the region (control
+        // block, entry or chunk header) that is 4-aligned; the region is valid
+        // for the ring's lifetime and only accessed atomically.
+        unsafe { AtomicU32::from_ptr(self.base.as_ptr().add(off).cast()) }
+    }
+
+    fn u64_at(&self, off: usize) -> &AtomicU64 {
+        debug_assert!(off % 8 == 0);
+        // SAFETY: as in `u32_at`, with 8-aligned offsets.
+        unsafe { AtomicU64::from_ptr(self.base.as_ptr().add(off).cast()) }
+    }
+
+    fn write_seq(&self) -> &AtomicU64 {
+        self.u64_at(OFF_WRITE_SEQ)
+    }
+
+    fn entry_off(&self, n: u64) -> usize {
+        CONTROL_LEN + (n % u64::from(self.geo.capacity)) as usize * ENTRY_LEN
+    }
+
+    fn chunk_off(&self, c: u32) -> usize {
+        debug_assert!(c < self.geo.chunks());
+        self.geo.chunks_off() + c as usize * self.stride
+    }
+
+    fn payload(&self, c: u32) -> *mut u8 {
+        // SAFETY: `c < chunks` (checked by callers), so the payload is inside the region.
+        unsafe { self.base.as_ptr().add(self.chunk_off(c) + CHUNK_HEADER_LEN) }
+    }
+
+    /// Number of messages published so far.
+    pub fn published(&self) -> u64 {
+        // Acquire: pairs with the Release store in `Writer::commit`.
+        self.write_seq().load(Ordering::Acquire)
+    }
+
+    /// `true` once the writer has closed the ring.
+    pub fn is_closed(&self) -> bool {
+        // Acquire: pairs with the Release store in `Writer::close`.
+        self.u32_at(OFF_CLOSED).load(Ordering::Acquire) != 0
+    }
+
+    /// Borrow tokens left in the channel's budget.
+    pub fn borrow_tokens(&self) -> u32 {
+        self.u32_at(OFF_TOKENS).load(Ordering::Relaxed)
+    }
+}
+
+/// Copies `len` bytes from `src` (in shared memory) to `dst` with atomic
+/// 8-byte loads.
+///
+/// # Safety
+/// `src` is 8-aligned and valid for reads of `len` rounded up to 8 bytes,
+/// and only ever written atomically by others; `dst` is valid for `len` writes.
+unsafe fn copy_out(src: *const u8, dst: *mut u8, len: usize) {
+    let words = len / 8;
+    for i in 0..words {
+        // SAFETY: word `i` lies inside `src`'s rounded length and is aligned.
+        let w = unsafe { AtomicU64::from_ptr(src.add(i * 8) as *mut u64) }.load(Ordering::Relaxed);
+        // SAFETY: `dst` has room for `len >= (i + 1) * 8` bytes.
+        unsafe { dst.add(i * 8).cast::<u64>().write_unaligned(w) };
+    }
+    let rest = len % 8;
+    if rest != 0 {
+        // SAFETY: the last partial word is inside the rounded length.
+        let w = unsafe { AtomicU64::from_ptr(src.add(words * 8) as *mut u64) }
+            .load(Ordering::Relaxed)
+            .to_ne_bytes();
+        // SAFETY: `rest` bytes remain in `dst`.
+        unsafe { std::ptr::copy_nonoverlapping(w.as_ptr(), dst.add(words * 8), rest) };
+    }
+}
+
+/// Copies `src` into shared memory at `dst` with atomic 8-byte stores; the
+/// last word is zero-padded.
+///
+/// # Safety
+/// `dst` is 8-aligned and valid for writes of `src.len()` rounded up to 8
+/// bytes, and only ever read atomically by others.
+pub(crate) unsafe fn copy_in(src: &[u8], dst: *mut u8) {
+    let mut chunks = src.chunks_exact(8);
+    let mut i = 0;
+    for c in &mut chunks {
+        let w = u64::from_ne_bytes(c.try_into().unwrap_or([0; 8]));
+        // SAFETY: word `i` is inside `dst`'s rounded length and aligned.
+        unsafe { AtomicU64::from_ptr(dst.add(i * 8) as *mut u64) }.store(w, Ordering::Relaxed);
+        i += 1;
+    }
+    let rest = chunks.remainder();
+    if !rest.is_empty() {
+        let mut b = [0u8; 8];
+        b[..rest.len()].copy_from_slice(rest);
+        // SAFETY: the last partial word is inside the rounded length.
+        unsafe { AtomicU64::from_ptr(dst.add(i * 8) as *mut u64) }
+            .store(u64::from_ne_bytes(b), Ordering::Relaxed);
+    }
+}
+
+/// The single writer of a ring. Keeps, in process memory, which chunk each
+/// entry names and which chunks are free.
+#[derive(Debug)]
+pub struct Writer {
+    ring: Ring,
+    /// Sequence number of the next message.
+    next: u64,
+    /// Chunk named by each entry (NO_CHUNK before first use).
+    in_ring: Vec<u32>,
+    /// Chunks in no entry; some may be pinned by readers.
+    free: VecDeque<u32>,
+}
+
+/// A chunk claimed by the writer for message `seq`; its stamp is odd.
+#[derive(Debug)]
+pub struct Claim {
+    chunk: u32,
+    seq: u64,
+}
+
+impl Writer {
+    /// Becomes the writer of a freshly initialized ring.
+    pub fn new(ring: Ring) -> Writer {
+        Writer {
+            ring,
+            next: 0,
+            in_ring: vec![NO_CHUNK; ring.geo.capacity as usize],
+            free: (0..ring.geo.chunks()).collect(),
+        }
+    }
+
+    /// The ring.
+    pub fn ring(&self) -> &Ring {
+        &self.ring
+    }
+
+    /// Number of messages published.
+    pub fn published(&self) -> u64 {
+        self.next
+    }
+
+    /// Claims a free, unpinned chunk for the next message.
+    pub fn claim(&mut self) -> Result<Claim, SendError> {
+        let seq = self.next;
+        for _ in 0..self.free.len() {
+            let Some(c) = self.free.pop_front() else {
+                break;
+            };
+            let off = self.ring.chunk_off(c);
+            let stamp = self.ring.u64_at(off + CH_STAMP);
+            let old = stamp.load(Ordering::Relaxed);
+            // SeqCst store then SeqCst load of `pins`: the Dekker handshake with
+            // `Reader::try_pin` (SeqCst `pins` increment, then SeqCst stamp load).
+            stamp.store(2 * seq + 1, Ordering::SeqCst);
+            if self.ring.u32_at(off + CH_PINS).load(Ordering::SeqCst) == 0 {
+                // Release fence: orders the odd stamp before the payload stores
+                // that follow; pairs with the Acquire fence in `Reader::try_read`
+                // (a reader that sees any new payload word also sees the stamp change).
+                fence(Ordering::Release);
+                return Ok(Claim { chunk: c, seq });
+            }
+            // Pinned by a reader: put the old stamp back (no payload byte was
+            // touched, so readers that saw only `old` read intact data).
+            stamp.store(old, Ordering::SeqCst);
+            self.free.push_back(c);
+        }
+        Err(SendError::NoFreeSlot)
+    }
+
+    /// The payload area of a claimed chunk (8-aligned, `max_payload` bytes,
+    /// rounded up to 8).
+    pub fn payload(&self, claim: &Claim) -> *mut u8 {
+        self.ring.payload(claim.chunk)
+    }
+
+    /// Publishes a claimed chunk holding `len` bytes tagged `tag`.
+    pub fn commit(&mut self, claim: Claim, len: u32, tag: u32) {
+        debug_assert!(len <= self.ring.geo.max_payload);
+        let off = self.ring.chunk_off(claim.chunk);
+        self.ring.u32_at(off + CH_LEN).store(len, Ordering::Relaxed);
+        self.ring.u32_at(off + CH_TAG).store(tag, Ordering::Relaxed);
+        // Release: the payload, len and tag are complete; pairs with the
+        // Acquire loads of the chunk stamp in `Reader::try_read`/`try_pin`.
+        self.ring
+            .u64_at(off + CH_STAMP)
+            .store(2 * claim.seq + 2, Ordering::Release);
+        let e = self.ring.entry_off(claim.seq);
+        self.ring
+            .u64_at(e + 8)
+            .store(u64::from(claim.chunk), Ordering::Relaxed);
+        // Release: pairs with the Acquire load of the entry stamp in
+        // `Reader::locate`; makes the chunk index above visible with it.
+        self.ring
+            .u64_at(e)
+            .store(2 * claim.seq + 2, Ordering::Release);
+        // Release: pairs with the Acquire load in `Ring::published`.
+        self.ring
+            .write_seq()
+            .store(claim.seq + 1, Ordering::Release);
+        let slot = (claim.seq % u64::from(self.ring.geo.capacity)) as usize;
+        let evicted = std::mem::replace(&mut self.in_ring[slot], claim.chunk);
+        if evicted != NO_CHUNK {
+            self.free.push_back(evicted);
+        }
+        self.next = claim.seq + 1;
+        self.wake();
+    }
+
+    /// Gives a claimed chunk back unpublished.
+    pub fn abandon(&mut self, claim: Claim) {
+        let off = self.ring.chunk_off(claim.chunk);
+        // Any even stamp that names no message readers could want (they only
+        // accept the exact stamp of the message they are after).
+        self.ring.u64_at(off + CH_STAMP).store(0, Ordering::Release);
+        self.free.push_front(claim.chunk);
+    }
+
+    /// Wakes sleeping readers, if any.
+    fn wake(&self) {
+        // SeqCst fence between the Release stores above and the load of
+        // `waiters`; pairs with the SeqCst fence in `Reader::wait` between its
+        // store to `waiters` and its check for a message (store-buffering:
+        // at least one side sees the other's store).
+        fence(Ordering::SeqCst);
+        let waiters = self.ring.u32_at(OFF_WAITERS);
+        if waiters.load(Ordering::Relaxed) != 0 {
+            waiters.store(0, Ordering::Relaxed);
+            let notify = self.ring.u32_at(OFF_NOTIFY);
+            // Release: pairs with the Acquire load of `notify` in `Reader::wait`.
+            notify.fetch_add(1, Ordering::Release);
+            sync::wake_all(notify);
+        }
+    }
+
+    /// Marks the ring closed and wakes every reader.
+    pub fn close(&self) {
+        // Release: pairs with the Acquire load in `Ring::is_closed`.
+        self.ring.u32_at(OFF_CLOSED).store(1, Ordering::Release);
+        let notify = self.ring.u32_at(OFF_NOTIFY);
+        notify.fetch_add(1, Ordering::Release);
+        sync::wake_all(notify);
+    }
+}
+
+/// Where a reader's next message is.
+enum Located {
+    Empty,
+    Lapped,
+    At { chunk: u32, want: u64 },
+}
+
+/// A pinned chunk: its payload cannot change until [`Reader::unpin`].
+#[derive(Debug)]
+pub struct Pinned {
+    /// Chunk index (pass back to `unpin`).
+    pub chunk: u32,
+    /// Payload start (8-aligned, in the region).
+    pub ptr: *const u8,
+    /// Payload length.
+    pub len: u32,
+    /// Codec tag.
+    pub tag: u32,
+}
+
+/// One reader's position in a ring.
+#[derive(Debug)]
+pub struct Reader {
+    ring: Ring,
+    next: u64,
+    missed: u64,
+}
+
+impl Reader {
+    /// A reader that will see messages published from now on; with
+    /// `last_value`, also the newest one already published (if any).
+    pub fn new(ring: Ring, last_value: bool) -> Reader {
+        let head = ring.published();
+        Reader {
+            ring,
+            next: if last_value {
+                head.saturating_sub(1)
+            } else {
+                head
+            },
+            missed: 0,
+        }
+    }
+
+    /// A reader positioned at the ring's first message ever published (for a
+    /// subscriber that was waiting before the ring's writer appeared).
+    pub fn at_start(ring: Ring) -> Reader {
+        Reader {
+            ring,
+            next: 0,
+            missed: 0,
+        }
+    }
+
+    /// The ring.
+    pub fn ring(&self) -> &Ring {
+        &self.ring
+    }
+
+    /// Messages skipped because this reader was lapped.
+    pub fn missed(&self) -> u64 {
+        self.missed
+    }
+
+    /// Sequence number of the next message this reader will return.
+    pub fn position(&self) -> u64 {
+        self.next
+    }
+
+    /// Messages published but not yet read (may exceed the capacity: the
+    /// excess is what will be reported missed).
+    pub fn lag(&self) -> u64 {
+        self.ring.published().saturating_sub(self.next)
+    }
+
+    fn locate(&mut self) -> Result<Located, TryRecvError> {
+        let want = 2 * self.next + 2;
+        let e = self.ring.entry_off(self.next);
+        // Acquire: pairs with the Release store of the entry stamp in `Writer::commit`.
+        let s = self.ring.u64_at(e).load(Ordering::Acquire);
+        if s < want {
+            return Ok(Located::Empty);
+        }
+        if s > want {
+            return Ok(Located::Lapped);
+        }
+        let chunk = self.ring.u64_at(e + 8).load(Ordering::Relaxed);
+        if chunk >= u64::from(self.ring.geo.chunks()) {
+            // A newer message may have replaced the entry meanwhile: only
+            // call it corruption if the entry still claims our message.
+            if self.ring.u64_at(e).load(Ordering::Acquire) == want {
+                return Err(TryRecvError::Corrupt(format!(
+                    "entry of message {} names chunk {chunk} of {}",
+                    self.next,
+                    self.ring.geo.chunks()
+                )));
+            }
+            return Ok(Located::Lapped);
+        }
+        Ok(Located::At {
+            chunk: chunk as u32,
+            want,
+        })
+    }
+
+    /// Skips to the oldest message still in the ring, counting the skipped ones.
+    fn resync(&mut self) {
+        let head = self.ring.published();
+        let oldest = head.saturating_sub(u64::from(self.ring.geo.capacity));
+        let to = oldest.max(self.next + 1).min(head.max(self.next));
+        self.missed += to - self.next;
+        self.next = to;
+    }
+
+    /// `true` if `try_read` would not return `Empty` right now.
+    pub fn ready(&self) -> bool {
+        let e = self.ring.entry_off(self.next);
+        self.ring.u64_at(e).load(Ordering::Acquire) >= 2 * self.next + 2
+    }
+
+    /// Copies the next message into `dst` (room for `cap` bytes) and returns
+    /// `(len, tag)`. Never returns a torn message.
+    ///
+    /// # Safety
+    /// `dst` is valid for writes of `cap` bytes.
+    pub unsafe fn try_read(
+        &mut self,
+        dst: *mut u8,
+        cap: usize,
+    ) -> Result<(u32, u32), TryRecvError> {
+        loop {
+            let (chunk, want) = match self.locate()? {
+                Located::Empty => return Err(TryRecvError::Empty),
+                Located::Lapped => {
+                    self.resync();
+                    continue;
+                }
+                Located::At { chunk, want } => (chunk, want),
+            };
+            let off = self.ring.chunk_off(chunk);
+            let stamp = self.ring.u64_at(off + CH_STAMP);
+            // Acquire: pairs with the Release store of the chunk stamp in `Writer::commit`.
+            if stamp.load(Ordering::Acquire) != want {
+                self.resync();
+                continue;
+            }
+            let len = self.ring.u32_at(off + CH_LEN).load(Ordering::Relaxed);
+            let tag = self.ring.u32_at(off + CH_TAG).load(Ordering::Relaxed);
+            let fits = len <= self.ring.geo.max_payload && len as usize <= cap;
+            if fits {
+                // SAFETY: the payload holds `max_payload` (rounded to 8) bytes
+                // and `len <= max_payload`; `dst` has room for `len <= cap`.
+                unsafe { copy_out(self.ring.payload(chunk), dst, len as usize) };
+            }
+            // Acquire fence: pairs with the Release fence in `Writer::claim`;
+            // if the copy saw any byte of a newer message, the stamp load
+            // below sees that message's odd (or later) stamp.
+            fence(Ordering::Acquire);
+            if stamp.load(Ordering::Relaxed) != want {
+                self.resync();
+                continue;
+            }
+            if !fits {
+                return Err(TryRecvError::Corrupt(format!(
+                    "message {} claims {len} bytes; the limit is {}",
+                    self.next,
+                    (self.ring.geo.max_payload as usize).min(cap)
+                )));
+            }
+            self.next += 1;
+            return Ok((len, tag));
+        }
+    }
+
+    /// Pins the chunk of the next message so it can be read in place, taking
+    /// one token of the channel's borrow budget. Call [`unpin`](Self::unpin)
+    /// with the result when done.
+    pub fn try_pin(&mut self) -> Result<Pinned, BorrowError> {
+        let ring = self.ring;
+        let tokens = ring.u32_at(OFF_TOKENS);
+        // Take a token first so that the pool always keeps a free chunk.
+        let got = tokens.fetch_update(Ordering::AcqRel, Ordering::Relaxed, |t| t.checked_sub(1));
+        if got.is_err() {
+            return Err(BorrowError::Limit {
+                limit: self.ring.geo.borrow_budget,
+            });
+        }
+        let result = self.pin_next();
+        if result.is_err() {
+            tokens.fetch_add(1, Ordering::AcqRel);
+        }
+        result
+    }
+
+    fn pin_next(&mut self) -> Result<Pinned, BorrowError> {
+        loop {
+            let (chunk, want) = match self.locate().map_err(corrupt)? {
+                Located::Empty => return Err(BorrowError::Empty),
+                Located::Lapped => {
+                    self.resync();
+                    continue;
+                }
+                Located::At { chunk, want } => (chunk, want),
+            };
+            let off = self.ring.chunk_off(chunk);
+            let pins = self.ring.u32_at(off + CH_PINS);
+            // SeqCst increment then SeqCst stamp load: the Dekker handshake
+            // with `Writer::claim` (SeqCst odd-stamp store, then SeqCst `pins` load).
+            pins.fetch_add(1, Ordering::SeqCst);
+            if self.ring.u64_at(off + CH_STAMP).load(Ordering::SeqCst) != want {
+                pins.fetch_sub(1, Ordering::Release);
+                self.resync();
+                continue;
+            }
+            let len = self.ring.u32_at(off + CH_LEN).load(Ordering::Relaxed);
+            let tag = self.ring.u32_at(off + CH_TAG).load(Ordering::Relaxed);
+            if len > self.ring.geo.max_payload {
+                pins.fetch_sub(1, Ordering::Release);
+                return Err(BorrowError::Corrupt(format!(
+                    "message {} claims {len} bytes; the limit is {}",
+                    self.next, self.ring.geo.max_payload
+                )));
+            }
+            self.next += 1;
+            return Ok(Pinned {
+                chunk,
+                ptr: self.ring.payload(chunk),
+                len,
+                tag,
+            });
+        }
+    }
+
+    /// Blocks until a message may be ready, the ring is closed, or `deadline`
+    /// passes: spins briefly, then yields (so a writer sharing this core can
+    /// run), then sleeps on the futex. Returns `ready()`.
+    pub fn wait(&self, deadline: Option<Instant>) -> bool {
+        for i in 0..SPIN_ROUNDS + YIELD_ROUNDS {
+            if self.ready() {
+                return true;
+            }
+            if i < SPIN_ROUNDS {
+                for _ in 0..16 {
+                    sync::spin_hint();
+                }
+            } else {
+                sync::yield_now();
+            }
+            if i % 64 == 63 && deadline.is_some_and(|d| Instant::now() >= d) {
+                return self.ready();
+            }
+        }
+        let waiters = self.ring.u32_at(OFF_WAITERS);
+        let notify = self.ring.u32_at(OFF_NOTIFY);
+        loop {
+            // Acquire: pairs with the Release increment in `Writer::wake`/`close`.
+            let seen = notify.load(Ordering::Acquire);
+            waiters.store(1, Ordering::Relaxed);
+            // SeqCst fence: pairs with the one in `Writer::wake` (see there).
+            fence(Ordering::SeqCst);
+            if self.ready() || self.ring.is_closed() {
+                return self.ready();
+            }
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                return false;
+            }
+            sync::wait(notify, seen, deadline);
+            if self.ready() {
+                return true;
+            }
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                return false;
+            }
+        }
+    }
+
+    /// Releases a chunk pinned by [`try_pin`](Self::try_pin) (by this reader
+    /// or a clone of its ring) and returns the budget token.
+    pub fn unpin(ring: &Ring, chunk: u32) {
+        let off = ring.chunk_off(chunk);
+        // Release: our reads of the payload happen before the writer may reuse
+        // the chunk; pairs with the SeqCst load of `pins` in `Writer::claim`.
+        ring.u32_at(off + CH_PINS).fetch_sub(1, Ordering::Release);
+        ring.u32_at(OFF_TOKENS).fetch_add(1, Ordering::AcqRel);
+    }
+}
+
+fn corrupt(e: TryRecvError) -> BorrowError {
+    match e {
+        TryRecvError::Empty => BorrowError::Empty,
+        TryRecvError::Corrupt(s) => BorrowError::Corrupt(s),
+    }
+}
+
+/// Spin rounds (of 16 pause instructions) before yielding.
+const SPIN_ROUNDS: u32 = 256;
+/// `sched_yield` rounds before sleeping on the futex.
+const YIELD_ROUNDS: u32 = 256;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Heap {
+        buf: Vec<u64>,
+    }
+
+    fn ring(geo: Geometry) -> (Heap, Ring) {
+        let len = geo.region_len().unwrap();
+        // Over-allocate to align to 64.
+        let mut heap = Heap {
+            buf: vec![0u64; len / 8 + 16],
+        };
+        let p = heap.buf.as_mut_ptr() as usize;
+        let base = align_up(p, 64) as *mut u8;
+        // SAFETY: `base` is 64-aligned with `len` zeroed bytes inside `heap`,
+        // which outlives the ring in each test.
+        let r = unsafe { Ring::init(base, len, geo) }.unwrap();
+        (heap, r)
+    }
+
+    fn send(w: &mut Writer, data: &[u8]) {
+        let c = w.claim().unwrap();
+        // SAFETY: the payload has room for max_payload >= data.len() bytes.
+        unsafe { copy_in(data, w.payload(&c)) };
+        w.commit(c, data.len() as u32, 0);
+    }
+
+    fn recv(r: &mut Reader) -> Result<Vec<u8>, TryRecvError> {
+        let mut v = vec![0u8; 64];
+        // SAFETY: `v` has 64 bytes.
+        let (len, _) = unsafe { r.try_read(v.as_mut_ptr(), 64) }?;
+        v.truncate(len as usize);
+        Ok(v)
+    }
+
+    const GEO: Geometry = Geometry {
+        capacity: 4,
+        max_payload: 64,
+        borrow_budget: 2,
+    };
+
+    #[test]
+    fn late_joiner_and_order() {
+        let (_h, ring) = ring(GEO);
+        let mut w = Writer::new(ring);
+        send(&mut w, b"before");
+        let mut r = Reader::new(ring, false);
+        let mut last = Reader::new(ring, true);
+        assert_eq!(recv(&mut r), Err(TryRecvError::Empty));
+        assert_eq!(recv(&mut last).unwrap(), b"before");
+        for i in 0..3u8 {
+            send(&mut w, &[i; 9]);
+        }
+        for i in 0..3u8 {
+            assert_eq!(recv(&mut r).unwrap(), vec![i; 9]);
+        }
+        assert_eq!(recv(&mut r), Err(TryRecvError::Empty));
+        assert_eq!(r.missed(), 0);
+    }
+
+    #[test]
+    fn lapped_reader_counts_exactly() {
+        let (_h, ring) = ring(GEO);
+        let mut w = Writer::new(ring);
+        let mut r = Reader::new(ring, false);
+        for i in 0..11u8 {
+            send(&mut w, &[i]);
+        }
+        // 11 published, capacity 4: messages 7..=10 remain, 7 were missed.
+        for i in 7..11u8 {
+            assert_eq!(recv(&mut r).unwrap(), vec![i]);
+        }
+        assert_eq!(r.missed(), 7);
+        assert_eq!(recv(&mut r), Err(TryRecvError::Empty));
+    }
+
+    #[test]
+    fn pinned_chunk_is_never_rewritten() {
+        let (_h, ring) = ring(GEO);
+        let mut w = Writer::new(ring);
+        let mut r = Reader::new(ring, false);
+        send(&mut w, b"keep me");
+        let p = r.try_pin().unwrap();
+        let p2 = {
+            send(&mut w, b"second");
+            r.try_pin().unwrap()
+        };
+        // Budget of 2 exhausted.
+        send(&mut w, b"third");
+        assert_eq!(r.try_pin().unwrap_err(), BorrowError::Limit { limit: 2 });
+        for i in 0..100u8 {
+            send(&mut w, &[i; 7]);
+        }
+        let mut got = vec![0u8; p.len as usize];
+        // SAFETY: `p.ptr` points to `p.len` pinned bytes.
+        unsafe { copy_out(p.ptr, got.as_mut_ptr(), p.len as usize) };
+        assert_eq!(got, b"keep me");
+        Reader::unpin(&ring, p.chunk);
+        Reader::unpin(&ring, p2.chunk);
+        assert_eq!(ring.borrow_tokens(), 2);
+    }
+
+    #[test]
+    fn threads_never_see_torn_messages() {
+        let geo = Geometry {
+            capacity: 4,
+            max_payload: 256,
+            borrow_budget: 1,
+        };
+        let (_h, ring) = ring(geo);
+        let stop = std::sync::atomic::AtomicBool::new(false);
+        std::thread::scope(|s| {
+            let readers: Vec<_> = (0..2)
+                .map(|_| {
+                    s.spawn(|| {
+                        let mut r = Reader::new(ring, false);
+                        let start = r.position();
+                        let mut buf = vec![0u8; 256];
+                        let (mut ok, mut last) = (0u64, None::<u64>);
+                        while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                            // SAFETY: `buf` has 256 bytes.
+                            if let Ok((len, _)) = unsafe { r.try_read(buf.as_mut_ptr(), 256) } {
+                                let v = u64::from_le_bytes(buf[..8].try_into().unwrap());
+                                assert_eq!(len as u64, 8 + v % 200);
+                                assert!(buf[8..len as usize].iter().all(|&b| b == v as u8));
+                                assert!(last.is_none_or(|l| v > l));
+                                last = Some(v);
+                                ok += 1;
+                            }
+                        }
+                        (ok, r.missed(), r.position() - start)
+                    })
+                })
+                .collect();
+            let mut w = Writer::new(ring);
+            for v in 0..200_000u64 {
+                let n = 8 + (v % 200) as usize;
+                let mut msg = vec![v as u8; n];
+                msg[..8].copy_from_slice(&v.to_le_bytes());
+                send(&mut w, &msg);
+            }
+            stop.store(true, std::sync::atomic::Ordering::Relaxed);
+            for h in readers {
+                let (ok, missed, pos) = h.join().unwrap();
+                assert!(ok > 0);
+                assert_eq!(ok + missed, pos, "every position is read or counted missed");
+            }
+        });
+    }
+}

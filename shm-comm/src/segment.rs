@@ -1,0 +1,820 @@
+//! Named shared-memory segments: one per channel.
+//!
+//! # Names
+//! A channel name such as `robot/pose` is validated ([`validate_name`]) and
+//! escaped into a file name under `/dev/shm`: `shmc-<uid>-<escaped>.<role>`,
+//! where `.` and `/` in the name become `%2E` and `%2F`, `<uid>` keeps users
+//! apart and `<role>` tells the segments of one channel apart (`pub`, `req`, ...).
+//!
+//! # Life cycle
+//! - **Create** (`O_CREAT | O_EXCL`, mode 0600): the creator holds an exclusive
+//!   `flock` on the new file while it writes the header and the region, then
+//!   stores [`INIT_READY`] into `init` last (Release) and releases the lock.
+//! - **Open**: waits (up to a timeout) for the file to exist and for `init` to
+//!   read [`INIT_READY`], then validates every header field against the real
+//!   file size before using anything.
+//! - **Ownership**: the creator owns the segment and removes it on drop (only
+//!   if the name still refers to its file). Openers never remove it.
+//! - **Dead creators**: `create` on a name whose segment exists inspects it
+//!   under the `flock` (which also waits out a creator still initializing): if
+//!   its creator (pid + start time from `/proc`) is alive, the create fails
+//!   with [`CreateError::InUse`] naming the pid; otherwise the stale segment is
+//!   unlinked and the create retried. A crashed owner thus never leaves a
+//!   channel unusable, and a live one is never hijacked.
+
+use std::os::fd::OwnedFd;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::error::{CreateError, NameError, OpenError};
+use crate::platform::{self, Mapping};
+
+/// Longest accepted channel name, in bytes.
+pub const MAX_NAME_LEN: usize = 100;
+
+/// Magic bytes at offset 0 of every segment.
+pub const MAGIC: [u8; 8] = *b"SHMCOMM\0";
+/// Version of the header and region layouts; bumped on any incompatible change.
+pub const VERSION: u32 = 1;
+/// Value of `init` once the creator has finished writing the segment.
+pub const INIT_READY: u32 = 0x5245_4459;
+/// Size reserved for the header; regions start after it.
+pub const HEADER_LEN: usize = 256;
+const ENDIAN_MARK: u32 = 0x0102_0304;
+
+/// What a segment is for; stored in the header and checked on open.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u32)]
+pub enum ChannelKind {
+    /// A PUB/SUB broadcast ring.
+    PubSub = 1,
+    /// The request queue of a REQ/REP service.
+    Request = 2,
+    /// A reply ring of one requester.
+    Reply = 3,
+    /// A PUSH/PULL work queue.
+    Queue = 4,
+}
+
+impl ChannelKind {
+    fn from_u32(v: u32) -> Option<ChannelKind> {
+        [
+            ChannelKind::PubSub,
+            ChannelKind::Request,
+            ChannelKind::Reply,
+            ChannelKind::Queue,
+        ]
+        .into_iter()
+        .find(|k| *k as u32 == v)
+    }
+}
+
+/// What the messages of a segment are.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Payload {
+    /// Frames of bytes, each tagged with its codec.
+    Dynamic,
+    /// Messages of one fixed layout; the encoded [`LayoutDescriptor`](crate::LayoutDescriptor) is stored.
+    Typed {
+        /// Structural hash of the layout.
+        hash: u64,
+        /// The encoded descriptor.
+        descriptor: Vec<u8>,
+    },
+}
+
+/// The fixed header at offset 0. Written once by the creator before `init`
+/// becomes [`INIT_READY`]; afterwards only `init` and `closed` change.
+#[repr(C)]
+struct Header {
+    magic: [u8; 8],
+    version: u32,
+    /// 0 while the creator writes; [`INIT_READY`] (Release) once it is done.
+    init: AtomicU32,
+    /// [`ENDIAN_MARK`] in the creator's byte order.
+    endian: u32,
+    /// `usize::BITS` of the creator.
+    ptr_width: u32,
+    kind: u32,
+    /// 0 dynamic, 1 typed.
+    payload: u32,
+    creator_pid: u32,
+    /// 1 once the owner has shut the channel down (it is about to be unlinked).
+    closed: AtomicU32,
+    creator_start: u64,
+    total_len: u64,
+    layout_hash: u64,
+    layout_off: u64,
+    layout_len: u64,
+    region_off: u64,
+    region_len: u64,
+}
+
+const _: () = assert!(std::mem::size_of::<Header>() <= HEADER_LEN);
+
+/// Checks a channel name: 1 to [`MAX_NAME_LEN`] bytes of `A-Z a-z 0-9 _ - .`
+/// in components separated by single `/`, no `.` or `..` component.
+pub fn validate_name(name: &str) -> Result<(), NameError> {
+    if name.is_empty() {
+        return Err(NameError::Empty);
+    }
+    if name.len() > MAX_NAME_LEN {
+        return Err(NameError::TooLong {
+            name: name.to_owned(),
+            len: name.len(),
+            max: MAX_NAME_LEN,
+        });
+    }
+    if let Some((pos, ch)) = name
+        .char_indices()
+        .find(|&(_, c)| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '/')))
+    {
+        return Err(NameError::BadChar {
+            name: name.to_owned(),
+            ch,
+            pos,
+        });
+    }
+    if name
+        .split('/')
+        .any(|c| c.is_empty() || c == "." || c == "..")
+    {
+        return Err(NameError::BadComponent {
+            name: name.to_owned(),
+        });
+    }
+    Ok(())
+}
+
+/// The prefix of every segment file of this user.
+pub fn user_prefix() -> String {
+    format!("shmc-{}-", platform::uid())
+}
+
+/// The file name (under `/dev/shm`) of the `role` segment of channel `name`.
+pub fn file_name(name: &str, role: &str) -> Result<String, NameError> {
+    validate_name(name)?;
+    let mut s = user_prefix();
+    for c in name.chars() {
+        match c {
+            '/' => s.push_str("%2F"),
+            '.' => s.push_str("%2E"),
+            c => s.push(c),
+        }
+    }
+    s.push('.');
+    s.push_str(role);
+    Ok(s)
+}
+
+/// Splits a file name made by [`file_name`] back into `(channel name, role)`.
+pub fn parse_file_name(file: &str) -> Option<(String, String)> {
+    let rest = file.strip_prefix(&user_prefix())?;
+    let (esc, role) = rest.rsplit_once('.')?;
+    let name = esc.replace("%2F", "/").replace("%2E", ".");
+    validate_name(&name).ok()?;
+    Some((name, role.to_owned()))
+}
+
+/// What to create.
+#[derive(Clone, Debug)]
+pub struct CreateSpec<'a> {
+    /// Channel name.
+    pub name: &'a str,
+    /// Segment role (file name suffix).
+    pub role: &'a str,
+    /// Channel kind.
+    pub kind: ChannelKind,
+    /// Payload description.
+    pub payload: &'a Payload,
+    /// Size of the region that follows the header and layout.
+    pub region_len: usize,
+}
+
+/// What an opener expects to find.
+#[derive(Clone, Debug)]
+pub struct OpenSpec<'a> {
+    /// Channel name.
+    pub name: &'a str,
+    /// Segment role.
+    pub role: &'a str,
+    /// Expected kind.
+    pub kind: ChannelKind,
+    /// How long to wait for the segment to exist and be initialized.
+    pub timeout: Duration,
+}
+
+/// An open, validated segment. Cheap to clone (the mapping is shared).
+#[derive(Clone, Debug)]
+pub struct Segment {
+    map: Arc<Mapping>,
+    name: Arc<str>,
+    file: Arc<str>,
+    inode: u64,
+    payload_typed: bool,
+    layout_off: usize,
+    layout_len: usize,
+    region_off: usize,
+    region_len: usize,
+    creator_pid: u32,
+    creator_start: u64,
+}
+
+/// The creator's handle: unlinks the segment on drop.
+#[derive(Debug)]
+pub struct OwnedSegment {
+    seg: Segment,
+}
+
+impl std::ops::Deref for OwnedSegment {
+    type Target = Segment;
+    fn deref(&self) -> &Segment {
+        &self.seg
+    }
+}
+
+const fn align_up(v: usize, a: usize) -> usize {
+    v.div_ceil(a) * a
+}
+
+impl OwnedSegment {
+    /// Creates the segment, replacing a stale one whose creator died.
+    ///
+    /// `init_region` is called with the zeroed region before the segment is
+    /// published to openers.
+    pub fn create(
+        spec: &CreateSpec<'_>,
+        init_region: impl FnOnce(*mut u8, usize),
+    ) -> Result<OwnedSegment, CreateError> {
+        let file = file_name(spec.name, spec.role)?;
+        let io = |op: &'static str| {
+            let name = spec.name.to_owned();
+            move |source| CreateError::Io { name, op, source }
+        };
+        let (hash, descriptor): (u64, &[u8]) = match spec.payload {
+            Payload::Dynamic => (0, &[]),
+            Payload::Typed { hash, descriptor } => (*hash, descriptor),
+        };
+        let layout_off = HEADER_LEN;
+        let region_off = align_up(layout_off + descriptor.len(), 4096);
+        let total = region_off
+            .checked_add(spec.region_len)
+            .filter(|&t| t <= isize::MAX as usize / 2)
+            .ok_or_else(|| CreateError::Config {
+                name: spec.name.to_owned(),
+                reason: format!("region of {} bytes is too large", spec.region_len),
+            })?;
+
+        let mut attempts = 0;
+        let (fd, inode) = loop {
+            attempts += 1;
+            match platform::shm_create_excl(&file, 0o600) {
+                Ok(fd) => {
+                    // Held until `init` is READY, so that a concurrent `create`
+                    // that finds this file waits for us instead of judging a
+                    // half-written header. Between `shm_open` and here another
+                    // creator may have judged our empty file stale: then the
+                    // lock is taken or the name points elsewhere; start over.
+                    let locked = platform::lock_exclusive(&fd, Duration::from_millis(50))
+                        .map_err(io("flock"))?;
+                    let (_, inode) = platform::fstat(&fd).map_err(io("fstat"))?;
+                    if locked && platform::shm_inode(&file) == Some(inode) {
+                        break (fd, inode);
+                    }
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    remove_if_stale(spec.name, &file)?;
+                }
+                Err(e) => return Err(io("shm_open")(e)),
+            }
+            if attempts >= 8 {
+                return Err(io("shm_open")(std::io::Error::other(
+                    "the name kept being replaced by other processes",
+                )));
+            }
+        };
+        let cleanup = |e: CreateError| {
+            let _ = platform::shm_unlink(&file);
+            e
+        };
+        platform::set_len(&fd, total as u64)
+            .map_err(io("ftruncate"))
+            .map_err(cleanup)?;
+        let map = Mapping::map(&fd, total)
+            .map_err(io("mmap"))
+            .map_err(cleanup)?;
+        let base = map.as_ptr();
+        let pid = platform::pid();
+        let start = platform::process_start_time(pid).unwrap_or(0);
+        let header = Header {
+            magic: MAGIC,
+            version: VERSION,
+            init: AtomicU32::new(0),
+            endian: ENDIAN_MARK,
+            ptr_width: usize::BITS,
+            kind: spec.kind as u32,
+            payload: u32::from(matches!(spec.payload, Payload::Typed { .. })),
+            creator_pid: pid,
+            closed: AtomicU32::new(0),
+            creator_start: start,
+            total_len: total as u64,
+            layout_hash: hash,
+            layout_off: layout_off as u64,
+            layout_len: descriptor.len() as u64,
+            region_off: region_off as u64,
+            region_len: spec.region_len as u64,
+        };
+        // SAFETY: the mapping is `total >= HEADER_LEN` bytes, page aligned, and
+        // nobody else uses it yet (`init` is 0 so openers wait; we hold the flock).
+        // The descriptor fits before `region_off` by construction.
+        unsafe {
+            std::ptr::write(base.cast::<Header>(), header);
+            std::ptr::copy_nonoverlapping(
+                descriptor.as_ptr(),
+                base.add(layout_off),
+                descriptor.len(),
+            );
+        }
+        // SAFETY: `region_off + region_len == total`: the region is inside the mapping.
+        init_region(unsafe { base.add(region_off) }, spec.region_len);
+        // SAFETY: the header was written above at offset 0 of a live mapping.
+        let init = unsafe { &(*base.cast::<Header>()).init };
+        // Release: pairs with the Acquire load of `init` in `open`; makes the
+        // header, descriptor and region writes above visible to openers.
+        init.store(INIT_READY, Ordering::Release);
+        platform::futex_wake_all(init);
+        // Explicitly: the mapping keeps the open file (and a lock on it) alive.
+        platform::unlock(&fd);
+        drop(fd);
+        Ok(OwnedSegment {
+            seg: Segment {
+                map: Arc::new(map),
+                name: spec.name.into(),
+                file: file.into(),
+                inode,
+                payload_typed: matches!(spec.payload, Payload::Typed { .. }),
+                layout_off,
+                layout_len: descriptor.len(),
+                region_off,
+                region_len: spec.region_len,
+                creator_pid: pid,
+                creator_start: start,
+            },
+        })
+    }
+
+    /// Marks the channel closed (openers see [`Segment::is_closed`]).
+    pub fn mark_closed(&self) {
+        // Release: pairs with the Acquire load in `is_closed`.
+        self.header().closed.store(1, Ordering::Release);
+    }
+}
+
+impl Drop for OwnedSegment {
+    fn drop(&mut self) {
+        self.mark_closed();
+        // Only remove the name if it still refers to our file.
+        if platform::shm_inode(&self.seg.file) == Some(self.seg.inode) {
+            let _ = platform::shm_unlink(&self.seg.file);
+        }
+    }
+}
+
+/// Inspects an existing segment file and unlinks it if its creator is dead.
+fn remove_if_stale(name: &str, file: &str) -> Result<(), CreateError> {
+    let fd = match platform::shm_open_existing(file) {
+        Ok(fd) => fd,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(source) => {
+            return Err(CreateError::Io {
+                name: name.to_owned(),
+                op: "shm_open",
+                source,
+            })
+        }
+    };
+    let io = |op: &'static str| {
+        move |source| CreateError::Io {
+            name: name.to_owned(),
+            op,
+            source,
+        }
+    };
+    // Waits for a creator that is still initializing (it holds the lock).
+    let locked = platform::lock_exclusive(&fd, STALE_LOCK_WAIT).map_err(io("flock"))?;
+    let (len, inode) = platform::fstat(&fd).map_err(io("fstat"))?;
+    if platform::shm_inode(file) != Some(inode) {
+        return Ok(()); // replaced meanwhile: retry the create
+    }
+    let header = (len >= HEADER_LEN as u64)
+        .then(|| Mapping::map(&fd, HEADER_LEN).ok())
+        .flatten()
+        .map(|map| read_header(&map));
+    let live_owner = header
+        .as_ref()
+        .filter(|h| platform::process_alive(h.pid, h.start))
+        .map(|h| h.pid);
+    if let Some(pid) = live_owner {
+        if locked {
+            platform::unlock(&fd);
+        }
+        return Err(CreateError::InUse {
+            name: name.to_owned(),
+            pid,
+        });
+    }
+    if !locked {
+        // Someone holds the lock for long but no live creator is recorded:
+        // a replacer of ours is stuck; do not race it.
+        return Err(CreateError::InUse {
+            name: name.to_owned(),
+            pid: header.map_or(0, |h| h.pid),
+        });
+    }
+    // Creator dead, or it died before finishing the header: stale.
+    let _ = platform::shm_unlink(file);
+    platform::unlock(&fd);
+    Ok(())
+}
+
+/// How long `create` waits for another process initializing the same name.
+const STALE_LOCK_WAIT: Duration = Duration::from_secs(2);
+
+struct HeaderSnapshot {
+    magic: [u8; 8],
+    version: u32,
+    init: u32,
+    endian: u32,
+    ptr_width: u32,
+    kind: u32,
+    payload: u32,
+    pid: u32,
+    start: u64,
+    total_len: u64,
+    layout_hash: u64,
+    layout_off: u64,
+    layout_len: u64,
+    region_off: u64,
+    region_len: u64,
+}
+
+/// Copies the header out of a mapping of at least `HEADER_LEN` bytes.
+fn read_header(map: &Mapping) -> HeaderSnapshot {
+    debug_assert!(map.len() >= HEADER_LEN);
+    let h = map.as_ptr().cast::<Header>();
+    // SAFETY: the mapping holds at least HEADER_LEN >= size_of::<Header>()
+    // bytes and is page aligned. `init` is loaded atomically (Acquire: pairs
+    // with the Release store in `create`); the other fields are copied with
+    // volatile reads, which tolerate any bytes a foreign writer left there
+    // (every field is an integer, valid for every bit pattern).
+    unsafe {
+        let init = (*h).init.load(Ordering::Acquire);
+        HeaderSnapshot {
+            magic: std::ptr::read_volatile(&raw const (*h).magic),
+            version: std::ptr::read_volatile(&raw const (*h).version),
+            init,
+            endian: std::ptr::read_volatile(&raw const (*h).endian),
+            ptr_width: std::ptr::read_volatile(&raw const (*h).ptr_width),
+            kind: std::ptr::read_volatile(&raw const (*h).kind),
+            payload: std::ptr::read_volatile(&raw const (*h).payload),
+            pid: std::ptr::read_volatile(&raw const (*h).creator_pid),
+            start: std::ptr::read_volatile(&raw const (*h).creator_start),
+            total_len: std::ptr::read_volatile(&raw const (*h).total_len),
+            layout_hash: std::ptr::read_volatile(&raw const (*h).layout_hash),
+            layout_off: std::ptr::read_volatile(&raw const (*h).layout_off),
+            layout_len: std::ptr::read_volatile(&raw const (*h).layout_len),
+            region_off: std::ptr::read_volatile(&raw const (*h).region_off),
+            region_len: std::ptr::read_volatile(&raw const (*h).region_len),
+        }
+    }
+}
+
+impl Segment {
+    /// Opens an existing segment, waiting up to `spec.timeout` for it to
+    /// appear and be initialized, and validates its header.
+    pub fn open(spec: &OpenSpec<'_>) -> Result<Segment, OpenError> {
+        let file = file_name(spec.name, spec.role)?;
+        let start = Instant::now();
+        let deadline = start + spec.timeout;
+        let name = || spec.name.to_owned();
+        let io = |op: &'static str| {
+            move |source| OpenError::Io {
+                name: name(),
+                op,
+                source,
+            }
+        };
+        let mut backoff = Duration::from_micros(200);
+        let mut pause = |now: Instant| {
+            std::thread::sleep(backoff.min(deadline.saturating_duration_since(now)));
+            backoff = (backoff * 2).min(Duration::from_millis(20));
+        };
+        let (fd, len) = loop {
+            let now = Instant::now();
+            match platform::shm_open_existing(&file) {
+                Ok(fd) => {
+                    let (len, _) = platform::fstat(&fd).map_err(io("fstat"))?;
+                    if len >= HEADER_LEN as u64 {
+                        break (fd, len);
+                    }
+                    if now >= deadline {
+                        return Err(OpenError::NotReady {
+                            name: name(),
+                            pid: 0,
+                            waited: now - start,
+                        });
+                    }
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    if now >= deadline {
+                        return Err(OpenError::NotFound {
+                            name: name(),
+                            waited: now - start,
+                        });
+                    }
+                }
+                Err(e) => return Err(io("shm_open")(e)),
+            }
+            pause(now);
+        };
+        let len = usize::try_from(len).map_err(|_| OpenError::Corrupt {
+            name: name(),
+            reason: format!("file size {len} does not fit in memory"),
+        })?;
+        let (_, inode) = platform::fstat(&fd).map_err(io("fstat"))?;
+        let map = Mapping::map(&fd, len).map_err(io("mmap"))?;
+        drop::<OwnedFd>(fd);
+        // Wait for the creator to finish.
+        let h = loop {
+            let h = read_header(&map);
+            if h.init == INIT_READY {
+                break h;
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return Err(OpenError::NotReady {
+                    name: name(),
+                    pid: h.pid,
+                    waited: now - start,
+                });
+            }
+            // SAFETY: the mapping is at least HEADER_LEN bytes; `init` is an
+            // aligned u32 inside the header, only ever accessed atomically.
+            let init = unsafe { &(*map.as_ptr().cast::<Header>()).init };
+            platform::futex_wait(
+                init,
+                h.init,
+                Some(
+                    deadline
+                        .saturating_duration_since(now)
+                        .min(Duration::from_millis(10)),
+                ),
+            );
+        };
+        let seg = validate(spec, &h, map, len, file, inode)?;
+        Ok(seg)
+    }
+
+    /// The channel name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The file name under `/dev/shm`.
+    pub fn file_name(&self) -> &str {
+        &self.file
+    }
+
+    /// The creator's pid.
+    pub fn creator_pid(&self) -> u32 {
+        self.creator_pid
+    }
+
+    /// `true` if the creator process is still alive.
+    pub fn creator_alive(&self) -> bool {
+        platform::process_alive(self.creator_pid, self.creator_start)
+    }
+
+    /// `true` once the owner has shut the channel down.
+    pub fn is_closed(&self) -> bool {
+        // Acquire: pairs with the Release store in `mark_closed`.
+        self.header().closed.load(Ordering::Acquire) != 0
+    }
+
+    /// `true` if the channel's name now refers to another segment (the owner
+    /// was replaced) or to none.
+    pub fn is_replaced(&self) -> bool {
+        platform::shm_inode(&self.file) != Some(self.inode)
+    }
+
+    /// `true` for typed segments.
+    pub fn is_typed(&self) -> bool {
+        self.payload_typed
+    }
+
+    /// The encoded layout descriptor (empty for dynamic segments). These are
+    /// bytes of shared memory copied out; decode them with
+    /// [`LayoutDescriptor::decode`](crate::LayoutDescriptor::decode), which validates.
+    pub fn layout_bytes(&self) -> Vec<u8> {
+        let mut v = vec![0u8; self.layout_len];
+        // SAFETY: `layout_off + layout_len <= region_off <= len` was validated
+        // (or written by us); the bytes are immutable after init, and are only
+        // copied, never interpreted in place.
+        unsafe {
+            std::ptr::copy_nonoverlapping(
+                self.map.as_ptr().add(self.layout_off),
+                v.as_mut_ptr(),
+                self.layout_len,
+            );
+        }
+        v
+    }
+
+    /// The region after the header: start pointer and length. The pointer is
+    /// 4096-byte aligned and valid for as long as any clone of this segment lives.
+    pub fn region(&self) -> (*mut u8, usize) {
+        // SAFETY: `region_off + region_len <= map.len()` was validated.
+        (
+            unsafe { self.map.as_ptr().add(self.region_off) },
+            self.region_len,
+        )
+    }
+
+    /// A handle that keeps the mapping alive.
+    pub fn mapping(&self) -> Arc<Mapping> {
+        self.map.clone()
+    }
+
+    fn header(&self) -> &Header {
+        // SAFETY: the mapping starts with a header (validated or written by
+        // us) and lives as long as `self`; its mutable fields are atomics.
+        unsafe { &*self.map.as_ptr().cast::<Header>() }
+    }
+}
+
+fn validate(
+    spec: &OpenSpec<'_>,
+    h: &HeaderSnapshot,
+    map: Mapping,
+    len: usize,
+    file: String,
+    inode: u64,
+) -> Result<Segment, OpenError> {
+    let corrupt = |reason: String| OpenError::Corrupt {
+        name: spec.name.to_owned(),
+        reason,
+    };
+    let incompatible = |reason: String| OpenError::Incompatible {
+        name: spec.name.to_owned(),
+        reason,
+    };
+    if h.magic != MAGIC {
+        return Err(corrupt(format!(
+            "bad magic {:02x?} (expected {:02x?})",
+            h.magic, MAGIC
+        )));
+    }
+    if h.endian != ENDIAN_MARK {
+        return Err(incompatible(format!(
+            "byte order mark {:#010x} vs ours {ENDIAN_MARK:#010x}",
+            h.endian
+        )));
+    }
+    if h.version != VERSION {
+        return Err(incompatible(format!(
+            "layout version {} vs ours {VERSION}",
+            h.version
+        )));
+    }
+    if h.ptr_width != usize::BITS {
+        return Err(incompatible(format!(
+            "pointer width {} vs ours {}",
+            h.ptr_width,
+            usize::BITS
+        )));
+    }
+    let kind = ChannelKind::from_u32(h.kind)
+        .ok_or_else(|| corrupt(format!("unknown channel kind {}", h.kind)))?;
+    if kind != spec.kind {
+        return Err(incompatible(format!(
+            "it is a {kind:?} channel, opened as {:?}",
+            spec.kind
+        )));
+    }
+    if h.payload > 1 {
+        return Err(corrupt(format!("unknown payload kind {}", h.payload)));
+    }
+    if h.total_len != len as u64 {
+        return Err(corrupt(format!(
+            "header says {} bytes but the file has {len}",
+            h.total_len
+        )));
+    }
+    let within = |off: u64, n: u64| off.checked_add(n).is_some_and(|e| e <= len as u64);
+    if h.layout_off < HEADER_LEN as u64 || !within(h.layout_off, h.layout_len) {
+        return Err(corrupt(format!(
+            "layout descriptor at {}+{} is outside the {len}-byte file",
+            h.layout_off, h.layout_len
+        )));
+    }
+    if h.region_off % 4096 != 0
+        || h.region_off < h.layout_off + h.layout_len
+        || !within(h.region_off, h.region_len)
+    {
+        return Err(corrupt(format!(
+            "region at {}+{} is misplaced or outside the {len}-byte file",
+            h.region_off, h.region_len
+        )));
+    }
+    if (h.payload == 1) != (h.layout_len > 0) {
+        return Err(corrupt(format!(
+            "payload kind {} with a {}-byte layout descriptor",
+            h.payload, h.layout_len
+        )));
+    }
+    let seg = Segment {
+        map: Arc::new(map),
+        name: spec.name.into(),
+        file: file.into(),
+        inode,
+        payload_typed: h.payload == 1,
+        layout_off: h.layout_off as usize,
+        layout_len: h.layout_len as usize,
+        region_off: h.region_off as usize,
+        region_len: h.region_len as usize,
+        creator_pid: h.pid,
+        creator_start: h.start,
+    };
+    if seg.payload_typed {
+        let d = crate::layout::LayoutDescriptor::decode(&seg.layout_bytes())
+            .map_err(|e| corrupt(e.to_string()))?;
+        if d.hash() != h.layout_hash {
+            return Err(corrupt(format!(
+                "stored layout hash {:#018x} does not match its descriptor's {:#018x}",
+                h.layout_hash,
+                d.hash()
+            )));
+        }
+    }
+    Ok(seg)
+}
+
+/// Channels of this user that exist now: `(channel name, role)` pairs.
+pub fn list() -> Vec<(String, String)> {
+    platform::list_shm(&user_prefix())
+        .iter()
+        .filter_map(|f| parse_file_name(f))
+        .collect()
+}
+
+/// Removes every segment of channel `name` (all roles), whoever created them.
+/// For cleaning up after crashed programs; live peers keep their mappings.
+/// Returns how many were removed.
+pub fn force_unlink(name: &str) -> Result<usize, NameError> {
+    validate_name(name)?;
+    let mut n = 0;
+    for (chan, role) in list() {
+        if chan == name && platform::shm_unlink(&file_name(&chan, &role)?).is_ok() {
+            n += 1;
+        }
+    }
+    Ok(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names() {
+        assert!(validate_name("robot/pose").is_ok());
+        assert!(validate_name("arm/control").is_ok());
+        assert!(validate_name("a.b-c_d/E9").is_ok());
+        assert_eq!(validate_name(""), Err(NameError::Empty));
+        assert!(matches!(
+            validate_name("a b"),
+            Err(NameError::BadChar {
+                ch: ' ',
+                pos: 1,
+                ..
+            })
+        ));
+        for bad in ["/a", "a/", "a//b", "a/../b", ".", "a/./b"] {
+            assert!(
+                matches!(validate_name(bad), Err(NameError::BadComponent { .. })),
+                "{bad}"
+            );
+        }
+        assert!(matches!(
+            validate_name(&"x".repeat(101)),
+            Err(NameError::TooLong { .. })
+        ));
+        let f = file_name("robot/pose.v2", "pub").unwrap();
+        assert!(f.ends_with("robot%2Fpose%2Ev2.pub"), "{f}");
+        assert_eq!(
+            parse_file_name(&f),
+            Some(("robot/pose.v2".to_owned(), "pub".to_owned()))
+        );
+    }
+}

@@ -1,0 +1,389 @@
+//! `#[derive(ShmMessage)]` on realistic robot messages: the layout descriptor
+//! must say exactly what rustc says (`offset_of!`, `size_of`), hash by structure
+//! only, and survive encoding.
+
+// For `renamed_runtime_crate` below.
+extern crate shm_comm as renamed;
+
+use std::mem::{align_of, offset_of, size_of};
+
+use shm_comm::{
+    FieldDescriptor, FixedString, FixedVec, Flag, Kind, LayoutDescriptor, Scalar, ShmMessage,
+    ShmType, TypeDesc,
+};
+
+/// A 3-vector.
+#[derive(ShmMessage, Clone, Copy, Debug, Default, PartialEq)]
+#[repr(C)]
+pub struct Vec3 {
+    /// Metres, or whatever the field holding it says.
+    pub x: f64,
+    pub y: f64,
+    pub z: f64,
+}
+
+/// Common header.
+#[derive(ShmMessage, Clone, Copy, Debug)]
+#[repr(C)]
+pub struct Header {
+    pub stamp_ns: u64,
+    pub seq: u32,
+    pub frame_id: FixedString<32>,
+}
+
+#[derive(ShmMessage, Clone, Copy, Debug)]
+#[repr(C)]
+pub struct Imu {
+    pub header: Header,
+    pub orientation: [f64; 4],
+    pub orientation_covariance: [f64; 9],
+    pub angular_velocity: Vec3,
+    pub linear_acceleration: Vec3,
+    pub rotation: [[f32; 3]; 3],
+    pub valid: Flag,
+    pub saturated: [Flag; 3],
+}
+
+#[derive(ShmMessage, Clone, Copy, Debug)]
+#[repr(C)]
+pub struct JointState {
+    pub header: Header,
+    pub position: FixedVec<f64, 16>,
+    pub velocity: FixedVec<f64, 16>,
+    pub names: FixedString<64>,
+    pub _pad: [u8; 4],
+}
+
+/// Every scalar, largest first, then explicit trailing padding.
+#[derive(ShmMessage, Clone, Copy, Debug)]
+#[repr(C)]
+pub struct AllScalars {
+    pub a_u64: u64,
+    pub b_i64: i64,
+    pub c_f64: f64,
+    pub d_u32: u32,
+    pub e_i32: i32,
+    pub f_f32: f32,
+    pub g_u16: u16,
+    pub h_i16: i16,
+    pub i_u8: u8,
+    pub j_i8: i8,
+    pub k_flag: Flag,
+    pub _pad: [u8; 5],
+}
+
+/// Explicit padding in the middle and at the end.
+#[derive(ShmMessage, Clone, Copy, Debug)]
+#[repr(C)]
+pub struct BatteryState {
+    pub voltage: f32,
+    pub _pad0: [u8; 4],
+    pub charge: f64,
+    pub cell_count: u8,
+    pub present: Flag,
+    pub _pad1: [u8; 6],
+}
+
+fn f64_desc() -> TypeDesc {
+    TypeDesc::scalar(Scalar::F64)
+}
+
+/// Checks `$ty`'s descriptor against rustc, field by field: name, offset, size,
+/// shape and kind, in declaration order; then size and alignment.
+macro_rules! assert_layout {
+    ($ty:ty { $($field:ident: $fty:ty => $kind:expr, $shape:expr;)* }) => {{
+        let layout = <$ty as ShmMessage>::layout();
+        let names: Vec<&str> = layout.fields.iter().map(|f| f.name.as_str()).collect();
+        assert_eq!(names, [$(stringify!($field)),*], "field names of {}", stringify!($ty));
+        let mut fields = layout.fields.iter();
+        $(
+            let f = fields.next().unwrap();
+            let what = concat!(stringify!($ty), ".", stringify!($field));
+            assert_eq!(f.offset as usize, offset_of!($ty, $field), "offset of {what}");
+            assert_eq!(f.ty.size as usize, size_of::<$fty>(), "size of {what}");
+            assert_eq!(f.ty.kind, $kind, "kind of {what}");
+            let shape: Vec<u32> = $shape;
+            assert_eq!(f.ty.shape, shape, "shape of {what}");
+            assert_eq!(f.ty, <$fty as ShmType>::type_desc(), "type of {what}");
+        )*
+        assert_eq!(layout.name, stringify!($ty));
+        assert_eq!(layout.size as usize, size_of::<$ty>(), "size of {}", stringify!($ty));
+        assert_eq!(layout.align as usize, align_of::<$ty>(), "align of {}", stringify!($ty));
+        layout
+    }};
+}
+
+#[test]
+fn vec3_is_exactly_the_hand_written_descriptor() {
+    let expected = LayoutDescriptor::new(
+        "Vec3",
+        24,
+        8,
+        vec![
+            FieldDescriptor::new("x", 0, f64_desc()),
+            FieldDescriptor::new("y", 8, f64_desc()),
+            FieldDescriptor::new("z", 16, f64_desc()),
+        ],
+    );
+    assert_eq!(Vec3::layout(), &expected);
+    assert_eq!(Vec3::layout_hash(), expected.hash());
+    assert_eq!(Vec3::type_desc(), TypeDesc::of(Kind::Struct(expected)));
+}
+
+#[test]
+fn header_with_fixed_string() {
+    let layout = assert_layout!(Header {
+        stamp_ns: u64 => Kind::Scalar(Scalar::U64), vec![];
+        seq: u32 => Kind::Scalar(Scalar::U32), vec![];
+        frame_id: FixedString<32> => Kind::FixedString { capacity: 32 }, vec![];
+    });
+    let offsets: Vec<u32> = layout.fields.iter().map(|f| f.offset).collect();
+    assert_eq!(offsets, [0, 8, 12]);
+    assert_eq!((layout.size, layout.align), (48, 8));
+}
+
+#[test]
+fn imu_with_nested_structs_arrays_and_flags() {
+    let layout = assert_layout!(Imu {
+        header: Header => Kind::Struct(Header::layout().clone()), vec![];
+        orientation: [f64; 4] => Kind::Scalar(Scalar::F64), vec![4];
+        orientation_covariance: [f64; 9] => Kind::Scalar(Scalar::F64), vec![9];
+        angular_velocity: Vec3 => Kind::Struct(Vec3::layout().clone()), vec![];
+        linear_acceleration: Vec3 => Kind::Struct(Vec3::layout().clone()), vec![];
+        rotation: [[f32; 3]; 3] => Kind::Scalar(Scalar::F32), vec![3, 3];
+        valid: Flag => Kind::Scalar(Scalar::Flag), vec![];
+        saturated: [Flag; 3] => Kind::Scalar(Scalar::Flag), vec![3];
+    });
+    let offsets: Vec<u32> = layout.fields.iter().map(|f| f.offset).collect();
+    assert_eq!(offsets, [0, 48, 80, 152, 176, 200, 236, 237]);
+    assert_eq!((layout.size, layout.align), (240, 8));
+    assert_eq!(layout.fields[5].ty.to_string(), "[[f32; 3]; 3]");
+    // The nested descriptor is the nested type's own.
+    let Kind::Struct(header) = &layout.fields[0].ty.kind else {
+        panic!("header is not a struct")
+    };
+    assert_eq!(header, Header::layout());
+    assert_eq!(header.fields[2].ty.kind, Kind::FixedString { capacity: 32 });
+}
+
+#[test]
+fn joint_state_with_fixed_vecs() {
+    let vec16 = Kind::FixedVec {
+        elem: Box::new(f64_desc()),
+        capacity: 16,
+    };
+    let layout = assert_layout!(JointState {
+        header: Header => Kind::Struct(Header::layout().clone()), vec![];
+        position: FixedVec<f64, 16> => vec16.clone(), vec![];
+        velocity: FixedVec<f64, 16> => vec16.clone(), vec![];
+        names: FixedString<64> => Kind::FixedString { capacity: 64 }, vec![];
+        _pad: [u8; 4] => Kind::Scalar(Scalar::U8), vec![4];
+    });
+    let offsets: Vec<u32> = layout.fields.iter().map(|f| f.offset).collect();
+    assert_eq!(offsets, [0, 48, 184, 320, 388]);
+    assert_eq!(layout.size, 392);
+}
+
+#[test]
+fn every_scalar_width() {
+    let layout = assert_layout!(AllScalars {
+        a_u64: u64 => Kind::Scalar(Scalar::U64), vec![];
+        b_i64: i64 => Kind::Scalar(Scalar::I64), vec![];
+        c_f64: f64 => Kind::Scalar(Scalar::F64), vec![];
+        d_u32: u32 => Kind::Scalar(Scalar::U32), vec![];
+        e_i32: i32 => Kind::Scalar(Scalar::I32), vec![];
+        f_f32: f32 => Kind::Scalar(Scalar::F32), vec![];
+        g_u16: u16 => Kind::Scalar(Scalar::U16), vec![];
+        h_i16: i16 => Kind::Scalar(Scalar::I16), vec![];
+        i_u8: u8 => Kind::Scalar(Scalar::U8), vec![];
+        j_i8: i8 => Kind::Scalar(Scalar::I8), vec![];
+        k_flag: Flag => Kind::Scalar(Scalar::Flag), vec![];
+        _pad: [u8; 5] => Kind::Scalar(Scalar::U8), vec![5];
+    });
+    let offsets: Vec<u32> = layout.fields.iter().map(|f| f.offset).collect();
+    assert_eq!(offsets, [0, 8, 16, 24, 28, 32, 36, 38, 40, 41, 42, 43]);
+    assert_eq!(layout.size, 48);
+}
+
+#[test]
+fn explicit_padding_fields() {
+    let layout = assert_layout!(BatteryState {
+        voltage: f32 => Kind::Scalar(Scalar::F32), vec![];
+        _pad0: [u8; 4] => Kind::Scalar(Scalar::U8), vec![4];
+        charge: f64 => Kind::Scalar(Scalar::F64), vec![];
+        cell_count: u8 => Kind::Scalar(Scalar::U8), vec![];
+        present: Flag => Kind::Scalar(Scalar::Flag), vec![];
+        _pad1: [u8; 6] => Kind::Scalar(Scalar::U8), vec![6];
+    });
+    let offsets: Vec<u32> = layout.fields.iter().map(|f| f.offset).collect();
+    assert_eq!(offsets, [0, 4, 8, 16, 17, 18]);
+    assert_eq!(layout.size, 24);
+}
+
+#[test]
+fn descriptors_round_trip_through_their_encoding() {
+    for layout in [
+        Vec3::layout(),
+        Header::layout(),
+        Imu::layout(),
+        JointState::layout(),
+        AllScalars::layout(),
+        BatteryState::layout(),
+    ] {
+        let back = LayoutDescriptor::decode(&layout.encode()).unwrap();
+        assert_eq!(&back, layout, "{}", layout.pretty());
+        assert_eq!(back.hash(), layout.hash(), "{}", layout.name);
+    }
+}
+
+#[test]
+fn layout_is_built_once() {
+    assert!(std::ptr::eq(Imu::layout(), Imu::layout()));
+}
+
+/// The same pose, declared several times with one change each.
+mod poses {
+    use super::Vec3;
+    use shm_comm::ShmMessage;
+
+    #[derive(ShmMessage)]
+    #[repr(C)]
+    pub struct Pose {
+        pub position: Vec3,
+        pub yaw: f64,
+    }
+
+    /// Same structure, another type name (and doc comments).
+    #[derive(ShmMessage)]
+    #[repr(C)]
+    pub struct RobotPose {
+        /// Where.
+        pub position: Vec3,
+        /// Which way.
+        pub yaw: f64,
+    }
+
+    #[derive(ShmMessage)]
+    #[repr(C)]
+    pub struct Renamed {
+        pub position: Vec3,
+        pub heading: f64,
+    }
+
+    #[derive(ShmMessage)]
+    #[repr(C)]
+    pub struct Reordered {
+        pub yaw: f64,
+        pub position: Vec3,
+    }
+
+    #[derive(ShmMessage)]
+    #[repr(C)]
+    pub struct Retyped {
+        pub position: Vec3,
+        pub yaw: i64,
+    }
+
+    /// A nested field renamed: `Vec3` with `w` instead of `z`.
+    #[derive(ShmMessage)]
+    #[repr(C)]
+    pub struct Xyw {
+        pub x: f64,
+        pub y: f64,
+        pub w: f64,
+    }
+
+    #[derive(ShmMessage)]
+    #[repr(C)]
+    pub struct NestedRenamed {
+        pub position: Xyw,
+        pub yaw: f64,
+    }
+}
+
+#[test]
+fn hash_depends_on_structure_not_on_type_name() {
+    use poses::*;
+    assert_eq!(Pose::layout_hash(), RobotPose::layout_hash());
+    assert_eq!(Pose::layout().fields, RobotPose::layout().fields);
+    assert_ne!(Pose::layout().name, RobotPose::layout().name);
+    assert_eq!(Pose::layout().first_difference(RobotPose::layout()), None);
+
+    for (other, what) in [
+        (Renamed::layout(), "renamed field"),
+        (Reordered::layout(), "reordered fields"),
+        (Retyped::layout(), "retyped field"),
+        (NestedRenamed::layout(), "renamed nested field"),
+    ] {
+        assert_ne!(Pose::layout_hash(), other.hash(), "{what}");
+        assert!(Pose::layout().first_difference(other).is_some(), "{what}");
+    }
+    assert_eq!(
+        Pose::layout().first_difference(Retyped::layout()).unwrap(),
+        "`yaw`: f64 at offset 24 vs i64 at offset 24"
+    );
+}
+
+#[test]
+fn raw_identifiers_are_stored_without_prefix() {
+    #[derive(ShmMessage)]
+    #[repr(C)]
+    struct r#Match {
+        r#type: u32,
+        r#ref: [u8; 4],
+    }
+    let layout = r#Match::layout();
+    assert_eq!(layout.name, "Match");
+    let names: Vec<&str> = layout.fields.iter().map(|f| f.name.as_str()).collect();
+    assert_eq!(names, ["type", "ref"]);
+    assert_eq!(layout.fields[1].offset as usize, offset_of!(r#Match, r#ref));
+}
+
+/// Names the generated code uses for its own items and locals, used by the
+/// user's field types.
+mod hygiene {
+    use shm_comm::ShmMessage;
+
+    pub const LAYOUT: usize = 4;
+    #[allow(non_upper_case_globals)]
+    pub const fields: usize = 2;
+    pub const N: usize = 8;
+
+    #[derive(ShmMessage)]
+    #[repr(C)]
+    pub struct Tricky {
+        pub a: [u8; LAYOUT],
+        pub b: [u16; fields],
+        pub c: [u8; N],
+    }
+}
+
+#[test]
+fn generated_names_do_not_capture_user_constants() {
+    let layout = hygiene::Tricky::layout();
+    let shapes: Vec<&[u32]> = layout.fields.iter().map(|f| &f.ty.shape[..]).collect();
+    assert_eq!(shapes, [&[4][..], &[2], &[8]]);
+    assert_eq!(layout.size, 16);
+}
+
+#[test]
+fn renamed_runtime_crate() {
+    #[derive(renamed::ShmMessage)]
+    #[shm(crate = "renamed")]
+    #[repr(C)]
+    struct Ping {
+        seq: u64,
+        payload: renamed::FixedVec<u16, 4>,
+    }
+    let layout = <Ping as renamed::ShmMessage>::layout();
+    assert_eq!(layout.name, "Ping");
+    assert_eq!(layout.size as usize, size_of::<Ping>());
+    assert_eq!(layout.fields[1].offset as usize, offset_of!(Ping, payload));
+    assert_eq!(
+        layout.fields[1].ty.kind,
+        Kind::FixedVec {
+            elem: Box::new(TypeDesc::scalar(Scalar::U16)),
+            capacity: 4
+        }
+    );
+}

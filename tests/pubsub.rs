@@ -1,0 +1,248 @@
+//! PUB/SUB across real processes: delivery, fan-out, lagging, torn-message
+//! stress, idle CPU, and peers that exit or are killed.
+
+use std::time::{Duration, Instant};
+
+use shm_comm::pubsub::{ConnectOptions, PubOptions, Publisher, Subscriber};
+use shm_comm::{CreateError, ShmMessage};
+use suite::{field, Check, Peer, TestChannel};
+
+const PEER: &str = env!("CARGO_BIN_EXE_shm-comm-test-peer");
+const T: Duration = Duration::from_secs(20);
+
+fn peer(args: &[&str]) -> Peer {
+    Peer::spawn(PEER, args)
+}
+
+fn segment_exists(name: &str) -> bool {
+    shm_comm::segment::list().iter().any(|(n, _)| n == name)
+}
+
+#[test]
+fn typed_round_trip_between_processes() {
+    let ch = TestChannel::new("roundtrip");
+    let mut publisher = peer(&["pub", ch.name(), "100", "128", "0"]);
+    publisher.expect("ready", T);
+    let mut sub = Subscriber::<Check>::connect(ch.name()).unwrap();
+    publisher.say("go");
+    for seq in 0..100 {
+        let m = sub.recv_timeout(T).unwrap();
+        assert!(m.verify());
+        assert_eq!(m.seq, seq);
+    }
+    assert_eq!(sub.missed(), 0);
+    publisher.expect("sent", T);
+    publisher.say("exit");
+    assert!(publisher.wait_success(T));
+    // The publisher's drop removed the segment.
+    assert!(!segment_exists(ch.name()));
+}
+
+#[test]
+fn three_subscribers_receive_the_same_sequence() {
+    let ch = TestChannel::new("fanout");
+    let n = 5000u64;
+    let mut publisher = peer(&["pub", ch.name(), &n.to_string(), "8192", "0"]);
+    publisher.expect("ready", T);
+    let mut subs: Vec<Peer> = (0..3)
+        .map(|_| peer(&["sub", ch.name(), &n.to_string()]))
+        .collect();
+    for s in &mut subs {
+        s.expect("ready", T);
+    }
+    publisher.say("go");
+    let expected = (0..n).fold(0u64, |d, seq| d.rotate_left(7) ^ seq);
+    for s in &mut subs {
+        let line = s.expect("got", T);
+        let line = format!("got {line}");
+        assert_eq!(field(&line, "got"), n, "{line}");
+        assert_eq!(field(&line, "missed"), 0, "{line}");
+        assert_eq!(field(&line, "corrupt"), 0, "{line}");
+        assert_eq!(field(&line, "digest"), expected, "{line}");
+    }
+    publisher.say("exit");
+    assert!(publisher.wait_success(T));
+}
+
+#[test]
+fn lapped_subscriber_reports_exactly_what_it_missed() {
+    let ch = TestChannel::new("lagged");
+    let mut p = Publisher::<Check>::create_with(
+        ch.name(),
+        PubOptions {
+            capacity: 16,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let mut lagger = peer(&["lagger", ch.name()]);
+    lagger.expect("ready", T);
+    for seq in 0..1000 {
+        p.send(&Check::new(seq)).unwrap();
+    }
+    lagger.say("drain");
+    let line = format!("got {}", lagger.expect("got", T));
+    assert_eq!(field(&line, "got"), 16, "{line}");
+    assert_eq!(field(&line, "first"), 984, "{line}");
+    assert_eq!(field(&line, "last"), 999, "{line}");
+    assert_eq!(field(&line, "missed"), 984, "{line}");
+}
+
+#[test]
+fn flooded_four_slot_ring_never_returns_a_corrupt_message() {
+    let ch = TestChannel::new("stress");
+    let mut flood = peer(&["flood", ch.name(), "2", "4"]);
+    flood.expect("ready", T);
+    let mut readers: Vec<Peer> = (0..2)
+        .map(|_| peer(&["verify", ch.name(), "2.5"]))
+        .collect();
+    for r in &mut readers {
+        r.expect("ready", T);
+    }
+    flood.say("go");
+    let sent = field(&format!("sent {}", flood.expect("sent", T)), "sent");
+    assert!(sent > 1000, "publisher too slow to stress anything: {sent}");
+    for r in &mut readers {
+        let line = format!("ok {}", r.expect("ok", T));
+        eprintln!("stress reader: {line} (publisher sent {sent})");
+        assert_eq!(field(&line, "corrupt"), 0, "{line}");
+        assert_eq!(field(&line, "order_errors"), 0, "{line}");
+        assert!(field(&line, "ok") > 0, "{line}");
+    }
+    flood.say("exit");
+    assert!(flood.wait_success(T));
+}
+
+#[test]
+fn idle_subscriber_blocked_in_recv_uses_under_one_percent_of_a_core() {
+    let ch = TestChannel::new("idle");
+    let _p = Publisher::<Check>::create(ch.name()).unwrap();
+    let mut idle = peer(&["idle", ch.name(), "1000"]);
+    idle.expect("ready", T);
+    let line = format!("cpu_us {}", idle.expect("cpu_us", T));
+    let (cpu, wall) = (field(&line, "cpu_us"), field(&line, "wall_us"));
+    eprintln!("idle subscriber: {line}");
+    assert_eq!(field(&line, "timeout"), 1, "{line}");
+    assert!(wall >= 1_000_000, "returned before its timeout: {line}");
+    assert!(wall < 1_500_000, "overslept its timeout: {line}");
+    assert!(cpu * 100 < wall, "more than 1% of a core: {line}");
+}
+
+#[test]
+fn killed_or_exited_subscribers_leave_the_topic_working() {
+    let ch = TestChannel::new("subdeath");
+    let mut p = Publisher::<Check>::create_with(
+        ch.name(),
+        PubOptions {
+            capacity: 8,
+            borrow_budget: 4,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let mut sub = Subscriber::<Check>::connect(ch.name()).unwrap();
+    // One blocked in the futex, one holding the whole borrow budget, one
+    // that exits normally.
+    let mut blocked = peer(&["block", ch.name()]);
+    let mut holder = peer(&["borrow-hold", ch.name(), "4"]);
+    let mut done = peer(&["sub", ch.name(), "4"]);
+    blocked.expect("ready", T);
+    holder.expect("ready", T);
+    done.expect("ready", T);
+    for seq in 0..4 {
+        p.send(&Check::new(seq)).unwrap();
+    }
+    holder.expect("holding", T);
+    done.expect("got", T);
+    assert!(done.wait_success(T));
+    std::thread::sleep(Duration::from_millis(50)); // let `blocked` go back to sleep
+    blocked.kill();
+    holder.kill();
+    for seq in 0..4 {
+        assert_eq!(sub.recv_timeout(T).unwrap().seq, seq);
+    }
+    // The dead holder's pins are leaked, but the publisher still has free
+    // slots, and copying subscribers are unaffected.
+    for seq in 4..1000 {
+        p.send(&Check::new(seq)).unwrap();
+        let m = sub.recv_timeout(T).unwrap();
+        assert!(m.verify());
+        assert_eq!(m.seq, seq);
+    }
+    // A new subscriber still joins and receives.
+    let mut late = Subscriber::<Check>::connect(ch.name()).unwrap();
+    p.send(&Check::new(1000)).unwrap();
+    assert_eq!(late.recv_timeout(T).unwrap().seq, 1000);
+}
+
+#[test]
+fn killed_publisher_is_replaced_and_live_one_is_refused() {
+    let ch = TestChannel::new("pubdeath");
+    let mut holder = peer(&["hold", ch.name()]);
+    holder.expect("ready", T);
+    // Alive: a second publisher is refused with the owner's pid.
+    match Publisher::<Check>::create(ch.name()) {
+        Err(CreateError::InUse { pid, .. }) => assert_eq!(pid, holder.pid()),
+        other => panic!("expected InUse, got {other:?}"),
+    }
+    // A subscriber attached to the doomed publisher.
+    let mut sub = Subscriber::<Check>::connect(ch.name()).unwrap();
+    holder.kill();
+    assert!(
+        segment_exists(ch.name()),
+        "SIGKILL leaves the segment behind"
+    );
+    assert!(!sub.raw().publisher_alive());
+    // The next create replaces the stale segment.
+    let mut p = Publisher::<Check>::create(ch.name()).unwrap();
+    // The old subscriber reattaches to the new publisher by itself.
+    p.send(&Check::new(7)).unwrap();
+    let m = sub.recv_timeout(T).unwrap();
+    assert_eq!(m.seq, 7);
+    assert!(sub.raw().publisher_alive());
+}
+
+#[test]
+fn subscriber_without_publisher_times_out_with_a_typed_error() {
+    let ch = TestChannel::new("absent");
+    let t0 = Instant::now();
+    let r = Subscriber::<Check>::connect_with(
+        ch.name(),
+        ConnectOptions {
+            timeout: Duration::from_millis(200),
+            ..Default::default()
+        },
+    );
+    let waited = t0.elapsed();
+    assert!(
+        matches!(r, Err(shm_comm::OpenError::NotFound { .. })),
+        "{r:?}"
+    );
+    assert!(waited >= Duration::from_millis(200) && waited < Duration::from_secs(2));
+}
+
+#[test]
+fn loan_and_borrow_large_messages_without_copying() {
+    #[derive(ShmMessage, Clone, Copy)]
+    #[repr(C)]
+    struct Frame {
+        seq: u64,
+        pixels: [u8; 1 << 20],
+    }
+    let ch = TestChannel::new("loan");
+    let mut p = Frame::publisher(ch.name()).unwrap();
+    let mut s = Frame::subscriber(ch.name()).unwrap();
+    for seq in 0..10u64 {
+        let mut loan = p.loan().unwrap();
+        loan.seq = seq;
+        loan.pixels.fill(seq as u8);
+        loan.send().unwrap();
+        let sample = s.borrow_timeout(T).unwrap();
+        assert_eq!(sample.seq, seq);
+        assert!(sample.pixels.iter().all(|&b| b == seq as u8));
+    }
+    // A loan dropped unsent publishes nothing.
+    drop(p.loan().unwrap());
+    assert_eq!(p.published(), 10);
+    assert!(s.try_borrow().is_err());
+}

@@ -1,0 +1,242 @@
+//! The other process of the multi-process tests. Each role prints
+//! `key value` lines on stdout that the test reads; `ready` means connected.
+
+use std::io::BufRead;
+use std::time::{Duration, Instant};
+
+use shm_comm::pubsub::{ConnectOptions, PubOptions, Publisher, Subscriber};
+use shm_comm::{BorrowError, RecvTimeoutError};
+use suite::{process_cpu_us, Check};
+
+fn arg<T: std::str::FromStr>(args: &[String], i: usize, what: &str) -> T {
+    args.get(i)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| die(&format!("argument {i} ({what}) missing or invalid")))
+}
+
+fn die(msg: &str) -> ! {
+    eprintln!("peer: {msg}");
+    std::process::exit(2)
+}
+
+fn say(line: &str) {
+    println!("{line}");
+}
+
+fn connect(name: &str) -> Subscriber<Check> {
+    Subscriber::<Check>::connect_with(
+        name,
+        ConnectOptions {
+            timeout: Duration::from_secs(10),
+            ..Default::default()
+        },
+    )
+    .unwrap_or_else(|e| die(&format!("connect {name}: {e}")))
+}
+
+fn wait_stdin_line() {
+    let mut s = String::new();
+    let _ = std::io::stdin().lock().read_line(&mut s);
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let role = args.first().map(String::as_str).unwrap_or("");
+    let name = args.get(1).cloned().unwrap_or_default();
+    match role {
+        // Publishes `count` Check messages, one every `interval_us`, after a
+        // line on stdin; then waits for another line before exiting (so the
+        // topic stays up until the test says so).
+        "pub" => {
+            let count: u64 = arg(&args, 2, "count");
+            let capacity: u32 = arg(&args, 3, "capacity");
+            let interval = Duration::from_micros(arg(&args, 4, "interval_us"));
+            let mut p = Publisher::<Check>::create_with(
+                &name,
+                PubOptions {
+                    capacity,
+                    ..Default::default()
+                },
+            )
+            .unwrap_or_else(|e| die(&format!("create: {e}")));
+            say("ready");
+            wait_stdin_line();
+            for seq in 0..count {
+                p.send(&Check::new(seq)).unwrap();
+                if !interval.is_zero() {
+                    std::thread::sleep(interval);
+                }
+            }
+            say(&format!("sent {count}"));
+            wait_stdin_line();
+        }
+        // Receives `count` messages; prints how many, the missed count, a
+        // digest of the sequence numbers and how many failed verification.
+        "sub" => {
+            let count: u64 = arg(&args, 2, "count");
+            let mut s = connect(&name);
+            say("ready");
+            let (mut got, mut corrupt, mut digest) = (0u64, 0u64, 0u64);
+            let deadline = Instant::now() + Duration::from_secs(30);
+            while got < count {
+                match s.recv_deadline(Some(deadline)) {
+                    Ok(m) => {
+                        corrupt += u64::from(!m.verify());
+                        digest = digest.rotate_left(7) ^ m.seq;
+                        got += 1;
+                    }
+                    Err(e) => die(&format!("recv after {got}: {e}")),
+                }
+            }
+            say(&format!(
+                "got {got} missed {} digest {digest} corrupt {corrupt}",
+                s.missed()
+            ));
+        }
+        // Connects, then waits for a line before draining with try_recv.
+        "lagger" => {
+            let mut s = connect(&name);
+            say("ready");
+            wait_stdin_line();
+            let (mut got, mut first, mut last) = (0u64, u64::MAX, 0u64);
+            while let Ok(m) = s.try_recv() {
+                first = first.min(m.seq);
+                last = m.seq;
+                got += 1;
+            }
+            say(&format!(
+                "got {got} first {first} last {last} missed {}",
+                s.missed()
+            ));
+        }
+        // Floods a ring of `capacity` slots for `secs` seconds.
+        "flood" => {
+            let secs: f64 = arg(&args, 2, "secs");
+            let capacity: u32 = arg(&args, 3, "capacity");
+            let mut p = Publisher::<Check>::create_with(
+                &name,
+                PubOptions {
+                    capacity,
+                    ..Default::default()
+                },
+            )
+            .unwrap_or_else(|e| die(&format!("create: {e}")));
+            say("ready");
+            wait_stdin_line();
+            let end = Instant::now() + Duration::from_secs_f64(secs);
+            let mut seq = 0;
+            while Instant::now() < end {
+                for _ in 0..64 {
+                    p.send(&Check::new(seq)).unwrap();
+                    seq += 1;
+                }
+            }
+            say(&format!("sent {seq}"));
+            wait_stdin_line();
+        }
+        // Reads (copying and borrowing alternately) for `secs` seconds and
+        // verifies every message.
+        "verify" => {
+            let secs: f64 = arg(&args, 2, "secs");
+            let mut s = connect(&name);
+            say("ready");
+            let end = Instant::now() + Duration::from_secs_f64(secs);
+            let (mut ok, mut corrupt, mut borrowed, mut last) = (0u64, 0u64, 0u64, None);
+            let (mut order_errors, mut changed) = (0u64, 0u64);
+            let mut check = |m: &Check, last: &mut Option<u64>| {
+                if m.verify() {
+                    ok += 1;
+                } else {
+                    corrupt += 1;
+                }
+                if last.is_some_and(|l| m.seq <= l) {
+                    order_errors += 1;
+                }
+                *last = Some(m.seq);
+            };
+            let mut i = 0u64;
+            while Instant::now() < end {
+                i += 1;
+                if i % 2 == 0 {
+                    match s.try_borrow() {
+                        Ok(sample) => {
+                            // Read it twice with a pause: a pinned slot must not change.
+                            let first = *sample;
+                            std::hint::spin_loop();
+                            if *sample != first {
+                                changed += 1;
+                            }
+                            check(&sample, &mut last);
+                            borrowed += 1;
+                        }
+                        Err(BorrowError::Empty) | Err(BorrowError::Limit { .. }) => {}
+                        Err(e) => die(&format!("borrow: {e}")),
+                    }
+                } else {
+                    match s.recv_timeout(Duration::from_millis(10)) {
+                        Ok(m) => check(&m, &mut last),
+                        Err(RecvTimeoutError::Timeout) => {}
+                        Err(e) => die(&format!("recv: {e}")),
+                    }
+                }
+            }
+            let corrupt = corrupt + changed;
+            say(&format!(
+                "ok {ok} corrupt {corrupt} borrowed {borrowed} missed {} order_errors {order_errors}",
+                s.missed()
+            ));
+        }
+        // Blocks in recv for `ms` milliseconds with nothing published and
+        // reports the CPU time it used meanwhile.
+        "idle" => {
+            let ms: u64 = arg(&args, 2, "ms");
+            let mut s = connect(&name);
+            say("ready");
+            let cpu0 = process_cpu_us();
+            let t0 = Instant::now();
+            let r = s.recv_timeout(Duration::from_millis(ms));
+            let wall = t0.elapsed();
+            let cpu = process_cpu_us() - cpu0;
+            say(&format!(
+                "cpu_us {cpu} wall_us {} timeout {}",
+                wall.as_micros(),
+                u8::from(r == Err(RecvTimeoutError::Timeout))
+            ));
+        }
+        // Owns a topic until killed.
+        "hold" => {
+            let _p =
+                Publisher::<Check>::create(&name).unwrap_or_else(|e| die(&format!("create: {e}")));
+            say("ready");
+            loop {
+                std::thread::sleep(Duration::from_secs(1));
+            }
+        }
+        // Blocks in recv (sleeping on the futex) until killed.
+        "block" => {
+            let mut s = connect(&name);
+            say("ready");
+            loop {
+                let _ = s.recv();
+            }
+        }
+        // Borrows `n` messages, holds them until killed.
+        "borrow-hold" => {
+            let n: usize = arg(&args, 2, "n");
+            let mut s = connect(&name);
+            say("ready");
+            let mut held = Vec::new();
+            while held.len() < n {
+                match s.borrow_timeout(Duration::from_secs(10)) {
+                    Ok(sample) => held.push(sample),
+                    Err(e) => die(&format!("borrow: {e}")),
+                }
+            }
+            say(&format!("holding {}", held.len()));
+            loop {
+                std::thread::sleep(Duration::from_secs(1));
+            }
+        }
+        _ => die(&format!("unknown role {role:?}")),
+    }
+}

@@ -1,0 +1,18 @@
+use shm_comm::ShmMessage;
+
+#[derive(ShmMessage)]
+#[repr(u8)]
+pub enum Mode {
+    Idle,
+    Running,
+}
+
+// The derive above still implements the traits (as a stub), so this struct
+// does not get a second error for its field.
+#[derive(ShmMessage)]
+#[repr(C)]
+pub struct Status {
+    pub mode: Mode,
+}
+
+fn main() {}
