@@ -60,7 +60,7 @@
 //! Dropping the publisher removes the topic's segment and wakes blocked
 //! subscribers. Subscribers keep waiting (a robot's publisher may restart):
 //! when a new publisher appears under the same name, they attach to it by
-//! themselves and receive its messages; [`Subscriber::publisher_alive`] says
+//! themselves and receive its messages; [`RawSubscriber::publisher_alive`] says
 //! whether one is there now.
 
 use std::marker::PhantomData;
