@@ -60,6 +60,9 @@ pub enum CreateError {
         /// What is wrong.
         reason: String,
     },
+    /// The channel exists (with live participants) but cannot be joined.
+    #[error(transparent)]
+    Existing(Box<OpenError>),
     /// A system call failed.
     #[error("{op} failed for channel {name:?}: {source}")]
     Io {
@@ -111,6 +114,14 @@ pub enum OpenError {
         name: String,
         /// What differs, naming both sides.
         reason: String,
+    },
+    /// The channel already has its maximum number of participants.
+    #[error("channel {name:?} already has its maximum of {max} participants")]
+    Full {
+        /// The channel name.
+        name: String,
+        /// The limit.
+        max: u32,
     },
     /// The topic carries another message type.
     #[error("channel {name:?} carries `{theirs}` but `{ours}` was expected; first difference (ours vs theirs): {difference}")]
@@ -236,4 +247,58 @@ pub enum RecvError {
     /// A peer wrote something inconsistent into the channel.
     #[error("channel data is corrupt: {0}")]
     Corrupt(String),
+}
+
+/// Why `try_send` on a queue did not send; gives the message back.
+#[derive(Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TrySendError<T> {
+    /// The queue is full (backpressure): try again later.
+    #[error("queue is full")]
+    Full(T),
+    /// The payload is larger than the queue's slots.
+    #[error("message of {len} bytes exceeds the channel's limit of {max} bytes per message")]
+    TooLarge {
+        /// The payload size.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+}
+
+/// Why a blocking send on a queue did not send; gives the message back.
+#[derive(Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SendTimeoutError<T> {
+    /// The queue stayed full until the deadline.
+    #[error("queue stayed full until the timeout")]
+    Timeout(T),
+    /// The payload is larger than the queue's slots.
+    #[error("message of {len} bytes exceeds the channel's limit of {max} bytes per message")]
+    TooLarge {
+        /// The payload size.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+}
+
+impl<T> std::fmt::Debug for TrySendError<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TrySendError::Full(_) => f.write_str("Full(..)"),
+            TrySendError::TooLarge { len, max } => {
+                write!(f, "TooLarge {{ len: {len}, max: {max} }}")
+            }
+        }
+    }
+}
+
+impl<T> std::fmt::Debug for SendTimeoutError<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SendTimeoutError::Timeout(_) => f.write_str("Timeout(..)"),
+            SendTimeoutError::TooLarge { len, max } => {
+                write!(f, "TooLarge {{ len: {len}, max: {max} }}")
+            }
+        }
+    }
 }

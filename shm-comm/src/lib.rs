@@ -5,8 +5,10 @@ pub mod codec;
 pub mod error;
 pub mod layout;
 pub mod message;
+pub mod pipeline;
 mod platform;
 pub mod pubsub;
+pub mod queue;
 pub mod ring;
 pub mod segment;
 mod sync;
@@ -14,7 +16,7 @@ mod sync;
 pub use codec::{Codec, Frame};
 pub use error::{
     BorrowError, CreateError, DecodeError, NameError, OpenError, RecvError, RecvTimeoutError,
-    SendError, TryRecvError,
+    SendError, SendTimeoutError, TryRecvError, TrySendError,
 };
 pub use layout::{FieldDescriptor, Kind, LayoutDescriptor, LayoutError, Scalar, TypeDesc};
 pub use message::{CapacityError, FixedString, FixedVec, Flag, ShmMessage, ShmType};

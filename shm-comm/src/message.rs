@@ -64,6 +64,38 @@ pub unsafe trait ShmMessage: ShmType {
     }
 }
 
+/// The segment payload description of a typed channel of `T`.
+pub(crate) fn typed_payload<T: ShmMessage>() -> crate::segment::Payload {
+    crate::segment::Payload::Typed {
+        hash: T::layout_hash(),
+        descriptor: T::layout().encode(),
+    }
+}
+
+/// The bytes of a message.
+pub(crate) fn as_bytes<T: ShmMessage>(msg: &T) -> &[u8] {
+    // SAFETY: `T: ShmMessage` has no padding, so all its bytes are
+    // initialized; the slice borrows `msg`.
+    unsafe { std::slice::from_raw_parts((msg as *const T).cast::<u8>(), std::mem::size_of::<T>()) }
+}
+
+/// Reads a `T` from `len` bytes written by `fill` (which gets a buffer of
+/// `size_of::<T>()` bytes and returns how many it wrote).
+pub(crate) fn read_with<T: ShmMessage, E>(
+    fill: impl FnOnce(*mut u8, usize) -> Result<usize, E>,
+    wrong_size: impl FnOnce(usize) -> E,
+) -> Result<T, E> {
+    let mut out = std::mem::MaybeUninit::<T>::uninit();
+    let size = std::mem::size_of::<T>();
+    let len = fill(out.as_mut_ptr().cast(), size)?;
+    if len != size {
+        return Err(wrong_size(len));
+    }
+    // SAFETY: `fill` wrote all size_of::<T>() bytes, and every bit pattern
+    // is a valid `T` (ShmType contract).
+    Ok(unsafe { out.assume_init() })
+}
+
 macro_rules! scalar {
     ($($t:ty => $s:ident),* $(,)?) => {$(
         // SAFETY: primitives have no padding, accept every bit pattern, and

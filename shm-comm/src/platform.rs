@@ -274,6 +274,20 @@ pub fn process_alive(pid: u32, start_time: u64) -> bool {
     fields.nth(18).and_then(|s| s.parse::<u64>().ok()) == Some(start_time)
 }
 
+/// `true` if process `pid` exists and is not a zombie (start time not checked).
+pub fn pid_alive(pid: u32) -> bool {
+    if pid == 0 {
+        return false;
+    }
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return false;
+    };
+    let state = stat
+        .rfind(')')
+        .and_then(|c| stat[c + 1..].split_ascii_whitespace().next());
+    !matches!(state, None | Some("Z") | Some("X") | Some("x"))
+}
+
 /// Names of the entries of [`SHM_DIR`] that start with `prefix`.
 pub fn list_shm(prefix: &str) -> Vec<String> {
     let Ok(rd) = std::fs::read_dir(SHM_DIR) else {

@@ -73,7 +73,7 @@ use crate::error::{
     BorrowError, CreateError, OpenError, RecvError, RecvTimeoutError, SendError, TryRecvError,
 };
 use crate::layout::LayoutDescriptor;
-use crate::message::ShmMessage;
+use crate::message::{as_bytes, read_with, typed_payload, ShmMessage};
 use crate::platform::Mapping;
 use crate::ring::{self, Geometry, Reader, Ring, Writer};
 use crate::segment::{ChannelKind, CreateSpec, OpenSpec, OwnedSegment, Payload, Segment};
@@ -621,18 +621,6 @@ pub struct Publisher<T: ShmMessage> {
     _t: PhantomData<fn(&T)>,
 }
 
-fn typed_payload<T: ShmMessage>() -> Payload {
-    Payload::Typed {
-        hash: T::layout_hash(),
-        descriptor: T::layout().encode(),
-    }
-}
-
-fn as_bytes<T: ShmMessage>(msg: &T) -> &[u8] {
-    // SAFETY: `T: ShmMessage` has no padding, so all its bytes are initialized.
-    unsafe { std::slice::from_raw_parts((msg as *const T).cast::<u8>(), std::mem::size_of::<T>()) }
-}
-
 impl<T: ShmMessage> Publisher<T> {
     /// Creates topic `name` with default options.
     pub fn create(name: &str) -> Result<Self, CreateError> {
@@ -730,18 +718,16 @@ impl<T: ShmMessage> Subscriber<T> {
 
     /// The next message, if one is there. Never blocks.
     pub fn try_recv(&mut self) -> Result<T, TryRecvError> {
-        let mut out = std::mem::MaybeUninit::<T>::uninit();
-        let size = std::mem::size_of::<T>();
-        // SAFETY: `out` has room for size_of::<T>() bytes.
-        let (len, _) = unsafe { self.raw.try_recv_raw(out.as_mut_ptr().cast(), size) }?;
-        if len != size {
-            return Err(TryRecvError::Corrupt(format!(
-                "message of {len} bytes on a topic of {size}-byte messages"
-            )));
-        }
-        // SAFETY: all size_of::<T>() bytes were written, and every bit pattern
-        // is a valid `T` (ShmType contract).
-        Ok(unsafe { out.assume_init() })
+        read_with(
+            // SAFETY: `read_with` hands a buffer of `cap` writable bytes.
+            |dst, cap| unsafe { self.raw.try_recv_raw(dst, cap) }.map(|(len, _)| len),
+            |len| {
+                TryRecvError::Corrupt(format!(
+                    "message of {len} bytes on a topic of {}-byte messages",
+                    std::mem::size_of::<T>()
+                ))
+            },
+        )
     }
 
     /// The next message, waiting up to `timeout`.

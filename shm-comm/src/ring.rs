@@ -41,10 +41,9 @@
 //! control block, so the pool always has a free chunk for the writer.
 //!
 //! # Waking
-//! Readers that go to sleep set `waiters` and wait on the futex word
-//! `notify`; the writer, after publishing, reads `waiters` and only if it is
-//! set clears it, bumps `notify` and wakes. A reader killed while waiting
-//! therefore costs at most one needless wake-up.
+//! Readers that go to sleep use the control block's `notify`/`waiters` pair
+//! (see `sync::Event`): the writer only makes a system call when a reader
+//! sleeps, and a reader killed while asleep costs at most one needless wake-up.
 
 use std::collections::VecDeque;
 use std::ptr::NonNull;
@@ -292,6 +291,13 @@ impl Ring {
         self.u32_at(OFF_CLOSED).load(Ordering::Acquire) != 0
     }
 
+    fn event(&self) -> sync::Event<'_> {
+        sync::Event {
+            notify: self.u32_at(OFF_NOTIFY),
+            waiters: self.u32_at(OFF_WAITERS),
+        }
+    }
+
     /// Borrow tokens left in the channel's budget.
     pub fn borrow_tokens(&self) -> u32 {
         self.u32_at(OFF_TOKENS).load(Ordering::Relaxed)
@@ -304,7 +310,7 @@ impl Ring {
 /// # Safety
 /// `src` is 8-aligned and valid for reads of `len` rounded up to 8 bytes,
 /// and only ever written atomically by others; `dst` is valid for `len` writes.
-unsafe fn copy_out(src: *const u8, dst: *mut u8, len: usize) {
+pub(crate) unsafe fn copy_out(src: *const u8, dst: *mut u8, len: usize) {
     let words = len / 8;
     for i in 0..words {
         // SAFETY: word `i` lies inside `src`'s rounded length and is aligned.
@@ -467,28 +473,14 @@ impl Writer {
 
     /// Wakes sleeping readers, if any.
     fn wake(&self) {
-        // SeqCst fence between the Release stores above and the load of
-        // `waiters`; pairs with the SeqCst fence in `Reader::wait` between its
-        // store to `waiters` and its check for a message (store-buffering:
-        // at least one side sees the other's store).
-        fence(Ordering::SeqCst);
-        let waiters = self.ring.u32_at(OFF_WAITERS);
-        if waiters.load(Ordering::Relaxed) != 0 {
-            waiters.store(0, Ordering::Relaxed);
-            let notify = self.ring.u32_at(OFF_NOTIFY);
-            // Release: pairs with the Acquire load of `notify` in `Reader::wait`.
-            notify.fetch_add(1, Ordering::Release);
-            sync::wake_all(notify);
-        }
+        self.ring.event().notify();
     }
 
     /// Marks the ring closed and wakes every reader.
     pub fn close(&self) {
         // Release: pairs with the Acquire load in `Ring::is_closed`.
         self.ring.u32_at(OFF_CLOSED).store(1, Ordering::Release);
-        let notify = self.ring.u32_at(OFF_NOTIFY);
-        notify.fetch_add(1, Ordering::Release);
-        sync::wake_all(notify);
+        self.ring.event().notify_all();
     }
 }
 
@@ -729,43 +721,10 @@ impl Reader {
     /// passes: spins briefly, then yields (so a writer sharing this core can
     /// run), then sleeps on the futex. Returns `ready()`.
     pub fn wait(&self, deadline: Option<Instant>) -> bool {
-        for i in 0..SPIN_ROUNDS + YIELD_ROUNDS {
-            if self.ready() {
-                return true;
-            }
-            if i < SPIN_ROUNDS {
-                for _ in 0..16 {
-                    sync::spin_hint();
-                }
-            } else {
-                sync::yield_now();
-            }
-            if i % 64 == 63 && deadline.is_some_and(|d| Instant::now() >= d) {
-                return self.ready();
-            }
-        }
-        let waiters = self.ring.u32_at(OFF_WAITERS);
-        let notify = self.ring.u32_at(OFF_NOTIFY);
-        loop {
-            // Acquire: pairs with the Release increment in `Writer::wake`/`close`.
-            let seen = notify.load(Ordering::Acquire);
-            waiters.store(1, Ordering::Relaxed);
-            // SeqCst fence: pairs with the one in `Writer::wake` (see there).
-            fence(Ordering::SeqCst);
-            if self.ready() || self.ring.is_closed() {
-                return self.ready();
-            }
-            if deadline.is_some_and(|d| Instant::now() >= d) {
-                return false;
-            }
-            sync::wait(notify, seen, deadline);
-            if self.ready() {
-                return true;
-            }
-            if deadline.is_some_and(|d| Instant::now() >= d) {
-                return false;
-            }
-        }
+        self.ring
+            .event()
+            .wait(|| self.ready() || self.ring.is_closed(), deadline);
+        self.ready()
     }
 
     /// Releases a chunk pinned by [`try_pin`](Self::try_pin) (by this reader
@@ -785,11 +744,6 @@ fn corrupt(e: TryRecvError) -> BorrowError {
         TryRecvError::Corrupt(s) => BorrowError::Corrupt(s),
     }
 }
-
-/// Spin rounds (of 16 pause instructions) before yielding.
-const SPIN_ROUNDS: u32 = 256;
-/// `sched_yield` rounds before sleeping on the futex.
-const YIELD_ROUNDS: u32 = 256;
 
 #[cfg(test)]
 mod tests {

@@ -238,6 +238,111 @@ const fn align_up(v: usize, a: usize) -> usize {
     v.div_ceil(a) * a
 }
 
+/// Creates `file` exclusively and takes the creator's lock on it.
+/// `Ok(None)`: another process judged the fresh file stale before we locked
+/// it; try again. `Err` with `AlreadyExists`: the name is taken.
+fn try_create_locked(file: &str) -> std::io::Result<Option<(OwnedFd, u64)>> {
+    let fd = platform::shm_create_excl(file, 0o600)?;
+    // Held until `init` is READY, so that a concurrent `create` that finds
+    // this file waits for us instead of judging a half-written header.
+    // Between `shm_open` and here another creator may have judged our empty
+    // file stale: then the lock is taken or the name points elsewhere.
+    let locked = platform::lock_exclusive(&fd, Duration::from_millis(50))?;
+    let (_, inode) = platform::fstat(&fd)?;
+    Ok((locked && platform::shm_inode(file) == Some(inode)).then_some((fd, inode)))
+}
+
+/// Sizes, maps and initializes a file made by [`try_create_locked`]:
+/// header, descriptor, then `init_region`, then `init = READY` (Release).
+/// Leaves the lock held (the caller releases it when done).
+fn init_new(
+    spec: &CreateSpec<'_>,
+    fd: &OwnedFd,
+    file: &str,
+    inode: u64,
+    init_region: impl FnOnce(*mut u8, usize),
+) -> Result<Segment, CreateError> {
+    let io = |op: &'static str| {
+        let name = spec.name.to_owned();
+        move |source| CreateError::Io { name, op, source }
+    };
+    let (hash, descriptor): (u64, &[u8]) = match spec.payload {
+        Payload::Dynamic => (0, &[]),
+        Payload::Typed { hash, descriptor } => (*hash, descriptor),
+    };
+    let layout_off = HEADER_LEN;
+    let region_off = align_up(layout_off + descriptor.len(), 4096);
+    let total = region_off
+        .checked_add(spec.region_len)
+        .filter(|&t| t <= isize::MAX as usize / 2)
+        .ok_or_else(|| CreateError::Config {
+            name: spec.name.to_owned(),
+            reason: format!("region of {} bytes is too large", spec.region_len),
+        })?;
+    platform::set_len(fd, total as u64).map_err(io("ftruncate"))?;
+    let map = Mapping::map(fd, total).map_err(io("mmap"))?;
+    let base = map.as_ptr();
+    let pid = platform::pid();
+    let start = platform::process_start_time(pid).unwrap_or(0);
+    let header = Header {
+        magic: MAGIC,
+        version: VERSION,
+        init: AtomicU32::new(0),
+        endian: ENDIAN_MARK,
+        ptr_width: usize::BITS,
+        kind: spec.kind as u32,
+        payload: u32::from(matches!(spec.payload, Payload::Typed { .. })),
+        creator_pid: pid,
+        closed: AtomicU32::new(0),
+        creator_start: start,
+        total_len: total as u64,
+        layout_hash: hash,
+        layout_off: layout_off as u64,
+        layout_len: descriptor.len() as u64,
+        region_off: region_off as u64,
+        region_len: spec.region_len as u64,
+    };
+    // SAFETY: the mapping is `total >= HEADER_LEN` bytes, page aligned, and
+    // nobody else uses it yet (`init` is 0 so openers wait; we hold the flock).
+    // The descriptor fits before `region_off` by construction.
+    unsafe {
+        std::ptr::write(base.cast::<Header>(), header);
+        std::ptr::copy_nonoverlapping(descriptor.as_ptr(), base.add(layout_off), descriptor.len());
+    }
+    // SAFETY: `region_off + region_len == total`: the region is inside the mapping.
+    init_region(unsafe { base.add(region_off) }, spec.region_len);
+    // SAFETY: the header was written above at offset 0 of a live mapping.
+    let init = unsafe { &(*base.cast::<Header>()).init };
+    // Release: pairs with the Acquire load of `init` in `read_header`; makes
+    // the header, descriptor and region writes above visible to openers.
+    init.store(INIT_READY, Ordering::Release);
+    platform::futex_wake_all(init);
+    Ok(Segment {
+        map: Arc::new(map),
+        name: spec.name.into(),
+        file: file.into(),
+        inode,
+        payload_typed: matches!(spec.payload, Payload::Typed { .. }),
+        layout_off,
+        layout_len: descriptor.len(),
+        region_off,
+        region_len: spec.region_len,
+        creator_pid: pid,
+        creator_start: start,
+    })
+}
+
+/// How many times `create` retries when other processes keep replacing the name.
+const CREATE_ATTEMPTS: u32 = 8;
+
+fn too_many_attempts(name: &str) -> CreateError {
+    CreateError::Io {
+        name: name.to_owned(),
+        op: "shm_open",
+        source: std::io::Error::other("the name kept being replaced by other processes"),
+    }
+}
+
 impl OwnedSegment {
     /// Creates the segment, replacing a stale one whose creator died.
     ///
@@ -248,120 +353,30 @@ impl OwnedSegment {
         init_region: impl FnOnce(*mut u8, usize),
     ) -> Result<OwnedSegment, CreateError> {
         let file = file_name(spec.name, spec.role)?;
-        let io = |op: &'static str| {
-            let name = spec.name.to_owned();
-            move |source| CreateError::Io { name, op, source }
-        };
-        let (hash, descriptor): (u64, &[u8]) = match spec.payload {
-            Payload::Dynamic => (0, &[]),
-            Payload::Typed { hash, descriptor } => (*hash, descriptor),
-        };
-        let layout_off = HEADER_LEN;
-        let region_off = align_up(layout_off + descriptor.len(), 4096);
-        let total = region_off
-            .checked_add(spec.region_len)
-            .filter(|&t| t <= isize::MAX as usize / 2)
-            .ok_or_else(|| CreateError::Config {
-                name: spec.name.to_owned(),
-                reason: format!("region of {} bytes is too large", spec.region_len),
-            })?;
-
-        let mut attempts = 0;
-        let (fd, inode) = loop {
-            attempts += 1;
-            match platform::shm_create_excl(&file, 0o600) {
-                Ok(fd) => {
-                    // Held until `init` is READY, so that a concurrent `create`
-                    // that finds this file waits for us instead of judging a
-                    // half-written header. Between `shm_open` and here another
-                    // creator may have judged our empty file stale: then the
-                    // lock is taken or the name points elsewhere; start over.
-                    let locked = platform::lock_exclusive(&fd, Duration::from_millis(50))
-                        .map_err(io("flock"))?;
-                    let (_, inode) = platform::fstat(&fd).map_err(io("fstat"))?;
-                    if locked && platform::shm_inode(&file) == Some(inode) {
-                        break (fd, inode);
-                    }
+        for _ in 0..CREATE_ATTEMPTS {
+            match try_create_locked(&file) {
+                Ok(Some((fd, inode))) => {
+                    let seg = init_new(spec, &fd, &file, inode, init_region).inspect_err(|_| {
+                        let _ = platform::shm_unlink(&file);
+                    })?;
+                    // Explicitly: the mapping keeps the open file (and a lock on it) alive.
+                    platform::unlock(&fd);
+                    return Ok(OwnedSegment { seg });
                 }
+                Ok(None) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
                     remove_if_stale(spec.name, &file)?;
                 }
-                Err(e) => return Err(io("shm_open")(e)),
+                Err(source) => {
+                    return Err(CreateError::Io {
+                        name: spec.name.to_owned(),
+                        op: "shm_open",
+                        source,
+                    })
+                }
             }
-            if attempts >= 8 {
-                return Err(io("shm_open")(std::io::Error::other(
-                    "the name kept being replaced by other processes",
-                )));
-            }
-        };
-        let cleanup = |e: CreateError| {
-            let _ = platform::shm_unlink(&file);
-            e
-        };
-        platform::set_len(&fd, total as u64)
-            .map_err(io("ftruncate"))
-            .map_err(cleanup)?;
-        let map = Mapping::map(&fd, total)
-            .map_err(io("mmap"))
-            .map_err(cleanup)?;
-        let base = map.as_ptr();
-        let pid = platform::pid();
-        let start = platform::process_start_time(pid).unwrap_or(0);
-        let header = Header {
-            magic: MAGIC,
-            version: VERSION,
-            init: AtomicU32::new(0),
-            endian: ENDIAN_MARK,
-            ptr_width: usize::BITS,
-            kind: spec.kind as u32,
-            payload: u32::from(matches!(spec.payload, Payload::Typed { .. })),
-            creator_pid: pid,
-            closed: AtomicU32::new(0),
-            creator_start: start,
-            total_len: total as u64,
-            layout_hash: hash,
-            layout_off: layout_off as u64,
-            layout_len: descriptor.len() as u64,
-            region_off: region_off as u64,
-            region_len: spec.region_len as u64,
-        };
-        // SAFETY: the mapping is `total >= HEADER_LEN` bytes, page aligned, and
-        // nobody else uses it yet (`init` is 0 so openers wait; we hold the flock).
-        // The descriptor fits before `region_off` by construction.
-        unsafe {
-            std::ptr::write(base.cast::<Header>(), header);
-            std::ptr::copy_nonoverlapping(
-                descriptor.as_ptr(),
-                base.add(layout_off),
-                descriptor.len(),
-            );
         }
-        // SAFETY: `region_off + region_len == total`: the region is inside the mapping.
-        init_region(unsafe { base.add(region_off) }, spec.region_len);
-        // SAFETY: the header was written above at offset 0 of a live mapping.
-        let init = unsafe { &(*base.cast::<Header>()).init };
-        // Release: pairs with the Acquire load of `init` in `open`; makes the
-        // header, descriptor and region writes above visible to openers.
-        init.store(INIT_READY, Ordering::Release);
-        platform::futex_wake_all(init);
-        // Explicitly: the mapping keeps the open file (and a lock on it) alive.
-        platform::unlock(&fd);
-        drop(fd);
-        Ok(OwnedSegment {
-            seg: Segment {
-                map: Arc::new(map),
-                name: spec.name.into(),
-                file: file.into(),
-                inode,
-                payload_typed: matches!(spec.payload, Payload::Typed { .. }),
-                layout_off,
-                layout_len: descriptor.len(),
-                region_off,
-                region_len: spec.region_len,
-                creator_pid: pid,
-                creator_start: start,
-            },
-        })
+        Err(too_many_attempts(spec.name))
     }
 
     /// Marks the channel closed (openers see [`Segment::is_closed`]).
@@ -490,31 +505,69 @@ fn read_header(map: &Mapping) -> HeaderSnapshot {
     }
 }
 
+fn open_io(name: &str, op: &'static str) -> impl FnOnce(std::io::Error) -> OpenError {
+    let name = name.to_owned();
+    move |source| OpenError::Io { name, op, source }
+}
+
+/// Maps an open segment file of `len` bytes, waits (until `deadline`) for
+/// its creator to mark it READY, and validates the header.
+fn map_validated(
+    spec: &OpenSpec<'_>,
+    fd: &OwnedFd,
+    file: &str,
+    len: u64,
+    start: Instant,
+    deadline: Instant,
+) -> Result<Segment, OpenError> {
+    let len = usize::try_from(len).map_err(|_| OpenError::Corrupt {
+        name: spec.name.to_owned(),
+        reason: format!("file size {len} does not fit in memory"),
+    })?;
+    let (_, inode) = platform::fstat(fd).map_err(open_io(spec.name, "fstat"))?;
+    let map = Mapping::map(fd, len).map_err(open_io(spec.name, "mmap"))?;
+    // Wait for the creator to finish.
+    let h = loop {
+        let h = read_header(&map);
+        if h.init == INIT_READY {
+            break h;
+        }
+        let now = Instant::now();
+        if now >= deadline {
+            return Err(OpenError::NotReady {
+                name: spec.name.to_owned(),
+                pid: h.pid,
+                waited: now - start,
+            });
+        }
+        // SAFETY: the mapping is at least HEADER_LEN bytes; `init` is an
+        // aligned u32 inside the header, only ever accessed atomically.
+        let init = unsafe { &(*map.as_ptr().cast::<Header>()).init };
+        let slice = deadline.saturating_duration_since(now);
+        platform::futex_wait(init, h.init, Some(slice.min(Duration::from_millis(10))));
+    };
+    validate(spec, &h, map, len, file.to_owned(), inode)
+}
+
 impl Segment {
     /// Opens an existing segment, waiting up to `spec.timeout` for it to
     /// appear and be initialized, and validates its header.
     pub fn open(spec: &OpenSpec<'_>) -> Result<Segment, OpenError> {
+        Self::open_fd(spec).map(|(seg, _fd)| seg)
+    }
+
+    /// [`open`](Self::open), also returning the open file (for `flock`).
+    fn open_fd(spec: &OpenSpec<'_>) -> Result<(Segment, OwnedFd), OpenError> {
         let file = file_name(spec.name, spec.role)?;
         let start = Instant::now();
         let deadline = start + spec.timeout;
         let name = || spec.name.to_owned();
-        let io = |op: &'static str| {
-            move |source| OpenError::Io {
-                name: name(),
-                op,
-                source,
-            }
-        };
         let mut backoff = Duration::from_micros(200);
-        let mut pause = |now: Instant| {
-            std::thread::sleep(backoff.min(deadline.saturating_duration_since(now)));
-            backoff = (backoff * 2).min(Duration::from_millis(20));
-        };
         let (fd, len) = loop {
             let now = Instant::now();
             match platform::shm_open_existing(&file) {
                 Ok(fd) => {
-                    let (len, _) = platform::fstat(&fd).map_err(io("fstat"))?;
+                    let (len, _) = platform::fstat(&fd).map_err(open_io(spec.name, "fstat"))?;
                     if len >= HEADER_LEN as u64 {
                         break (fd, len);
                     }
@@ -534,46 +587,13 @@ impl Segment {
                         });
                     }
                 }
-                Err(e) => return Err(io("shm_open")(e)),
+                Err(e) => return Err(open_io(spec.name, "shm_open")(e)),
             }
-            pause(now);
+            std::thread::sleep(backoff.min(deadline.saturating_duration_since(now)));
+            backoff = (backoff * 2).min(Duration::from_millis(20));
         };
-        let len = usize::try_from(len).map_err(|_| OpenError::Corrupt {
-            name: name(),
-            reason: format!("file size {len} does not fit in memory"),
-        })?;
-        let (_, inode) = platform::fstat(&fd).map_err(io("fstat"))?;
-        let map = Mapping::map(&fd, len).map_err(io("mmap"))?;
-        drop::<OwnedFd>(fd);
-        // Wait for the creator to finish.
-        let h = loop {
-            let h = read_header(&map);
-            if h.init == INIT_READY {
-                break h;
-            }
-            let now = Instant::now();
-            if now >= deadline {
-                return Err(OpenError::NotReady {
-                    name: name(),
-                    pid: h.pid,
-                    waited: now - start,
-                });
-            }
-            // SAFETY: the mapping is at least HEADER_LEN bytes; `init` is an
-            // aligned u32 inside the header, only ever accessed atomically.
-            let init = unsafe { &(*map.as_ptr().cast::<Header>()).init };
-            platform::futex_wait(
-                init,
-                h.init,
-                Some(
-                    deadline
-                        .saturating_duration_since(now)
-                        .min(Duration::from_millis(10)),
-                ),
-            );
-        };
-        let seg = validate(spec, &h, map, len, file, inode)?;
-        Ok(seg)
+        let seg = map_validated(spec, &fd, &file, len, start, deadline)?;
+        Ok((seg, fd))
     }
 
     /// The channel name.
@@ -780,6 +800,333 @@ pub fn force_unlink(name: &str) -> Result<usize, NameError> {
         }
     }
     Ok(n)
+}
+
+/// Bytes reserved at the start of a shared segment's region for its
+/// participant table; the body follows.
+pub const TABLE_LEN: usize = 4096;
+const TABLE_ENTRY: usize = 16;
+const TABLE_FIRST: usize = 64;
+/// Most participants of one shared segment.
+pub const MAX_PARTICIPANTS: u32 = ((TABLE_LEN - TABLE_FIRST) / TABLE_ENTRY) as u32;
+
+/// The participant table of a shared segment: `{pid: u32, role: u32,
+/// start: u64}` entries, pid 0 meaning free. Changed only under the segment
+/// file's `flock`; read by anyone at any time (atomically).
+#[derive(Clone, Copy, Debug)]
+struct Table {
+    base: *mut u8,
+}
+
+impl Table {
+    fn pid(&self, i: u32) -> &AtomicU32 {
+        // SAFETY: `i < MAX_PARTICIPANTS`, so the entry lies inside the
+        // TABLE_LEN bytes at the start of the region, which the mapping keeps alive.
+        unsafe { AtomicU32::from_ptr(self.base.add(TABLE_FIRST + i as usize * TABLE_ENTRY).cast()) }
+    }
+    fn role(&self, i: u32) -> &AtomicU32 {
+        // SAFETY: as in `pid`, 4 bytes further.
+        unsafe {
+            AtomicU32::from_ptr(
+                self.base
+                    .add(TABLE_FIRST + i as usize * TABLE_ENTRY + 4)
+                    .cast(),
+            )
+        }
+    }
+    fn start(&self, i: u32) -> &std::sync::atomic::AtomicU64 {
+        // SAFETY: as in `pid`, 8 bytes further (8-aligned).
+        unsafe {
+            std::sync::atomic::AtomicU64::from_ptr(
+                self.base
+                    .add(TABLE_FIRST + i as usize * TABLE_ENTRY + 8)
+                    .cast(),
+            )
+        }
+    }
+
+    /// Frees entries of dead processes; returns how many live ones remain.
+    fn prune(&self) -> u32 {
+        let mut live = 0;
+        for i in 0..MAX_PARTICIPANTS {
+            let pid = self.pid(i).load(Ordering::Acquire);
+            if pid == 0 {
+                continue;
+            }
+            if platform::process_alive(pid, self.start(i).load(Ordering::Relaxed)) {
+                live += 1;
+            } else {
+                self.pid(i).store(0, Ordering::Release);
+            }
+        }
+        live
+    }
+
+    fn register(&self, role: u32) -> Option<u32> {
+        let pid = platform::pid();
+        let start = platform::process_start_time(pid).unwrap_or(0);
+        let i = (0..MAX_PARTICIPANTS).find(|&i| self.pid(i).load(Ordering::Acquire) == 0)?;
+        self.role(i).store(role, Ordering::Relaxed);
+        self.start(i).store(start, Ordering::Relaxed);
+        // Release: pairs with the Acquire loads of `pid` in readers of the
+        // table (`prune`, `count_live`): role and start are visible with it.
+        self.pid(i).store(pid, Ordering::Release);
+        Some(i)
+    }
+
+    fn count_live(&self, role: u32) -> u32 {
+        (0..MAX_PARTICIPANTS)
+            .filter(|&i| {
+                let pid = self.pid(i).load(Ordering::Acquire);
+                pid != 0
+                    && self.role(i).load(Ordering::Relaxed) == role
+                    && platform::process_alive(pid, self.start(i).load(Ordering::Relaxed))
+            })
+            .count() as u32
+    }
+}
+
+/// A segment shared by many participants (PUSH/PULL queues, REQ/REP
+/// services): created by the first, joined by the others, removed by the last
+/// one to leave. Participants are recorded (pid + start time) in a table at
+/// the start of the region; a segment whose participants all died is stale
+/// and replaced by the next `create_or_join`.
+#[derive(Debug)]
+pub struct SharedSegment {
+    seg: Segment,
+    fd: OwnedFd,
+    index: u32,
+}
+
+impl std::ops::Deref for SharedSegment {
+    type Target = Segment;
+    fn deref(&self) -> &Segment {
+        &self.seg
+    }
+}
+
+impl SharedSegment {
+    /// Joins the segment `spec` names, or creates it (calling `init_body`
+    /// with the zeroed body: the region after the participant table) if it
+    /// does not exist or all its participants are dead. `spec.region_len` is
+    /// the body length. Registers this process with `role`.
+    pub fn create_or_join(
+        spec: &CreateSpec<'_>,
+        role: u32,
+        init_body: impl FnOnce(*mut u8, usize),
+    ) -> Result<SharedSegment, CreateError> {
+        let file = file_name(spec.name, spec.role)?;
+        let full = CreateSpec {
+            region_len: spec.region_len + TABLE_LEN,
+            ..spec.clone()
+        };
+        let mut init_body = Some(init_body);
+        for _ in 0..CREATE_ATTEMPTS {
+            match try_create_locked(&file) {
+                Ok(Some((fd, inode))) => {
+                    let init = init_body.take().expect("initialized once");
+                    let seg = init_new(&full, &fd, &file, inode, |base, len| {
+                        // SAFETY: the region is at least TABLE_LEN bytes (added above).
+                        init(unsafe { base.add(TABLE_LEN) }, len - TABLE_LEN)
+                    })
+                    .inspect_err(|_| {
+                        let _ = platform::shm_unlink(&file);
+                    })?;
+                    let index = table(&seg).register(role).expect("fresh table has room");
+                    platform::unlock(&fd);
+                    return Ok(SharedSegment { seg, fd, index });
+                }
+                Ok(None) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    if let Some(joined) = join_existing(spec, &file, role)? {
+                        return Ok(joined);
+                    }
+                }
+                Err(source) => {
+                    return Err(CreateError::Io {
+                        name: spec.name.to_owned(),
+                        op: "shm_open",
+                        source,
+                    })
+                }
+            }
+        }
+        Err(too_many_attempts(spec.name))
+    }
+
+    /// Joins an existing segment, waiting up to `spec.timeout` for it.
+    pub fn join(spec: &OpenSpec<'_>, role: u32) -> Result<SharedSegment, OpenError> {
+        let deadline = Instant::now() + spec.timeout;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let (seg, fd) = Segment::open_fd(&OpenSpec {
+                timeout: left,
+                ..spec.clone()
+            })?;
+            if seg.region_len < TABLE_LEN {
+                return Err(OpenError::Corrupt {
+                    name: spec.name.to_owned(),
+                    reason: format!(
+                        "region of {} bytes has no participant table",
+                        seg.region_len
+                    ),
+                });
+            }
+            let locked = platform::lock_exclusive(&fd, STALE_LOCK_WAIT)
+                .map_err(open_io(spec.name, "flock"))?;
+            // The last participant may have removed it meanwhile: look again.
+            if locked && !seg.is_replaced() {
+                let t = table(&seg);
+                t.prune();
+                let index = t.register(role);
+                platform::unlock(&fd);
+                let index = index.ok_or_else(|| OpenError::Full {
+                    name: spec.name.to_owned(),
+                    max: MAX_PARTICIPANTS,
+                })?;
+                return Ok(SharedSegment { seg, fd, index });
+            }
+            if Instant::now() >= deadline {
+                return Err(OpenError::NotReady {
+                    name: spec.name.to_owned(),
+                    pid: seg.creator_pid,
+                    waited: spec.timeout,
+                });
+            }
+        }
+    }
+
+    /// The body: the region after the participant table.
+    pub fn body(&self) -> (*mut u8, usize) {
+        let (base, len) = self.seg.region();
+        // SAFETY: `region_len >= TABLE_LEN` was checked on join (or set on create).
+        (unsafe { base.add(TABLE_LEN) }, len - TABLE_LEN)
+    }
+
+    /// This participant's index in the table (stable while joined).
+    pub fn index(&self) -> u32 {
+        self.index
+    }
+
+    /// Live participants with `role`.
+    pub fn count_live(&self, role: u32) -> u32 {
+        table(&self.seg).count_live(role)
+    }
+
+    /// `true` if entry `index` is still held by a live process.
+    pub fn participant_alive(&self, index: u32) -> bool {
+        if index >= MAX_PARTICIPANTS {
+            return false;
+        }
+        let t = table(&self.seg);
+        let pid = t.pid(index).load(Ordering::Acquire);
+        pid != 0 && platform::process_alive(pid, t.start(index).load(Ordering::Relaxed))
+    }
+}
+
+fn table(seg: &Segment) -> Table {
+    Table {
+        base: seg.region().0,
+    }
+}
+
+/// Under the lock: joins an existing segment, or unlinks it if all its
+/// participants are dead (`Ok(None)`: create again).
+fn join_existing(
+    spec: &CreateSpec<'_>,
+    file: &str,
+    role: u32,
+) -> Result<Option<SharedSegment>, CreateError> {
+    let fd = match platform::shm_open_existing(file) {
+        Ok(fd) => fd,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(source) => {
+            return Err(CreateError::Io {
+                name: spec.name.to_owned(),
+                op: "shm_open",
+                source,
+            })
+        }
+    };
+    let io = |op: &'static str| {
+        let name = spec.name.to_owned();
+        move |source| CreateError::Io { name, op, source }
+    };
+    // Waits out a creator still initializing (it holds the lock).
+    if !platform::lock_exclusive(&fd, STALE_LOCK_WAIT).map_err(io("flock"))? {
+        return Err(CreateError::InUse {
+            name: spec.name.to_owned(),
+            pid: 0,
+        });
+    }
+    let (len, inode) = platform::fstat(&fd).map_err(io("fstat"))?;
+    if platform::shm_inode(file) != Some(inode) {
+        return Ok(None); // replaced meanwhile
+    }
+    let stale = || {
+        let _ = platform::shm_unlink(file);
+        platform::unlock(&fd);
+        Ok(None)
+    };
+    if len < HEADER_LEN as u64 {
+        return stale(); // its creator died before writing the header
+    }
+    let now = Instant::now();
+    let open = OpenSpec {
+        name: spec.name,
+        role: spec.role,
+        kind: spec.kind,
+        timeout: Duration::ZERO,
+    };
+    let seg = match map_validated(&open, &fd, file, len, now, now) {
+        Ok(seg) => seg,
+        Err(OpenError::NotReady { .. }) => return stale(), // creator died mid-init
+        Err(e) => {
+            platform::unlock(&fd);
+            return Err(CreateError::Existing(Box::new(e)));
+        }
+    };
+    let same_payload = match spec.payload {
+        Payload::Dynamic => !seg.is_typed(),
+        Payload::Typed { descriptor, .. } => seg.is_typed() && seg.layout_bytes() == *descriptor,
+    };
+    if !same_payload || seg.region_len < TABLE_LEN {
+        platform::unlock(&fd);
+        return Err(CreateError::Existing(Box::new(OpenError::Incompatible {
+            name: spec.name.to_owned(),
+            reason: "it exists with another message type".into(),
+        })));
+    }
+    let t = table(&seg);
+    if t.prune() == 0 {
+        return stale();
+    }
+    let index = t.register(role);
+    platform::unlock(&fd);
+    let index = index.ok_or_else(|| {
+        CreateError::Existing(Box::new(OpenError::Full {
+            name: spec.name.to_owned(),
+            max: MAX_PARTICIPANTS,
+        }))
+    })?;
+    Ok(Some(SharedSegment { seg, fd, index }))
+}
+
+impl Drop for SharedSegment {
+    fn drop(&mut self) {
+        // Leave under the lock; the last one out removes the segment.
+        let locked = platform::lock_exclusive(&self.fd, STALE_LOCK_WAIT).unwrap_or(false);
+        let t = table(&self.seg);
+        if t.pid(self.index).load(Ordering::Acquire) == platform::pid() {
+            t.pid(self.index).store(0, Ordering::Release);
+        }
+        if locked {
+            if t.prune() == 0 && !self.seg.is_replaced() {
+                let _ = platform::shm_unlink(&self.seg.file);
+            }
+            platform::unlock(&self.fd);
+        }
+    }
 }
 
 #[cfg(test)]

@@ -1,0 +1,561 @@
+//! PUSH/PULL: a work queue. Any number of pushers and pullers; every job is
+//! delivered to exactly one puller.
+//!
+//! ```
+//! use shm_comm::{ShmMessage, pipeline::{Pusher, Puller}};
+//! use std::time::Duration;
+//!
+//! #[derive(ShmMessage, Clone, Copy, Debug, PartialEq)]
+//! #[repr(C)]
+//! struct Job { id: u64, size: f64 }
+//!
+//! let pusher = Pusher::<Job>::create("doc/jobs")?;
+//! let puller = Puller::<Job>::connect("doc/jobs")?;
+//! pusher.send(Job { id: 1, size: 2.5 })?;
+//! assert_eq!(puller.recv_timeout(Duration::from_secs(1))?.id, 1);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # Backpressure
+//! The queue holds [`QueueOptions::capacity`] jobs. When it is full,
+//! [`Pusher::try_send`] returns [`TrySendError::Full`] with the job,
+//! [`Pusher::send_timeout`] waits (sleeping on a futex, not spinning) up to
+//! its timeout and then returns [`SendTimeoutError::Timeout`] with the job,
+//! and [`Pusher::send`] waits as long as it takes. Nothing is dropped silently.
+//!
+//! # Coming and going
+//! The first pusher creates the queue (its options set the geometry); other
+//! pushers join it. Pullers join an existing queue, waiting up to their
+//! connect timeout for it. The queue lives as long as any participant
+//! (pusher or puller) does, so jobs pushed by a pusher that exited are still
+//! delivered; the last participant to leave removes it, and a queue whose
+//! participants all died is replaced by the next pusher.
+//!
+//! # Crashes
+//! A puller killed while taking a job (between claiming it and finishing the
+//! copy out of shared memory) loses **that one job**; every other job is
+//! delivered exactly once. A pusher killed while writing a job loses only
+//! the job it was sending (its `send` never returned). Neither stalls the
+//! queue: the next process that finds the dead one's cell in its way frees it.
+//! See the [`queue`](crate::queue) module for the protocol.
+//!
+//! # Threads
+//! Handles are `Send + Sync` and every operation takes `&self`: one pusher
+//! or puller can be shared by several threads.
+
+use std::marker::PhantomData;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use crate::codec::{Codec, Frame};
+use crate::error::{
+    CreateError, OpenError, RecvError, RecvTimeoutError, SendTimeoutError, TryRecvError,
+    TrySendError,
+};
+use crate::layout::LayoutDescriptor;
+use crate::message::{as_bytes, read_with, typed_payload, ShmMessage};
+use crate::queue::{Geometry, Queue};
+use crate::segment::{ChannelKind, CreateSpec, OpenSpec, Payload, SharedSegment};
+
+const ROLE: &str = "queue";
+/// Participant role of pushers.
+pub const PUSHER: u32 = 1;
+/// Participant role of pullers.
+pub const PULLER: u32 = 2;
+/// How often a blocked call re-checks for dead peers in its way.
+const SLICE: Duration = Duration::from_millis(20);
+/// A non-blocking call looks for dead peers once per this many misses.
+const REPAIR_EVERY: u32 = 256;
+
+/// Queue settings (used by the pusher that creates the queue).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct QueueOptions {
+    /// Jobs the queue holds. Default 128.
+    pub capacity: u32,
+    /// Largest job in bytes for dynamic queues (typed ones use the type's
+    /// size). Default 4096.
+    pub max_payload: u32,
+}
+
+impl Default for QueueOptions {
+    fn default() -> Self {
+        QueueOptions {
+            capacity: 128,
+            max_payload: 4096,
+        }
+    }
+}
+
+/// The untyped side shared by pushers and pullers.
+#[derive(Debug)]
+struct Endpoint {
+    seg: SharedSegment,
+    queue: Queue,
+    /// Exact size of every message on a typed queue.
+    typed_len: Option<u32>,
+    misses: AtomicU32,
+}
+
+impl Endpoint {
+    fn attach(
+        seg: SharedSegment,
+        expect: Option<&LayoutDescriptor>,
+    ) -> Result<Endpoint, OpenError> {
+        let name = seg.name().to_owned();
+        let corrupt = |reason: String| OpenError::Corrupt {
+            name: name.clone(),
+            reason,
+        };
+        let typed_len = match (seg.is_typed(), expect) {
+            (false, None) => None,
+            (true, Some(ours)) => {
+                let theirs = LayoutDescriptor::decode(&seg.layout_bytes())
+                    .map_err(|e| corrupt(e.to_string()))?;
+                if theirs.hash() != ours.hash() {
+                    return Err(OpenError::LayoutMismatch {
+                        name,
+                        ours: ours.name.clone(),
+                        theirs: theirs.name.clone(),
+                        difference: ours.first_difference(&theirs).unwrap_or_default(),
+                    });
+                }
+                Some(ours.size)
+            }
+            (typed, _) => {
+                return Err(OpenError::Incompatible {
+                    name,
+                    reason: format!(
+                        "it is a {} queue, opened as {}",
+                        if typed { "typed" } else { "dynamic" },
+                        if typed { "dynamic" } else { "typed" }
+                    ),
+                })
+            }
+        };
+        let (base, len) = seg.body();
+        // SAFETY: the body is page-aligned + 4096 and lives as long as `seg`,
+        // which is stored next to the queue.
+        let queue = unsafe { Queue::attach(base, len) }.map_err(corrupt)?;
+        if let Some(n) = typed_len {
+            if queue.geometry().max_payload != n {
+                return Err(corrupt(format!(
+                    "slots of {} bytes for {n}-byte messages",
+                    queue.geometry().max_payload
+                )));
+            }
+        }
+        Ok(Endpoint {
+            seg,
+            queue,
+            typed_len,
+            misses: AtomicU32::new(0),
+        })
+    }
+
+    fn create(
+        name: &str,
+        payload: &Payload,
+        opts: QueueOptions,
+        layout: Option<&LayoutDescriptor>,
+    ) -> Result<Endpoint, CreateError> {
+        let geo = Geometry {
+            capacity: opts.capacity,
+            max_payload: layout.map_or(opts.max_payload, |l| l.size.max(1)),
+        };
+        let config = |reason: String| CreateError::Config {
+            name: name.to_owned(),
+            reason,
+        };
+        geo.check().map_err(config)?;
+        let mut init = Ok(());
+        let seg = SharedSegment::create_or_join(
+            &CreateSpec {
+                name,
+                role: ROLE,
+                kind: ChannelKind::Queue,
+                payload,
+                region_len: geo.region_len().ok_or_else(|| config("too large".into()))?,
+            },
+            PUSHER,
+            // SAFETY: the segment hands us its zeroed, page-aligned body of
+            // `len` bytes, kept alive by the segment stored with the queue.
+            |base, len| init = unsafe { Queue::init(base, len, geo) }.map(drop),
+        )?;
+        init.map_err(config)?;
+        Self::attach(seg, layout).map_err(|e| CreateError::Existing(Box::new(e)))
+    }
+
+    fn max_payload(&self) -> usize {
+        self.queue.geometry().max_payload as usize
+    }
+
+    fn check_len(&self, len: usize) -> Result<(), (usize, usize)> {
+        let max = self.max_payload();
+        match self.typed_len {
+            Some(n) if len != n as usize => Err((len, max)),
+            _ if len > max => Err((len, max)),
+            _ => Ok(()),
+        }
+    }
+
+    /// A non-blocking call looks for dead peers now and then.
+    fn repair_now(&self) -> bool {
+        self.misses.fetch_add(1, Ordering::Relaxed) % REPAIR_EVERY == REPAIR_EVERY - 1
+    }
+
+    fn try_push(&self, data: &[u8], codec: Codec, repair: bool) -> bool {
+        self.queue.try_push(data, codec.tag(), repair).is_ok()
+    }
+
+    /// Pushes, waiting until `deadline`; `false` if still full then.
+    fn push_deadline(&self, data: &[u8], codec: Codec, deadline: Option<Instant>) -> bool {
+        let mut repair = false;
+        loop {
+            if self.try_push(data, codec, repair) {
+                return true;
+            }
+            let slice = Instant::now() + SLICE;
+            let until = deadline.map_or(slice, |d| d.min(slice));
+            self.queue.wait_room(Some(until));
+            repair = true;
+            if deadline.is_some_and(|d| Instant::now() >= d) && !self.try_push(data, codec, true) {
+                return false;
+            }
+        }
+    }
+
+    /// # Safety
+    /// `dst` is valid for writes of `cap` bytes.
+    unsafe fn try_pop(
+        &self,
+        dst: *mut u8,
+        cap: usize,
+        repair: bool,
+    ) -> Result<(usize, Codec), TryRecvError> {
+        // SAFETY: forwarded from the caller.
+        let (len, tag) = unsafe { self.queue.try_pop(dst, cap, repair) }?;
+        Ok((len as usize, Codec::from_tag(tag)))
+    }
+
+    /// # Safety
+    /// `dst` is valid for writes of `cap` bytes.
+    unsafe fn pop_deadline(
+        &self,
+        dst: *mut u8,
+        cap: usize,
+        deadline: Option<Instant>,
+    ) -> Result<(usize, Codec), RecvTimeoutError> {
+        let mut repair = self.repair_now();
+        loop {
+            // SAFETY: forwarded from the caller.
+            match unsafe { self.try_pop(dst, cap, repair) } {
+                Err(TryRecvError::Empty) => {}
+                r => return r.map_err(Into::into),
+            }
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                return Err(RecvTimeoutError::Timeout);
+            }
+            let slice = Instant::now() + SLICE;
+            self.queue
+                .wait_job(Some(deadline.map_or(slice, |d| d.min(slice))));
+            repair = true;
+        }
+    }
+}
+
+fn too_large<T>(len: usize, max: usize) -> TrySendError<T> {
+    TrySendError::TooLarge { len, max }
+}
+
+/// Pushes typed jobs. See the [module docs](self).
+#[derive(Debug)]
+pub struct Pusher<T: ShmMessage> {
+    ep: Endpoint,
+    _t: PhantomData<fn(T)>,
+}
+
+impl<T: ShmMessage> Pusher<T> {
+    /// Creates (or joins) queue `name` with default options.
+    pub fn create(name: &str) -> Result<Self, CreateError> {
+        Self::create_with(name, QueueOptions::default())
+    }
+
+    /// Creates queue `name`, or joins it if it exists with live participants
+    /// (its geometry is then the creator's).
+    pub fn create_with(name: &str, opts: QueueOptions) -> Result<Self, CreateError> {
+        Ok(Pusher {
+            ep: Endpoint::create(name, &typed_payload::<T>(), opts, Some(T::layout()))?,
+            _t: PhantomData,
+        })
+    }
+
+    /// Queues `job` if there is room; otherwise gives it back in `Full`.
+    pub fn try_send(&self, job: T) -> Result<(), TrySendError<T>> {
+        let repair = self.ep.repair_now();
+        if self.ep.try_push(as_bytes(&job), Codec::Typed, repair) {
+            Ok(())
+        } else {
+            Err(TrySendError::Full(job))
+        }
+    }
+
+    /// Queues `job`, waiting up to `timeout` for room.
+    pub fn send_timeout(&self, job: T, timeout: Duration) -> Result<(), SendTimeoutError<T>> {
+        if self.ep.push_deadline(
+            as_bytes(&job),
+            Codec::Typed,
+            Instant::now().checked_add(timeout),
+        ) {
+            Ok(())
+        } else {
+            Err(SendTimeoutError::Timeout(job))
+        }
+    }
+
+    /// Queues `job`, waiting as long as it takes for room.
+    pub fn send(&self, job: T) -> Result<(), SendTimeoutError<T>> {
+        self.ep.push_deadline(as_bytes(&job), Codec::Typed, None);
+        Ok(())
+    }
+
+    /// Jobs waiting in the queue (approximate).
+    pub fn len(&self) -> u64 {
+        self.ep.queue.len()
+    }
+
+    /// `true` if no job waits (approximate).
+    pub fn is_empty(&self) -> bool {
+        self.ep.queue.is_empty()
+    }
+
+    /// Live pullers connected to the queue.
+    pub fn pullers(&self) -> u32 {
+        self.ep.seg.count_live(PULLER)
+    }
+}
+
+/// Pulls typed jobs. See the [module docs](self).
+#[derive(Debug)]
+pub struct Puller<T: ShmMessage> {
+    ep: Endpoint,
+    _t: PhantomData<fn() -> T>,
+}
+
+fn join(
+    name: &str,
+    timeout: Duration,
+    layout: Option<&LayoutDescriptor>,
+) -> Result<Endpoint, OpenError> {
+    let seg = SharedSegment::join(
+        &OpenSpec {
+            name,
+            role: ROLE,
+            kind: ChannelKind::Queue,
+            timeout,
+        },
+        PULLER,
+    )?;
+    Endpoint::attach(seg, layout)
+}
+
+impl<T: ShmMessage> Puller<T> {
+    /// Joins queue `name`, waiting up to 5 s for it to exist.
+    pub fn connect(name: &str) -> Result<Self, OpenError> {
+        Self::connect_timeout(name, Duration::from_secs(5))
+    }
+
+    /// Joins queue `name`, waiting up to `timeout` for it to exist.
+    pub fn connect_timeout(name: &str, timeout: Duration) -> Result<Self, OpenError> {
+        Ok(Puller {
+            ep: join(name, timeout, Some(T::layout()))?,
+            _t: PhantomData,
+        })
+    }
+
+    fn wrong_size<E>(len: usize, make: impl FnOnce(String) -> E) -> E {
+        make(format!(
+            "job of {len} bytes on a queue of {}-byte jobs",
+            std::mem::size_of::<T>()
+        ))
+    }
+
+    /// Takes a job if one is queued. Never blocks.
+    pub fn try_recv(&self) -> Result<T, TryRecvError> {
+        let repair = self.ep.repair_now();
+        read_with(
+            // SAFETY: `read_with` hands a buffer of `cap` writable bytes.
+            |dst, cap| unsafe { self.ep.try_pop(dst, cap, repair) }.map(|(n, _)| n),
+            |len| Self::wrong_size(len, TryRecvError::Corrupt),
+        )
+    }
+
+    /// Takes a job, waiting up to `timeout`.
+    pub fn recv_timeout(&self, timeout: Duration) -> Result<T, RecvTimeoutError> {
+        self.recv_deadline(Instant::now().checked_add(timeout))
+    }
+
+    /// Takes a job, waiting until `deadline` (forever if `None`).
+    pub fn recv_deadline(&self, deadline: Option<Instant>) -> Result<T, RecvTimeoutError> {
+        read_with(
+            // SAFETY: `read_with` hands a buffer of `cap` writable bytes.
+            |dst, cap| unsafe { self.ep.pop_deadline(dst, cap, deadline) }.map(|(n, _)| n),
+            |len| Self::wrong_size(len, RecvTimeoutError::Corrupt),
+        )
+    }
+
+    /// Takes a job, waiting as long as it takes.
+    pub fn recv(&self) -> Result<T, RecvError> {
+        self.recv_deadline(None).map_err(|e| match e {
+            RecvTimeoutError::Corrupt(s) => RecvError::Corrupt(s),
+            RecvTimeoutError::Timeout => RecvError::Corrupt("timed out without a deadline".into()),
+        })
+    }
+
+    /// Live pushers connected to the queue.
+    pub fn pushers(&self) -> u32 {
+        self.ep.seg.count_live(PUSHER)
+    }
+}
+
+/// Pushes dynamic frames (bytes, msgpack, pickle).
+#[derive(Debug)]
+pub struct DynPusher {
+    ep: Endpoint,
+}
+
+impl DynPusher {
+    /// Creates (or joins) dynamic queue `name`.
+    pub fn create(name: &str, opts: QueueOptions) -> Result<Self, CreateError> {
+        Ok(DynPusher {
+            ep: Endpoint::create(name, &Payload::Dynamic, opts, None)?,
+        })
+    }
+
+    /// Largest frame in bytes.
+    pub fn max_payload(&self) -> usize {
+        self.ep.max_payload()
+    }
+
+    /// The queue geometry.
+    pub fn geometry(&self) -> Geometry {
+        self.ep.queue.geometry()
+    }
+
+    /// Queues a frame if there is room.
+    pub fn try_send(&self, data: &[u8], codec: Codec) -> Result<(), TrySendError<()>> {
+        self.ep
+            .check_len(data.len())
+            .map_err(|(l, m)| too_large(l, m))?;
+        if self.ep.try_push(data, codec, self.ep.repair_now()) {
+            Ok(())
+        } else {
+            Err(TrySendError::Full(()))
+        }
+    }
+
+    /// Queues a frame, waiting until `deadline` (forever if `None`) for room.
+    pub fn send_deadline(
+        &self,
+        data: &[u8],
+        codec: Codec,
+        deadline: Option<Instant>,
+    ) -> Result<(), SendTimeoutError<()>> {
+        self.ep
+            .check_len(data.len())
+            .map_err(|(len, max)| SendTimeoutError::TooLarge { len, max })?;
+        if self.ep.push_deadline(data, codec, deadline) {
+            Ok(())
+        } else {
+            Err(SendTimeoutError::Timeout(()))
+        }
+    }
+
+    /// Jobs waiting (approximate).
+    pub fn len(&self) -> u64 {
+        self.ep.queue.len()
+    }
+
+    /// `true` if no job waits (approximate).
+    pub fn is_empty(&self) -> bool {
+        self.ep.queue.is_empty()
+    }
+
+    /// Live pullers.
+    pub fn pullers(&self) -> u32 {
+        self.ep.seg.count_live(PULLER)
+    }
+}
+
+/// Pulls dynamic frames.
+#[derive(Debug)]
+pub struct DynPuller {
+    ep: Endpoint,
+}
+
+impl DynPuller {
+    /// Joins dynamic queue `name`, waiting up to `timeout` for it.
+    pub fn connect(name: &str, timeout: Duration) -> Result<Self, OpenError> {
+        Ok(DynPuller {
+            ep: join(name, timeout, None)?,
+        })
+    }
+
+    /// Largest frame in bytes.
+    pub fn max_payload(&self) -> usize {
+        self.ep.max_payload()
+    }
+
+    /// The queue geometry.
+    pub fn geometry(&self) -> Geometry {
+        self.ep.queue.geometry()
+    }
+
+    /// Takes a frame into `buf` (cleared first), waiting until `deadline`
+    /// (forever if `None`); `Ok(None)`-free: a timeout is an error.
+    pub fn recv_into(
+        &self,
+        buf: &mut Vec<u8>,
+        deadline: Option<Instant>,
+    ) -> Result<Codec, RecvTimeoutError> {
+        buf.clear();
+        buf.reserve(self.max_payload());
+        let cap = buf.capacity();
+        // SAFETY: `buf` has `cap` bytes of capacity; the queue writes at most
+        // `cap` and reports how many.
+        let (len, codec) = unsafe { self.ep.pop_deadline(buf.as_mut_ptr(), cap, deadline) }?;
+        // SAFETY: `len` bytes were written.
+        unsafe { buf.set_len(len) };
+        Ok(codec)
+    }
+
+    /// Takes a frame if one is queued.
+    pub fn try_recv(&self) -> Result<Frame, TryRecvError> {
+        let mut data = Vec::with_capacity(self.max_payload());
+        let cap = data.capacity();
+        // SAFETY: as in `recv_into`.
+        let (len, codec) = unsafe {
+            self.ep
+                .try_pop(data.as_mut_ptr(), cap, self.ep.repair_now())
+        }?;
+        // SAFETY: `len` bytes were written.
+        unsafe { data.set_len(len) };
+        Ok(Frame { codec, data })
+    }
+
+    /// Takes a frame, waiting up to `timeout`.
+    pub fn recv_timeout(&self, timeout: Duration) -> Result<Frame, RecvTimeoutError> {
+        let mut data = Vec::new();
+        let codec = self.recv_into(&mut data, Instant::now().checked_add(timeout))?;
+        Ok(Frame { codec, data })
+    }
+
+    /// Jobs waiting (approximate).
+    pub fn len(&self) -> u64 {
+        self.ep.queue.len()
+    }
+
+    /// `true` if no job waits (approximate).
+    pub fn is_empty(&self) -> bool {
+        self.ep.queue.is_empty()
+    }
+}

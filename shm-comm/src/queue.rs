@@ -1,0 +1,569 @@
+//! A bounded multi-producer multi-consumer queue in a byte region it is
+//! handed: the work queue behind PUSH/PULL and the request queue of REQ/REP.
+//! It knows nothing of files or message types.
+//!
+//! # Algorithm
+//! Dmitry Vyukov's bounded MPMC queue (two position counters, one sequence
+//! word per cell), made robust to processes that die mid-operation: instead
+//! of claiming a *position* and then owning its cell invisibly, a process
+//! claims the *cell* with one compare-and-swap that records its pid, and only
+//! then advances the position counter (anyone may help advance it). A cell
+//! stuck in "writing" or "reading" by a dead pid is repaired by the next
+//! process that finds it blocking its way, so the queue never stalls.
+//!
+//! # Cell state (`u64`)
+//! `lap << 32 | kind << 30 | pid`, where `lap = position / capacity`
+//! (wrapping, compared by wrapping difference) and `kind` is one of:
+//! - `EMPTY`   (lap L): ready for the push at position `L * cap + i`;
+//! - `WRITING` (lap L, pid): a pusher is filling it;
+//! - `FULL`    (lap L): holds the job of position `L * cap + i`;
+//! - `READING` (lap L, pid): a puller is copying it out; it then stores
+//!   `EMPTY (L + 1)`.
+//!
+//! # What a crash can lose
+//! - A pusher killed while filling a cell: that job was never sent (its
+//!   `send` did not return); the cell is skipped.
+//! - A puller killed while copying a job out (between claiming the cell and
+//!   releasing it, a window of one copy): **that one job is lost**. Jobs
+//!   already returned by `recv` belong to the application; nothing else is
+//!   at risk. Each puller can therefore lose at most one job, the one it was
+//!   receiving when killed.
+//!
+//! # Region layout
+//! ```text
+//! 0     geometry: capacity u32, max_payload u32
+//! 64    enqueue position (u64)        128  dequeue position (u64)
+//! 192   not-empty event (pullers sleep here)
+//! 256   not-full event (pushers sleep here)
+//! 320   cells: { state u64, len u32, tag u32 } + payload, `stride` bytes each
+//! ```
+
+use std::time::Instant;
+
+use crate::error::TryRecvError;
+use crate::ring::{copy_in, copy_out};
+use crate::sync::{self, AtomicU32, AtomicU64, Ordering};
+
+const OFF_CAPACITY: usize = 0;
+const OFF_MAX_PAYLOAD: usize = 4;
+const OFF_ENQ: usize = 64;
+const OFF_DEQ: usize = 128;
+const OFF_NOT_EMPTY: usize = 192;
+const OFF_NOT_FULL: usize = 256;
+const CELLS_OFF: usize = 320;
+const CELL_HEADER: usize = 16;
+
+/// Largest number of cells.
+pub const MAX_CAPACITY: u32 = 1 << 20;
+/// Largest payload per cell.
+pub const MAX_PAYLOAD: u32 = 1 << 30;
+
+const EMPTY: u64 = 0;
+const WRITING: u64 = 1;
+const FULL: u64 = 2;
+const READING: u64 = 3;
+const PID_MASK: u64 = (1 << 30) - 1;
+
+fn enc(lap: u32, kind: u64, pid: u32) -> u64 {
+    (u64::from(lap) << 32) | (kind << 30) | (u64::from(pid) & PID_MASK)
+}
+
+fn dec(s: u64) -> (u32, u64, u32) {
+    ((s >> 32) as u32, (s >> 30) & 3, (s & PID_MASK) as u32)
+}
+
+/// The shape of a queue.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Geometry {
+    /// Number of cells (jobs the queue holds before `send` must wait).
+    pub capacity: u32,
+    /// Largest payload in bytes.
+    pub max_payload: u32,
+}
+
+impl Geometry {
+    /// Checks the limits.
+    pub fn check(&self) -> Result<(), String> {
+        if self.capacity == 0 || self.capacity > MAX_CAPACITY {
+            return Err(format!(
+                "capacity {} must be between 1 and {MAX_CAPACITY} slots",
+                self.capacity
+            ));
+        }
+        if self.max_payload == 0 || self.max_payload > MAX_PAYLOAD {
+            return Err(format!(
+                "slot size {} must be between 1 and {MAX_PAYLOAD} bytes",
+                self.max_payload
+            ));
+        }
+        self.region_len()
+            .map(|_| ())
+            .ok_or_else(|| "queue too large for the address space".to_owned())
+    }
+
+    /// Bytes from one cell to the next.
+    pub fn stride(&self) -> usize {
+        (CELL_HEADER + (self.max_payload as usize).div_ceil(8) * 8).div_ceil(64) * 64
+    }
+
+    /// Bytes of region needed.
+    pub fn region_len(&self) -> Option<usize> {
+        (self.capacity as usize)
+            .checked_mul(self.stride())?
+            .checked_add(CELLS_OFF)
+            .filter(|&n| n <= isize::MAX as usize / 2)
+    }
+}
+
+/// A view of a queue in a region. Copyable; the region must outlive it.
+#[derive(Clone, Copy, Debug)]
+pub struct Queue {
+    base: std::ptr::NonNull<u8>,
+    geo: Geometry,
+    stride: usize,
+    me: u32,
+}
+
+// SAFETY: the queue only touches its region through atomics and the cell
+// ownership protocol above, designed for concurrent use across processes.
+unsafe impl Send for Queue {}
+// SAFETY: as above.
+unsafe impl Sync for Queue {}
+
+/// The queue had no room.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Full;
+
+impl Queue {
+    /// Writes the geometry into a zeroed region.
+    ///
+    /// # Safety
+    /// `base` is 64-aligned, valid for reads and writes of `len` bytes for
+    /// as long as the queue (or a copy) is used, zero-filled and not yet
+    /// visible to others.
+    pub unsafe fn init(base: *mut u8, len: usize, geo: Geometry) -> Result<Queue, String> {
+        geo.check()?;
+        let need = geo.region_len().unwrap_or(usize::MAX);
+        if len < need {
+            return Err(format!("region of {len} bytes, {need} needed"));
+        }
+        // SAFETY: forwarded from the caller.
+        let q = unsafe { Self::view(base, geo) }?;
+        // Relaxed: published by the Release store of the segment's `init`.
+        q.u32_at(OFF_CAPACITY)
+            .store(geo.capacity, Ordering::Relaxed);
+        q.u32_at(OFF_MAX_PAYLOAD)
+            .store(geo.max_payload, Ordering::Relaxed);
+        Ok(q)
+    }
+
+    /// Reads and validates the geometry of an initialized region.
+    ///
+    /// # Safety
+    /// `base` is 64-aligned and valid for reads and writes of `len` bytes
+    /// for as long as the queue (or a copy) is used.
+    pub unsafe fn attach(base: *mut u8, len: usize) -> Result<Queue, String> {
+        if len < CELLS_OFF {
+            return Err(format!(
+                "region of {len} bytes is smaller than a queue header"
+            ));
+        }
+        let probe_geo = Geometry {
+            capacity: 1,
+            max_payload: 1,
+        };
+        // SAFETY: forwarded from the caller; only the header is read.
+        let probe = unsafe { Self::view(base, probe_geo) }?;
+        let geo = Geometry {
+            capacity: probe.u32_at(OFF_CAPACITY).load(Ordering::Relaxed),
+            max_payload: probe.u32_at(OFF_MAX_PAYLOAD).load(Ordering::Relaxed),
+        };
+        geo.check()?;
+        let need = geo.region_len().unwrap_or(usize::MAX);
+        if need > len {
+            return Err(format!(
+                "geometry {} slots x {} bytes needs {need} bytes but the region has {len}",
+                geo.capacity, geo.max_payload
+            ));
+        }
+        // SAFETY: forwarded from the caller; the geometry fits the region.
+        unsafe { Self::view(base, geo) }
+    }
+
+    /// # Safety
+    /// As for `attach`.
+    unsafe fn view(base: *mut u8, geo: Geometry) -> Result<Queue, String> {
+        Ok(Queue {
+            base: std::ptr::NonNull::new(base).ok_or("null region")?,
+            geo,
+            stride: geo.stride(),
+            me: crate::platform::pid(),
+        })
+    }
+
+    /// The geometry.
+    pub fn geometry(&self) -> Geometry {
+        self.geo
+    }
+
+    fn u32_at(&self, off: usize) -> &AtomicU32 {
+        // SAFETY: callers pass 4-aligned offsets inside the region (header
+        // fields and cell headers, which `attach`/`init` proved fit); the
+        // region is only accessed atomically.
+        unsafe { AtomicU32::from_ptr(self.base.as_ptr().add(off).cast()) }
+    }
+
+    fn u64_at(&self, off: usize) -> &AtomicU64 {
+        // SAFETY: as in `u32_at`, 8-aligned.
+        unsafe { AtomicU64::from_ptr(self.base.as_ptr().add(off).cast()) }
+    }
+
+    fn cell(&self, pos: u64) -> (usize, u32) {
+        let cap = u64::from(self.geo.capacity);
+        (
+            CELLS_OFF + (pos % cap) as usize * self.stride,
+            (pos / cap) as u32,
+        )
+    }
+
+    fn not_empty(&self) -> sync::Event<'_> {
+        sync::Event {
+            notify: self.u32_at(OFF_NOT_EMPTY),
+            waiters: self.u32_at(OFF_NOT_EMPTY + 4),
+        }
+    }
+
+    fn not_full(&self) -> sync::Event<'_> {
+        sync::Event {
+            notify: self.u32_at(OFF_NOT_FULL),
+            waiters: self.u32_at(OFF_NOT_FULL + 4),
+        }
+    }
+
+    /// Jobs in the queue (approximate while others operate).
+    pub fn len(&self) -> u64 {
+        let enq = self.u64_at(OFF_ENQ).load(Ordering::Relaxed);
+        let deq = self.u64_at(OFF_DEQ).load(Ordering::Relaxed);
+        enq.saturating_sub(deq)
+    }
+
+    /// `true` if no job is queued (approximate).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Total jobs ever pushed.
+    pub fn pushed(&self) -> u64 {
+        self.u64_at(OFF_ENQ).load(Ordering::Relaxed)
+    }
+
+    /// Repairs a cell held by a dead process: returns `true` if it did (or
+    /// someone else changed the cell meanwhile).
+    fn repair(&self, off: usize, seen: u64, pid: u32, to: u64) -> bool {
+        if pid == self.me || sync::pid_alive(pid) {
+            return false;
+        }
+        // AcqRel: as for any claim of the cell (see `try_push`).
+        let _ = self
+            .u64_at(off)
+            .compare_exchange(seen, to, Ordering::AcqRel, Ordering::Relaxed);
+        true
+    }
+
+    /// Pushes `data` tagged `tag`, or returns [`Full`]. With `repair`, cells
+    /// blocking the way that are held by dead processes are freed first
+    /// (costs a `/proc` lookup, so callers pass it when they found the
+    /// queue full once already).
+    pub fn try_push(&self, data: &[u8], tag: u32, repair: bool) -> Result<(), Full> {
+        assert!(data.len() <= self.geo.max_payload as usize);
+        let enq = self.u64_at(OFF_ENQ);
+        loop {
+            let pos = enq.load(Ordering::Relaxed);
+            let (off, lap) = self.cell(pos);
+            let state = self.u64_at(off);
+            // Acquire: pairs with the Release stores of the cell state by
+            // pullers (`EMPTY`) and with claims by other pushers.
+            let s = state.load(Ordering::Acquire);
+            let (slap, kind, pid) = dec(s);
+            let d = slap.wrapping_sub(lap) as i32;
+            if d == 0 && kind == EMPTY {
+                // AcqRel: the claim orders after the puller's Release of the
+                // cell (its reads of the old payload happen before our writes).
+                if state
+                    .compare_exchange(
+                        s,
+                        enc(lap, WRITING, self.me),
+                        Ordering::AcqRel,
+                        Ordering::Relaxed,
+                    )
+                    .is_err()
+                {
+                    continue;
+                }
+                // Advance (or find it already advanced by a helper).
+                let _ = enq.compare_exchange(pos, pos + 1, Ordering::Relaxed, Ordering::Relaxed);
+                // SAFETY: the payload of this cell holds max_payload (rounded
+                // up to 8) bytes, we own the cell (WRITING with our pid), and
+                // others access it only atomically.
+                unsafe { copy_in(data, self.base.as_ptr().add(off + CELL_HEADER)) };
+                self.u32_at(off + 8)
+                    .store(data.len() as u32, Ordering::Relaxed);
+                self.u32_at(off + 12).store(tag, Ordering::Relaxed);
+                // Release: pairs with the Acquire load of the state in
+                // `try_pop`; publishes payload, len and tag.
+                state.store(enc(lap, FULL, 0), Ordering::Release);
+                self.not_empty().notify();
+                return Ok(());
+            }
+            if d >= 0 {
+                // Position already taken (or far behind): help it advance.
+                let _ = enq.compare_exchange(pos, pos + 1, Ordering::Relaxed, Ordering::Relaxed);
+                continue;
+            }
+            // d < 0: the cell still holds the previous lap.
+            let stuck = match kind {
+                READING | WRITING => repair && self.repair(off, s, pid, enc(lap, EMPTY, 0)),
+                _ => false,
+            };
+            if !stuck && enq.load(Ordering::Relaxed) == pos {
+                return Err(Full);
+            }
+        }
+    }
+
+    /// Copies the next job into `dst` (room for `cap` bytes) and returns
+    /// `(len, tag)`. With `repair`, a cell whose pusher died mid-write is
+    /// skipped (that job never existed).
+    ///
+    /// # Safety
+    /// `dst` is valid for writes of `cap` bytes.
+    pub unsafe fn try_pop(
+        &self,
+        dst: *mut u8,
+        cap: usize,
+        repair: bool,
+    ) -> Result<(u32, u32), TryRecvError> {
+        let deq = self.u64_at(OFF_DEQ);
+        loop {
+            let pos = deq.load(Ordering::Relaxed);
+            let (off, lap) = self.cell(pos);
+            let state = self.u64_at(off);
+            // Acquire: pairs with the Release store of `FULL` in `try_push`.
+            let s = state.load(Ordering::Acquire);
+            let (slap, kind, pid) = dec(s);
+            let d = slap.wrapping_sub(lap) as i32;
+            if d == 0 && kind == FULL {
+                // AcqRel: orders our reads after the pusher's Release.
+                if state
+                    .compare_exchange(
+                        s,
+                        enc(lap, READING, self.me),
+                        Ordering::AcqRel,
+                        Ordering::Relaxed,
+                    )
+                    .is_err()
+                {
+                    continue;
+                }
+                let _ = deq.compare_exchange(pos, pos + 1, Ordering::Relaxed, Ordering::Relaxed);
+                let len = self.u32_at(off + 8).load(Ordering::Relaxed);
+                let tag = self.u32_at(off + 12).load(Ordering::Relaxed);
+                let fits = len <= self.geo.max_payload && len as usize <= cap;
+                if fits {
+                    // SAFETY: `len <= max_payload` fits the cell's payload and
+                    // `dst` has room for `len <= cap` bytes; we own the cell.
+                    unsafe {
+                        copy_out(self.base.as_ptr().add(off + CELL_HEADER), dst, len as usize)
+                    };
+                }
+                // Release: pairs with the Acquire load in `try_push`; our
+                // reads of the payload happen before the next lap's writes.
+                state.store(enc(lap.wrapping_add(1), EMPTY, 0), Ordering::Release);
+                self.not_full().notify();
+                if !fits {
+                    return Err(TryRecvError::Corrupt(format!(
+                        "job at position {pos} claims {len} bytes; the limit is {}",
+                        self.geo.max_payload.min(cap as u32)
+                    )));
+                }
+                return Ok((len, tag));
+            }
+            if d > 0 || (d == 0 && kind == READING) {
+                // Already taken: help the position advance.
+                let _ = deq.compare_exchange(pos, pos + 1, Ordering::Relaxed, Ordering::Relaxed);
+                continue;
+            }
+            if repair
+                && d == 0
+                && kind == WRITING
+                && self.repair(off, s, pid, enc(lap.wrapping_add(1), EMPTY, 0))
+            {
+                continue;
+            }
+            if repair && d < 0 && kind == READING && self.repair(off, s, pid, enc(lap, EMPTY, 0)) {
+                continue;
+            }
+            return Err(TryRecvError::Empty);
+        }
+    }
+
+    /// `true` if the cell at the dequeue position holds a job.
+    fn has_job(&self) -> bool {
+        let pos = self.u64_at(OFF_DEQ).load(Ordering::Relaxed);
+        let (off, lap) = self.cell(pos);
+        let (slap, kind, _) = dec(self.u64_at(off).load(Ordering::Acquire));
+        slap != lap || kind != EMPTY
+    }
+
+    /// `true` if the cell at the enqueue position is free.
+    fn has_room(&self) -> bool {
+        let pos = self.u64_at(OFF_ENQ).load(Ordering::Relaxed);
+        let (off, lap) = self.cell(pos);
+        let (slap, _, _) = dec(self.u64_at(off).load(Ordering::Acquire));
+        slap.wrapping_sub(lap) as i32 >= 0
+    }
+
+    /// Waits until a job may be there or `deadline` passes.
+    pub fn wait_job(&self, deadline: Option<Instant>) -> bool {
+        self.not_empty().wait(|| self.has_job(), deadline)
+    }
+
+    /// Waits until there may be room or `deadline` passes.
+    pub fn wait_room(&self, deadline: Option<Instant>) -> bool {
+        self.not_full().wait(|| self.has_room(), deadline)
+    }
+
+    /// Wakes every sleeper (shutting down).
+    pub fn wake_all(&self) {
+        self.not_empty().notify_all();
+        self.not_full().notify_all();
+    }
+
+    /// Test hook: pretends to be another process (for crash tests on one process).
+    #[cfg(test)]
+    fn with_pid(mut self, pid: u32) -> Queue {
+        self.me = pid;
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn queue(geo: Geometry) -> (Vec<u64>, Queue) {
+        let len = geo.region_len().unwrap();
+        let mut buf = vec![0u64; len / 8 + 16];
+        let base = ((buf.as_mut_ptr() as usize).div_ceil(64) * 64) as *mut u8;
+        // SAFETY: `base` is 64-aligned inside `buf` with `len` zeroed bytes;
+        // `buf` is returned alongside and outlives the queue in each test.
+        let q = unsafe { Queue::init(base, len, geo) }.unwrap();
+        (buf, q)
+    }
+
+    fn pop(q: &Queue) -> Result<Vec<u8>, TryRecvError> {
+        let mut v = vec![0u8; 64];
+        // SAFETY: `v` has 64 bytes.
+        let (len, _) = unsafe { q.try_pop(v.as_mut_ptr(), 64, true) }?;
+        v.truncate(len as usize);
+        Ok(v)
+    }
+
+    const GEO: Geometry = Geometry {
+        capacity: 4,
+        max_payload: 64,
+    };
+
+    #[test]
+    fn fifo_full_and_empty() {
+        let (_b, q) = queue(GEO);
+        assert_eq!(pop(&q), Err(TryRecvError::Empty));
+        for i in 0..4u8 {
+            q.try_push(&[i; 3], 0, false).unwrap();
+        }
+        assert_eq!(q.try_push(b"x", 0, true), Err(Full));
+        for round in 0..10u8 {
+            assert_eq!(pop(&q).unwrap(), vec![round; 3]);
+            q.try_push(&[round + 4; 3], 0, false).unwrap();
+        }
+        assert_eq!(q.len(), 4);
+    }
+
+    #[test]
+    fn dead_puller_and_pusher_do_not_stall_the_queue() {
+        let (_b, q) = queue(GEO);
+        // A "process" that does not exist claims a job for reading and dies.
+        let ghost = q.with_pid(0x3fff_fff0);
+        for i in 0..4u8 {
+            q.try_push(&[i], 0, false).unwrap();
+        }
+        // Simulate a puller dying after its claim: claim cell 0 by hand.
+        let (off, lap) = q.cell(0);
+        q.u64_at(off)
+            .store(enc(lap, READING, ghost.me), Ordering::Release);
+        // The queue is full; a push with repair frees the dead reader's cell.
+        assert_eq!(q.try_push(b"a", 0, false), Err(Full));
+        q.try_push(b"a", 0, true).unwrap();
+        // Job 0 was lost (the one being read); 1..3 and the new one remain.
+        for want in [vec![1u8], vec![2], vec![3], b"a".to_vec()] {
+            assert_eq!(pop(&q).unwrap(), want);
+        }
+        // A pusher dying mid-write leaves a hole that pullers skip.
+        let (off, lap) = q.cell(q.pushed());
+        q.u64_at(off)
+            .store(enc(lap, WRITING, ghost.me), Ordering::Release);
+        q.u64_at(OFF_ENQ).fetch_add(1, Ordering::Relaxed);
+        q.try_push(b"after", 0, false).unwrap();
+        assert_eq!(pop(&q).unwrap(), b"after");
+    }
+
+    #[test]
+    fn threads_deliver_every_job_exactly_once() {
+        let (_b, q) = queue(Geometry {
+            capacity: 8,
+            max_payload: 16,
+        });
+        let per = 20_000u64;
+        let seen: Vec<std::sync::atomic::AtomicU8> = (0..per * 2)
+            .map(|_| std::sync::atomic::AtomicU8::new(0))
+            .collect();
+        let done = std::sync::atomic::AtomicU64::new(0);
+        std::thread::scope(|s| {
+            for p in 0..2u64 {
+                s.spawn(move || {
+                    for i in 0..per {
+                        let id = p * per + i;
+                        while q.try_push(&id.to_le_bytes(), 0, false).is_err() {
+                            q.wait_room(None);
+                        }
+                    }
+                });
+            }
+            for _ in 0..3 {
+                s.spawn(|| {
+                    let mut buf = [0u8; 16];
+                    while done.load(std::sync::atomic::Ordering::Relaxed) < per * 2 {
+                        // SAFETY: `buf` has 16 bytes.
+                        match unsafe { q.try_pop(buf.as_mut_ptr(), 16, false) } {
+                            Ok((8, _)) => {
+                                let id = u64::from_le_bytes(buf[..8].try_into().unwrap());
+                                seen[id as usize]
+                                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                                done.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            }
+                            Ok(other) => panic!("bad job {other:?}"),
+                            Err(_) => {
+                                q.wait_job(Some(
+                                    Instant::now() + std::time::Duration::from_millis(10),
+                                ));
+                            }
+                        }
+                    }
+                });
+            }
+        });
+        assert!(seen
+            .iter()
+            .all(|c| c.load(std::sync::atomic::Ordering::Relaxed) == 1));
+    }
+}
