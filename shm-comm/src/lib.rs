@@ -9,6 +9,7 @@ pub mod pipeline;
 mod platform;
 pub mod pubsub;
 pub mod queue;
+pub mod reqrep;
 pub mod ring;
 pub mod segment;
 mod sync;

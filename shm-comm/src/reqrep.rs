@@ -1,0 +1,854 @@
+//! REQ/REP: service calls. Any number of requesters call one service; any
+//! number of repliers share its load; every reply reaches the requester that
+//! asked, for the call it asked.
+//!
+//! ```
+//! use shm_comm::{ShmMessage, reqrep::{Replier, Requester}};
+//! use std::time::Duration;
+//!
+//! #[derive(ShmMessage, Clone, Copy, Debug, PartialEq)]
+//! #[repr(C)]
+//! struct Add { a: i64, b: i64 }
+//! #[derive(ShmMessage, Clone, Copy, Debug, PartialEq)]
+//! #[repr(C)]
+//! struct Sum { sum: i64 }
+//!
+//! let replier = Replier::<Add, Sum>::create("doc/add")?;
+//! let server = std::thread::spawn(move || {
+//!     let (call, req) = replier.recv_timeout(Duration::from_secs(5)).unwrap();
+//!     replier.reply(&call, &Sum { sum: req.a + req.b }).unwrap();
+//! });
+//! let requester = Requester::<Add, Sum>::connect("doc/add")?;
+//! let reply = requester.request(&Add { a: 2, b: 3 }, Duration::from_secs(5))?;
+//! assert_eq!(reply.sum, 5);
+//! server.join().unwrap();
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # How a call travels
+//! Requests go through one shared work queue (see [`pipeline`](crate::pipeline)),
+//! so each is taken by exactly one replier. Each requester owns a *mailbox*
+//! in the service segment (one slot: a requester has one call in flight),
+//! and each request carries the requester's mailbox and a call id. A replier
+//! writes its reply only if that mailbox still waits for that call id
+//! (compare-and-swap), so:
+//! - a reply always reaches the requester and the call it answers;
+//! - a reply to a call that timed out is discarded, never returned to a later call;
+//! - a requester that died mid-call costs the replier nothing (its reply is dropped).
+//!
+//! # Timeouts and absent repliers
+//! [`Requester::request`] returns the reply or [`RequestError::Timeout`] at its
+//! deadline, which says whether any replier was alive. Connecting to a service
+//! that does not exist waits up to the connect timeout, then fails with
+//! [`OpenError::NotFound`]. A full request queue counts against the same deadline.
+//!
+//! # Lifetime
+//! The first replier creates the service; others join it. Requesters join an
+//! existing service. The service lives while any replier or requester does;
+//! the last to leave removes it; a service whose participants all died is
+//! replaced by the next replier.
+
+use std::marker::PhantomData;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use crate::codec::{Codec, Frame};
+use crate::error::{CreateError, OpenError, RecvTimeoutError, TryRecvError};
+use crate::layout::{FieldDescriptor, Kind, LayoutDescriptor, TypeDesc};
+use crate::message::{as_bytes, read_with, ShmMessage};
+use crate::queue::{self, Queue};
+use crate::ring::{copy_in, copy_out};
+use crate::segment::{ChannelKind, CreateSpec, OpenSpec, Payload, SharedSegment, MAX_PARTICIPANTS};
+use crate::sync::{self, AtomicU32, AtomicU64, Ordering};
+
+const ROLE: &str = "svc";
+/// Participant role of repliers.
+pub const REPLIER: u32 = 3;
+/// Participant role of requesters.
+pub const REQUESTER: u32 = 4;
+
+/// Bytes of the header every request frame carries before its payload.
+const REQ_HEADER: usize = 16;
+/// Bytes of a mailbox header (state, len, tag, event); the payload follows.
+const MB_HEADER: usize = 64;
+/// How often a waiting requester re-checks for dead repliers / stuck mailboxes.
+const SLICE: Duration = Duration::from_millis(50);
+
+// Mailbox state: call << 32 | kind << 30 | pid.
+const IDLE: u64 = 0;
+const WAITING: u64 = 1;
+const WRITING: u64 = 2;
+const READY: u64 = 3;
+const PID_MASK: u64 = (1 << 30) - 1;
+
+fn enc(call: u32, kind: u64, pid: u32) -> u64 {
+    (u64::from(call) << 32) | (kind << 30) | (u64::from(pid) & PID_MASK)
+}
+
+fn dec(s: u64) -> (u32, u64, u32) {
+    ((s >> 32) as u32, (s >> 30) & 3, (s & PID_MASK) as u32)
+}
+
+/// Service settings (used by the replier that creates the service).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ServiceOptions {
+    /// Requests that can wait in the queue. Default 16.
+    pub capacity: u32,
+    /// Largest request or reply in bytes for dynamic services (typed ones
+    /// use the types' sizes). Default 8192.
+    pub max_payload: u32,
+}
+
+impl Default for ServiceOptions {
+    fn default() -> Self {
+        ServiceOptions {
+            capacity: 16,
+            max_payload: 8192,
+        }
+    }
+}
+
+/// Why a request got no reply.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RequestError {
+    /// No reply before the deadline (the request may still be processed;
+    /// its late reply will be discarded).
+    #[error("no reply within the timeout ({})", if *.replier_alive { "a replier is alive but did not answer in time" } else { "no replier is alive" })]
+    Timeout {
+        /// Whether any replier was alive at the deadline.
+        replier_alive: bool,
+    },
+    /// The request is larger than the service accepts.
+    #[error("request of {len} bytes exceeds the service's limit of {max} bytes")]
+    TooLarge {
+        /// Request size.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// The reply in the mailbox is inconsistent (a misbehaving peer).
+    #[error("reply is corrupt: {0}")]
+    Corrupt(String),
+}
+
+/// Why a reply was not delivered.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ReplyError {
+    /// The reply is larger than the service's mailboxes.
+    #[error("reply of {len} bytes exceeds the service's limit of {max} bytes")]
+    TooLarge {
+        /// Reply size.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+}
+
+/// Sizes of a service: the request queue and the mailboxes.
+#[derive(Clone, Copy, Debug)]
+struct Shape {
+    queue: queue::Geometry,
+    reply_max: u32,
+}
+
+impl Shape {
+    fn mailbox_stride(&self) -> usize {
+        (MB_HEADER + (self.reply_max as usize).div_ceil(8) * 8).div_ceil(64) * 64
+    }
+
+    fn body_len(&self) -> Option<usize> {
+        let q = self.queue.region_len()?.div_ceil(64) * 64;
+        q.checked_add(
+            self.mailbox_stride()
+                .checked_mul(MAX_PARTICIPANTS as usize)?,
+        )
+    }
+}
+
+/// The parts of a service shared by requesters and repliers.
+#[derive(Debug)]
+struct Service {
+    seg: SharedSegment,
+    queue: Queue,
+    mailboxes: *mut u8,
+    stride: usize,
+    reply_max: u32,
+    /// For typed services: exact request and reply sizes.
+    typed: Option<(u32, u32)>,
+}
+
+// SAFETY: the mailbox pointer points into the mapping `seg` keeps alive; all
+// accesses go through atomics and the mailbox protocol above.
+unsafe impl Send for Service {}
+// SAFETY: as above.
+unsafe impl Sync for Service {}
+
+/// A reply mailbox in shared memory.
+struct Mailbox<'a> {
+    state: &'a AtomicU64,
+    len: &'a AtomicU32,
+    tag: &'a AtomicU32,
+    event: sync::Event<'a>,
+    payload: *mut u8,
+}
+
+/// A synthetic layout that names both message types of a typed service, so
+/// that the segment's descriptor and hash cover the request and the reply.
+fn service_layout(req: &LayoutDescriptor, rep: &LayoutDescriptor) -> LayoutDescriptor {
+    let align = req.align.max(rep.align).max(1);
+    let rep_off = req.size.div_ceil(rep.align.max(1)) * rep.align.max(1);
+    let size = (rep_off + rep.size).div_ceil(align) * align;
+    LayoutDescriptor::new(
+        &format!("Service<{}, {}>", req.name, rep.name),
+        size as usize,
+        align as usize,
+        vec![
+            FieldDescriptor::new("request", 0, TypeDesc::of(Kind::Struct(req.clone()))),
+            FieldDescriptor::new(
+                "reply",
+                rep_off as usize,
+                TypeDesc::of(Kind::Struct(rep.clone())),
+            ),
+        ],
+    )
+}
+
+impl Service {
+    fn create(
+        name: &str,
+        payload: &Payload,
+        shape: Shape,
+        typed: Option<&LayoutDescriptor>,
+    ) -> Result<Service, CreateError> {
+        let config = |reason: String| CreateError::Config {
+            name: name.to_owned(),
+            reason,
+        };
+        shape.queue.check().map_err(config)?;
+        let body_len = shape.body_len().ok_or_else(|| config("too large".into()))?;
+        let mut init = Ok(());
+        let seg = SharedSegment::create_or_join(
+            &CreateSpec {
+                name,
+                role: ROLE,
+                kind: ChannelKind::Request,
+                payload,
+                region_len: body_len,
+            },
+            REPLIER,
+            // SAFETY: the segment hands us its zeroed, page-aligned body of
+            // `len >= queue region` bytes, kept alive by the segment.
+            |base, len| init = unsafe { Queue::init(base, len, shape.queue) }.map(drop),
+        )?;
+        init.map_err(config)?;
+        Self::attach(seg, typed).map_err(|e| CreateError::Existing(Box::new(e)))
+    }
+
+    fn join(
+        name: &str,
+        timeout: Duration,
+        typed: Option<&LayoutDescriptor>,
+    ) -> Result<Service, OpenError> {
+        let seg = SharedSegment::join(
+            &OpenSpec {
+                name,
+                role: ROLE,
+                kind: ChannelKind::Request,
+                timeout,
+            },
+            REQUESTER,
+        )?;
+        Self::attach(seg, typed)
+    }
+
+    fn attach(seg: SharedSegment, expect: Option<&LayoutDescriptor>) -> Result<Service, OpenError> {
+        let name = seg.name().to_owned();
+        let corrupt = |reason: String| OpenError::Corrupt {
+            name: name.clone(),
+            reason,
+        };
+        let typed = match (seg.is_typed(), expect) {
+            (false, None) => None,
+            (true, Some(ours)) => {
+                let theirs = LayoutDescriptor::decode(&seg.layout_bytes())
+                    .map_err(|e| corrupt(e.to_string()))?;
+                if theirs.hash() != ours.hash() {
+                    return Err(OpenError::LayoutMismatch {
+                        name,
+                        ours: ours.name.clone(),
+                        theirs: theirs.name.clone(),
+                        difference: ours.first_difference(&theirs).unwrap_or_default(),
+                    });
+                }
+                let size = |i: usize| match &ours.fields[i].ty.kind {
+                    Kind::Struct(l) => l.size,
+                    _ => 0,
+                };
+                Some((size(0), size(1)))
+            }
+            (typed, _) => {
+                return Err(OpenError::Incompatible {
+                    name,
+                    reason: format!(
+                        "it is a {} service, opened as {}",
+                        if typed { "typed" } else { "dynamic" },
+                        if typed { "dynamic" } else { "typed" }
+                    ),
+                })
+            }
+        };
+        let (base, len) = seg.body();
+        // SAFETY: the body is page-aligned and lives as long as `seg`, stored
+        // next to the queue.
+        let queue = unsafe { Queue::attach(base, len) }.map_err(corrupt)?;
+        let qlen = queue
+            .geometry()
+            .region_len()
+            .ok_or_else(|| corrupt("queue too large".into()))?
+            .div_ceil(64)
+            * 64;
+        // The mailboxes take the rest of the body: derive their payload size
+        // from it, and check it covers every participant.
+        let stride = (len - qlen.min(len)) / MAX_PARTICIPANTS as usize / 64 * 64;
+        if stride <= MB_HEADER {
+            return Err(corrupt(format!(
+                "no room for reply mailboxes in a {len}-byte body"
+            )));
+        }
+        let reply_max = (stride - MB_HEADER) as u32;
+        if let Some((req, rep)) = typed {
+            if queue.geometry().max_payload as usize != REQ_HEADER + req as usize || reply_max < rep
+            {
+                return Err(corrupt(format!(
+                    "slots of {} / {reply_max} bytes for {req}-byte requests and {rep}-byte replies",
+                    queue.geometry().max_payload
+                )));
+            }
+        }
+        Ok(Service {
+            // SAFETY: `qlen <= len` (stride > 0 implies the body is larger).
+            mailboxes: unsafe { base.add(qlen) },
+            seg,
+            queue,
+            stride,
+            reply_max: typed.map_or(reply_max, |(_, rep)| rep),
+            typed,
+        })
+    }
+
+    fn mailbox(&self, i: u32) -> Mailbox<'_> {
+        debug_assert!(i < MAX_PARTICIPANTS);
+        // SAFETY: `i < MAX_PARTICIPANTS` (checked by callers) and the body
+        // holds MAX_PARTICIPANTS mailboxes of `stride` bytes (checked in
+        // `attach`); fields are 8-aligned and accessed atomically.
+        unsafe {
+            let base = self.mailboxes.add(i as usize * self.stride);
+            Mailbox {
+                state: AtomicU64::from_ptr(base.cast()),
+                len: AtomicU32::from_ptr(base.add(8).cast()),
+                tag: AtomicU32::from_ptr(base.add(12).cast()),
+                event: sync::Event {
+                    notify: AtomicU32::from_ptr(base.add(16).cast()),
+                    waiters: AtomicU32::from_ptr(base.add(20).cast()),
+                },
+                payload: base.add(MB_HEADER),
+            }
+        }
+    }
+
+    fn request_max(&self) -> usize {
+        self.queue.geometry().max_payload as usize - REQ_HEADER
+    }
+}
+
+/// The untyped requester that the typed and dynamic ones wrap.
+#[derive(Debug)]
+pub struct RawRequester {
+    svc: Service,
+    /// Serializes calls: one mailbox, one call in flight.
+    next_call: Mutex<u32>,
+}
+
+impl RawRequester {
+    fn new(svc: Service) -> RawRequester {
+        let me = svc.seg.index();
+        // Continue the mailbox's call numbering, so that stale requests of a
+        // previous (dead) owner of this mailbox can never match our calls.
+        let (last, _, _) = dec(svc.mailbox(me).state.load(Ordering::Acquire));
+        RawRequester {
+            svc,
+            next_call: Mutex::new(last.wrapping_add(1)),
+        }
+    }
+
+    /// Sends a request and waits for its reply until `deadline`; the reply
+    /// is written into `out` (cleared first) and its codec returned.
+    pub fn request_into(
+        &self,
+        data: &[u8],
+        codec: Codec,
+        deadline: Option<Instant>,
+        out: &mut Vec<u8>,
+    ) -> Result<Codec, RequestError> {
+        let max = self.svc.request_max();
+        let wrong = match self.svc.typed {
+            Some((req, _)) => data.len() != req as usize,
+            None => data.len() > max,
+        };
+        if wrong {
+            return Err(RequestError::TooLarge {
+                len: data.len(),
+                max,
+            });
+        }
+        let mut next = self.next_call.lock().unwrap_or_else(|p| p.into_inner());
+        let call = *next;
+        *next = call.wrapping_add(1);
+        let me = self.svc.seg.index();
+        let mb = self.svc.mailbox(me);
+        self.arm(&mb, call, deadline)?;
+        let mut frame = Vec::with_capacity(REQ_HEADER + data.len());
+        frame.extend_from_slice(&me.to_le_bytes());
+        frame.extend_from_slice(&call.to_le_bytes());
+        frame.extend_from_slice(&[0; 8]);
+        frame.extend_from_slice(data);
+        let timeout = |mb: &Mailbox<'_>| {
+            // Withdraw the call, so a late reply is discarded.
+            let _ = mb.state.compare_exchange(
+                enc(call, WAITING, 0),
+                enc(call, IDLE, 0),
+                Ordering::AcqRel,
+                Ordering::Relaxed,
+            );
+            RequestError::Timeout {
+                replier_alive: self.svc.seg.count_live(REPLIER) > 0,
+            }
+        };
+        let mut repair = false;
+        loop {
+            if self.svc.queue.try_push(&frame, codec.tag(), repair).is_ok() {
+                break;
+            }
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                return Err(timeout(&mb));
+            }
+            let slice = Instant::now() + SLICE;
+            self.svc
+                .queue
+                .wait_room(Some(deadline.map_or(slice, |d| d.min(slice))));
+            repair = true;
+        }
+        let ready = || mb.state.load(Ordering::Acquire) == enc(call, READY, 0);
+        loop {
+            let slice = Instant::now() + SLICE;
+            if mb
+                .event
+                .wait(ready, Some(deadline.map_or(slice, |d| d.min(slice))))
+            {
+                break;
+            }
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                return Err(timeout(&mb));
+            }
+        }
+        // Acquire (in `ready`): pairs with the Release store of READY in `reply`.
+        let len = mb.len.load(Ordering::Relaxed) as usize;
+        let tag = mb.tag.load(Ordering::Relaxed);
+        let done = || mb.state.store(enc(call, IDLE, 0), Ordering::Release);
+        if len > self.svc.reply_max as usize {
+            done();
+            return Err(RequestError::Corrupt(format!(
+                "reply of {len} bytes; the limit is {}",
+                self.svc.reply_max
+            )));
+        }
+        out.clear();
+        out.reserve(len);
+        // SAFETY: the mailbox payload holds `reply_max >= len` bytes (rounded
+        // to 8) and is ours: state READY(call) is only changed by us (no
+        // replier writes a mailbox that is not WAITING); `out` has room for `len` bytes.
+        unsafe {
+            copy_out(mb.payload, out.as_mut_ptr(), len);
+            out.set_len(len);
+        }
+        // Release: our reads of the reply happen before the mailbox is reused.
+        done();
+        Ok(Codec::from_tag(tag))
+    }
+
+    /// Puts the mailbox in WAITING(call), first letting a replier that is
+    /// still writing a late reply for an earlier call finish (or die).
+    fn arm(
+        &self,
+        mb: &Mailbox<'_>,
+        call: u32,
+        deadline: Option<Instant>,
+    ) -> Result<(), RequestError> {
+        loop {
+            let s = mb.state.load(Ordering::Acquire);
+            let (_, kind, pid) = dec(s);
+            if kind == WRITING && sync::pid_alive(pid) {
+                if deadline.is_some_and(|d| Instant::now() >= d) {
+                    return Err(RequestError::Timeout {
+                        replier_alive: true,
+                    });
+                }
+                sync::yield_now();
+                continue;
+            }
+            // AcqRel: pairs with the replier's CAS on the state in `reply`.
+            if mb
+                .state
+                .compare_exchange(
+                    s,
+                    enc(call, WAITING, 0),
+                    Ordering::AcqRel,
+                    Ordering::Relaxed,
+                )
+                .is_ok()
+            {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Live repliers of the service.
+    pub fn repliers(&self) -> u32 {
+        self.svc.seg.count_live(REPLIER)
+    }
+
+    /// Largest request in bytes.
+    pub fn max_request(&self) -> usize {
+        self.svc.request_max()
+    }
+}
+
+/// Identifies a received request, to [reply](RawReplier::reply) to it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Call {
+    mailbox: u32,
+    call: u32,
+}
+
+/// The untyped replier that the typed and dynamic ones wrap.
+#[derive(Debug)]
+pub struct RawReplier {
+    svc: Service,
+}
+
+impl RawReplier {
+    /// Takes the next request into `buf`, waiting until `deadline`.
+    pub fn recv_into(
+        &self,
+        buf: &mut Vec<u8>,
+        deadline: Option<Instant>,
+    ) -> Result<(Call, Codec), RecvTimeoutError> {
+        let cap = self.svc.queue.geometry().max_payload as usize;
+        let mut repair = false;
+        loop {
+            buf.clear();
+            buf.reserve(cap);
+            // SAFETY: `buf` has `cap` bytes of capacity.
+            match unsafe { self.svc.queue.try_pop(buf.as_mut_ptr(), cap, repair) } {
+                Ok((len, tag)) => {
+                    // SAFETY: `len` bytes were written.
+                    unsafe { buf.set_len(len as usize) };
+                    if buf.len() < REQ_HEADER {
+                        return Err(RecvTimeoutError::Corrupt(format!(
+                            "request frame of {} bytes",
+                            buf.len()
+                        )));
+                    }
+                    let word =
+                        |i: usize| u32::from_le_bytes([buf[i], buf[i + 1], buf[i + 2], buf[i + 3]]);
+                    let call = Call {
+                        mailbox: word(0),
+                        call: word(4),
+                    };
+                    if call.mailbox >= MAX_PARTICIPANTS {
+                        return Err(RecvTimeoutError::Corrupt(format!(
+                            "request names mailbox {}",
+                            call.mailbox
+                        )));
+                    }
+                    buf.drain(..REQ_HEADER);
+                    return Ok((call, Codec::from_tag(tag)));
+                }
+                Err(TryRecvError::Empty) => {}
+                Err(TryRecvError::Corrupt(s)) => return Err(RecvTimeoutError::Corrupt(s)),
+            }
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                return Err(RecvTimeoutError::Timeout);
+            }
+            let slice = Instant::now() + SLICE;
+            self.svc
+                .queue
+                .wait_job(Some(deadline.map_or(slice, |d| d.min(slice))));
+            repair = true;
+        }
+    }
+
+    /// Replies to `call`. Returns `Ok(false)` if the requester no longer
+    /// waits for it (it timed out or died): the reply is discarded.
+    pub fn reply(&self, call: &Call, data: &[u8], codec: Codec) -> Result<bool, ReplyError> {
+        let max = self.svc.reply_max as usize;
+        let wrong = match self.svc.typed {
+            Some((_, rep)) => data.len() != rep as usize,
+            None => data.len() > max,
+        };
+        if wrong {
+            return Err(ReplyError::TooLarge {
+                len: data.len(),
+                max,
+            });
+        }
+        let mb = self.svc.mailbox(call.mailbox);
+        let me = crate::platform::pid();
+        // AcqRel: pairs with the requester's CAS in `arm` (and its timeout
+        // withdrawal): only a mailbox still waiting for this call is written.
+        if mb
+            .state
+            .compare_exchange(
+                enc(call.call, WAITING, 0),
+                enc(call.call, WRITING, me),
+                Ordering::AcqRel,
+                Ordering::Relaxed,
+            )
+            .is_err()
+        {
+            return Ok(false);
+        }
+        // SAFETY: the mailbox payload holds `reply_max >= data.len()` bytes
+        // (rounded to 8) and is ours while the state says WRITING with our pid.
+        unsafe { copy_in(data, mb.payload) };
+        mb.len.store(data.len() as u32, Ordering::Relaxed);
+        mb.tag.store(codec.tag(), Ordering::Relaxed);
+        // Release: pairs with the Acquire load of READY in `request_into`.
+        mb.state.store(enc(call.call, READY, 0), Ordering::Release);
+        mb.event.notify();
+        Ok(true)
+    }
+
+    /// Requests waiting in the queue (approximate).
+    pub fn pending(&self) -> u64 {
+        self.svc.queue.len()
+    }
+
+    /// Live requesters connected.
+    pub fn requesters(&self) -> u32 {
+        self.svc.seg.count_live(REQUESTER)
+    }
+
+    /// Largest reply in bytes.
+    pub fn max_reply(&self) -> usize {
+        self.svc.reply_max as usize
+    }
+}
+
+fn typed_shape<Req: ShmMessage, Rep: ShmMessage>(
+    capacity: u32,
+) -> (Payload, Shape, LayoutDescriptor) {
+    let layout = service_layout(Req::layout(), Rep::layout());
+    let payload = Payload::Typed {
+        hash: layout.hash(),
+        descriptor: layout.encode(),
+    };
+    let shape = Shape {
+        queue: queue::Geometry {
+            capacity,
+            max_payload: (REQ_HEADER + std::mem::size_of::<Req>()) as u32,
+        },
+        reply_max: std::mem::size_of::<Rep>().max(8) as u32,
+    };
+    (payload, shape, layout)
+}
+
+fn dyn_shape(opts: ServiceOptions) -> Shape {
+    Shape {
+        queue: queue::Geometry {
+            capacity: opts.capacity,
+            max_payload: opts.max_payload.saturating_add(REQ_HEADER as u32),
+        },
+        reply_max: opts.max_payload,
+    }
+}
+
+/// Calls a typed service. `Send + Sync`; concurrent calls on one handle are
+/// serialized (one mailbox).
+#[derive(Debug)]
+pub struct Requester<Req: ShmMessage, Rep: ShmMessage> {
+    raw: RawRequester,
+    _t: PhantomData<fn(&Req) -> Rep>,
+}
+
+impl<Req: ShmMessage, Rep: ShmMessage> Requester<Req, Rep> {
+    /// Connects to service `name`, waiting up to 5 s for it.
+    pub fn connect(name: &str) -> Result<Self, OpenError> {
+        Self::connect_timeout(name, Duration::from_secs(5))
+    }
+
+    /// Connects to service `name`, waiting up to `timeout` for it.
+    pub fn connect_timeout(name: &str, timeout: Duration) -> Result<Self, OpenError> {
+        let layout = service_layout(Req::layout(), Rep::layout());
+        Ok(Requester {
+            raw: RawRequester::new(Service::join(name, timeout, Some(&layout))?),
+            _t: PhantomData,
+        })
+    }
+
+    /// Calls the service and waits up to `timeout` for the reply.
+    pub fn request(&self, req: &Req, timeout: Duration) -> Result<Rep, RequestError> {
+        let mut out = Vec::new();
+        self.raw.request_into(
+            as_bytes(req),
+            Codec::Typed,
+            Instant::now().checked_add(timeout),
+            &mut out,
+        )?;
+        read_with(
+            |dst, cap| {
+                let n = out.len().min(cap);
+                // SAFETY: `read_with` hands `cap` writable bytes; we copy at most that.
+                unsafe { std::ptr::copy_nonoverlapping(out.as_ptr(), dst, n) };
+                Ok(n)
+            },
+            |len| RequestError::Corrupt(format!("reply of {len} bytes")),
+        )
+    }
+
+    /// Live repliers of the service.
+    pub fn repliers(&self) -> u32 {
+        self.raw.repliers()
+    }
+}
+
+/// Serves a typed service. `Send + Sync`: several threads may receive and
+/// reply on one handle.
+#[derive(Debug)]
+pub struct Replier<Req: ShmMessage, Rep: ShmMessage> {
+    raw: RawReplier,
+    _t: PhantomData<fn(&Rep) -> Req>,
+}
+
+impl<Req: ShmMessage, Rep: ShmMessage> Replier<Req, Rep> {
+    /// Creates (or joins) service `name` with a queue of 16 requests.
+    pub fn create(name: &str) -> Result<Self, CreateError> {
+        Self::create_with(name, ServiceOptions::default())
+    }
+
+    /// Creates (or joins) service `name`; `opts.capacity` sizes the request
+    /// queue (`max_payload` is the types' sizes).
+    pub fn create_with(name: &str, opts: ServiceOptions) -> Result<Self, CreateError> {
+        let (payload, shape, layout) = typed_shape::<Req, Rep>(opts.capacity);
+        Ok(Replier {
+            raw: RawReplier {
+                svc: Service::create(name, &payload, shape, Some(&layout))?,
+            },
+            _t: PhantomData,
+        })
+    }
+
+    /// Takes the next request, waiting up to `timeout`.
+    pub fn recv_timeout(&self, timeout: Duration) -> Result<(Call, Req), RecvTimeoutError> {
+        self.recv_deadline(Instant::now().checked_add(timeout))
+    }
+
+    /// Takes the next request, waiting until `deadline` (forever if `None`).
+    pub fn recv_deadline(
+        &self,
+        deadline: Option<Instant>,
+    ) -> Result<(Call, Req), RecvTimeoutError> {
+        let mut buf = Vec::new();
+        let (call, _) = self.raw.recv_into(&mut buf, deadline)?;
+        let req = read_with(
+            |dst, cap| {
+                let n = buf.len().min(cap);
+                // SAFETY: `read_with` hands `cap` writable bytes; we copy at most that.
+                unsafe { std::ptr::copy_nonoverlapping(buf.as_ptr(), dst, n) };
+                Ok(n)
+            },
+            |len| RecvTimeoutError::Corrupt(format!("request of {len} bytes")),
+        )?;
+        Ok((call, req))
+    }
+
+    /// Replies to `call`; `Ok(false)` if its requester stopped waiting.
+    pub fn reply(&self, call: &Call, rep: &Rep) -> Result<bool, ReplyError> {
+        self.raw.reply(call, as_bytes(rep), Codec::Typed)
+    }
+
+    /// The untyped replier.
+    pub fn raw(&self) -> &RawReplier {
+        &self.raw
+    }
+}
+
+/// Calls a dynamic service (bytes, msgpack or pickle frames).
+#[derive(Debug)]
+pub struct DynRequester {
+    raw: RawRequester,
+}
+
+impl DynRequester {
+    /// Connects to dynamic service `name`, waiting up to `timeout` for it.
+    pub fn connect(name: &str, timeout: Duration) -> Result<Self, OpenError> {
+        Ok(DynRequester {
+            raw: RawRequester::new(Service::join(name, timeout, None)?),
+        })
+    }
+
+    /// Calls the service with a frame and waits up to `timeout` for the reply.
+    pub fn request(
+        &self,
+        data: &[u8],
+        codec: Codec,
+        timeout: Duration,
+    ) -> Result<Frame, RequestError> {
+        let mut out = Vec::new();
+        let codec =
+            self.raw
+                .request_into(data, codec, Instant::now().checked_add(timeout), &mut out)?;
+        Ok(Frame { codec, data: out })
+    }
+
+    /// The untyped requester.
+    pub fn raw(&self) -> &RawRequester {
+        &self.raw
+    }
+}
+
+/// Serves a dynamic service.
+#[derive(Debug)]
+pub struct DynReplier {
+    raw: RawReplier,
+}
+
+impl DynReplier {
+    /// Creates (or joins) dynamic service `name`.
+    pub fn create(name: &str, opts: ServiceOptions) -> Result<Self, CreateError> {
+        Ok(DynReplier {
+            raw: RawReplier {
+                svc: Service::create(name, &Payload::Dynamic, dyn_shape(opts), None)?,
+            },
+        })
+    }
+
+    /// Takes the next request, waiting up to `timeout`.
+    pub fn recv_timeout(&self, timeout: Duration) -> Result<(Call, Frame), RecvTimeoutError> {
+        let mut data = Vec::new();
+        let (call, codec) = self
+            .raw
+            .recv_into(&mut data, Instant::now().checked_add(timeout))?;
+        Ok((call, Frame { codec, data }))
+    }
+
+    /// Replies to `call`; `Ok(false)` if its requester stopped waiting.
+    pub fn reply(&self, call: &Call, data: &[u8], codec: Codec) -> Result<bool, ReplyError> {
+        self.raw.reply(call, data, codec)
+    }
+
+    /// The untyped replier.
+    pub fn raw(&self) -> &RawReplier {
+        &self.raw
+    }
+}
