@@ -365,8 +365,16 @@ impl Service {
 #[derive(Debug)]
 pub struct RawRequester {
     svc: Service,
-    /// Serializes calls: one mailbox, one call in flight.
-    next_call: Mutex<u32>,
+    /// The next call id.
+    next_call: AtomicU32,
+    /// Serializes `request_into` calls: one mailbox, one call in flight.
+    in_call: Mutex<()>,
+}
+
+/// A request sent by [`RawRequester::send`] whose reply has not been taken.
+#[derive(Debug)]
+pub struct Pending {
+    call: u32,
 }
 
 impl RawRequester {
@@ -377,12 +385,14 @@ impl RawRequester {
         let (last, _, _) = dec(svc.mailbox(me).state.load(Ordering::Acquire));
         RawRequester {
             svc,
-            next_call: Mutex::new(last.wrapping_add(1)),
+            next_call: AtomicU32::new(last.wrapping_add(1)),
+            in_call: Mutex::new(()),
         }
     }
 
     /// Sends a request and waits for its reply until `deadline`; the reply
-    /// is written into `out` (cleared first) and its codec returned.
+    /// is written into `out` (cleared first) and its codec returned. On a
+    /// timeout the call is withdrawn: a late reply is discarded.
     pub fn request_into(
         &self,
         data: &[u8],
@@ -390,6 +400,18 @@ impl RawRequester {
         deadline: Option<Instant>,
         out: &mut Vec<u8>,
     ) -> Result<Codec, RequestError> {
+        let _one_call = self.in_call.lock().unwrap_or_else(|p| p.into_inner());
+        let pending = self.send(data, codec, deadline)?;
+        let r = self.wait_reply(&pending, deadline, out);
+        if r.is_err() {
+            self.cancel(pending);
+        }
+        r
+    }
+
+    /// Sends a request without waiting for the reply. Sending another
+    /// request withdraws this one (its reply, if any, is then discarded).
+    pub fn send(&self, data: &[u8], codec: Codec, deadline: Option<Instant>) -> Result<Pending, RequestError> {
         let max = self.svc.request_max();
         let wrong = match self.svc.typed {
             Some((req, _)) => data.len() != req as usize,
@@ -401,9 +423,7 @@ impl RawRequester {
                 max,
             });
         }
-        let mut next = self.next_call.lock().unwrap_or_else(|p| p.into_inner());
-        let call = *next;
-        *next = call.wrapping_add(1);
+        let call = self.next_call.fetch_add(1, Ordering::Relaxed);
         let me = self.svc.seg.index();
         let mb = self.svc.mailbox(me);
         self.arm(&mb, call, deadline)?;
@@ -412,25 +432,15 @@ impl RawRequester {
         frame.extend_from_slice(&call.to_le_bytes());
         frame.extend_from_slice(&[0; 8]);
         frame.extend_from_slice(data);
-        let timeout = |mb: &Mailbox<'_>| {
-            // Withdraw the call, so a late reply is discarded.
-            let _ = mb.state.compare_exchange(
-                enc(call, WAITING, 0),
-                enc(call, IDLE, 0),
-                Ordering::AcqRel,
-                Ordering::Relaxed,
-            );
-            RequestError::Timeout {
-                replier_alive: self.svc.seg.count_live(REPLIER) > 0,
-            }
-        };
+        let pending = Pending { call };
         let mut repair = false;
         loop {
             if self.svc.queue.try_push(&frame, codec.tag(), repair).is_ok() {
-                break;
+                return Ok(pending);
             }
             if deadline.is_some_and(|d| Instant::now() >= d) {
-                return Err(timeout(&mb));
+                self.cancel(pending);
+                return Err(self.timeout());
             }
             let slice = Instant::now() + SLICE;
             self.svc
@@ -438,6 +448,38 @@ impl RawRequester {
                 .wait_room(Some(deadline.map_or(slice, |d| d.min(slice))));
             repair = true;
         }
+    }
+
+    fn timeout(&self) -> RequestError {
+        RequestError::Timeout {
+            replier_alive: self.svc.seg.count_live(REPLIER) > 0,
+        }
+    }
+
+    /// Withdraws a pending call: a reply that arrives later is discarded.
+    pub fn cancel(&self, pending: Pending) {
+        let mb = self.svc.mailbox(self.svc.seg.index());
+        // AcqRel: pairs with the replier's CAS in `reply`: either it wrote
+        // first (we leave its READY, the next `arm` clears it) or it fails.
+        let _ = mb.state.compare_exchange(
+            enc(pending.call, WAITING, 0),
+            enc(pending.call, IDLE, 0),
+            Ordering::AcqRel,
+            Ordering::Relaxed,
+        );
+    }
+
+    /// Waits until `deadline` for the reply to `pending`, written into `out`.
+    /// On [`RequestError::Timeout`] the call stays pending: wait again or
+    /// [`cancel`](Self::cancel) it.
+    pub fn wait_reply(
+        &self,
+        pending: &Pending,
+        deadline: Option<Instant>,
+        out: &mut Vec<u8>,
+    ) -> Result<Codec, RequestError> {
+        let call = pending.call;
+        let mb = self.svc.mailbox(self.svc.seg.index());
         let ready = || mb.state.load(Ordering::Acquire) == enc(call, READY, 0);
         loop {
             let slice = Instant::now() + SLICE;
@@ -448,7 +490,7 @@ impl RawRequester {
                 break;
             }
             if deadline.is_some_and(|d| Instant::now() >= d) {
-                return Err(timeout(&mb));
+                return Err(self.timeout());
             }
         }
         // Acquire (in `ready`): pairs with the Release store of READY in `reply`.
