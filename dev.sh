@@ -1,15 +1,31 @@
 #!/usr/bin/env bash
 # The project's command surface:
 #   ./dev.sh demo   build everything and run the headline demo
-#   ./dev.sh test   run every check and test (what CI runs)
+#   ./dev.sh test   run every check and test, Rust and Python (what CI runs)
 set -euo pipefail
 cd "$(dirname "$0")"
 
+VENV=.venv
 step() { printf '\n==> %s\n' "$*" >&2; }
+
+# A virtual environment with the build and test tools, and the Python
+# package built from this tree (release mode) installed into it.
+python_env() {
+    step "python environment ($VENV)"
+    if [ ! -x "$VENV/bin/python" ]; then
+        python3 -m venv "$VENV"
+    fi
+    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check \
+        "maturin>=1.9.4,<2" numpy pytest
+    step "building the Python extension"
+    VIRTUAL_ENV="$PWD/$VENV" "$VENV/bin/maturin" develop --release --quiet \
+        --manifest-path python/Cargo.toml
+}
 
 demo() {
     step "building (release)"
     cargo build --release --workspace --all-targets
+    python_env
     step "demo: a typed topic between two processes"
     cargo run --release --quiet --example typed_pubsub
 }
@@ -23,6 +39,9 @@ test_all() {
     RUSTDOCFLAGS=-Dwarnings cargo doc --workspace --no-deps --quiet
     step "rust tests"
     cargo test --workspace
+    python_env
+    step "python tests"
+    "$VENV/bin/python" -m pytest python/tests -q
 }
 
 case "${1:-}" in

@@ -163,9 +163,9 @@ pub enum SendError {
     /// budget (only possible if a peer ignores the budget).
     #[error("no free slot: all spare slots are borrowed")]
     NoFreeSlot,
-    /// The channel was shut down by its owner.
-    #[error("channel closed")]
-    Closed,
+    /// A loaned slot is still open: send or drop it first.
+    #[error("a loaned slot is still open: send or drop it before sending again")]
+    LoanOpen,
     /// The payload could not be encoded.
     #[error("could not encode message: {0}")]
     Encode(String),

@@ -130,6 +130,8 @@ pub struct RawPublisher {
     writer: Writer,
     seg: OwnedSegment,
     typed_len: Option<u32>,
+    /// A claim from `claim` is open.
+    claimed: bool,
 }
 
 impl RawPublisher {
@@ -180,6 +182,7 @@ impl RawPublisher {
             writer: Writer::new(ring),
             seg,
             typed_len,
+            claimed: false,
         })
     }
 
@@ -212,6 +215,9 @@ impl RawPublisher {
     /// Publishes `data` tagged with `codec`. On a typed topic, `data` must be
     /// exactly one message.
     pub fn send(&mut self, data: &[u8], codec: Codec) -> Result<(), SendError> {
+        if self.claimed {
+            return Err(SendError::LoanOpen);
+        }
         self.check_len(data.len())?;
         let claim = self.writer.claim()?;
         // SAFETY: the claimed payload holds `max_payload >= data.len()` bytes
@@ -230,8 +236,50 @@ impl RawPublisher {
         }
     }
 
+    /// Claims a slot without borrowing the publisher, for callers that
+    /// cannot hold a borrow (language bindings): write up to `max_payload`
+    /// bytes at the returned pointer, then [`commit`](Self::commit) or
+    /// [`abandon`](Self::abandon) the claim before sending anything else
+    /// (claims are numbered in order: a send while a claim is open would
+    /// reuse its number and is refused).
+    pub fn claim(&mut self) -> Result<(ring::Claim, *mut u8), SendError> {
+        if self.claimed {
+            return Err(SendError::LoanOpen);
+        }
+        let claim = self.writer.claim()?;
+        let ptr = self.writer.payload(&claim);
+        self.claimed = true;
+        Ok((claim, ptr))
+    }
+
+    /// Publishes a claim from [`claim`](Self::claim) holding `len` bytes.
+    /// On a length error the claim is given back unpublished.
+    pub fn commit(
+        &mut self,
+        claim: ring::Claim,
+        len: usize,
+        codec: Codec,
+    ) -> Result<(), SendError> {
+        self.claimed = false;
+        if let Err(e) = self.check_len(len) {
+            self.writer.abandon(claim);
+            return Err(e);
+        }
+        self.writer.commit(claim, len as u32, codec.tag());
+        Ok(())
+    }
+
+    /// Gives a claim from [`claim`](Self::claim) back unpublished.
+    pub fn abandon(&mut self, claim: ring::Claim) {
+        self.claimed = false;
+        self.writer.abandon(claim);
+    }
+
     /// Claims a slot to write a message of up to `max_payload` bytes in place.
     pub fn loan(&mut self) -> Result<RawLoan<'_>, SendError> {
+        if self.claimed {
+            return Err(SendError::LoanOpen);
+        }
         let claim = self.writer.claim()?;
         Ok(RawLoan {
             ptr: self.writer.payload(&claim),

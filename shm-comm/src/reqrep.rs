@@ -411,7 +411,12 @@ impl RawRequester {
 
     /// Sends a request without waiting for the reply. Sending another
     /// request withdraws this one (its reply, if any, is then discarded).
-    pub fn send(&self, data: &[u8], codec: Codec, deadline: Option<Instant>) -> Result<Pending, RequestError> {
+    pub fn send(
+        &self,
+        data: &[u8],
+        codec: Codec,
+        deadline: Option<Instant>,
+    ) -> Result<Pending, RequestError> {
         let max = self.svc.request_max();
         let wrong = match self.svc.typed {
             Some((req, _)) => data.len() != req as usize,

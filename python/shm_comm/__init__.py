@@ -1,0 +1,144 @@
+"""shm_comm: shared-memory PUB/SUB, REQ/REP and PUSH/PULL for robots.
+
+A drop-in replacement for the pure-Python ``shm-comm`` 1.0.0 (same names,
+same calls), backed by a Rust core: messages go through rings in shared
+memory, never through a socket.
+
+    from shm_comm import Publisher, Subscriber
+
+    with Publisher("robot/pose") as pub:
+        pub.send({"x": 1.0, "y": 2.0})
+
+    with Subscriber("robot/pose") as sub:
+        pose = sub.recv(timeout=1.0)      # None on timeout
+
+Typed topics (a Rust ``#[derive(ShmMessage)]`` struct, or a class from
+``shm_comm.typed.message_class``) come back as dataclasses, with arrays as
+numpy arrays; ``Subscriber.borrow()`` and ``Publisher.loan()`` give
+zero-copy numpy views into the shared slots.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from . import _native, typed
+from ._errors import (
+    SHMBufferFullError,
+    SHMConfigError,
+    SHMConnectionError,
+    SHMError,
+    SHMLayoutError,
+    SHMMessageTooLargeError,
+    SHMNameError,
+    SHMSerializationError,
+    SHMTimeoutError,
+)
+from ._native import Loan, Puller, Pusher, Replier, Requester, Sample, force_unlink, list_segments
+
+__version__ = "2.0.0"
+
+__all__ = [
+    "Publisher",
+    "Subscriber",
+    "Requester",
+    "Replier",
+    "Pusher",
+    "Puller",
+    "Sample",
+    "Loan",
+    "SHMError",
+    "SHMConnectionError",
+    "SHMTimeoutError",
+    "SHMBufferFullError",
+    "SHMSerializationError",
+    "SHMMessageTooLargeError",
+    "SHMNameError",
+    "SHMConfigError",
+    "SHMLayoutError",
+    "force_unlink",
+    "list_segments",
+    "typed",
+    "__version__",
+]
+
+
+class Publisher(_native.Publisher):
+    """Broadcasts messages to every subscriber of a topic; never blocks.
+
+    ``Publisher(name, num_slots=64, slot_size=4096, serialization="pickle")``
+    publishes Python objects (pickle or msgpack) and raw bytes.
+    ``Publisher(name, msg_type=cls)`` creates a typed topic instead: ``cls``
+    is a message class (``shm_comm.typed.message_class(layout)``, or one from
+    ``shm_comm.msgs``) and ``send(obj)`` packs ``obj`` into its layout, which
+    a Rust subscriber of the same struct receives as its type.
+    """
+
+    msg_type: type | None
+
+    def __new__(cls, name: str, num_slots: int = 64, slot_size: int = 4096,
+                serialization: str = "pickle", *, msg_type: type | None = None,
+                borrow_budget: int = 8) -> "Publisher":
+        layout = typed.layout_of(msg_type) if msg_type is not None else None
+        self = super().__new__(cls, name, num_slots, slot_size, serialization,
+                               layout=layout, borrow_budget=borrow_budget)
+        self.msg_type = msg_type
+        if layout is not None:
+            self._set_encoder(lambda obj: typed.encode(layout, obj))
+        return self
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+
+class Subscriber(_native.Subscriber):
+    """Receives what a topic's publisher sends after this subscriber connected.
+
+    ``Subscriber(name, timeout_connect=5.0, serialization="pickle")``; raises
+    ``SHMConnectionError`` if no publisher appears within ``timeout_connect``.
+    ``recv(timeout)`` returns the next message or ``None`` on timeout.
+
+    On a typed topic, messages come back as instances of a dataclass built
+    from the layout stored in the topic (``self.msg_type``); pass
+    ``msg_type=cls`` to insist on a class: a different layout raises
+    ``SHMLayoutError`` naming the first differing field.
+    """
+
+    msg_type: type | None
+
+    def __new__(cls, name: str, timeout_connect: float = 5.0, serialization: str = "pickle",
+                *, msg_type: type | None = None, last_value: bool = False,
+                max_borrows: int = 4) -> "Subscriber":
+        self = super().__new__(cls, name, timeout_connect, serialization,
+                               last_value=last_value, max_borrows=max_borrows)
+        layout = self.layout()
+        if msg_type is not None:
+            ours = typed.layout_of(msg_type)
+            if layout is None:
+                self.close()
+                raise SHMLayoutError(f"topic {name!r} is dynamic, not typed `{ours['name']}`")
+            if ours["hash"] != layout["hash"]:
+                diff = typed.first_difference(ours, layout)
+                self.close()
+                raise SHMLayoutError(
+                    f"topic {name!r} carries `{layout['name']}`, not `{ours['name']}`; "
+                    f"first difference (ours vs theirs): {diff}")
+        elif layout is not None:
+            msg_type = typed.message_class(layout)
+        self.msg_type = msg_type
+        if msg_type is not None:
+            mt = msg_type
+            self._set_decoder(lambda data: typed.decode(mt.__shm_layout__, data))
+        return self
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+    def recv_view(self, timeout: float | None = None) -> Any:
+        """Borrows the next typed message without copying: array fields are
+        read-only numpy views into the slot, pinned while they live.
+        ``None`` on timeout."""
+        if self.msg_type is None:
+            raise SHMError("recv_view() needs a typed topic; use borrow() for bytes")
+        sample = self.borrow(timeout)
+        return None if sample is None else typed.view(sample, self.msg_type)

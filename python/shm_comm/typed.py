@@ -1,0 +1,243 @@
+"""Typed topics: message classes and numpy dtypes from layout descriptors.
+
+A typed topic stores its layout in the segment (the same descriptor that
+Rust's ``#[derive(ShmMessage)]`` produces), so Python needs no generated
+code: :func:`message_class` turns a layout dict into a dataclass whose
+instances :func:`decode` fills from a frame, and :func:`encode` packs back.
+
+Field kinds map to Python as follows:
+
+=====================  ===============================================
+layout kind            Python value
+=====================  ===============================================
+``u8`` ... ``f64``     ``int`` / ``float``; with a shape: ``numpy.ndarray``
+``flag``               ``bool`` (any non-zero byte is ``True``)
+``struct``             a nested message dataclass
+``string``             ``str`` (bounded: at most ``capacity`` UTF-8 bytes)
+``vec``                ``numpy.ndarray`` of its ``len`` items (bounded)
+=====================  ===============================================
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import keyword
+from typing import Any
+
+import numpy as np
+
+from . import _native
+from ._errors import SHMLayoutError, SHMMessageTooLargeError
+
+__all__ = [
+    "message_class",
+    "dtype_of",
+    "decode",
+    "encode",
+    "view",
+    "writable",
+    "layout_of",
+    "layout_hash",
+    "first_difference",
+]
+
+_SCALARS = {
+    "u8": "<u1",
+    "u16": "<u2",
+    "u32": "<u4",
+    "u64": "<u8",
+    "i8": "<i1",
+    "i16": "<i2",
+    "i32": "<i4",
+    "i64": "<i8",
+    "f32": "<f4",
+    "f64": "<f8",
+    "flag": "<u1",
+}
+
+_CLASSES: dict[int, type] = {}
+
+
+def layout_hash(layout: dict) -> int:
+    """The structural hash of ``layout`` (identical to Rust's)."""
+    return _native.layout_hash(layout)
+
+
+def first_difference(ours: dict, theirs: dict) -> str | None:
+    """The first field that differs between two layouts, or ``None``."""
+    return _native.first_difference(ours, theirs)
+
+
+def _type_dtype(t: dict) -> np.dtype:
+    kind = t["kind"]
+    if kind in _SCALARS:
+        base = np.dtype(_SCALARS[kind])
+    elif kind == "struct":
+        base = dtype_of(t["layout"])
+    elif kind == "string":
+        base = np.dtype({"names": ["len", "bytes"], "formats": ["<u4", ("u1", (t["capacity"],))],
+                         "offsets": [0, 4], "itemsize": 4 + t["capacity"]})
+    elif kind == "vec":
+        elem = _type_dtype(t["elem"])
+        base = np.dtype({"names": ["len", "reserved", "items"],
+                         "formats": ["<u4", "<u4", (elem, (t["capacity"],))],
+                         "offsets": [0, 4, 8], "itemsize": 8 + elem.itemsize * t["capacity"]})
+    else:
+        raise SHMLayoutError(f"unknown field kind {kind!r}")
+    shape = tuple(t.get("shape") or ())
+    return np.dtype((base, shape)) if shape else base
+
+
+def dtype_of(layout: dict) -> np.dtype:
+    """The numpy structured dtype of a layout (offsets and size exact)."""
+    return np.dtype({
+        "names": [f["name"] for f in layout["fields"]],
+        "formats": [_type_dtype(f) for f in layout["fields"]],
+        "offsets": [f["offset"] for f in layout["fields"]],
+        "itemsize": layout["size"],
+    })
+
+
+def _py_name(name: str) -> str:
+    return name + "_" if keyword.iskeyword(name) else name
+
+
+def message_class(layout: dict) -> type:
+    """A dataclass for messages of ``layout`` (cached by hash).
+
+    The class carries ``__shm_layout__`` (the layout dict) and
+    ``__shm_dtype__`` (its numpy dtype), which is all :class:`Publisher`
+    and :class:`Subscriber` need to speak the topic.
+    """
+    layout = _native.check_layout(layout)
+    h = layout["hash"]
+    cls = _CLASSES.get(h)
+    if cls is not None and cls.__shm_layout__["name"] == layout["name"]:
+        return cls
+    fields = []
+    for f in layout["fields"]:
+        fields.append((_py_name(f["name"]), Any, dataclasses.field(default=None)))
+    cls = dataclasses.make_dataclass(layout["name"].replace("<", "_").replace(">", "_")
+                                     .replace(",", "_").replace(" ", ""), fields)
+    cls.__doc__ = f"Message `{layout['name']}` ({layout['size']} bytes, hash {h:#018x})."
+    cls.__shm_layout__ = layout
+    cls.__shm_dtype__ = dtype_of(layout)
+    _CLASSES[h] = cls
+    return cls
+
+
+def layout_of(msg_type: type) -> dict:
+    """The layout dict of a message class."""
+    try:
+        return msg_type.__shm_layout__
+    except AttributeError:
+        raise TypeError(f"{msg_type!r} is not a shm_comm message class "
+                        "(make one with shm_comm.typed.message_class or shm_comm.msgs)") from None
+
+
+def _from_record(t: dict, value: Any, copy: bool) -> Any:
+    kind = t["kind"]
+    shape = t.get("shape") or ()
+    if shape:
+        if kind in _SCALARS:
+            arr = np.array(value, copy=True) if copy else value
+            return arr.astype(bool) if kind == "flag" else arr
+        inner = dict(t, shape=[])
+        return [_from_record(inner, v, copy) for v in np.asarray(value).reshape(-1)] \
+            if len(shape) == 1 else [_from_record(dict(t, shape=shape[1:]), v, copy) for v in value]
+    if kind == "flag":
+        return bool(value)
+    if kind in _SCALARS:
+        return value.item() if hasattr(value, "item") else value
+    if kind == "struct":
+        return _to_obj(t["layout"], value, copy)
+    if kind == "string":
+        n = min(int(value["len"]), t["capacity"])
+        return bytes(value["bytes"][:n]).decode("utf-8", errors="replace")
+    if kind == "vec":
+        n = min(int(value["len"]), t["capacity"])
+        items = value["items"][:n]
+        if t["elem"]["kind"] in _SCALARS and not t["elem"].get("shape"):
+            return np.array(items, copy=True) if copy else items
+        return [_from_record(t["elem"], v, copy) for v in items]
+    raise SHMLayoutError(f"unknown field kind {kind!r}")
+
+
+def _to_obj(layout: dict, rec: Any, copy: bool) -> Any:
+    cls = message_class(layout)
+    return cls(**{_py_name(f["name"]): _from_record(f, rec[f["name"]], copy) for f in layout["fields"]})
+
+
+def decode(layout: dict, data: Any) -> Any:
+    """A message object (copied) from a frame's bytes."""
+    dt = dtype_of(layout) if not hasattr(layout, "__shm_dtype__") else layout.__shm_dtype__
+    rec = np.frombuffer(data, dtype=dt, count=1)[0]
+    return _to_obj(layout, rec, copy=True)
+
+
+def view(sample: Any, msg_type: type | dict) -> Any:
+    """A message object whose array fields are read-only numpy views into a
+    borrowed sample (``Subscriber.borrow()``): no copy. The views keep the
+    sample, and so the slot, pinned while they live."""
+    layout = msg_type if isinstance(msg_type, dict) else layout_of(msg_type)
+    rec = np.frombuffer(sample, dtype=dtype_of(layout), count=1)[0]
+    return _to_obj(layout, rec, copy=False)
+
+
+def writable(loan: Any, msg_type: type | dict) -> np.void:
+    """A writable numpy record over a loaned slot (``Publisher.loan()``):
+    assign fields in place (``rec["pixels"][:] = frame``), then
+    ``loan.send()``."""
+    layout = msg_type if isinstance(msg_type, dict) else layout_of(msg_type)
+    return np.frombuffer(loan, dtype=dtype_of(layout), count=1)[0]
+
+
+def _fill(t: dict, slot: Any, value: Any, where: str) -> None:
+    kind = t["kind"]
+    shape = t.get("shape") or ()
+    if shape:
+        if kind in _SCALARS:
+            slot[...] = np.asarray(value)
+            return
+        for i, v in enumerate(value):
+            _fill(dict(t, shape=shape[1:]), slot[i], v, f"{where}[{i}]")
+        return
+    if kind == "struct":
+        _fill_struct(t["layout"], slot, value, where)
+    elif kind == "string":
+        b = str(value or "").encode("utf-8")
+        if len(b) > t["capacity"]:
+            raise SHMMessageTooLargeError(f"`{where}`: {len(b)} bytes do not fit FixedString<{t['capacity']}>")
+        slot["len"] = len(b)
+        slot["bytes"][: len(b)] = np.frombuffer(b, dtype="u1")
+    elif kind == "vec":
+        items = np.asarray(value if value is not None else [])
+        if len(items) > t["capacity"]:
+            raise SHMMessageTooLargeError(f"`{where}`: {len(items)} items do not fit FixedVec<_, {t['capacity']}>")
+        slot["len"] = len(items)
+        if t["elem"]["kind"] in _SCALARS and not t["elem"].get("shape"):
+            slot["items"][: len(items)] = items
+        else:
+            for i, v in enumerate(value):
+                _fill(t["elem"], slot["items"][i], v, f"{where}[{i}]")
+
+
+def _fill_struct(layout: dict, rec: Any, obj: Any, where: str = "") -> None:
+    for f in layout["fields"]:
+        name = f["name"]
+        value = obj.get(name) if isinstance(obj, dict) else getattr(obj, _py_name(name), None)
+        if value is None:
+            continue
+        path = f"{where}.{name}" if where else name
+        if f["kind"] in _SCALARS and not f.get("shape"):
+            rec[name] = value
+        else:
+            _fill(f, rec[name], value, path)
+
+
+def encode(layout: dict, obj: Any) -> bytes:
+    """The bytes of ``obj`` (a message object or a dict) laid out per ``layout``;
+    fields left ``None`` are zero."""
+    arr = np.zeros(1, dtype=dtype_of(layout))
+    _fill_struct(layout, arr[0], obj)
+    return arr.tobytes()

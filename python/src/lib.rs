@@ -1,0 +1,260 @@
+//! `shm_comm._native`: the Python binding of shm-comm.
+//!
+//! The classes keep the names, arguments and semantics of the original
+//! pure-Python `shm-comm` 1.0.0 (`Publisher`, `Subscriber`, `Requester`,
+//! `Replier`, `Pusher`, `Puller`); the pure-Python package `shm_comm`
+//! re-exports them and adds typed topics. Every blocking call releases the
+//! GIL and wakes at least every 100 ms to let Ctrl-C through.
+
+mod msgpack;
+mod patterns;
+mod typed;
+
+use std::time::{Duration, Instant};
+
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::PyBytes;
+
+use shm_comm::codec::Codec;
+use shm_comm::{CreateError, OpenError};
+
+/// Longest a blocking call waits before looking for Ctrl-C.
+const SIGNAL_SLICE: Duration = Duration::from_millis(100);
+
+/// The exception classes live in pure Python (`shm_comm._errors`), so that
+/// they can have several bases (e.g. `SHMMessageTooLargeError` is also a
+/// `ValueError`).
+fn error(py: Python<'_>, class: &str, msg: impl Into<String>) -> PyErr {
+    static MODULE: PyOnceLock<Py<PyModule>> = PyOnceLock::new();
+    let module = MODULE.get_or_try_init(py, || py.import("shm_comm._errors").map(|m| m.unbind()));
+    let made = module.and_then(|m| {
+        let cls = m.bind(py).getattr(class)?;
+        cls.call1((msg.into(),))
+    });
+    match made {
+        Ok(instance) => PyErr::from_value(instance),
+        Err(e) => e,
+    }
+}
+
+fn create_error(py: Python<'_>, e: CreateError) -> PyErr {
+    match e {
+        CreateError::Name(n) => error(py, "SHMNameError", n.to_string()),
+        CreateError::Config { .. } => error(py, "SHMConfigError", e.to_string()),
+        CreateError::Existing(o) => open_error(py, *o),
+        e => error(py, "SHMConnectionError", e.to_string()),
+    }
+}
+
+fn open_error(py: Python<'_>, e: OpenError) -> PyErr {
+    match e {
+        OpenError::Name(n) => error(py, "SHMNameError", n.to_string()),
+        OpenError::LayoutMismatch { .. } => error(py, "SHMLayoutError", e.to_string()),
+        e => error(py, "SHMConnectionError", e.to_string()),
+    }
+}
+
+fn too_large(py: Python<'_>, len: usize, max: usize) -> PyErr {
+    error(
+        py,
+        "SHMMessageTooLargeError",
+        format!("message of {len} bytes exceeds the channel's limit of {max} bytes per message (slot_size)"),
+    )
+}
+
+fn closed(py: Python<'_>, what: &str, name: &str) -> PyErr {
+    error(py, "SHMError", format!("{what}({name:?}) is closed"))
+}
+
+/// How messages are serialized by `send`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Ser {
+    Pickle,
+    MsgPack,
+}
+
+impl Ser {
+    fn parse(py: Python<'_>, s: &str) -> PyResult<Ser> {
+        match s {
+            "pickle" => Ok(Ser::Pickle),
+            "msgpack" => Ok(Ser::MsgPack),
+            other => Err(error(
+                py,
+                "SHMSerializationError",
+                format!("unknown serialization {other:?}: use \"pickle\" or \"msgpack\""),
+            )),
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Ser::Pickle => "pickle",
+            Ser::MsgPack => "msgpack",
+        }
+    }
+
+    fn codec(self) -> Codec {
+        match self {
+            Ser::Pickle => Codec::Pickle,
+            Ser::MsgPack => Codec::MsgPack,
+        }
+    }
+
+    /// Serializes `obj`.
+    fn encode(self, obj: &Bound<'_, PyAny>) -> PyResult<Vec<u8>> {
+        let py = obj.py();
+        match self {
+            Ser::Pickle => {
+                static DUMPS: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+                let dumps = DUMPS.import(py, "pickle", "dumps")?;
+                let b = dumps.call1((obj, 5)).map_err(|e| {
+                    error(py, "SHMSerializationError", format!("cannot pickle: {e}"))
+                })?;
+                Ok(b.cast::<PyBytes>()?.as_bytes().to_vec())
+            }
+            Ser::MsgPack => {
+                let mut out = Vec::with_capacity(64);
+                msgpack::encode(obj, &mut out)
+                    .map_err(|e| error(py, "SHMSerializationError", e.to_string()))?;
+                Ok(out)
+            }
+        }
+    }
+}
+
+/// Turns a received frame into a Python object according to its codec tag
+/// (not the receiver's setting: a frame always says how it was encoded).
+fn decode<'py>(
+    py: Python<'py>,
+    codec: Codec,
+    data: &[u8],
+    typed: Option<&Py<PyAny>>,
+) -> PyResult<Bound<'py, PyAny>> {
+    match codec {
+        Codec::Pickle => {
+            static LOADS: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+            let loads = LOADS.import(py, "pickle", "loads")?;
+            loads
+                .call1((PyBytes::new(py, data),))
+                .map_err(|e| error(py, "SHMSerializationError", format!("cannot unpickle: {e}")))
+        }
+        Codec::MsgPack => {
+            msgpack::decode(py, data).map_err(|e| error(py, "SHMSerializationError", e.to_string()))
+        }
+        Codec::Typed => match typed {
+            Some(decoder) => decoder.bind(py).call1((PyBytes::new(py, data),)),
+            None => Ok(PyBytes::new(py, data).into_any()),
+        },
+        Codec::Raw | Codec::Other(_) => Ok(PyBytes::new(py, data).into_any()),
+    }
+}
+
+/// A `timeout` argument: `None` waits forever, `0` (or less) checks once.
+fn deadline(timeout: Option<f64>) -> PyResult<Option<Instant>> {
+    match timeout {
+        None => Ok(None),
+        Some(t) if t.is_nan() => Err(PyValueError::new_err("timeout is NaN")),
+        Some(t) if t <= 0.0 => Ok(Some(Instant::now())),
+        Some(t) => Ok(Instant::now().checked_add(Duration::from_secs_f64(t.min(1e9)))),
+    }
+}
+
+/// Runs `attempt` with the GIL released, in slices of at most
+/// [`SIGNAL_SLICE`], checking for signals (Ctrl-C) between slices, until it
+/// returns `Some` or `deadline` passes.
+fn blocking<R: Send>(
+    py: Python<'_>,
+    deadline: Option<Instant>,
+    mut attempt: impl FnMut(Instant) -> Option<R> + Send,
+) -> PyResult<Option<R>> {
+    loop {
+        let slice = Instant::now() + SIGNAL_SLICE;
+        let until = deadline.map_or(slice, |d| d.min(slice));
+        if let Some(r) = py.detach(|| attempt(until)) {
+            return Ok(Some(r));
+        }
+        py.check_signals()?;
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            return Ok(None);
+        }
+    }
+}
+
+/// The bytes of any object with the buffer protocol (bytes, bytearray,
+/// memoryview, numpy arrays of any dtype), contiguous.
+struct Buffer {
+    view: pyo3::ffi::Py_buffer,
+}
+
+impl Buffer {
+    fn get(obj: &Bound<'_, PyAny>) -> PyResult<Buffer> {
+        let mut view = std::mem::MaybeUninit::<pyo3::ffi::Py_buffer>::zeroed();
+        // SAFETY: `obj` is a live object (we hold the GIL); `view` is valid
+        // for writes; PyBUF_SIMPLE asks for a contiguous byte view.
+        let rc = unsafe {
+            pyo3::ffi::PyObject_GetBuffer(obj.as_ptr(), view.as_mut_ptr(), pyo3::ffi::PyBUF_SIMPLE)
+        };
+        if rc != 0 {
+            return Err(PyErr::fetch(obj.py()));
+        }
+        // SAFETY: PyObject_GetBuffer succeeded and filled the view.
+        let view = unsafe { view.assume_init() };
+        Ok(Buffer { view })
+    }
+
+    fn as_slice(&self) -> &[u8] {
+        if self.view.len <= 0 || self.view.buf.is_null() {
+            return &[];
+        }
+        // SAFETY: a successful PyBUF_SIMPLE export is `len` contiguous bytes
+        // at `buf`, valid until PyBuffer_Release (in Drop).
+        unsafe { std::slice::from_raw_parts(self.view.buf.cast(), self.view.len as usize) }
+    }
+}
+
+impl Drop for Buffer {
+    fn drop(&mut self) {
+        // SAFETY: the view was filled by PyObject_GetBuffer; releasing needs
+        // the GIL, which we take (it is re-entrant if already held).
+        Python::attach(|_| unsafe { pyo3::ffi::PyBuffer_Release(&mut self.view) });
+    }
+}
+
+/// Removes every segment of channel `name`, whoever created it (for cleaning
+/// up after crashed programs). Returns `True` if anything was removed.
+#[pyfunction]
+fn force_unlink(py: Python<'_>, name: &str) -> PyResult<bool> {
+    shm_comm::segment::force_unlink(name)
+        .map(|n| n > 0)
+        .map_err(|e| error(py, "SHMNameError", e.to_string()))
+}
+
+/// Names of the channels of this user that exist now (one entry per
+/// segment: a channel name with its role, e.g. `"robot/pose.pub"`).
+#[pyfunction]
+fn list_segments() -> Vec<String> {
+    shm_comm::segment::list()
+        .into_iter()
+        .map(|(name, role)| format!("{name}.{role}"))
+        .collect()
+}
+
+#[pymodule]
+fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<patterns::Publisher>()?;
+    m.add_class::<patterns::Subscriber>()?;
+    m.add_class::<patterns::Requester>()?;
+    m.add_class::<patterns::Replier>()?;
+    m.add_class::<patterns::Pusher>()?;
+    m.add_class::<patterns::Puller>()?;
+    m.add_class::<patterns::Sample>()?;
+    m.add_class::<patterns::Loan>()?;
+    m.add_function(wrap_pyfunction!(force_unlink, m)?)?;
+    m.add_function(wrap_pyfunction!(list_segments, m)?)?;
+    m.add_function(wrap_pyfunction!(typed::layout_hash, m)?)?;
+    m.add_function(wrap_pyfunction!(typed::check_layout, m)?)?;
+    m.add_function(wrap_pyfunction!(typed::first_difference, m)?)?;
+    Ok(())
+}

@@ -1,0 +1,1447 @@
+//! The six pattern classes, with the original 1.0.0 signatures, plus
+//! `Sample` (a borrowed slot) and `Loan` (a slot being written).
+//!
+//! Thread safety: every class is `frozen` (shared freely between Python
+//! threads); mutable state sits behind a `Mutex` that is only waited for
+//! with the GIL released, so a thread blocked in `recv` never blocks others.
+
+use std::sync::{Mutex, MutexGuard, TryLockError};
+use std::time::{Duration, Instant};
+
+use pyo3::exceptions::PyBufferError;
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyDict};
+
+use shm_comm::codec::Codec;
+use shm_comm::pipeline::{DynPuller, DynPusher, QueueOptions};
+use shm_comm::pubsub::{
+    ConnectOptions, Expect, PubOptions, RawPublisher, RawSample, RawSubscriber,
+};
+use shm_comm::reqrep::{Call, DynReplier, DynRequester, Pending, RequestError, ServiceOptions};
+use shm_comm::segment::Payload;
+use shm_comm::{
+    OpenError, RecvTimeoutError, SendError, SendTimeoutError, TryRecvError, TrySendError,
+};
+
+use crate::{
+    blocking, closed, create_error, deadline, decode, error, open_error, too_large, typed, Buffer,
+    Ser,
+};
+
+/// Locks `m` without ever blocking while holding the GIL: try first, and if
+/// another thread holds it, wait for it with the GIL released.
+fn lock<'a, T: Send>(py: Python<'_>, m: &'a Mutex<T>) -> MutexGuard<'a, T> {
+    match m.try_lock() {
+        Ok(g) => g,
+        Err(TryLockError::Poisoned(p)) => p.into_inner(),
+        Err(TryLockError::WouldBlock) => {
+            // `MutexGuard` is not `Send`, so lock inside `detach` only to wait,
+            // then take it again (uncontended by then, or we loop).
+            loop {
+                py.detach(|| drop(m.lock()));
+                match m.try_lock() {
+                    Ok(g) => return g,
+                    Err(TryLockError::Poisoned(p)) => return p.into_inner(),
+                    Err(TryLockError::WouldBlock) => {}
+                }
+            }
+        }
+    }
+}
+
+/// Waits for `name` to be connectable, in slices, so Ctrl-C works while a
+/// subscriber waits for its publisher.
+fn connect_with<R: Send>(
+    py: Python<'_>,
+    timeout_connect: f64,
+    mut attempt: impl FnMut(Duration) -> Result<R, OpenError> + Send,
+) -> PyResult<R> {
+    let deadline = deadline(Some(timeout_connect.max(0.0)))?;
+    let start = Instant::now();
+    let mut last = None;
+    let got = blocking(py, deadline, |until| {
+        let left = until.saturating_duration_since(Instant::now());
+        match attempt(left) {
+            Ok(r) => Some(Ok(r)),
+            Err(OpenError::NotFound { .. }) if deadline.is_some_and(|d| Instant::now() < d) => None,
+            Err(OpenError::NotFound { name, .. }) => {
+                last = Some(name);
+                None
+            }
+            Err(e) => Some(Err(e)),
+        }
+    })?;
+    match got {
+        Some(r) => r.map_err(|e| open_error(py, e)),
+        None => Err(open_error(
+            py,
+            OpenError::NotFound {
+                name: last.unwrap_or_default(),
+                waited: start.elapsed(),
+            },
+        )),
+    }
+}
+
+fn stats_dict<'py>(py: Python<'py>, items: &[(&str, u64)]) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    for (k, v) in items {
+        d.set_item(*k, *v)?;
+    }
+    Ok(d)
+}
+
+// ---------------------------------------------------------------------------
+// PUB/SUB
+// ---------------------------------------------------------------------------
+
+/// Broadcasts messages to every subscriber of a topic. Never blocks.
+///
+/// `Publisher(name, num_slots=64, slot_size=4096, serialization="pickle")`;
+/// pass `layout=` (a layout dict) to create a typed topic instead.
+#[pyclass(subclass, frozen, module = "shm_comm._native")]
+pub(crate) struct Publisher {
+    name: String,
+    ser: Ser,
+    typed: bool,
+    inner: Mutex<Option<RawPublisher>>,
+    /// Packs objects into a typed topic's layout (set by `shm_comm.Publisher`).
+    encoder: Mutex<Option<Py<PyAny>>>,
+}
+
+#[pymethods]
+impl Publisher {
+    #[new]
+    #[pyo3(signature = (name, num_slots=64, slot_size=4096, serialization="pickle", *, layout=None, borrow_budget=8))]
+    fn new(
+        py: Python<'_>,
+        name: &str,
+        num_slots: u32,
+        slot_size: u32,
+        serialization: &str,
+        layout: Option<&Bound<'_, PyDict>>,
+        borrow_budget: u32,
+    ) -> PyResult<Self> {
+        let ser = Ser::parse(py, serialization)?;
+        let payload = match layout {
+            None => Payload::Dynamic,
+            Some(d) => {
+                let l = typed::from_dict(d)?;
+                Payload::Typed {
+                    hash: l.hash(),
+                    descriptor: l.encode(),
+                }
+            }
+        };
+        let opts = PubOptions {
+            capacity: num_slots,
+            max_payload: slot_size,
+            borrow_budget,
+        };
+        let name_owned = name.to_owned();
+        let raw = py
+            .detach(|| RawPublisher::create(&name_owned, &payload, opts))
+            .map_err(|e| create_error(py, e))?;
+        Ok(Publisher {
+            name: name.to_owned(),
+            ser,
+            typed: layout.is_some(),
+            inner: Mutex::new(Some(raw)),
+            encoder: Mutex::new(None),
+        })
+    }
+
+    /// Serializes and publishes `data`; returns `True`. `block` and
+    /// `timeout` are accepted for compatibility: a publisher never blocks.
+    #[pyo3(signature = (data, *, block=false, timeout=None))]
+    fn send(
+        &self,
+        py: Python<'_>,
+        data: &Bound<'_, PyAny>,
+        block: bool,
+        timeout: Option<f64>,
+    ) -> PyResult<bool> {
+        let _ = (block, timeout);
+        if self.typed {
+            let encoder = lock(py, &self.encoder).as_ref().map(|e| e.clone_ref(py));
+            let Some(encoder) = encoder else {
+                return Err(error(
+                    py,
+                    "SHMSerializationError",
+                    "typed topic without an encoder: publish packed bytes with send_bytes()",
+                ));
+            };
+            let packed = encoder.bind(py).call1((data,))?;
+            let buf = Buffer::get(&packed)?;
+            return self.publish(py, buf.as_slice(), Codec::Typed);
+        }
+        let bytes = self.ser.encode(data)?;
+        self.publish(py, &bytes, self.ser.codec())
+    }
+
+    /// Installs a callable packing objects into the typed topic's layout.
+    fn _set_encoder(&self, py: Python<'_>, encoder: Py<PyAny>) {
+        *lock(py, &self.encoder) = Some(encoder);
+    }
+
+    /// Publishes raw bytes (any buffer: bytes, bytearray, memoryview, numpy array).
+    #[pyo3(signature = (payload, *, block=false, timeout=None))]
+    fn send_bytes(
+        &self,
+        py: Python<'_>,
+        payload: &Bound<'_, PyAny>,
+        block: bool,
+        timeout: Option<f64>,
+    ) -> PyResult<bool> {
+        let _ = (block, timeout);
+        let buf = Buffer::get(payload)?;
+        let codec = if self.typed { Codec::Typed } else { Codec::Raw };
+        self.publish(py, buf.as_slice(), codec)
+    }
+
+    /// Claims the next slot for writing in place; see `Loan`.
+    fn loan(slf: &Bound<'_, Self>) -> PyResult<Loan> {
+        let py = slf.py();
+        let me = slf.get();
+        let mut g = lock(py, &me.inner);
+        let raw = g
+            .as_mut()
+            .ok_or_else(|| closed(py, "Publisher", &me.name))?;
+        let cap = raw.max_payload();
+        let (claim, ptr) = raw.claim().map_err(|e| send_error(py, e))?;
+        Ok(Loan {
+            publisher: slf.clone().unbind(),
+            state: Mutex::new(Some(LoanState {
+                claim,
+                ptr: ptr as usize,
+            })),
+            cap,
+            codec: if me.typed { Codec::Typed } else { Codec::Raw },
+            exports: Mutex::new(0),
+        })
+    }
+
+    /// `msg_count` (published), `drop_count` (always 0: a publisher never
+    /// drops), `num_slots`, `slot_size`, `borrow_budget`.
+    fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let g = lock(py, &self.inner);
+        let raw = g
+            .as_ref()
+            .ok_or_else(|| closed(py, "Publisher", &self.name))?;
+        let geo = raw.geometry();
+        stats_dict(
+            py,
+            &[
+                ("msg_count", raw.published()),
+                ("drop_count", 0),
+                ("num_slots", u64::from(geo.capacity)),
+                ("slot_size", u64::from(geo.max_payload)),
+                ("borrow_budget", u64::from(geo.borrow_budget)),
+            ],
+        )
+    }
+
+    /// The topic's layout dict (typed topics) or `None`.
+    fn layout<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyDict>>> {
+        let g = lock(py, &self.inner);
+        let raw = g
+            .as_ref()
+            .ok_or_else(|| closed(py, "Publisher", &self.name))?;
+        raw.layout().map(|l| typed::to_dict(py, &l)).transpose()
+    }
+
+    /// Removes the topic. Idempotent.
+    fn close(&self, py: Python<'_>) {
+        lock(py, &self.inner).take();
+    }
+
+    #[getter]
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    #[getter]
+    fn serialization(&self) -> &'static str {
+        self.ser.name()
+    }
+
+    #[getter]
+    fn closed(&self, py: Python<'_>) -> bool {
+        lock(py, &self.inner).is_none()
+    }
+
+    fn __enter__(slf: Bound<'_, Self>) -> Bound<'_, Self> {
+        slf
+    }
+
+    #[pyo3(signature = (*_args))]
+    fn __exit__(&self, py: Python<'_>, _args: &Bound<'_, pyo3::types::PyTuple>) -> bool {
+        self.close(py);
+        false
+    }
+
+    fn __repr__(&self, py: Python<'_>) -> String {
+        let state = if self.closed(py) { "closed" } else { "open" };
+        format!("Publisher({:?}, {state})", self.name)
+    }
+}
+
+impl Publisher {
+    fn publish(&self, py: Python<'_>, data: &[u8], codec: Codec) -> PyResult<bool> {
+        let mut g = lock(py, &self.inner);
+        let raw = g
+            .as_mut()
+            .ok_or_else(|| closed(py, "Publisher", &self.name))?;
+        raw.send(data, codec).map_err(|e| send_error(py, e))?;
+        Ok(true)
+    }
+}
+
+fn send_error(py: Python<'_>, e: SendError) -> PyErr {
+    match e {
+        SendError::TooLarge { len, max } => too_large(py, len, max),
+        SendError::Encode(s) => error(py, "SHMSerializationError", s),
+        e => error(py, "SHMError", e.to_string()),
+    }
+}
+
+struct SubState {
+    raw: RawSubscriber,
+    buf: Vec<u8>,
+}
+
+/// Receives the messages published on a topic after it connected.
+///
+/// `Subscriber(name, timeout_connect=5.0, serialization="pickle")`. Frames
+/// are decoded by the codec they were sent with (pickle, msgpack, raw bytes,
+/// typed); `serialization` is kept for compatibility.
+#[pyclass(subclass, frozen, module = "shm_comm._native")]
+pub(crate) struct Subscriber {
+    name: String,
+    ser: Ser,
+    inner: Mutex<Option<SubState>>,
+    decoder: Mutex<Option<Py<PyAny>>>,
+}
+
+#[pymethods]
+impl Subscriber {
+    #[new]
+    #[pyo3(signature = (name, timeout_connect=5.0, serialization="pickle", *, last_value=false, max_borrows=4))]
+    fn new(
+        py: Python<'_>,
+        name: &str,
+        timeout_connect: f64,
+        serialization: &str,
+        last_value: bool,
+        max_borrows: u32,
+    ) -> PyResult<Self> {
+        let ser = Ser::parse(py, serialization)?;
+        let raw = connect_with(py, timeout_connect, |left| {
+            RawSubscriber::connect(
+                name,
+                Expect::Any,
+                ConnectOptions {
+                    timeout: left,
+                    last_value,
+                    max_borrows,
+                },
+            )
+        })?;
+        Ok(Subscriber {
+            name: name.to_owned(),
+            ser,
+            inner: Mutex::new(Some(SubState {
+                raw,
+                buf: Vec::new(),
+            })),
+            decoder: Mutex::new(None),
+        })
+    }
+
+    /// The next message, deserialized; `None` if none arrived within
+    /// `timeout` seconds (`None` waits forever, `0` checks once).
+    #[pyo3(signature = (timeout=None))]
+    fn recv<'py>(&self, py: Python<'py>, timeout: Option<f64>) -> PyResult<Bound<'py, PyAny>> {
+        let decoder = lock(py, &self.decoder).as_ref().map(|d| d.clone_ref(py));
+        match self.recv_frame(py, timeout)? {
+            Some((codec, data)) => decode(py, codec, &data, decoder.as_ref()),
+            None => Ok(py.None().into_bound(py)),
+        }
+    }
+
+    /// The next message as raw bytes, or `None` on timeout.
+    #[pyo3(signature = (timeout=None))]
+    fn recv_bytes<'py>(
+        &self,
+        py: Python<'py>,
+        timeout: Option<f64>,
+    ) -> PyResult<Option<Bound<'py, PyBytes>>> {
+        Ok(self
+            .recv_frame(py, timeout)?
+            .map(|(_, data)| PyBytes::new(py, &data)))
+    }
+
+    /// The next frame as `(codec, bytes)` (codec: "raw", "pickle",
+    /// "msgpack", "typed"), or `None` on timeout.
+    #[pyo3(signature = (timeout=None))]
+    fn recv_frame_bytes<'py>(
+        &self,
+        py: Python<'py>,
+        timeout: Option<f64>,
+    ) -> PyResult<Option<(String, Bound<'py, PyBytes>)>> {
+        Ok(self
+            .recv_frame(py, timeout)?
+            .map(|(c, data)| (c.name(), PyBytes::new(py, &data))))
+    }
+
+    /// Borrows the next message in place: a read-only buffer over the slot
+    /// (use `memoryview(sample)` or `numpy.frombuffer(sample, ...)`). The
+    /// slot is not overwritten while the sample or any view of it lives.
+    /// `None` on timeout.
+    #[pyo3(signature = (timeout=None))]
+    fn borrow(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<Option<Sample>> {
+        let deadline = deadline(timeout)?;
+        let attempt = |raw: &mut RawSubscriber| match raw.try_borrow() {
+            Ok(s) => Some(Ok(s)),
+            Err(shm_comm::BorrowError::Empty) => None,
+            Err(e) => Some(Err(e)),
+        };
+        {
+            let mut g = lock(py, &self.inner);
+            let st = g
+                .as_mut()
+                .ok_or_else(|| closed(py, "Subscriber", &self.name))?;
+            if let Some(r) = attempt(&mut st.raw) {
+                return r
+                    .map(|s| Some(Sample::new(s)))
+                    .map_err(|e| borrow_error(py, e));
+            }
+        }
+        let got = blocking(py, deadline, |until| {
+            let mut g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+            let st = g.as_mut()?;
+            loop {
+                if let Some(r) = attempt(&mut st.raw) {
+                    return Some(r);
+                }
+                if !st.raw.wait(Some(until)) {
+                    return None;
+                }
+            }
+        })?;
+        got.transpose()
+            .map(|s| s.map(Sample::new))
+            .map_err(|e| borrow_error(py, e))
+    }
+
+    /// Installs a callable turning typed frames (bytes) into objects.
+    fn _set_decoder(&self, py: Python<'_>, decoder: Py<PyAny>) {
+        *lock(py, &self.decoder) = Some(decoder);
+    }
+
+    /// The topic's layout dict (typed topics) or `None`.
+    fn layout<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyDict>>> {
+        let g = lock(py, &self.inner);
+        let st = g
+            .as_ref()
+            .ok_or_else(|| closed(py, "Subscriber", &self.name))?;
+        st.raw.layout().map(|l| typed::to_dict(py, &l)).transpose()
+    }
+
+    /// `msg_count` (published on the topic), `drop_count` (messages this
+    /// subscriber missed by falling behind), `lag` (published, not yet
+    /// read), `local_tail` (this subscriber's position), `num_slots`,
+    /// `slot_size`, `publisher_pid`, `publisher_alive`.
+    fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let g = lock(py, &self.inner);
+        let st = g
+            .as_ref()
+            .ok_or_else(|| closed(py, "Subscriber", &self.name))?;
+        let geo = st.raw.geometry();
+        stats_dict(
+            py,
+            &[
+                ("msg_count", st.raw.published()),
+                ("drop_count", st.raw.missed()),
+                ("lag", st.raw.lag()),
+                (
+                    "local_tail",
+                    st.raw.published() - st.raw.lag().min(st.raw.published()),
+                ),
+                ("num_slots", u64::from(geo.capacity)),
+                ("slot_size", u64::from(geo.max_payload)),
+                ("publisher_pid", u64::from(st.raw.publisher_pid())),
+                ("publisher_alive", u64::from(st.raw.publisher_alive())),
+            ],
+        )
+    }
+
+    /// Disconnects (never removes the topic). Idempotent.
+    fn close(&self, py: Python<'_>) {
+        lock(py, &self.inner).take();
+    }
+
+    #[getter]
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    #[getter]
+    fn serialization(&self) -> &'static str {
+        self.ser.name()
+    }
+
+    #[getter]
+    fn closed(&self, py: Python<'_>) -> bool {
+        lock(py, &self.inner).is_none()
+    }
+
+    fn __enter__(slf: Bound<'_, Self>) -> Bound<'_, Self> {
+        slf
+    }
+
+    #[pyo3(signature = (*_args))]
+    fn __exit__(&self, py: Python<'_>, _args: &Bound<'_, pyo3::types::PyTuple>) -> bool {
+        self.close(py);
+        false
+    }
+
+    fn __repr__(&self, py: Python<'_>) -> String {
+        let state = if self.closed(py) { "closed" } else { "open" };
+        format!("Subscriber({:?}, {state})", self.name)
+    }
+}
+
+impl Subscriber {
+    fn recv_frame(
+        &self,
+        py: Python<'_>,
+        timeout: Option<f64>,
+    ) -> PyResult<Option<(Codec, Vec<u8>)>> {
+        let deadline = deadline(timeout)?;
+        // Fast path with the GIL held: a message is often already there.
+        {
+            let mut g = lock(py, &self.inner);
+            let st = g
+                .as_mut()
+                .ok_or_else(|| closed(py, "Subscriber", &self.name))?;
+            let SubState { raw, buf } = st;
+            match raw.try_recv_into(buf) {
+                Ok(codec) => return Ok(Some((codec, buf.clone()))),
+                Err(TryRecvError::Empty) => {}
+                Err(TryRecvError::Corrupt(s)) => return Err(error(py, "SHMError", s)),
+            }
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                return Ok(None);
+            }
+        }
+        let got = blocking(py, deadline, |until| {
+            let mut g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+            let Some(st) = g.as_mut() else {
+                return Some(Err(RecvTimeoutError::Corrupt("closed".into())));
+            };
+            let SubState { raw, buf } = st;
+            match raw.recv_into_deadline(buf, Some(until)) {
+                Ok(codec) => Some(Ok((codec, buf.clone()))),
+                Err(RecvTimeoutError::Timeout) => None,
+                Err(e) => Some(Err(e)),
+            }
+        })?;
+        got.transpose().map_err(|e| match e {
+            RecvTimeoutError::Corrupt(s) if s == "closed" => closed(py, "Subscriber", &self.name),
+            e => error(py, "SHMError", e.to_string()),
+        })
+    }
+}
+
+fn borrow_error(py: Python<'_>, e: shm_comm::BorrowError) -> PyErr {
+    error(py, "SHMError", e.to_string())
+}
+
+/// A message borrowed in place from a topic's slot: a read-only buffer.
+/// The slot stays pinned until the sample and every view of it are gone
+/// (or `release()` is called with no view alive).
+#[pyclass(frozen, module = "shm_comm._native")]
+pub(crate) struct Sample {
+    raw: Mutex<Option<RawSample>>,
+    exports: Mutex<usize>,
+    codec: Codec,
+}
+
+impl Sample {
+    fn new(raw: RawSample) -> Sample {
+        Sample {
+            codec: raw.codec(),
+            raw: Mutex::new(Some(raw)),
+            exports: Mutex::new(0),
+        }
+    }
+}
+
+#[pymethods]
+impl Sample {
+    /// Payload length in bytes.
+    fn __len__(&self, py: Python<'_>) -> usize {
+        lock(py, &self.raw).as_ref().map_or(0, |r| r.len())
+    }
+
+    /// The frame's codec name.
+    #[getter]
+    fn codec(&self) -> String {
+        self.codec.name()
+    }
+
+    /// A copy of the payload.
+    fn tobytes<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
+        let g = lock(py, &self.raw);
+        let raw = g
+            .as_ref()
+            .ok_or_else(|| error(py, "SHMError", "sample released"))?;
+        Ok(PyBytes::new(py, raw.as_bytes()))
+    }
+
+    /// Unpins the slot now. Fails while a view (memoryview, numpy array)
+    /// of the sample is alive.
+    fn release(&self, py: Python<'_>) -> PyResult<()> {
+        if *lock(py, &self.exports) > 0 {
+            return Err(PyBufferError::new_err(
+                "cannot release a sample while views of it exist",
+            ));
+        }
+        lock(py, &self.raw).take();
+        Ok(())
+    }
+
+    fn __enter__(slf: Bound<'_, Self>) -> Bound<'_, Self> {
+        slf
+    }
+
+    #[pyo3(signature = (*_args))]
+    fn __exit__(&self, py: Python<'_>, _args: &Bound<'_, pyo3::types::PyTuple>) -> PyResult<bool> {
+        self.release(py)?;
+        Ok(false)
+    }
+
+    unsafe fn __getbuffer__(
+        slf: Bound<'_, Self>,
+        view: *mut pyo3::ffi::Py_buffer,
+        flags: std::os::raw::c_int,
+    ) -> PyResult<()> {
+        let py = slf.py();
+        let me = slf.get();
+        if flags & pyo3::ffi::PyBUF_WRITABLE != 0 {
+            return Err(PyBufferError::new_err("a borrowed sample is read-only"));
+        }
+        let g = lock(py, &me.raw);
+        let raw = g
+            .as_ref()
+            .ok_or_else(|| PyBufferError::new_err("sample released"))?;
+        // SAFETY: `view` is the pointer Python passed us; the buffer is
+        // `len` bytes of a pinned slot that stays valid (pinned, mapped)
+        // while `slf` lives, and PyBuffer_FillInfo takes a reference to `slf`.
+        let rc = unsafe {
+            pyo3::ffi::PyBuffer_FillInfo(
+                view,
+                slf.as_ptr(),
+                raw.as_ptr() as *mut std::ffi::c_void,
+                raw.len() as isize,
+                1,
+                flags,
+            )
+        };
+        if rc != 0 {
+            return Err(PyErr::fetch(py));
+        }
+        *lock(py, &me.exports) += 1;
+        Ok(())
+    }
+
+    unsafe fn __releasebuffer__(&self, py: Python<'_>, _view: *mut pyo3::ffi::Py_buffer) {
+        let mut n = lock(py, &self.exports);
+        *n = n.saturating_sub(1);
+    }
+}
+
+struct LoanState {
+    claim: shm_comm::ring::Claim,
+    /// The slot's address (a `usize` so the state is `Send`).
+    ptr: usize,
+}
+
+/// A slot of a topic claimed for writing in place: a writable buffer of
+/// `slot_size` bytes (`numpy.frombuffer(loan, ...)` gives a writable array).
+/// `send(nbytes)` publishes it; dropping it unsent gives the slot back.
+#[pyclass(frozen, module = "shm_comm._native")]
+pub(crate) struct Loan {
+    publisher: Py<Publisher>,
+    state: Mutex<Option<LoanState>>,
+    cap: usize,
+    codec: Codec,
+    exports: Mutex<usize>,
+}
+
+#[pymethods]
+impl Loan {
+    fn __len__(&self) -> usize {
+        self.cap
+    }
+
+    /// Publishes the first `nbytes` bytes (default: the whole slot, which is
+    /// right for typed topics). Views of the loan must not be used afterwards.
+    #[pyo3(signature = (nbytes=None))]
+    fn send(&self, py: Python<'_>, nbytes: Option<usize>) -> PyResult<bool> {
+        let st = lock(py, &self.state)
+            .take()
+            .ok_or_else(|| error(py, "SHMError", "loan already sent or discarded"))?;
+        let publisher = self.publisher.get();
+        let mut g = lock(py, &publisher.inner);
+        let raw = g
+            .as_mut()
+            .ok_or_else(|| closed(py, "Publisher", &publisher.name))?;
+        raw.commit(st.claim, nbytes.unwrap_or(self.cap), self.codec)
+            .map_err(|e| send_error(py, e))?;
+        Ok(true)
+    }
+
+    /// Gives the slot back unpublished. Idempotent.
+    fn discard(&self, py: Python<'_>) {
+        if let Some(st) = lock(py, &self.state).take() {
+            let publisher = self.publisher.get();
+            if let Some(raw) = lock(py, &publisher.inner).as_mut() {
+                raw.abandon(st.claim);
+            }
+        }
+    }
+
+    fn __enter__(slf: Bound<'_, Self>) -> Bound<'_, Self> {
+        slf
+    }
+
+    #[pyo3(signature = (*_args))]
+    fn __exit__(&self, py: Python<'_>, _args: &Bound<'_, pyo3::types::PyTuple>) -> bool {
+        self.discard(py);
+        false
+    }
+
+    unsafe fn __getbuffer__(
+        slf: Bound<'_, Self>,
+        view: *mut pyo3::ffi::Py_buffer,
+        flags: std::os::raw::c_int,
+    ) -> PyResult<()> {
+        let py = slf.py();
+        let me = slf.get();
+        let g = lock(py, &me.state);
+        let st = g
+            .as_ref()
+            .ok_or_else(|| PyBufferError::new_err("loan already sent"))?;
+        // SAFETY: `view` is the pointer Python passed us; the slot is
+        // `cap` bytes claimed by this loan (no other writer; readers never
+        // return it before it is sent) inside a mapping the publisher keeps
+        // alive, and the view holds a reference to `slf`, which holds the publisher.
+        let rc = unsafe {
+            pyo3::ffi::PyBuffer_FillInfo(
+                view,
+                slf.as_ptr(),
+                st.ptr as *mut std::ffi::c_void,
+                me.cap as isize,
+                0,
+                flags,
+            )
+        };
+        if rc != 0 {
+            return Err(PyErr::fetch(py));
+        }
+        *lock(py, &me.exports) += 1;
+        Ok(())
+    }
+
+    unsafe fn __releasebuffer__(&self, py: Python<'_>, _view: *mut pyo3::ffi::Py_buffer) {
+        let mut n = lock(py, &self.exports);
+        *n = n.saturating_sub(1);
+    }
+}
+
+impl Drop for Loan {
+    fn drop(&mut self) {
+        if let Some(st) = self.state.get_mut().ok().and_then(Option::take) {
+            Python::attach(|py| {
+                let publisher = self.publisher.get();
+                if let Some(raw) = lock(py, &publisher.inner).as_mut() {
+                    raw.abandon(st.claim);
+                }
+            });
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// REQ/REP
+// ---------------------------------------------------------------------------
+
+struct ReqState {
+    raw: DynRequester,
+    pending: Option<Pending>,
+    buf: Vec<u8>,
+}
+
+/// Calls a service: `request(obj, timeout=5.0)`, or `send(obj)` then
+/// `recv(timeout)`. Each reply is the one to this requester's latest request.
+#[pyclass(subclass, frozen, module = "shm_comm._native")]
+pub(crate) struct Requester {
+    name: String,
+    ser: Ser,
+    inner: Mutex<Option<ReqState>>,
+}
+
+fn request_error(py: Python<'_>, e: RequestError) -> PyErr {
+    match e {
+        RequestError::Timeout { .. } => error(py, "SHMTimeoutError", e.to_string()),
+        RequestError::TooLarge { len, max } => too_large(py, len, max),
+        RequestError::Corrupt(s) => error(py, "SHMError", s),
+    }
+}
+
+#[pymethods]
+impl Requester {
+    #[new]
+    #[pyo3(signature = (name, timeout_connect=5.0, serialization="pickle"))]
+    fn new(
+        py: Python<'_>,
+        name: &str,
+        timeout_connect: f64,
+        serialization: &str,
+    ) -> PyResult<Self> {
+        let ser = Ser::parse(py, serialization)?;
+        let raw = connect_with(py, timeout_connect, |left| {
+            DynRequester::connect(name, left)
+        })?;
+        Ok(Requester {
+            name: name.to_owned(),
+            ser,
+            inner: Mutex::new(Some(ReqState {
+                raw,
+                pending: None,
+                buf: Vec::new(),
+            })),
+        })
+    }
+
+    /// Sends a request (replacing any unanswered one); returns `True`.
+    fn send(&self, py: Python<'_>, data: &Bound<'_, PyAny>) -> PyResult<bool> {
+        let bytes = self.ser.encode(data)?;
+        self.send_frame(py, bytes, self.ser.codec())
+    }
+
+    /// Sends raw bytes as a request.
+    fn send_bytes(&self, py: Python<'_>, payload: &Bound<'_, PyAny>) -> PyResult<bool> {
+        let bytes = Buffer::get(payload)?.as_slice().to_vec();
+        self.send_frame(py, bytes, Codec::Raw)
+    }
+
+    /// The reply to the latest request, or `None` on timeout (the request
+    /// stays pending: call `recv` again to keep waiting for it).
+    #[pyo3(signature = (timeout=None))]
+    fn recv<'py>(&self, py: Python<'py>, timeout: Option<f64>) -> PyResult<Bound<'py, PyAny>> {
+        match self.wait(py, timeout)? {
+            Some((codec, data)) => decode(py, codec, &data, None),
+            None => Ok(py.None().into_bound(py)),
+        }
+    }
+
+    /// The reply as raw bytes, or `None` on timeout.
+    #[pyo3(signature = (timeout=None))]
+    fn recv_bytes<'py>(
+        &self,
+        py: Python<'py>,
+        timeout: Option<f64>,
+    ) -> PyResult<Option<Bound<'py, PyBytes>>> {
+        Ok(self.wait(py, timeout)?.map(|(_, d)| PyBytes::new(py, &d)))
+    }
+
+    /// Sends `data` and returns the reply; raises `SHMTimeoutError` if none
+    /// comes within `timeout` seconds (`None`: wait forever). A reply that
+    /// arrives later is discarded.
+    #[pyo3(signature = (data, timeout=5.0))]
+    fn request<'py>(
+        &self,
+        py: Python<'py>,
+        data: &Bound<'py, PyAny>,
+        timeout: Option<f64>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let bytes = self.ser.encode(data)?;
+        let deadline = deadline(timeout)?;
+        self.send_frame(py, bytes, self.ser.codec())?;
+        match self.wait_until(py, deadline)? {
+            Some((codec, data)) => decode(py, codec, &data, None),
+            None => {
+                self.cancel(py);
+                Err(error(
+                    py,
+                    "SHMTimeoutError",
+                    format!(
+                        "no reply from service {:?} within {:?} s ({})",
+                        self.name,
+                        timeout.unwrap_or(0.0),
+                        if self.repliers(py) > 0 {
+                            "a replier is alive but did not answer in time"
+                        } else {
+                            "no replier is alive"
+                        }
+                    ),
+                ))
+            }
+        }
+    }
+
+    /// Live repliers of the service.
+    fn repliers(&self, py: Python<'_>) -> u32 {
+        lock(py, &self.inner)
+            .as_ref()
+            .map_or(0, |s| s.raw.raw().repliers())
+    }
+
+    /// Disconnects (never removes the service while others use it). Idempotent.
+    fn close(&self, py: Python<'_>) {
+        lock(py, &self.inner).take();
+    }
+
+    #[getter]
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    #[getter]
+    fn closed(&self, py: Python<'_>) -> bool {
+        lock(py, &self.inner).is_none()
+    }
+
+    fn __enter__(slf: Bound<'_, Self>) -> Bound<'_, Self> {
+        slf
+    }
+
+    #[pyo3(signature = (*_args))]
+    fn __exit__(&self, py: Python<'_>, _args: &Bound<'_, pyo3::types::PyTuple>) -> bool {
+        self.close(py);
+        false
+    }
+
+    fn __repr__(&self, py: Python<'_>) -> String {
+        let state = if self.closed(py) { "closed" } else { "open" };
+        format!("Requester({:?}, {state})", self.name)
+    }
+}
+
+impl Requester {
+    fn send_frame(&self, py: Python<'_>, bytes: Vec<u8>, codec: Codec) -> PyResult<bool> {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        // Sending waits only if the request queue is full.
+        let r = {
+            let mut g = lock(py, &self.inner);
+            let st = g
+                .as_mut()
+                .ok_or_else(|| closed(py, "Requester", &self.name))?;
+            if let Some(p) = st.pending.take() {
+                st.raw.raw().cancel(p);
+            }
+            py.detach(|| st.raw.raw().send(&bytes, codec, Some(deadline)))
+        };
+        let pending = r.map_err(|e| request_error(py, e))?;
+        if let Some(st) = lock(py, &self.inner).as_mut() {
+            st.pending = Some(pending);
+        }
+        Ok(true)
+    }
+
+    fn cancel(&self, py: Python<'_>) {
+        if let Some(st) = lock(py, &self.inner).as_mut() {
+            if let Some(p) = st.pending.take() {
+                st.raw.raw().cancel(p);
+            }
+        }
+    }
+
+    fn wait(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<Option<(Codec, Vec<u8>)>> {
+        self.wait_until(py, deadline(timeout)?)
+    }
+
+    fn wait_until(
+        &self,
+        py: Python<'_>,
+        deadline: Option<Instant>,
+    ) -> PyResult<Option<(Codec, Vec<u8>)>> {
+        {
+            let g = lock(py, &self.inner);
+            let st = g
+                .as_ref()
+                .ok_or_else(|| closed(py, "Requester", &self.name))?;
+            if st.pending.is_none() {
+                return Err(error(
+                    py,
+                    "SHMError",
+                    "recv() without a pending request: send() first",
+                ));
+            }
+        }
+        let got = blocking(py, deadline, |until| {
+            let mut g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+            let st = g.as_mut()?;
+            let ReqState { raw, pending, buf } = st;
+            let p = pending.as_ref()?;
+            match raw.raw().wait_reply(p, Some(until), buf) {
+                Ok(codec) => {
+                    *pending = None;
+                    Some(Ok((codec, std::mem::take(buf))))
+                }
+                Err(RequestError::Timeout { .. }) => None,
+                Err(e) => Some(Err(e)),
+            }
+        })?;
+        got.transpose().map_err(|e| request_error(py, e))
+    }
+}
+
+struct RepState {
+    raw: DynReplier,
+    last: Option<Call>,
+}
+
+/// Serves a service: `recv(timeout)` a request, then `send(reply)`.
+/// `Replier(name, num_slots=16, slot_size=8192, serialization="pickle")`.
+/// Several repliers may serve one service; each request is answered once.
+#[pyclass(subclass, frozen, module = "shm_comm._native")]
+pub(crate) struct Replier {
+    name: String,
+    ser: Ser,
+    inner: Mutex<Option<RepState>>,
+}
+
+#[pymethods]
+impl Replier {
+    #[new]
+    #[pyo3(signature = (name, num_slots=16, slot_size=8192, serialization="pickle"))]
+    fn new(
+        py: Python<'_>,
+        name: &str,
+        num_slots: u32,
+        slot_size: u32,
+        serialization: &str,
+    ) -> PyResult<Self> {
+        let ser = Ser::parse(py, serialization)?;
+        let opts = ServiceOptions {
+            capacity: num_slots,
+            max_payload: slot_size,
+        };
+        let raw = py
+            .detach(|| DynReplier::create(name, opts))
+            .map_err(|e| create_error(py, e))?;
+        Ok(Replier {
+            name: name.to_owned(),
+            ser,
+            inner: Mutex::new(Some(RepState { raw, last: None })),
+        })
+    }
+
+    /// The next request, deserialized, or `None` on timeout.
+    #[pyo3(signature = (timeout=None))]
+    fn recv<'py>(&self, py: Python<'py>, timeout: Option<f64>) -> PyResult<Bound<'py, PyAny>> {
+        match self.take(py, timeout)? {
+            Some((codec, data)) => decode(py, codec, &data, None),
+            None => Ok(py.None().into_bound(py)),
+        }
+    }
+
+    /// The next request as raw bytes, or `None` on timeout.
+    #[pyo3(signature = (timeout=None))]
+    fn recv_bytes<'py>(
+        &self,
+        py: Python<'py>,
+        timeout: Option<f64>,
+    ) -> PyResult<Option<Bound<'py, PyBytes>>> {
+        Ok(self.take(py, timeout)?.map(|(_, d)| PyBytes::new(py, &d)))
+    }
+
+    /// Replies to the last request received; `False` if there is none or
+    /// its requester stopped waiting (timed out, or gone).
+    fn send(&self, py: Python<'_>, data: &Bound<'_, PyAny>) -> PyResult<bool> {
+        let bytes = self.ser.encode(data)?;
+        self.reply(py, &bytes, self.ser.codec())
+    }
+
+    /// Replies with raw bytes.
+    fn send_bytes(&self, py: Python<'_>, payload: &Bound<'_, PyAny>) -> PyResult<bool> {
+        let buf = Buffer::get(payload)?;
+        self.reply(py, buf.as_slice(), Codec::Raw)
+    }
+
+    /// Requests waiting, live requesters, slot size.
+    fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let g = lock(py, &self.inner);
+        let st = g
+            .as_ref()
+            .ok_or_else(|| closed(py, "Replier", &self.name))?;
+        stats_dict(
+            py,
+            &[
+                ("pending", st.raw.raw().pending()),
+                ("requesters", u64::from(st.raw.raw().requesters())),
+                ("slot_size", st.raw.raw().max_reply() as u64),
+            ],
+        )
+    }
+
+    /// Leaves the service (removed when its last participant leaves). Idempotent.
+    fn close(&self, py: Python<'_>) {
+        lock(py, &self.inner).take();
+    }
+
+    #[getter]
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    #[getter]
+    fn closed(&self, py: Python<'_>) -> bool {
+        lock(py, &self.inner).is_none()
+    }
+
+    fn __enter__(slf: Bound<'_, Self>) -> Bound<'_, Self> {
+        slf
+    }
+
+    #[pyo3(signature = (*_args))]
+    fn __exit__(&self, py: Python<'_>, _args: &Bound<'_, pyo3::types::PyTuple>) -> bool {
+        self.close(py);
+        false
+    }
+
+    fn __repr__(&self, py: Python<'_>) -> String {
+        let state = if self.closed(py) { "closed" } else { "open" };
+        format!("Replier({:?}, {state})", self.name)
+    }
+}
+
+impl Replier {
+    fn take(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<Option<(Codec, Vec<u8>)>> {
+        let deadline = deadline(timeout)?;
+        if lock(py, &self.inner).is_none() {
+            return Err(closed(py, "Replier", &self.name));
+        }
+        let got = blocking(py, deadline, |until| {
+            let mut g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+            let st = g.as_mut()?;
+            let mut buf = Vec::new();
+            match st.raw.raw().recv_into(&mut buf, Some(until)) {
+                Ok((call, codec)) => {
+                    st.last = Some(call);
+                    Some(Ok((codec, buf)))
+                }
+                Err(RecvTimeoutError::Timeout) => None,
+                Err(e) => Some(Err(e)),
+            }
+        })?;
+        got.transpose()
+            .map_err(|e| error(py, "SHMError", e.to_string()))
+    }
+
+    fn reply(&self, py: Python<'_>, data: &[u8], codec: Codec) -> PyResult<bool> {
+        let mut g = lock(py, &self.inner);
+        let st = g
+            .as_mut()
+            .ok_or_else(|| closed(py, "Replier", &self.name))?;
+        let Some(call) = st.last.take() else {
+            return Ok(false);
+        };
+        st.raw
+            .reply(&call, data, codec)
+            .map_err(|shm_comm::reqrep::ReplyError::TooLarge { len, max }| too_large(py, len, max))
+    }
+}
+
+// ---------------------------------------------------------------------------
+// PUSH/PULL
+// ---------------------------------------------------------------------------
+
+/// Pushes jobs onto a work queue; each job goes to exactly one puller.
+/// `Pusher(name, num_slots=128, slot_size=4096, serialization="pickle")`.
+#[pyclass(subclass, frozen, module = "shm_comm._native")]
+pub(crate) struct Pusher {
+    name: String,
+    ser: Ser,
+    inner: Mutex<Option<std::sync::Arc<DynPusher>>>,
+}
+
+#[pymethods]
+impl Pusher {
+    #[new]
+    #[pyo3(signature = (name, num_slots=128, slot_size=4096, serialization="pickle"))]
+    fn new(
+        py: Python<'_>,
+        name: &str,
+        num_slots: u32,
+        slot_size: u32,
+        serialization: &str,
+    ) -> PyResult<Self> {
+        let ser = Ser::parse(py, serialization)?;
+        let opts = QueueOptions {
+            capacity: num_slots,
+            max_payload: slot_size,
+        };
+        let raw = py
+            .detach(|| DynPusher::create(name, opts))
+            .map_err(|e| create_error(py, e))?;
+        Ok(Pusher {
+            name: name.to_owned(),
+            ser,
+            inner: Mutex::new(Some(std::sync::Arc::new(raw))),
+        })
+    }
+
+    /// Queues `data`. If the queue is full: with `block=False` returns
+    /// `False` at once; otherwise waits up to `timeout` seconds (`None`:
+    /// as long as it takes), then raises `SHMBufferFullError`.
+    #[pyo3(signature = (data, *, block=true, timeout=None))]
+    fn send(
+        &self,
+        py: Python<'_>,
+        data: &Bound<'_, PyAny>,
+        block: bool,
+        timeout: Option<f64>,
+    ) -> PyResult<bool> {
+        let bytes = self.ser.encode(data)?;
+        self.push(py, &bytes, self.ser.codec(), block, timeout)
+    }
+
+    /// Queues raw bytes (any buffer); same blocking rules as `send`.
+    #[pyo3(signature = (payload, *, block=true, timeout=None))]
+    fn send_bytes(
+        &self,
+        py: Python<'_>,
+        payload: &Bound<'_, PyAny>,
+        block: bool,
+        timeout: Option<f64>,
+    ) -> PyResult<bool> {
+        let buf = Buffer::get(payload)?;
+        self.push(py, buf.as_slice(), Codec::Raw, block, timeout)
+    }
+
+    /// `msg_count` (jobs waiting), `num_slots`, `slot_size`, `pullers`.
+    fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let raw = self.handle(py)?;
+        let geo = raw.geometry();
+        stats_dict(
+            py,
+            &[
+                ("msg_count", raw.len()),
+                ("drop_count", 0),
+                ("num_slots", u64::from(geo.capacity)),
+                ("slot_size", u64::from(geo.max_payload)),
+                ("pullers", u64::from(raw.pullers())),
+            ],
+        )
+    }
+
+    /// Leaves the queue (removed when its last participant leaves). Idempotent.
+    fn close(&self, py: Python<'_>) {
+        lock(py, &self.inner).take();
+    }
+
+    #[getter]
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    #[getter]
+    fn closed(&self, py: Python<'_>) -> bool {
+        lock(py, &self.inner).is_none()
+    }
+
+    fn __enter__(slf: Bound<'_, Self>) -> Bound<'_, Self> {
+        slf
+    }
+
+    #[pyo3(signature = (*_args))]
+    fn __exit__(&self, py: Python<'_>, _args: &Bound<'_, pyo3::types::PyTuple>) -> bool {
+        self.close(py);
+        false
+    }
+
+    fn __repr__(&self, py: Python<'_>) -> String {
+        let state = if self.closed(py) { "closed" } else { "open" };
+        format!("Pusher({:?}, {state})", self.name)
+    }
+}
+
+impl Pusher {
+    fn handle(&self, py: Python<'_>) -> PyResult<std::sync::Arc<DynPusher>> {
+        lock(py, &self.inner)
+            .clone()
+            .ok_or_else(|| closed(py, "Pusher", &self.name))
+    }
+
+    fn push(
+        &self,
+        py: Python<'_>,
+        data: &[u8],
+        codec: Codec,
+        block: bool,
+        timeout: Option<f64>,
+    ) -> PyResult<bool> {
+        let raw = self.handle(py)?;
+        match raw.try_send(data, codec) {
+            Ok(()) => return Ok(true),
+            Err(TrySendError::TooLarge { len, max }) => return Err(too_large(py, len, max)),
+            Err(TrySendError::Full(())) if !block => return Ok(false),
+            Err(TrySendError::Full(())) => {}
+        }
+        let deadline = deadline(timeout)?;
+        let got = blocking(py, deadline, |until| {
+            match raw.send_deadline(data, codec, Some(until)) {
+                Ok(()) => Some(Ok(())),
+                Err(SendTimeoutError::Timeout(())) => None,
+                Err(e) => Some(Err(e)),
+            }
+        })?;
+        match got {
+            Some(Ok(())) => Ok(true),
+            Some(Err(SendTimeoutError::TooLarge { len, max })) => Err(too_large(py, len, max)),
+            Some(Err(SendTimeoutError::Timeout(()))) | None => Err(error(
+                py,
+                "SHMBufferFullError",
+                format!(
+                    "queue {:?} stayed full for {} s ({} puller(s) connected)",
+                    self.name,
+                    timeout.unwrap_or(0.0),
+                    raw.pullers()
+                ),
+            )),
+        }
+    }
+}
+
+/// Takes jobs from a work queue. `Puller(name, timeout_connect=5.0, serialization="pickle")`.
+#[pyclass(subclass, frozen, module = "shm_comm._native")]
+pub(crate) struct Puller {
+    name: String,
+    ser: Ser,
+    inner: Mutex<Option<std::sync::Arc<DynPuller>>>,
+}
+
+#[pymethods]
+impl Puller {
+    #[new]
+    #[pyo3(signature = (name, timeout_connect=5.0, serialization="pickle"))]
+    fn new(
+        py: Python<'_>,
+        name: &str,
+        timeout_connect: f64,
+        serialization: &str,
+    ) -> PyResult<Self> {
+        let ser = Ser::parse(py, serialization)?;
+        let raw = connect_with(py, timeout_connect, |left| DynPuller::connect(name, left))?;
+        Ok(Puller {
+            name: name.to_owned(),
+            ser,
+            inner: Mutex::new(Some(std::sync::Arc::new(raw))),
+        })
+    }
+
+    /// The next job, deserialized, or `None` on timeout.
+    #[pyo3(signature = (timeout=None))]
+    fn recv<'py>(&self, py: Python<'py>, timeout: Option<f64>) -> PyResult<Bound<'py, PyAny>> {
+        match self.take(py, timeout)? {
+            Some((codec, data)) => decode(py, codec, &data, None),
+            None => Ok(py.None().into_bound(py)),
+        }
+    }
+
+    /// The next job as raw bytes, or `None` on timeout.
+    #[pyo3(signature = (timeout=None))]
+    fn recv_bytes<'py>(
+        &self,
+        py: Python<'py>,
+        timeout: Option<f64>,
+    ) -> PyResult<Option<Bound<'py, PyBytes>>> {
+        Ok(self.take(py, timeout)?.map(|(_, d)| PyBytes::new(py, &d)))
+    }
+
+    /// `msg_count` (jobs waiting), `num_slots`, `slot_size`.
+    fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let raw = self.handle(py)?;
+        let geo = raw.geometry();
+        stats_dict(
+            py,
+            &[
+                ("msg_count", raw.len()),
+                ("drop_count", 0),
+                ("num_slots", u64::from(geo.capacity)),
+                ("slot_size", u64::from(geo.max_payload)),
+            ],
+        )
+    }
+
+    /// Leaves the queue. Idempotent.
+    fn close(&self, py: Python<'_>) {
+        lock(py, &self.inner).take();
+    }
+
+    #[getter]
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    #[getter]
+    fn serialization(&self) -> &'static str {
+        self.ser.name()
+    }
+
+    #[getter]
+    fn closed(&self, py: Python<'_>) -> bool {
+        lock(py, &self.inner).is_none()
+    }
+
+    fn __enter__(slf: Bound<'_, Self>) -> Bound<'_, Self> {
+        slf
+    }
+
+    #[pyo3(signature = (*_args))]
+    fn __exit__(&self, py: Python<'_>, _args: &Bound<'_, pyo3::types::PyTuple>) -> bool {
+        self.close(py);
+        false
+    }
+
+    fn __repr__(&self, py: Python<'_>) -> String {
+        let state = if self.closed(py) { "closed" } else { "open" };
+        format!("Puller({:?}, {state})", self.name)
+    }
+}
+
+impl Puller {
+    fn handle(&self, py: Python<'_>) -> PyResult<std::sync::Arc<DynPuller>> {
+        lock(py, &self.inner)
+            .clone()
+            .ok_or_else(|| closed(py, "Puller", &self.name))
+    }
+
+    fn take(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<Option<(Codec, Vec<u8>)>> {
+        let raw = self.handle(py)?;
+        match raw.try_recv() {
+            Ok(f) => return Ok(Some((f.codec, f.data))),
+            Err(TryRecvError::Empty) => {}
+            Err(TryRecvError::Corrupt(s)) => return Err(error(py, "SHMError", s)),
+        }
+        let deadline = deadline(timeout)?;
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            return Ok(None);
+        }
+        let got = blocking(py, deadline, |until| {
+            let mut buf = Vec::new();
+            match raw.recv_into(&mut buf, Some(until)) {
+                Ok(codec) => Some(Ok((codec, buf))),
+                Err(RecvTimeoutError::Timeout) => None,
+                Err(e) => Some(Err(e)),
+            }
+        })?;
+        got.transpose()
+            .map_err(|e| error(py, "SHMError", e.to_string()))
+    }
+}

@@ -1,0 +1,141 @@
+//! Layout descriptors as Python dicts, for typed topics.
+//!
+//! A descriptor dict: `{"name", "size", "align", "hash", "fields": [field]}`;
+//! a field: `{"name", "offset", "size", "shape": [dims], "kind", ...}` where
+//! `kind` is a scalar name (`"u8"` ... `"f64"`, `"flag"`), `"struct"` (with
+//! `"layout"`: a descriptor dict), `"string"` (with `"capacity"`) or `"vec"`
+//! (with `"capacity"` and `"elem"`: a type dict `{"kind", "shape", "size", ...}`).
+
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyList};
+
+use shm_comm::{FieldDescriptor, Kind, LayoutDescriptor, Scalar, TypeDesc};
+
+fn type_into(py: Python<'_>, t: &TypeDesc, d: &Bound<'_, PyDict>) -> PyResult<()> {
+    d.set_item("size", t.size)?;
+    d.set_item("shape", PyList::new(py, &t.shape)?)?;
+    match &t.kind {
+        Kind::Scalar(s) => d.set_item("kind", s.name())?,
+        Kind::Struct(l) => {
+            d.set_item("kind", "struct")?;
+            d.set_item("layout", to_dict(py, l)?)?;
+        }
+        Kind::FixedString { capacity } => {
+            d.set_item("kind", "string")?;
+            d.set_item("capacity", capacity)?;
+        }
+        Kind::FixedVec { elem, capacity } => {
+            d.set_item("kind", "vec")?;
+            d.set_item("capacity", capacity)?;
+            let e = PyDict::new(py);
+            type_into(py, elem, &e)?;
+            d.set_item("elem", e)?;
+        }
+    }
+    Ok(())
+}
+
+/// A descriptor as a dict.
+pub fn to_dict<'py>(py: Python<'py>, l: &LayoutDescriptor) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    d.set_item("name", &l.name)?;
+    d.set_item("size", l.size)?;
+    d.set_item("align", l.align)?;
+    d.set_item("hash", l.hash())?;
+    let fields = PyList::empty(py);
+    for f in &l.fields {
+        let fd = PyDict::new(py);
+        fd.set_item("name", &f.name)?;
+        fd.set_item("offset", f.offset)?;
+        type_into(py, &f.ty, &fd)?;
+        fields.append(fd)?;
+    }
+    d.set_item("fields", fields)?;
+    Ok(d)
+}
+
+fn get<'py, T: for<'a> FromPyObject<'a, 'py>>(d: &Bound<'py, PyDict>, key: &str) -> PyResult<T> {
+    match d.get_item(key)? {
+        Some(v) => v
+            .extract::<T>()
+            .map_err(|_| PyValueError::new_err(format!("layout: `{key}` has the wrong type"))),
+        None => Err(PyValueError::new_err(format!("layout: missing `{key}`"))),
+    }
+}
+
+fn type_from(d: &Bound<'_, PyDict>, depth: u32) -> PyResult<TypeDesc> {
+    if depth > 16 {
+        return Err(PyValueError::new_err("layout: nesting too deep"));
+    }
+    let kind: String = get(d, "kind")?;
+    let kind = match kind.as_str() {
+        "struct" => Kind::Struct(from_dict_at(
+            &get::<Bound<'_, PyDict>>(d, "layout")?,
+            depth + 1,
+        )?),
+        "string" => Kind::FixedString {
+            capacity: get(d, "capacity")?,
+        },
+        "vec" => Kind::FixedVec {
+            elem: Box::new(type_from(&get::<Bound<'_, PyDict>>(d, "elem")?, depth + 1)?),
+            capacity: get(d, "capacity")?,
+        },
+        s => Kind::Scalar(
+            Scalar::from_name(s)
+                .ok_or_else(|| PyValueError::new_err(format!("layout: unknown kind {s:?}")))?,
+        ),
+    };
+    let shape: Vec<u32> = d
+        .get_item("shape")?
+        .map(|s| s.extract())
+        .transpose()?
+        .unwrap_or_default();
+    let mut t = TypeDesc::of(kind);
+    for dim in shape.iter().rev() {
+        t = t.array(*dim);
+    }
+    Ok(t)
+}
+
+fn from_dict_at(d: &Bound<'_, PyDict>, depth: u32) -> PyResult<LayoutDescriptor> {
+    let name: String = get(d, "name")?;
+    let size: usize = get(d, "size")?;
+    let align: usize = get(d, "align")?;
+    let list: Bound<'_, PyList> = get(d, "fields")?;
+    let mut fields = Vec::with_capacity(list.len());
+    for f in list.iter() {
+        let f = f.cast_into::<PyDict>()?;
+        let fname: String = get(&f, "name")?;
+        let offset: usize = get(&f, "offset")?;
+        fields.push(FieldDescriptor::new(&fname, offset, type_from(&f, depth)?));
+    }
+    Ok(LayoutDescriptor::new(&name, size, align, fields))
+}
+
+/// A descriptor from a dict, validated exactly as one read from a segment.
+pub fn from_dict(d: &Bound<'_, PyDict>) -> PyResult<LayoutDescriptor> {
+    let l = from_dict_at(d, 0)?;
+    LayoutDescriptor::decode(&l.encode()).map_err(|e| PyValueError::new_err(e.to_string()))
+}
+
+/// The structural hash of a layout dict (the same as Rust's derive computes).
+#[pyfunction]
+pub fn layout_hash(layout: &Bound<'_, PyDict>) -> PyResult<u64> {
+    Ok(from_dict(layout)?.hash())
+}
+
+/// Validates a layout dict and returns it normalized (with its hash).
+#[pyfunction]
+pub fn check_layout<'py>(layout: &Bound<'py, PyDict>) -> PyResult<Bound<'py, PyDict>> {
+    to_dict(layout.py(), &from_dict(layout)?)
+}
+
+/// The first difference between two layouts (ours, theirs), or `None`.
+#[pyfunction]
+pub fn first_difference(
+    ours: &Bound<'_, PyDict>,
+    theirs: &Bound<'_, PyDict>,
+) -> PyResult<Option<String>> {
+    Ok(from_dict(ours)?.first_difference(&from_dict(theirs)?))
+}
