@@ -159,6 +159,14 @@ pub enum SendError {
         /// The channel's maximum payload.
         max: usize,
     },
+    /// A typed channel's frame must be exactly one message.
+    #[error("frame of {len} bytes on a typed channel of {expected}-byte messages")]
+    WrongSize {
+        /// The payload size.
+        len: usize,
+        /// The message size.
+        expected: usize,
+    },
     /// Every spare slot is borrowed by subscribers beyond the channel's borrow
     /// budget (only possible if a peer ignores the budget).
     #[error("no free slot: all spare slots are borrowed")]
@@ -218,6 +226,15 @@ pub enum BorrowError {
     /// A peer wrote something inconsistent into the channel.
     #[error("channel data is corrupt: {0}")]
     Corrupt(String),
+}
+
+impl From<TryRecvError> for BorrowError {
+    fn from(e: TryRecvError) -> Self {
+        match e {
+            TryRecvError::Empty => BorrowError::Empty,
+            TryRecvError::Corrupt(s) => BorrowError::Corrupt(s),
+        }
+    }
 }
 
 /// A received frame could not be decoded.

@@ -154,7 +154,7 @@ impl RawPublisher {
         };
         let geo = Geometry {
             capacity: opts.capacity,
-            max_payload: typed_len.unwrap_or(opts.max_payload).max(1),
+            max_payload: typed_len.unwrap_or(opts.max_payload),
             borrow_budget: opts.borrow_budget,
         };
         let config = |reason: String| CreateError::Config {
@@ -230,7 +230,10 @@ impl RawPublisher {
     fn check_len(&self, len: usize) -> Result<(), SendError> {
         let max = self.max_payload();
         match self.typed_len {
-            Some(n) if len != n as usize => Err(SendError::TooLarge { len, max }),
+            Some(n) if len != n as usize => Err(SendError::WrongSize {
+                len,
+                expected: n as usize,
+            }),
             _ if len > max => Err(SendError::TooLarge { len, max }),
             _ => Ok(()),
         }

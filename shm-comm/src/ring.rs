@@ -560,7 +560,9 @@ impl Reader {
     }
 
     fn locate(&mut self) -> Result<Located, TryRecvError> {
-        let want = 2 * self.next + 2;
+        let want = stamp_of(self.next).ok_or_else(|| {
+            TryRecvError::Corrupt(format!("sequence number {} out of range", self.next))
+        })?;
         let e = self.ring.entry_off(self.next);
         // Acquire: pairs with the Release store of the entry stamp in `Writer::commit`.
         let s = self.ring.u64_at(e).load(Ordering::Acquire);
@@ -589,19 +591,30 @@ impl Reader {
         })
     }
 
-    /// Skips to the oldest message still in the ring, counting the skipped ones.
-    fn resync(&mut self) {
+    /// Skips to the oldest message still in the ring, counting the skipped
+    /// ones. Called when message `next` is known to be gone, which implies
+    /// the writer has published past it; if `write_seq` says otherwise, the
+    /// ring was written by something that does not follow the protocol.
+    fn resync(&mut self) -> Result<(), TryRecvError> {
         let head = self.ring.published();
+        if head <= self.next {
+            return Err(TryRecvError::Corrupt(format!(
+                "message {} was overwritten but only {head} were published",
+                self.next
+            )));
+        }
         let oldest = head.saturating_sub(u64::from(self.ring.geo.capacity));
-        let to = oldest.max(self.next + 1).min(head.max(self.next));
+        let to = oldest.max(self.next + 1);
         self.missed += to - self.next;
         self.next = to;
+        Ok(())
     }
 
-    /// `true` if `try_read` would not return `Empty` right now.
+    /// `true` if `try_read` would not return `Empty` right now (a message,
+    /// a lapped position or corruption to report).
     pub fn ready(&self) -> bool {
         let e = self.ring.entry_off(self.next);
-        self.ring.u64_at(e).load(Ordering::Acquire) >= 2 * self.next + 2
+        stamp_of(self.next).is_none_or(|want| self.ring.u64_at(e).load(Ordering::Acquire) >= want)
     }
 
     /// Copies the next message into `dst` (room for `cap` bytes) and returns
@@ -618,7 +631,7 @@ impl Reader {
             let (chunk, want) = match self.locate()? {
                 Located::Empty => return Err(TryRecvError::Empty),
                 Located::Lapped => {
-                    self.resync();
+                    self.resync()?;
                     continue;
                 }
                 Located::At { chunk, want } => (chunk, want),
@@ -627,7 +640,7 @@ impl Reader {
             let stamp = self.ring.u64_at(off + CH_STAMP);
             // Acquire: pairs with the Release store of the chunk stamp in `Writer::commit`.
             if stamp.load(Ordering::Acquire) != want {
-                self.resync();
+                self.resync()?;
                 continue;
             }
             let len = self.ring.u32_at(off + CH_LEN).load(Ordering::Relaxed);
@@ -643,7 +656,7 @@ impl Reader {
             // below sees that message's odd (or later) stamp.
             fence(Ordering::Acquire);
             if stamp.load(Ordering::Relaxed) != want {
-                self.resync();
+                self.resync()?;
                 continue;
             }
             if !fits {
@@ -680,10 +693,10 @@ impl Reader {
 
     fn pin_next(&mut self) -> Result<Pinned, BorrowError> {
         loop {
-            let (chunk, want) = match self.locate().map_err(corrupt)? {
+            let (chunk, want) = match self.locate()? {
                 Located::Empty => return Err(BorrowError::Empty),
                 Located::Lapped => {
-                    self.resync();
+                    self.resync()?;
                     continue;
                 }
                 Located::At { chunk, want } => (chunk, want),
@@ -695,7 +708,7 @@ impl Reader {
             pins.fetch_add(1, Ordering::SeqCst);
             if self.ring.u64_at(off + CH_STAMP).load(Ordering::SeqCst) != want {
                 pins.fetch_sub(1, Ordering::Release);
-                self.resync();
+                self.resync()?;
                 continue;
             }
             let len = self.ring.u32_at(off + CH_LEN).load(Ordering::Relaxed);
@@ -738,11 +751,9 @@ impl Reader {
     }
 }
 
-fn corrupt(e: TryRecvError) -> BorrowError {
-    match e {
-        TryRecvError::Empty => BorrowError::Empty,
-        TryRecvError::Corrupt(s) => BorrowError::Corrupt(s),
-    }
+/// The entry/chunk stamp of message `seq` (`2 seq + 2`), if representable.
+fn stamp_of(seq: u64) -> Option<u64> {
+    seq.checked_mul(2)?.checked_add(2)
 }
 
 #[cfg(test)]

@@ -518,7 +518,7 @@ fn map_validated(
     file: &str,
     len: u64,
     start: Instant,
-    deadline: Instant,
+    deadline: Option<Instant>,
 ) -> Result<Segment, OpenError> {
     let len = usize::try_from(len).map_err(|_| OpenError::Corrupt {
         name: spec.name.to_owned(),
@@ -533,7 +533,7 @@ fn map_validated(
             break h;
         }
         let now = Instant::now();
-        if now >= deadline {
+        if deadline.is_some_and(|d| now >= d) {
             return Err(OpenError::NotReady {
                 name: spec.name.to_owned(),
                 pid: h.pid,
@@ -543,7 +543,7 @@ fn map_validated(
         // SAFETY: the mapping is at least HEADER_LEN bytes; `init` is an
         // aligned u32 inside the header, only ever accessed atomically.
         let init = unsafe { &(*map.as_ptr().cast::<Header>()).init };
-        let slice = deadline.saturating_duration_since(now);
+        let slice = deadline.map_or(Duration::MAX, |d| d.saturating_duration_since(now));
         platform::futex_wait(init, h.init, Some(slice.min(Duration::from_millis(10))));
     };
     validate(spec, &h, map, len, file.to_owned(), inode)
@@ -560,7 +560,9 @@ impl Segment {
     fn open_fd(spec: &OpenSpec<'_>) -> Result<(Segment, OwnedFd), OpenError> {
         let file = file_name(spec.name, spec.role)?;
         let start = Instant::now();
-        let deadline = start + spec.timeout;
+        // `None`: a timeout too large to represent waits forever.
+        let deadline = start.checked_add(spec.timeout);
+        let expired = |now: Instant| deadline.is_some_and(|d| now >= d);
         let name = || spec.name.to_owned();
         let mut backoff = Duration::from_micros(200);
         let (fd, len) = loop {
@@ -571,7 +573,7 @@ impl Segment {
                     if len >= HEADER_LEN as u64 {
                         break (fd, len);
                     }
-                    if now >= deadline {
+                    if expired(now) {
                         return Err(OpenError::NotReady {
                             name: name(),
                             pid: 0,
@@ -580,7 +582,7 @@ impl Segment {
                     }
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                    if now >= deadline {
+                    if expired(now) {
                         return Err(OpenError::NotFound {
                             name: name(),
                             waited: now - start,
@@ -589,7 +591,8 @@ impl Segment {
                 }
                 Err(e) => return Err(open_io(spec.name, "shm_open")(e)),
             }
-            std::thread::sleep(backoff.min(deadline.saturating_duration_since(now)));
+            let left = deadline.map_or(backoff, |d| d.saturating_duration_since(now));
+            std::thread::sleep(backoff.min(left));
             backoff = (backoff * 2).min(Duration::from_millis(20));
         };
         let seg = map_validated(spec, &fd, &file, len, start, deadline)?;
@@ -956,9 +959,11 @@ impl SharedSegment {
 
     /// Joins an existing segment, waiting up to `spec.timeout` for it.
     pub fn join(spec: &OpenSpec<'_>, role: u32) -> Result<SharedSegment, OpenError> {
-        let deadline = Instant::now() + spec.timeout;
+        let deadline = Instant::now().checked_add(spec.timeout);
         loop {
-            let left = deadline.saturating_duration_since(Instant::now());
+            let left = deadline.map_or(Duration::MAX, |d| {
+                d.saturating_duration_since(Instant::now())
+            });
             let (seg, fd) = Segment::open_fd(&OpenSpec {
                 timeout: left,
                 ..spec.clone()
@@ -986,7 +991,7 @@ impl SharedSegment {
                 })?;
                 return Ok(SharedSegment { seg, fd, index });
             }
-            if Instant::now() >= deadline {
+            if deadline.is_some_and(|d| Instant::now() >= d) {
                 return Err(OpenError::NotReady {
                     name: spec.name.to_owned(),
                     pid: seg.creator_pid,
@@ -1078,7 +1083,7 @@ fn join_existing(
         kind: spec.kind,
         timeout: Duration::ZERO,
     };
-    let seg = match map_validated(&open, &fd, file, len, now, now) {
+    let seg = match map_validated(&open, &fd, file, len, now, Some(now)) {
         Ok(seg) => seg,
         Err(OpenError::NotReady { .. }) => return stale(), // creator died mid-init
         Err(e) => {

@@ -111,10 +111,49 @@ impl TestChannel {
         TestChannel { name }
     }
 
+    /// A fresh name under `test/<what>/`, padded to exactly `len` bytes (for
+    /// testing the name length limit); panics if `len` is too short to hold a
+    /// unique name.
+    pub fn with_len(what: &str, len: usize) -> TestChannel {
+        let mut ch = TestChannel::new(what);
+        assert!(
+            ch.name.len() < len,
+            "{len} bytes cannot hold the unique name {:?} plus a suffix",
+            ch.name
+        );
+        ch.name.push('-');
+        while ch.name.len() < len {
+            ch.name.push('x');
+        }
+        ch
+    }
+
     /// The name.
     pub fn name(&self) -> &str {
         &self.name
     }
+}
+
+/// `len` deterministic bytes derived from `seed`, different for every
+/// position, length and seed: what the dynamic-channel tests send, so that the
+/// receiver can check the exact contents.
+pub fn pattern(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed ^ (len as u64).rotate_left(32);
+    (0..len)
+        .map(|_| {
+            // splitmix64
+            x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+            let mut z = x;
+            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+            (z ^ (z >> 31)) as u8
+        })
+        .collect()
+}
+
+/// A 64-bit digest of `bytes` (FNV-1a), for printing a frame's contents on one line.
+pub fn digest(bytes: &[u8]) -> u64 {
+    shm_comm::layout::fnv1a64(bytes)
 }
 
 impl Drop for TestChannel {
@@ -135,8 +174,14 @@ pub struct Peer {
 impl Peer {
     /// Starts `program` with `args`.
     pub fn spawn(program: &str, args: &[&str]) -> Peer {
+        Peer::spawn_with_env(program, args, &[])
+    }
+
+    /// Starts `program` with `args` and extra environment variables `env`.
+    pub fn spawn_with_env(program: &str, args: &[&str], env: &[(&str, &str)]) -> Peer {
         let mut child = Command::new(program)
             .args(args)
+            .envs(env.iter().copied())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())

@@ -4,9 +4,11 @@
 use std::io::BufRead;
 use std::time::{Duration, Instant};
 
-use shm_comm::pubsub::{ConnectOptions, PubOptions, Publisher, Subscriber};
-use shm_comm::{BorrowError, RecvTimeoutError};
-use suite::{process_cpu_us, Check};
+use shm_comm::pubsub::{
+    ConnectOptions, DynPublisher, DynSubscriber, PubOptions, Publisher, Subscriber,
+};
+use shm_comm::{BorrowError, Codec, Frame, RecvTimeoutError, TryRecvError};
+use suite::{digest, pattern, process_cpu_us, Check};
 
 fn arg<T: std::str::FromStr>(args: &[String], i: usize, what: &str) -> T {
     args.get(i)
@@ -32,6 +34,29 @@ fn connect(name: &str) -> Subscriber<Check> {
         },
     )
     .unwrap_or_else(|e| die(&format!("connect {name}: {e}")))
+}
+
+/// Connects a dynamic subscriber (waiting up to 10 s for the publisher).
+fn connect_dyn(name: &str, last_value: bool) -> DynSubscriber {
+    DynSubscriber::connect(
+        name,
+        ConnectOptions {
+            timeout: Duration::from_secs(10),
+            last_value,
+            ..Default::default()
+        },
+    )
+    .unwrap_or_else(|e| die(&format!("connect {name}: {e}")))
+}
+
+/// The line that describes a received frame: its codec tag, length and digest.
+fn frame_line(f: &Frame) -> String {
+    format!(
+        "frame codec {} len {} digest {}",
+        f.codec.tag(),
+        f.data.len(),
+        digest(&f.data)
+    )
 }
 
 fn wait_stdin_line() {
@@ -235,6 +260,92 @@ fn main() {
             say(&format!("holding {}", held.len()));
             loop {
                 std::thread::sleep(Duration::from_secs(1));
+            }
+        }
+        // A dynamic publisher driven by commands on stdin, one per line:
+        // `bytes LEN SEED` sends `pattern(LEN, SEED)` as raw bytes, `frame TAG
+        // LEN SEED` sends it tagged with codec TAG; each answers `sent LEN` or
+        // `error TEXT`. `exit` (or end of input) drops the publisher.
+        "dyn-pub" => {
+            let max_payload: u32 = arg(&args, 2, "max_payload");
+            let capacity: u32 = arg(&args, 3, "capacity");
+            let mut p = DynPublisher::create(
+                &name,
+                PubOptions {
+                    capacity,
+                    max_payload,
+                    ..Default::default()
+                },
+            )
+            .unwrap_or_else(|e| die(&format!("create: {e}")));
+            say("ready");
+            for line in std::io::stdin().lock().lines() {
+                let Ok(line) = line else { break };
+                let cmd: Vec<String> = line.split_whitespace().map(str::to_owned).collect();
+                let r = match cmd.first().map(String::as_str) {
+                    Some("bytes") => {
+                        let data = pattern(arg(&cmd, 1, "len"), arg(&cmd, 2, "seed"));
+                        p.send_bytes(&data).map(|()| data.len())
+                    }
+                    Some("frame") => {
+                        let codec = Codec::from_tag(arg(&cmd, 1, "tag"));
+                        let data = pattern(arg(&cmd, 2, "len"), arg(&cmd, 3, "seed"));
+                        p.send_frame(&data, codec).map(|()| data.len())
+                    }
+                    Some("exit") => break,
+                    _ => die(&format!("unknown command {line:?}")),
+                };
+                match r {
+                    Ok(n) => say(&format!("sent {n}")),
+                    Err(e) => say(&format!("error {e}")),
+                }
+            }
+        }
+        // Receives `count` dynamic frames (`last_value` 0 or 1), printing a
+        // `frame codec TAG len LEN digest D` line for each, then `done missed M`.
+        "dyn-sub" => {
+            let count: u64 = arg(&args, 2, "count");
+            let last_value: u8 = arg(&args, 3, "last_value");
+            let mut s = connect_dyn(&name, last_value != 0);
+            say("ready");
+            let deadline = Instant::now() + Duration::from_secs(30);
+            for got in 0..count {
+                let mut buf = Vec::new();
+                match s.recv_into(&mut buf, Some(deadline)) {
+                    Ok(codec) => say(&frame_line(&Frame { codec, data: buf })),
+                    Err(e) => die(&format!("recv after {got}: {e}")),
+                }
+            }
+            say(&format!("done missed {}", s.missed()));
+        }
+        // A dynamic subscriber (`last_value` 0 or 1) that receives on command:
+        // `try` calls try_recv, `recv MS` waits up to MS milliseconds; each
+        // answers a frame line, `empty`, `timeout` or `corrupt REASON`,
+        // followed by ` missed M` (the subscriber's missed count).
+        "dyn-poll" => {
+            let last_value: u8 = arg(&args, 2, "last_value");
+            let mut s = connect_dyn(&name, last_value != 0);
+            say("ready");
+            for line in std::io::stdin().lock().lines() {
+                let Ok(line) = line else { break };
+                let cmd: Vec<String> = line.split_whitespace().map(str::to_owned).collect();
+                let out = match cmd.first().map(String::as_str) {
+                    Some("try") => match s.try_recv() {
+                        Ok(f) => frame_line(&f),
+                        Err(TryRecvError::Empty) => "empty".to_owned(),
+                        Err(TryRecvError::Corrupt(r)) => format!("corrupt {r}"),
+                    },
+                    Some("recv") => {
+                        match s.recv_timeout(Duration::from_millis(arg(&cmd, 1, "ms"))) {
+                            Ok(f) => frame_line(&f),
+                            Err(RecvTimeoutError::Timeout) => "timeout".to_owned(),
+                            Err(RecvTimeoutError::Corrupt(r)) => format!("corrupt {r}"),
+                        }
+                    }
+                    Some("exit") => break,
+                    _ => die(&format!("unknown command {line:?}")),
+                };
+                say(&format!("{out} missed {}", s.missed()));
             }
         }
         _ => die(&format!("unknown role {role:?}")),
