@@ -94,6 +94,8 @@ struct Endpoint {
     /// Exact size of every message on a typed queue.
     typed_len: Option<u32>,
     misses: AtomicU32,
+    /// The last wait for a job timed out: do not spin on the next one.
+    idle: std::sync::atomic::AtomicBool,
 }
 
 impl Endpoint {
@@ -149,6 +151,7 @@ impl Endpoint {
             queue,
             typed_len,
             misses: AtomicU32::new(0),
+            idle: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
@@ -216,7 +219,8 @@ impl Endpoint {
             }
             let slice = Instant::now() + SLICE;
             let until = deadline.map_or(slice, |d| d.min(slice));
-            self.queue.wait_room(Some(until));
+            // Spin only on the first wait of the call (see `sync::Event::wait`).
+            self.queue.wait_room(Some(until), !repair);
             repair = true;
             if deadline.is_some_and(|d| Instant::now() >= d) && !self.try_push(data, codec, true) {
                 return false;
@@ -256,8 +260,13 @@ impl Endpoint {
                 return Err(RecvTimeoutError::Timeout);
             }
             let slice = Instant::now() + SLICE;
-            self.queue
-                .wait_job(Some(deadline.map_or(slice, |d| d.min(slice))));
+            let until = deadline.map_or(slice, |d| d.min(slice));
+            // Spin only while jobs flow: after a wait that timed out, go
+            // straight to the futex (an idle puller costs nothing).
+            let got = self
+                .queue
+                .wait_job(Some(until), !self.idle.load(Ordering::Relaxed));
+            self.idle.store(!got, Ordering::Relaxed);
             repair = true;
         }
     }

@@ -360,6 +360,8 @@ pub struct RawSubscriber {
     opts: ConnectOptions,
     borrowed: Arc<AtomicU32>,
     missed_before: u64,
+    /// The last wait timed out: do not spin on the next one.
+    idle: bool,
 }
 
 /// How often a blocked subscriber checks that its publisher is still there.
@@ -380,6 +382,7 @@ impl RawSubscriber {
             opts,
             borrowed: Arc::new(AtomicU32::new(0)),
             missed_before: 0,
+            idle: false,
         })
     }
 
@@ -483,7 +486,12 @@ impl RawSubscriber {
         loop {
             let slice = Instant::now() + HEALTH_CHECK;
             let until = deadline.map_or(slice, |d| d.min(slice));
-            if self.reader.wait(Some(until)) {
+            // Spin only while messages flow: once a wait timed out, the
+            // next ones go straight to the futex (an idle subscriber that
+            // wakes every slice costs nothing).
+            let ready = self.reader.wait(Some(until), !self.idle);
+            self.idle = !ready;
+            if ready {
                 return true;
             }
             if deadline.is_some_and(|d| Instant::now() >= d) {

@@ -423,14 +423,15 @@ impl Queue {
         slap.wrapping_sub(lap) as i32 >= 0
     }
 
-    /// Waits until a job may be there or `deadline` passes.
-    pub fn wait_job(&self, deadline: Option<Instant>) -> bool {
-        self.not_empty().wait(|| self.has_job(), deadline)
+    /// Waits until a job may be there or `deadline` passes (spinning first
+    /// if `spin`, see `sync::Event::wait`).
+    pub fn wait_job(&self, deadline: Option<Instant>, spin: bool) -> bool {
+        self.not_empty().wait(|| self.has_job(), deadline, spin)
     }
 
     /// Waits until there may be room or `deadline` passes.
-    pub fn wait_room(&self, deadline: Option<Instant>) -> bool {
-        self.not_full().wait(|| self.has_room(), deadline)
+    pub fn wait_room(&self, deadline: Option<Instant>, spin: bool) -> bool {
+        self.not_full().wait(|| self.has_room(), deadline, spin)
     }
 
     /// Wakes every sleeper (shutting down).
@@ -534,7 +535,7 @@ mod tests {
                     for i in 0..per {
                         let id = p * per + i;
                         while q.try_push(&id.to_le_bytes(), 0, false).is_err() {
-                            q.wait_room(None);
+                            q.wait_room(None, true);
                         }
                     }
                 });
@@ -553,9 +554,10 @@ mod tests {
                             }
                             Ok(other) => panic!("bad job {other:?}"),
                             Err(_) => {
-                                q.wait_job(Some(
-                                    Instant::now() + std::time::Duration::from_millis(10),
-                                ));
+                                q.wait_job(
+                                    Some(Instant::now() + std::time::Duration::from_millis(10)),
+                                    true,
+                                );
                             }
                         }
                     }

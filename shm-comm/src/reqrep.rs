@@ -49,6 +49,7 @@
 //! replaced by the next replier.
 
 use std::marker::PhantomData;
+use std::sync::atomic::AtomicBool;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -369,6 +370,8 @@ pub struct RawRequester {
     next_call: AtomicU32,
     /// Serializes `request_into` calls: one mailbox, one call in flight.
     in_call: Mutex<()>,
+    /// The last wait for a reply timed out: do not spin on the next one.
+    idle: AtomicBool,
 }
 
 /// A request sent by [`RawRequester::send`] whose reply has not been taken.
@@ -387,6 +390,7 @@ impl RawRequester {
             svc,
             next_call: AtomicU32::new(last.wrapping_add(1)),
             in_call: Mutex::new(()),
+            idle: AtomicBool::new(false),
         }
     }
 
@@ -448,9 +452,9 @@ impl RawRequester {
                 return Err(self.timeout());
             }
             let slice = Instant::now() + SLICE;
-            self.svc
-                .queue
-                .wait_room(Some(deadline.map_or(slice, |d| d.min(slice))));
+            let until = deadline.map_or(slice, |d| d.min(slice));
+            // Spin only on the first wait (see `sync::Event::wait`).
+            self.svc.queue.wait_room(Some(until), !repair);
             repair = true;
         }
     }
@@ -488,10 +492,14 @@ impl RawRequester {
         let ready = || mb.state.load(Ordering::Acquire) == enc(call, READY, 0);
         loop {
             let slice = Instant::now() + SLICE;
-            if mb
+            let until = deadline.map_or(slice, |d| d.min(slice));
+            // Spin only while replies come quickly: after a wait that timed
+            // out, go straight to the futex.
+            let got = mb
                 .event
-                .wait(ready, Some(deadline.map_or(slice, |d| d.min(slice))))
-            {
+                .wait(ready, Some(until), !self.idle.load(Ordering::Relaxed));
+            self.idle.store(!got, Ordering::Relaxed);
+            if got {
                 break;
             }
             if deadline.is_some_and(|d| Instant::now() >= d) {
@@ -581,6 +589,8 @@ pub struct Call {
 #[derive(Debug)]
 pub struct RawReplier {
     svc: Service,
+    /// The last wait for a request timed out: do not spin on the next one.
+    idle: AtomicBool,
 }
 
 impl RawReplier {
@@ -628,15 +638,22 @@ impl RawReplier {
                 return Err(RecvTimeoutError::Timeout);
             }
             let slice = Instant::now() + SLICE;
-            self.svc
+            let until = deadline.map_or(slice, |d| d.min(slice));
+            // Spin only while requests flow: after a wait that timed out, go
+            // straight to the futex (an idle replier costs nothing).
+            let got = self
+                .svc
                 .queue
-                .wait_job(Some(deadline.map_or(slice, |d| d.min(slice))));
+                .wait_job(Some(until), !self.idle.load(Ordering::Relaxed));
+            self.idle.store(!got, Ordering::Relaxed);
             repair = true;
         }
     }
 
     /// Replies to `call`. Returns `Ok(false)` if the requester no longer
-    /// waits for it (it timed out or died): the reply is discarded.
+    /// waits for it (it timed out, or sent a newer request): the reply is
+    /// discarded. A reply to a requester that died is written into its
+    /// mailbox and never read (the next owner of the mailbox ignores it).
     pub fn reply(&self, call: &Call, data: &[u8], codec: Codec) -> Result<bool, ReplyError> {
         let max = self.svc.reply_max as usize;
         let wrong = match self.svc.typed {
@@ -790,6 +807,7 @@ impl<Req: ShmMessage, Rep: ShmMessage> Replier<Req, Rep> {
         Ok(Replier {
             raw: RawReplier {
                 svc: Service::create(name, &payload, shape, Some(&layout))?,
+                idle: AtomicBool::new(false),
             },
             _t: PhantomData,
         })
@@ -876,6 +894,7 @@ impl DynReplier {
         Ok(DynReplier {
             raw: RawReplier {
                 svc: Service::create(name, &Payload::Dynamic, dyn_shape(opts), None)?,
+                idle: AtomicBool::new(false),
             },
         })
     }

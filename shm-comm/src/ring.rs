@@ -731,12 +731,12 @@ impl Reader {
     }
 
     /// Blocks until a message may be ready, the ring is closed, or `deadline`
-    /// passes: spins briefly, then yields (so a writer sharing this core can
-    /// run), then sleeps on the futex. Returns `ready()`.
-    pub fn wait(&self, deadline: Option<Instant>) -> bool {
+    /// passes: with `spin`, spins briefly, then yields (so a writer sharing
+    /// this core can run); then sleeps on the futex. Returns `ready()`.
+    pub fn wait(&self, deadline: Option<Instant>, spin: bool) -> bool {
         self.ring
             .event()
-            .wait(|| self.ready() || self.ring.is_closed(), deadline);
+            .wait(|| self.ready() || self.ring.is_closed(), deadline, spin);
         self.ready()
     }
 

@@ -71,11 +71,20 @@ impl Event<'_> {
         wake_all(self.notify);
     }
 
-    /// Waits until `ready()` holds or `deadline` passes: spins briefly, then
-    /// yields (so a peer sharing this core can run), then sleeps on the
-    /// futex. Returns the last value of `ready()`.
-    pub(crate) fn wait(&self, mut ready: impl FnMut() -> bool, deadline: Option<Instant>) -> bool {
-        for i in 0..SPIN_ROUNDS + YIELD_ROUNDS {
+    /// Waits until `ready()` holds or `deadline` passes: with `spin`, spins
+    /// briefly, then yields (so a peer sharing this core can run); then
+    /// sleeps on the futex. Returns the last value of `ready()`.
+    ///
+    /// Callers pass `spin = false` when they are idle (their last wait timed
+    /// out), so a blocked waiter that wakes up periodically costs nothing.
+    pub(crate) fn wait(
+        &self,
+        mut ready: impl FnMut() -> bool,
+        deadline: Option<Instant>,
+        spin: bool,
+    ) -> bool {
+        let rounds = if spin { SPIN_ROUNDS + YIELD_ROUNDS } else { 0 };
+        for i in 0..rounds {
             if ready() {
                 return true;
             }
