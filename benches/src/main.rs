@@ -1,1 +1,446 @@
-fn main() {}
+//! `shm-comm-benches`: two-process latency and throughput of shm-comm's
+//! PUB/SUB next to the hardware floor (a raw cache-line ping-pong), measured
+//! in the same run. See the crate's README for what each scenario measures.
+//!
+//! ```text
+//! shm-comm-benches [--quick] [--one-core] [--only NAME]... [--json PATH]
+//! ```
+
+mod peer;
+mod report;
+mod scenarios;
+mod sys;
+
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use peer::Spin;
+use report::{Meta, Row};
+use scenarios::{Budget, Kind, Plan};
+
+const USAGE: &str = "\
+usage: shm-comm-benches [--quick] [--one-core] [--only NAME]... [--json PATH]
+
+  --quick      shorter runs (about 15 s instead of about 60 s)
+  --one-core   pin both processes to one CPU (raw-floor, typed-64B busy/blocking)
+  --only NAME  run only the scenarios whose id starts with NAME (repeatable);
+               the references of the ratio column (raw-floor, stream-raw)
+               come along with the scenarios they serve
+  --json PATH  also write the raw numbers as JSON to PATH
+
+scenario ids: raw-floor, typed-64B-busy, typed-64B-blocking, typed-4KiB-busy,
+typed-1MiB-loan, stream-typed-64B, stream-raw; with --one-core: raw-floor,
+raw-floor-spin, typed-64B-busy, typed-64B-blocking";
+
+#[derive(Debug, Default)]
+struct Config {
+    quick: bool,
+    one_core: bool,
+    only: Vec<String>,
+    json: Option<String>,
+}
+
+fn parse_args(args: &[String]) -> Result<Config, String> {
+    let mut cfg = Config::default();
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--quick" => cfg.quick = true,
+            "--one-core" => cfg.one_core = true,
+            "--only" => cfg
+                .only
+                .push(it.next().ok_or("--only needs a NAME")?.clone()),
+            "--json" => cfg.json = Some(it.next().ok_or("--json needs a PATH")?.clone()),
+            "-h" | "--help" => return Err(String::new()),
+            other => return Err(format!("unknown argument `{other}`")),
+        }
+    }
+    Ok(cfg)
+}
+
+/// The scenarios of this run, in order, with their spin mode and label.
+fn plans(cfg: &Config, peer_cpu: Option<usize>) -> Vec<Plan> {
+    let (pingpong, stream, pure_spin) = if cfg.quick {
+        (
+            Budget {
+                warmup: Duration::from_millis(100),
+                measure: Duration::from_millis(1200),
+            },
+            Budget {
+                warmup: Duration::from_millis(100),
+                measure: Duration::from_millis(600),
+            },
+            Budget {
+                warmup: Duration::from_millis(50),
+                measure: Duration::from_millis(300),
+            },
+        )
+    } else {
+        (
+            Budget {
+                warmup: Duration::from_millis(300),
+                measure: Duration::from_secs(5),
+            },
+            Budget {
+                warmup: Duration::from_millis(300),
+                measure: Duration::from_secs(2),
+            },
+            Budget {
+                warmup: Duration::from_millis(100),
+                measure: Duration::from_secs(1),
+            },
+        )
+    };
+    let list: Vec<(Kind, Spin, &str, Budget)> = if cfg.one_core {
+        vec![
+            (
+                Kind::RawFloor,
+                Spin::Yield,
+                "raw-floor (1 core, yield)",
+                pingpong,
+            ),
+            (
+                Kind::RawFloorPureSpin,
+                Spin::Hot,
+                "raw-floor (1 core, pure spin)",
+                pure_spin,
+            ),
+            (
+                Kind::Typed64Busy,
+                Spin::Yield,
+                "typed-64B busy (1 core, yield)",
+                pingpong,
+            ),
+            (
+                Kind::Typed64Blocking,
+                Spin::Hot,
+                "typed-64B blocking (1 core)",
+                pingpong,
+            ),
+        ]
+    } else {
+        vec![
+            (Kind::RawFloor, Spin::Hot, "raw-floor", pingpong),
+            (Kind::Typed64Busy, Spin::Hot, "typed-64B busy", pingpong),
+            (
+                Kind::Typed64Blocking,
+                Spin::Hot,
+                "typed-64B blocking",
+                pingpong,
+            ),
+            (Kind::Typed4KBusy, Spin::Hot, "typed-4KiB busy", pingpong),
+            (
+                Kind::Loan1MBusy,
+                Spin::Hot,
+                "typed-1MiB loan+borrow busy",
+                pingpong,
+            ),
+            (
+                Kind::StreamTyped,
+                Spin::Hot,
+                "stream typed-64B (cap 4096)",
+                stream,
+            ),
+            (
+                Kind::StreamRaw,
+                Spin::Hot,
+                "stream raw SPSC u64 (cap 4096)",
+                stream,
+            ),
+        ]
+    };
+    let wanted = |k: Kind| {
+        cfg.only.is_empty()
+            || cfg.only.iter().any(|n| {
+                k.id()
+                    .to_ascii_lowercase()
+                    .starts_with(&n.to_ascii_lowercase())
+            })
+    };
+    let selected: Vec<Kind> = list.iter().map(|e| e.0).filter(|&k| wanted(k)).collect();
+    // The references of the ratio column come along with what they serve.
+    let reference = |k: Kind| match k {
+        Kind::RawFloor => selected.iter().any(|s| !s.is_stream()),
+        Kind::StreamRaw => selected.contains(&Kind::StreamTyped),
+        _ => false,
+    };
+    list.into_iter()
+        .filter(|e| wanted(e.0) || reference(e.0))
+        .map(|(kind, spin, label, budget)| Plan {
+            kind,
+            spin,
+            label: label.to_owned(),
+            peer_cpu,
+            budget,
+        })
+        .collect()
+}
+
+/// A short raw floor run after each row (see `report::Row::floor`), if the run
+/// has a raw floor.
+fn probe_plan(plans: &[Plan], quick: bool) -> Option<Plan> {
+    let floor = plans.iter().find(|p| p.kind == Kind::RawFloor)?;
+    Some(Plan {
+        budget: Budget {
+            warmup: Duration::from_millis(50),
+            measure: Duration::from_millis(if quick { 150 } else { 300 }),
+        },
+        ..floor.clone()
+    })
+}
+
+/// Cost of one `Instant::now()` in ns.
+fn clock_cost() -> f64 {
+    let n = 200_000u32;
+    let t = Instant::now();
+    for _ in 0..n {
+        std::hint::black_box(Instant::now());
+    }
+    t.elapsed().as_nanos() as f64 / f64::from(n)
+}
+
+/// Cost of one `std::hint::spin_loop()` in ns.
+fn pause_cost() -> f64 {
+    let n = 1_000_000u32;
+    let t = Instant::now();
+    for _ in 0..n {
+        std::hint::spin_loop();
+    }
+    t.elapsed().as_nanos() as f64 / f64::from(n)
+}
+
+/// Segments and shm files of this run still present (there should be none):
+/// removes them and says what they were.
+fn leftovers() -> Vec<String> {
+    let pid = std::process::id();
+    let mut left: Vec<String> = shm_comm::segment::list()
+        .into_iter()
+        .filter(|(name, _)| name.starts_with(&format!("bench/{pid}/")))
+        .map(|(name, role)| {
+            let _ = shm_comm::segment::force_unlink(&name);
+            format!("segment {name} ({role}), now removed")
+        })
+        .collect();
+    if let Ok(dir) = std::fs::read_dir("/dev/shm") {
+        let prefix = format!("shmc-bench-{pid}-");
+        left.extend(
+            dir.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|f| f.starts_with(&prefix))
+                .map(|f| {
+                    let _ = std::fs::remove_file(std::path::Path::new("/dev/shm").join(&f));
+                    format!("raw file {f}, now removed")
+                }),
+        );
+    }
+    left
+}
+
+/// `true` if process `pid` exists.
+fn pid_alive(pid: u32) -> bool {
+    let Ok(pid) = libc::pid_t::try_from(pid) else {
+        return false;
+    };
+    // SAFETY: signal 0 only checks that the process exists; nothing is sent.
+    let rc = unsafe { libc::kill(pid, 0) };
+    rc == 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::ESRCH)
+}
+
+/// Removes what earlier runs that were killed (SIGKILL gives a process no
+/// chance to clean up) left behind: segments `bench/<pid>/...` and raw files
+/// `shmc-bench-<pid>-...` of dead pids.
+fn sweep_stale() {
+    let dead = |pid: &str| pid.parse::<u32>().is_ok_and(|p| !pid_alive(p));
+    for (name, _) in shm_comm::segment::list() {
+        let mut parts = name.split('/');
+        if parts.next() == Some("bench") && parts.next().is_some_and(dead) {
+            if let Ok(n) = shm_comm::segment::force_unlink(&name) {
+                eprintln!("note: removed {n} stale segment(s) of {name} (a killed earlier run)");
+            }
+        }
+    }
+    if let Ok(dir) = std::fs::read_dir("/dev/shm") {
+        for file in dir
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+        {
+            let pid = file
+                .strip_prefix("shmc-bench-")
+                .and_then(|r| r.split('-').next());
+            if pid.is_some_and(dead) {
+                let _ = std::fs::remove_file(std::path::Path::new("/dev/shm").join(&file));
+                eprintln!("note: removed stale raw file {file} (a killed earlier run)");
+            }
+        }
+    }
+}
+
+fn run_peer(args: &[String]) -> ExitCode {
+    let (Some(kind), Some(channel), Some(cpu), Some(spin)) = (
+        args.first().and_then(|s| Kind::from_id(s)),
+        args.get(1),
+        args.get(2),
+        args.get(3).and_then(|s| Spin::from_arg(s)),
+    ) else {
+        eprintln!("shm-comm-benches peer: bad arguments {args:?}");
+        return ExitCode::from(2);
+    };
+    if let Ok(cpu) = cpu.parse::<usize>() {
+        if let Err(e) = sys::pin_to(cpu) {
+            eprintln!("shm-comm-benches peer: cannot pin to CPU {cpu}: {e}");
+        }
+    }
+    sys::ignore_interrupts();
+    peer::watch_parent();
+    match scenarios::serve(kind, channel, spin) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("shm-comm-benches peer ({}): {e}", kind.id());
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some(peer::ROLE_ARG) {
+        return run_peer(&args[1..]);
+    }
+    let cfg = match parse_args(&args) {
+        Ok(c) => c,
+        Err(e) => {
+            if !e.is_empty() {
+                eprintln!("shm-comm-benches: {e}\n");
+            }
+            eprintln!("{USAGE}");
+            return ExitCode::from(if e.is_empty() { 0 } else { 2 });
+        }
+    };
+
+    sweep_stale();
+    let cpus = sys::allowed_cpus();
+    let (parent_cpu, peer_cpu) = match (cfg.one_core, cpus.as_slice()) {
+        (true, [c, ..]) => (Some(*c), Some(*c)),
+        (false, [a, b, ..]) => (Some(*a), Some(*b)),
+        _ => {
+            eprintln!("note: fewer than 2 usable CPUs; processes are not pinned");
+            (None, None)
+        }
+    };
+    if let Some(c) = parent_cpu {
+        if let Err(e) = sys::pin_to(c) {
+            eprintln!("warning: cannot pin to CPU {c}: {e}");
+        }
+    }
+
+    let plans = plans(&cfg, peer_cpu);
+    if plans.is_empty() {
+        eprintln!(
+            "shm-comm-benches: no scenario matches {:?}\n\n{USAGE}",
+            cfg.only
+        );
+        return ExitCode::from(2);
+    }
+    let meta = Meta {
+        one_core: cfg.one_core,
+        quick: cfg.quick,
+        parent_cpu,
+        peer_cpu,
+        clock_ns: clock_cost(),
+        pause_ns: pause_cost(),
+    };
+    eprintln!(
+        "shm-comm-benches: {} scenario(s); parent CPU {:?}, peer CPU {:?}; \
+         Instant::now() {:.0} ns, pause {:.1} ns",
+        plans.len(),
+        parent_cpu,
+        peer_cpu,
+        meta.clock_ns,
+        meta.pause_ns
+    );
+
+    sys::catch_interrupts();
+    let started = Instant::now();
+    let probe = probe_plan(&plans, cfg.quick);
+    let mut rows: Vec<Row> = Vec::new();
+    // The floor measured last: before the next row.
+    let mut last_floor = None;
+    for (i, plan) in plans.into_iter().enumerate() {
+        eprint!("[{}] {} ... ", i + 1, plan.label);
+        let t = Instant::now();
+        let before = sys::usage();
+        let result = scenarios::run(&plan);
+        let (after, wall) = (sys::usage(), t.elapsed().as_secs_f64());
+        let cpu_share = (
+            after.own.saturating_sub(before.own).as_secs_f64() / wall,
+            after.children.saturating_sub(before.children).as_secs_f64() / wall,
+        );
+        match &result {
+            Ok(scenarios::Measured::PingPong(l)) => eprint!(
+                "p50 {} ns, p99 {} ns ({} round trips, {:.1} s)",
+                l.hist.value_at_quantile(0.5),
+                l.hist.value_at_quantile(0.99),
+                l.round_trips,
+                t.elapsed().as_secs_f64()
+            ),
+            Ok(m) => eprint!(
+                "{:.0} msgs/s ({:.1} s)",
+                m.msgs_per_s(),
+                t.elapsed().as_secs_f64()
+            ),
+            Err(e) => eprint!("FAILED: {e}"),
+        }
+        let p50 = |r: &Result<scenarios::Measured, String>| match r {
+            Ok(scenarios::Measured::PingPong(l)) => Some(l.hist.value_at_quantile(0.5)),
+            _ => None,
+        };
+        let floor = if plan.kind == Kind::RawFloor {
+            let own = p50(&result);
+            (own, own)
+        } else {
+            let after = match &probe {
+                Some(probe) if !sys::interrupted() => p50(&scenarios::run(probe)),
+                _ => None,
+            };
+            if let Some(f) = after {
+                eprint!("; floor after: {f} ns");
+            }
+            (last_floor, after)
+        };
+        eprintln!();
+        last_floor = floor.1;
+        rows.push(Row {
+            plan,
+            result,
+            cpu_share,
+            floor,
+        });
+        if sys::interrupted() {
+            eprintln!("interrupted: skipping the remaining scenarios");
+            break;
+        }
+    }
+    eprintln!("done in {:.1} s", started.elapsed().as_secs_f64());
+
+    let mut ok = rows.iter().all(|r| r.result.is_ok());
+    let left = leftovers();
+    for l in &left {
+        eprintln!("error: left behind after the run: {l}");
+        ok = false;
+    }
+
+    print!("{}", report::table(&meta, &rows));
+    if let Some(path) = &cfg.json {
+        if let Err(e) = std::fs::write(path, report::json(&meta, &rows)) {
+            eprintln!("shm-comm-benches: writing {path}: {e}");
+            ok = false;
+        }
+    }
+    if sys::interrupted() {
+        ExitCode::from(130)
+    } else if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}

@@ -129,7 +129,7 @@ impl Ser {
 fn decode<'py>(
     py: Python<'py>,
     codec: Codec,
-    data: &[u8],
+    data: &Bound<'py, PyBytes>,
     typed: Option<&Py<PyAny>>,
 ) -> PyResult<Bound<'py, PyAny>> {
     match codec {
@@ -137,17 +137,16 @@ fn decode<'py>(
             static LOADS: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
             let loads = LOADS.import(py, "pickle", "loads")?;
             loads
-                .call1((PyBytes::new(py, data),))
+                .call1((data,))
                 .map_err(|e| error(py, "SHMSerializationError", format!("cannot unpickle: {e}")))
         }
-        Codec::MsgPack => {
-            msgpack::decode(py, data).map_err(|e| error(py, "SHMSerializationError", e.to_string()))
-        }
+        Codec::MsgPack => msgpack::decode(py, data.as_bytes())
+            .map_err(|e| error(py, "SHMSerializationError", e.to_string())),
         Codec::Typed => match typed {
-            Some(decoder) => decoder.bind(py).call1((PyBytes::new(py, data),)),
-            None => Ok(PyBytes::new(py, data).into_any()),
+            Some(decoder) => decoder.bind(py).call1((data,)),
+            None => Ok(data.clone().into_any()),
         },
-        Codec::Raw | Codec::Other(_) => Ok(PyBytes::new(py, data).into_any()),
+        Codec::Raw | Codec::Other(_) => Ok(data.clone().into_any()),
     }
 }
 

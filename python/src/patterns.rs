@@ -376,9 +376,7 @@ impl Subscriber {
         py: Python<'py>,
         timeout: Option<f64>,
     ) -> PyResult<Option<Bound<'py, PyBytes>>> {
-        Ok(self
-            .recv_frame(py, timeout)?
-            .map(|(_, data)| PyBytes::new(py, &data)))
+        Ok(self.recv_frame(py, timeout)?.map(|(_, data)| data))
     }
 
     /// The next frame as `(codec, bytes)` (codec: "raw", "pickle",
@@ -391,7 +389,7 @@ impl Subscriber {
     ) -> PyResult<Option<(String, Bound<'py, PyBytes>)>> {
         Ok(self
             .recv_frame(py, timeout)?
-            .map(|(c, data)| (c.name(), PyBytes::new(py, &data))))
+            .map(|(c, data)| (c.name(), data)))
     }
 
     /// Borrows the next message in place: a read-only buffer over the slot
@@ -513,44 +511,43 @@ impl Subscriber {
 }
 
 impl Subscriber {
-    fn recv_frame(
+    /// The next frame as `(codec, bytes)`, or `None` on timeout. The frame is
+    /// copied once, from the slot into a reused buffer, then into the
+    /// Python `bytes` (with the GIL held); waiting happens with the GIL released.
+    fn recv_frame<'py>(
         &self,
-        py: Python<'_>,
+        py: Python<'py>,
         timeout: Option<f64>,
-    ) -> PyResult<Option<(Codec, Vec<u8>)>> {
+    ) -> PyResult<Option<(Codec, Bound<'py, PyBytes>)>> {
         let deadline = deadline(timeout)?;
-        // Fast path with the GIL held: a message is often already there.
-        {
-            let mut g = lock(py, &self.inner);
-            let st = g
-                .as_mut()
-                .ok_or_else(|| closed(py, "Subscriber", &self.name))?;
-            let SubState { raw, buf } = st;
-            match raw.try_recv_into(buf) {
-                Ok(codec) => return Ok(Some((codec, buf.clone()))),
-                Err(TryRecvError::Empty) => {}
-                Err(TryRecvError::Corrupt(s)) => return Err(error(py, "SHMError", s)),
+        loop {
+            {
+                let mut g = lock(py, &self.inner);
+                let st = g
+                    .as_mut()
+                    .ok_or_else(|| closed(py, "Subscriber", &self.name))?;
+                let SubState { raw, buf } = st;
+                match raw.try_recv_into(buf) {
+                    Ok(codec) => return Ok(Some((codec, PyBytes::new(py, buf)))),
+                    Err(TryRecvError::Empty) => {}
+                    Err(TryRecvError::Corrupt(s)) => return Err(error(py, "SHMError", s)),
+                }
             }
             if deadline.is_some_and(|d| Instant::now() >= d) {
                 return Ok(None);
             }
-        }
-        let got = blocking(py, deadline, |until| {
-            let mut g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-            let Some(st) = g.as_mut() else {
-                return Some(Err(RecvTimeoutError::Corrupt("closed".into())));
-            };
-            let SubState { raw, buf } = st;
-            match raw.recv_into_deadline(buf, Some(until)) {
-                Ok(codec) => Some(Ok((codec, buf.clone()))),
-                Err(RecvTimeoutError::Timeout) => None,
-                Err(e) => Some(Err(e)),
+            let ready = blocking(py, deadline, |until| {
+                let mut g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+                // Closed meanwhile: report it as ready; the next round says so.
+                let Some(st) = g.as_mut() else {
+                    return Some(());
+                };
+                st.raw.wait(Some(until)).then_some(())
+            })?;
+            if ready.is_none() {
+                return Ok(None);
             }
-        })?;
-        got.transpose().map_err(|e| match e {
-            RecvTimeoutError::Corrupt(s) if s == "closed" => closed(py, "Subscriber", &self.name),
-            e => error(py, "SHMError", e.to_string()),
-        })
+        }
     }
 }
 
@@ -843,7 +840,7 @@ impl Requester {
     #[pyo3(signature = (timeout=None))]
     fn recv<'py>(&self, py: Python<'py>, timeout: Option<f64>) -> PyResult<Bound<'py, PyAny>> {
         match self.wait(py, timeout)? {
-            Some((codec, data)) => decode(py, codec, &data, None),
+            Some((codec, data)) => decode(py, codec, &PyBytes::new(py, &data), None),
             None => Ok(py.None().into_bound(py)),
         }
     }
@@ -872,7 +869,7 @@ impl Requester {
         let deadline = deadline(timeout)?;
         self.send_frame(py, bytes, self.ser.codec())?;
         match self.wait_until(py, deadline)? {
-            Some((codec, data)) => decode(py, codec, &data, None),
+            Some((codec, data)) => decode(py, codec, &PyBytes::new(py, &data), None),
             None => {
                 self.cancel(py);
                 Err(error(
@@ -1045,7 +1042,7 @@ impl Replier {
     #[pyo3(signature = (timeout=None))]
     fn recv<'py>(&self, py: Python<'py>, timeout: Option<f64>) -> PyResult<Bound<'py, PyAny>> {
         match self.take(py, timeout)? {
-            Some((codec, data)) => decode(py, codec, &data, None),
+            Some((codec, data)) => decode(py, codec, &PyBytes::new(py, &data), None),
             None => Ok(py.None().into_bound(py)),
         }
     }
@@ -1349,7 +1346,7 @@ impl Puller {
     #[pyo3(signature = (timeout=None))]
     fn recv<'py>(&self, py: Python<'py>, timeout: Option<f64>) -> PyResult<Bound<'py, PyAny>> {
         match self.take(py, timeout)? {
-            Some((codec, data)) => decode(py, codec, &data, None),
+            Some((codec, data)) => decode(py, codec, &PyBytes::new(py, &data), None),
             None => Ok(py.None().into_bound(py)),
         }
     }

@@ -31,10 +31,16 @@ pub(crate) fn yield_now() {
     crate::platform::yield_now();
 }
 
-/// Spin rounds (of 16 pause instructions) before yielding.
-const SPIN_ROUNDS: u32 = 256;
-/// `sched_yield` rounds before sleeping on the futex.
-const YIELD_ROUNDS: u32 = 256;
+/// How long a waiter spins (checking after every pause) before sleeping:
+/// long enough to catch a peer that answers within microseconds, short
+/// enough not to matter when idle.
+const SPIN_TIME: Duration = Duration::from_micros(20);
+/// While spinning, the waiter yields the CPU this often: on a core of its
+/// own a yield returns at once, but a peer sharing the core (two processes
+/// `taskset` to one CPU) needs it to run at all. Rare yields, then a futex
+/// sleep, also keep an unrelated process on our core from stealing whole
+/// time slices from us (a futex wake-up is scheduled sooner than a yielder).
+const YIELD_EVERY: Duration = Duration::from_micros(2);
 
 /// A wake-up channel in shared memory: two words, `notify` (the futex word,
 /// bumped on every wake-up) and `waiters` (set by a sleeper before it
@@ -83,20 +89,28 @@ impl Event<'_> {
         deadline: Option<Instant>,
         spin: bool,
     ) -> bool {
-        let rounds = if spin { SPIN_ROUNDS + YIELD_ROUNDS } else { 0 };
-        for i in 0..rounds {
-            if ready() {
-                return true;
-            }
-            if i < SPIN_ROUNDS {
-                for _ in 0..16 {
-                    spin_hint();
+        if spin {
+            let start = Instant::now();
+            let spin_until = start + SPIN_TIME;
+            let until = deadline.map_or(spin_until, |d| d.min(spin_until));
+            let mut next_yield = start + YIELD_EVERY;
+            let mut i = 0u32;
+            loop {
+                if ready() {
+                    return true;
                 }
-            } else {
-                yield_now();
-            }
-            if i % 64 == 63 && deadline.is_some_and(|d| Instant::now() >= d) {
-                return ready();
+                spin_hint();
+                i = i.wrapping_add(1);
+                if i % 32 == 0 {
+                    let now = Instant::now();
+                    if now >= until {
+                        break;
+                    }
+                    if now >= next_yield {
+                        yield_now();
+                        next_yield = now + YIELD_EVERY;
+                    }
+                }
             }
         }
         loop {

@@ -1,0 +1,429 @@
+//! The final table (stdout) and the `--json` file.
+
+use std::fmt::Write as _;
+
+use crate::scenarios::{Kind, Measured, Plan, Round};
+
+/// One scenario's outcome.
+#[derive(Debug)]
+pub struct Row {
+    /// What ran.
+    pub plan: Plan,
+    /// What it measured, or why it failed.
+    pub result: Result<Measured, String>,
+    /// Share of the scenario's wall time that the parent and the peer spent
+    /// on a CPU (1.0 = a whole core): both spin, so less means the machine
+    /// was busy with something else and the row is disturbed.
+    pub cpu_share: (f64, f64),
+    /// p50 of the raw floor just before and just after this row (a short
+    /// probe runs after every row). On a virtual machine the host may move
+    /// the two CPUs closer or further apart at any time, which changes every
+    /// latency (here: a 55 ns or a 250 ns floor); the ratio of a row is
+    /// taken against the floor around it, and a row whose two floors
+    /// disagree is marked.
+    pub floor: (Option<u64>, Option<u64>),
+}
+
+/// Below this CPU share (per process, or for both together on one core), a
+/// row is marked disturbed.
+const MIN_SHARE: f64 = 0.9;
+
+/// Largest relative change of the raw floor's p50 between the start and the
+/// end of a run that still makes the ratios trustworthy.
+const FLOOR_TOLERANCE: f64 = 0.25;
+
+impl Row {
+    /// The floor around this row: the mean of the probes before and after.
+    pub fn local_floor(&self) -> Option<f64> {
+        match self.floor {
+            (Some(a), Some(b)) => Some((a + b) as f64 / 2.0),
+            (Some(a), None) | (None, Some(a)) => Some(a as f64),
+            (None, None) => None,
+        }
+    }
+
+    /// `true` if the floor moved during this row (by more than
+    /// [`FLOOR_TOLERANCE`]): its numbers mix two placements of the CPUs.
+    pub fn floor_moved(&self) -> bool {
+        match self.floor {
+            (Some(a), Some(b)) => {
+                (a as f64 - b as f64).abs() / (a.min(b) as f64).max(1.0) > FLOOR_TOLERANCE
+            }
+            _ => false,
+        }
+    }
+
+    /// `true` if another load took CPU time from the benchmark's processes.
+    pub fn disturbed(&self, one_core: bool) -> bool {
+        let (a, b) = self.cpu_share;
+        if one_core {
+            a + b < MIN_SHARE
+        } else {
+            a.min(b) < MIN_SHARE
+        }
+    }
+}
+
+/// Run-wide facts printed with the table and stored in the JSON.
+#[derive(Debug)]
+pub struct Meta {
+    /// `--one-core`.
+    pub one_core: bool,
+    /// `--quick`.
+    pub quick: bool,
+    /// CPU the parent runs on, if pinned.
+    pub parent_cpu: Option<usize>,
+    /// CPU the peer runs on, if pinned.
+    pub peer_cpu: Option<usize>,
+    /// Cost of one `Instant::now()`, ns.
+    pub clock_ns: f64,
+    /// Cost of one `std::hint::spin_loop()` (a `pause`), ns.
+    pub pause_ns: f64,
+}
+
+fn p(m: &Measured, q: f64) -> Option<u64> {
+    match m {
+        Measured::PingPong(l) => Some(l.hist.value_at_quantile(q)),
+        Measured::Stream(_) => None,
+    }
+}
+
+/// The reference rows of the ratio column: the raw floor's p50 and the raw
+/// stream's rate.
+fn references(rows: &[Row]) -> (Option<u64>, Option<f64>) {
+    let find = |k: Kind| {
+        rows.iter()
+            .find(|r| r.plan.kind == k)
+            .and_then(|r| r.result.as_ref().ok())
+    };
+    (
+        find(Kind::RawFloor).and_then(|m| p(m, 0.5)),
+        find(Kind::StreamRaw).map(Measured::msgs_per_s),
+    )
+}
+
+/// "How many times worse than the floor": p50 / the raw floor around the
+/// row for ping-pong rows, raw stream rate / rate for stream rows.
+fn ratio(r: &Row, m: &Measured, refs: (Option<u64>, Option<f64>)) -> Option<f64> {
+    match m {
+        Measured::PingPong(_) => {
+            let floor = r.local_floor().or(refs.0.map(|f| f as f64))?;
+            Some(p(m, 0.5)? as f64 / floor.max(1.0))
+        }
+        Measured::Stream(_) => Some(refs.1? / m.msgs_per_s()),
+    }
+}
+
+fn si(v: f64) -> String {
+    if !v.is_finite() {
+        "-".into()
+    } else if v >= 1e9 {
+        format!("{:.2}G", v / 1e9)
+    } else if v >= 1e6 {
+        format!("{:.2}M", v / 1e6)
+    } else if v >= 1e3 {
+        format!("{:.1}k", v / 1e3)
+    } else {
+        format!("{v:.0}")
+    }
+}
+
+fn notes(m: &Measured) -> String {
+    match m {
+        Measured::PingPong(l) => format!("{} round trips, max {} ns", l.round_trips, l.hist.max()),
+        Measured::Stream(rounds) => {
+            let sum = |f: fn(&Round) -> u64| rounds.iter().map(f).sum::<u64>();
+            let (sent, missed, order_errors) =
+                (sum(|r| r.sent), sum(|r| r.missed), sum(|r| r.order_errors));
+            let rates = rounds.iter().map(Round::rate);
+            let lo = rates.clone().fold(f64::INFINITY, f64::min);
+            let hi = rates.fold(0.0, f64::max);
+            let send_rate = sent as f64 / rounds.iter().map(|r| r.send_secs).sum::<f64>();
+            let mut s = format!(
+                "median of {} rounds ({}..{}), missed {:.1}%, publisher sent {}/s",
+                rounds.len(),
+                si(lo),
+                si(hi),
+                100.0 * missed as f64 / sent.max(1) as f64,
+                si(send_rate)
+            );
+            if order_errors != 0 {
+                let _ = write!(s, ", {order_errors} OUT OF ORDER");
+            }
+            s
+        }
+    }
+}
+
+/// The table, for stdout.
+pub fn table(meta: &Meta, rows: &[Row]) -> String {
+    let refs = references(rows);
+    let width = rows
+        .iter()
+        .map(|r| r.plan.label.len())
+        .max()
+        .unwrap_or(8)
+        .max(8);
+    let mut out = String::new();
+    let cpus = match (meta.parent_cpu, meta.peer_cpu) {
+        (Some(a), Some(b)) => format!("parent on CPU {a}, peer on CPU {b}"),
+        _ => "processes not pinned".into(),
+    };
+    let _ = writeln!(
+        out,
+        "shm-comm-benches{}{}: {cpus}; Instant::now() costs {:.0} ns, pause {:.1} ns",
+        if meta.one_core { " --one-core" } else { "" },
+        if meta.quick { " --quick" } else { "" },
+        meta.clock_ns,
+        meta.pause_ns
+    );
+    let _ = writeln!(
+        out,
+        "{:<width$}  {:>9}  {:>9}  {:>9}  {:>9}  {:>7}  notes",
+        "scenario", "p50 ns", "p99 ns", "p99.9 ns", "msgs/s", "ratio"
+    );
+    for r in rows {
+        match &r.result {
+            Ok(m) => {
+                let q = |x: f64| p(m, x).map_or("-".into(), |v| v.to_string());
+                let ratio = ratio(r, m, refs).map_or("-".into(), |x| format!("{x:.2}x"));
+                let mut mark = String::new();
+                if r.disturbed(meta.one_core) {
+                    mark.push('*');
+                }
+                if r.floor_moved() {
+                    mark.push('!');
+                }
+                let floor = match r.floor {
+                    (Some(a), Some(b)) if r.plan.kind != Kind::RawFloor => {
+                        format!("floor {a}->{b} ns; ")
+                    }
+                    _ => String::new(),
+                };
+                let _ = writeln!(
+                    out,
+                    "{:<width$}  {:>9}  {:>9}  {:>9}  {:>9}  {:>7}  cpu {:.0}/{:.0}%{mark}; {floor}{}",
+                    r.plan.label,
+                    q(0.5),
+                    q(0.99),
+                    q(0.999),
+                    si(m.msgs_per_s()),
+                    ratio,
+                    100.0 * r.cpu_share.0,
+                    100.0 * r.cpu_share.1,
+                    notes(m)
+                );
+            }
+            Err(e) => {
+                let _ = writeln!(out, "{:<width$}  FAILED: {e}", r.plan.label);
+            }
+        }
+    }
+    if rows.iter().any(|r| r.result.is_ok() && r.floor_moved()) {
+        let _ = writeln!(
+            out,
+            "! rows marked ! are unreliable: the raw floor before and after them differs by \
+             more than {:.0}% (the host moved the two CPUs closer or further apart); run them again",
+            100.0 * FLOOR_TOLERANCE
+        );
+    }
+    if rows
+        .iter()
+        .any(|r| r.result.is_ok() && r.disturbed(meta.one_core))
+    {
+        let _ = writeln!(
+            out,
+            "* rows marked * are disturbed: the benchmark's processes got less than \
+             {:.0}% of {} (another load was running); run them again",
+            100.0 * MIN_SHARE,
+            if meta.one_core {
+                "the core"
+            } else {
+                "their cores"
+            }
+        );
+    }
+    out
+}
+
+/// A JSON value, written by hand (the crate has no JSON dependency).
+#[derive(Debug)]
+enum Json {
+    Null,
+    Bool(bool),
+    Int(u64),
+    Num(f64),
+    Str(String),
+    Arr(Vec<Json>),
+    Obj(Vec<(&'static str, Json)>),
+}
+
+impl Json {
+    fn write(&self, out: &mut String, indent: usize) {
+        let pad = |out: &mut String, n: usize| out.extend(std::iter::repeat_n(' ', n));
+        match self {
+            Json::Null => out.push_str("null"),
+            Json::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+            Json::Int(v) => {
+                let _ = write!(out, "{v}");
+            }
+            Json::Num(v) if v.is_finite() => {
+                let _ = write!(out, "{v}");
+            }
+            Json::Num(_) => out.push_str("null"),
+            Json::Str(s) => {
+                out.push('"');
+                for c in s.chars() {
+                    match c {
+                        '"' => out.push_str("\\\""),
+                        '\\' => out.push_str("\\\\"),
+                        '\n' => out.push_str("\\n"),
+                        c if (c as u32) < 0x20 => {
+                            let _ = write!(out, "\\u{:04x}", c as u32);
+                        }
+                        c => out.push(c),
+                    }
+                }
+                out.push('"');
+            }
+            Json::Arr(items) => {
+                out.push('[');
+                for (i, item) in items.iter().enumerate() {
+                    out.push_str(if i == 0 { "\n" } else { ",\n" });
+                    pad(out, indent + 2);
+                    item.write(out, indent + 2);
+                }
+                if !items.is_empty() {
+                    out.push('\n');
+                    pad(out, indent);
+                }
+                out.push(']');
+            }
+            Json::Obj(fields) => {
+                out.push('{');
+                for (i, (k, v)) in fields.iter().enumerate() {
+                    out.push_str(if i == 0 { "\n" } else { ",\n" });
+                    pad(out, indent + 2);
+                    Json::Str((*k).to_owned()).write(out, indent + 2);
+                    out.push_str(": ");
+                    v.write(out, indent + 2);
+                }
+                if !fields.is_empty() {
+                    out.push('\n');
+                    pad(out, indent);
+                }
+                out.push('}');
+            }
+        }
+    }
+}
+
+fn opt_int(v: Option<usize>) -> Json {
+    v.map_or(Json::Null, |v| Json::Int(v as u64))
+}
+
+fn row_json(r: &Row, refs: (Option<u64>, Option<f64>), one_core: bool) -> Json {
+    let mut f = vec![
+        ("id", Json::Str(r.plan.kind.id().into())),
+        ("label", Json::Str(r.plan.label.clone())),
+        ("spin", Json::Str(r.plan.spin.as_arg().into())),
+        ("peer_cpu", opt_int(r.plan.peer_cpu)),
+        (
+            "floor_before_p50_ns",
+            r.floor.0.map_or(Json::Null, Json::Int),
+        ),
+        (
+            "floor_after_p50_ns",
+            r.floor.1.map_or(Json::Null, Json::Int),
+        ),
+        ("floor_moved", Json::Bool(r.floor_moved())),
+        ("ok", Json::Bool(r.result.is_ok())),
+        ("parent_cpu_share", Json::Num(r.cpu_share.0)),
+        ("peer_cpu_share", Json::Num(r.cpu_share.1)),
+        ("disturbed", Json::Bool(r.disturbed(one_core))),
+    ];
+    match &r.result {
+        Err(e) => f.push(("error", Json::Str(e.clone()))),
+        Ok(m) => {
+            f.push(("msgs_per_s", Json::Num(m.msgs_per_s())));
+            f.push(("ratio", ratio(r, m, refs).map_or(Json::Null, Json::Num)));
+            match m {
+                Measured::PingPong(l) => {
+                    let h = &l.hist;
+                    f.push(("kind", Json::Str("ping-pong".into())));
+                    f.push(("round_trips", Json::Int(l.round_trips)));
+                    f.push(("elapsed_s", Json::Num(l.elapsed.as_secs_f64())));
+                    f.push(("one_way_min_ns", Json::Int(h.min())));
+                    f.push(("one_way_mean_ns", Json::Num(h.mean())));
+                    f.push(("one_way_p50_ns", Json::Int(h.value_at_quantile(0.5))));
+                    f.push(("one_way_p90_ns", Json::Int(h.value_at_quantile(0.9))));
+                    f.push(("one_way_p99_ns", Json::Int(h.value_at_quantile(0.99))));
+                    f.push(("one_way_p999_ns", Json::Int(h.value_at_quantile(0.999))));
+                    f.push(("one_way_max_ns", Json::Int(h.max())));
+                }
+                Measured::Stream(rounds) => {
+                    f.push(("kind", Json::Str("stream".into())));
+                    let sent: u64 = rounds.iter().map(|r| r.sent).sum();
+                    let missed: u64 = rounds.iter().map(|r| r.missed).sum();
+                    f.push(("sent", Json::Int(sent)));
+                    f.push(("missed", Json::Int(missed)));
+                    f.push((
+                        "missed_fraction",
+                        Json::Num(missed as f64 / sent.max(1) as f64),
+                    ));
+                    f.push((
+                        "rounds",
+                        Json::Arr(
+                            rounds
+                                .iter()
+                                .map(|r| {
+                                    Json::Obj(vec![
+                                        ("sent", Json::Int(r.sent)),
+                                        ("received", Json::Int(r.received)),
+                                        ("missed", Json::Int(r.missed)),
+                                        ("order_errors", Json::Int(r.order_errors)),
+                                        ("delivered_s", Json::Num(r.delivered_secs)),
+                                        ("send_s", Json::Num(r.send_secs)),
+                                        ("delivered_per_s", Json::Num(r.rate())),
+                                        ("sent_per_s", Json::Num(r.sent as f64 / r.send_secs)),
+                                    ])
+                                })
+                                .collect(),
+                        ),
+                    ));
+                }
+            }
+        }
+    }
+    Json::Obj(f)
+}
+
+/// The `--json` document.
+pub fn json(meta: &Meta, rows: &[Row]) -> String {
+    let refs = references(rows);
+    let doc = Json::Obj(vec![
+        ("tool", Json::Str("shm-comm-benches".into())),
+        ("one_core", Json::Bool(meta.one_core)),
+        ("quick", Json::Bool(meta.quick)),
+        ("parent_cpu", opt_int(meta.parent_cpu)),
+        ("peer_cpu", opt_int(meta.peer_cpu)),
+        ("clock_read_ns", Json::Num(meta.clock_ns)),
+        ("pause_ns", Json::Num(meta.pause_ns)),
+        (
+            "latency_unit",
+            Json::Str("one-way ns = round trip / 2".into()),
+        ),
+        (
+            "scenarios",
+            Json::Arr(
+                rows.iter()
+                    .map(|r| row_json(r, refs, meta.one_core))
+                    .collect(),
+            ),
+        ),
+    ]);
+    let mut out = String::new();
+    doc.write(&mut out, 0);
+    out.push('\n');
+    out
+}
