@@ -59,8 +59,19 @@ __all__ = [
     "force_unlink",
     "list_segments",
     "typed",
+    "msgs",
     "__version__",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # `shm_comm.msgs` (the standard message set) and `shm_comm.schema` (the
+    # schema compiler) are imported on first use.
+    if name in ("msgs", "schema"):
+        import importlib
+
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class Publisher(_native.Publisher):

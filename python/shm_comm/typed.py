@@ -27,10 +27,11 @@ from typing import Any
 import numpy as np
 
 from . import _native
-from ._errors import SHMLayoutError, SHMMessageTooLargeError
+from ._errors import SHMLayoutError, SHMMessageTooLargeError, SHMSerializationError
 
 __all__ = [
     "message_class",
+    "register",
     "dtype_of",
     "decode",
     "encode",
@@ -55,7 +56,10 @@ _SCALARS = {
     "flag": "<u1",
 }
 
-_CLASSES: dict[int, type] = {}
+#: Message classes by (layout hash, type name): structurally identical types
+#: (``Point`` and ``Vector3``) share a hash but keep their own class.
+_CLASSES: dict[tuple[int, str], type] = {}
+_STD_LOADED = False
 
 
 def layout_hash(layout: dict) -> int:
@@ -102,17 +106,42 @@ def _py_name(name: str) -> str:
     return name + "_" if keyword.iskeyword(name) else name
 
 
-def message_class(layout: dict) -> type:
-    """A dataclass for messages of ``layout`` (cached by hash).
+def register(cls: type) -> type:
+    """Registers a generated message class (a class decorator): sets its
+    ``__shm_dtype__`` and makes :func:`message_class` (and so received
+    messages) use it for its layout. The layout's hash is checked. The latest
+    class registered for a (layout, name) is the one messages decode to, but
+    a class of the standard set stays (``shm_comm.msgs.Header``, not a copy
+    of it in another generated module)."""
+    layout = cls.__shm_layout__
+    h = _native.check_layout(layout)["hash"]
+    if layout.get("hash") != h:
+        raise SHMLayoutError(f"{cls.__name__}: layout hash {layout.get('hash')!r} is not the "
+                             f"structural hash {h:#018x} of its fields (edited by hand?)")
+    cls.__shm_dtype__ = dtype_of(layout)
+    old = _CLASSES.get((h, layout["name"]))
+    if old is None or old.__module__ != __package__ + ".msgs":
+        _CLASSES[(h, layout["name"])] = cls
+    return cls
 
-    The class carries ``__shm_layout__`` (the layout dict) and
+
+def message_class(layout: dict) -> type:
+    """A dataclass for messages of ``layout`` (cached by hash and name).
+
+    A layout of the standard set (``shm_comm.msgs``) or of a registered
+    generated module gets its generated class; any other gets a class made
+    here. The class carries ``__shm_layout__`` (the layout dict) and
     ``__shm_dtype__`` (its numpy dtype), which is all :class:`Publisher`
     and :class:`Subscriber` need to speak the topic.
     """
+    global _STD_LOADED
     layout = _native.check_layout(layout)
     h = layout["hash"]
-    cls = _CLASSES.get(h)
-    if cls is not None and cls.__shm_layout__["name"] == layout["name"]:
+    if not _STD_LOADED:
+        _STD_LOADED = True
+        from . import msgs  # noqa: F401  (registers the standard classes)
+    cls = _CLASSES.get((h, layout["name"]))
+    if cls is not None:
         return cls
     fields = []
     for f in layout["fields"]:
@@ -122,7 +151,7 @@ def message_class(layout: dict) -> type:
     cls.__doc__ = f"Message `{layout['name']}` ({layout['size']} bytes, hash {h:#018x})."
     cls.__shm_layout__ = layout
     cls.__shm_dtype__ = dtype_of(layout)
-    _CLASSES[h] = cls
+    _CLASSES[(h, layout["name"])] = cls
     return cls
 
 
@@ -197,7 +226,8 @@ def _fill(t: dict, slot: Any, value: Any, where: str) -> None:
     shape = t.get("shape") or ()
     if shape:
         if kind in _SCALARS:
-            slot[...] = np.asarray(value)
+            # dtype= keeps integers exact (a list of big u64s would go through float64).
+            slot[...] = np.asarray(value, dtype=slot.dtype)
             return
         for i, v in enumerate(value):
             _fill(dict(t, shape=shape[1:]), slot[i], v, f"{where}[{i}]")
@@ -211,11 +241,14 @@ def _fill(t: dict, slot: Any, value: Any, where: str) -> None:
         slot["len"] = len(b)
         slot["bytes"][: len(b)] = np.frombuffer(b, dtype="u1")
     elif kind == "vec":
-        items = np.asarray(value if value is not None else [])
+        scalar = t["elem"]["kind"] in _SCALARS and not t["elem"].get("shape")
+        items = value if value is not None else []
+        if scalar:
+            items = np.asarray(items, dtype=slot["items"].dtype)
         if len(items) > t["capacity"]:
             raise SHMMessageTooLargeError(f"`{where}`: {len(items)} items do not fit FixedVec<_, {t['capacity']}>")
         slot["len"] = len(items)
-        if t["elem"]["kind"] in _SCALARS and not t["elem"].get("shape"):
+        if scalar:
             slot["items"][: len(items)] = items
         else:
             for i, v in enumerate(value):
@@ -223,9 +256,20 @@ def _fill(t: dict, slot: Any, value: Any, where: str) -> None:
 
 
 def _fill_struct(layout: dict, rec: Any, obj: Any, where: str = "") -> None:
+    if isinstance(obj, dict):
+        get = obj.get
+    elif isinstance(obj, np.void) and obj.dtype.names:
+        names = obj.dtype.names
+        get = lambda name: obj[name] if name in names else None  # noqa: E731
+    elif any(hasattr(obj, _py_name(f["name"])) for f in layout["fields"]):
+        get = lambda name: getattr(obj, _py_name(name), None)  # noqa: E731
+    else:
+        raise SHMSerializationError(
+            f"`{where or layout['name']}`: cannot pack a {type(obj).__name__} as `{layout['name']}` "
+            "(give a message object, a dict or a numpy record with its fields)")
     for f in layout["fields"]:
         name = f["name"]
-        value = obj.get(name) if isinstance(obj, dict) else getattr(obj, _py_name(name), None)
+        value = get(name)
         if value is None:
             continue
         path = f"{where}.{name}" if where else name

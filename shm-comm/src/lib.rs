@@ -5,6 +5,7 @@ pub mod codec;
 pub mod error;
 pub mod layout;
 pub mod message;
+pub mod msgs;
 pub mod pipeline;
 mod platform;
 pub mod pubsub;
