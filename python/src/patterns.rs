@@ -5,7 +5,7 @@
 //! threads); mutable state sits behind a `Mutex` that is only waited for
 //! with the GIL released, so a thread blocked in `recv` never blocks others.
 
-use std::sync::{Mutex, MutexGuard, TryLockError};
+use std::sync::{Arc, Mutex, MutexGuard, TryLockError};
 use std::time::{Duration, Instant};
 
 use pyo3::exceptions::PyBufferError;
@@ -208,9 +208,11 @@ impl Publisher {
             .as_mut()
             .ok_or_else(|| closed(py, "Publisher", &me.name))?;
         let cap = raw.max_payload();
+        let keep = raw.keep_alive();
         let (claim, ptr) = raw.claim().map_err(|e| send_error(py, e))?;
         Ok(Loan {
             publisher: slf.clone().unbind(),
+            _keep: keep,
             state: Mutex::new(Some(LoanState {
                 claim,
                 ptr: ptr as usize,
@@ -404,32 +406,22 @@ impl Subscriber {
             Err(shm_comm::BorrowError::Empty) => None,
             Err(e) => Some(Err(e)),
         };
-        {
-            let mut g = lock(py, &self.inner);
-            let st = g
-                .as_mut()
-                .ok_or_else(|| closed(py, "Subscriber", &self.name))?;
-            if let Some(r) = attempt(&mut st.raw) {
-                return r
-                    .map(|s| Some(Sample::new(s)))
-                    .map_err(|e| borrow_error(py, e));
+        loop {
+            {
+                let mut g = lock(py, &self.inner);
+                let st = g
+                    .as_mut()
+                    .ok_or_else(|| closed(py, "Subscriber", &self.name))?;
+                if let Some(r) = attempt(&mut st.raw) {
+                    return r
+                        .map(|s| Some(Sample::new(s)))
+                        .map_err(|e| borrow_error(py, e));
+                }
+            }
+            if deadline.is_some_and(|d| Instant::now() >= d) || !self.wait(py, deadline)? {
+                return Ok(None);
             }
         }
-        let got = blocking(py, deadline, |until| {
-            let mut g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-            let st = g.as_mut()?;
-            loop {
-                if let Some(r) = attempt(&mut st.raw) {
-                    return Some(r);
-                }
-                if !st.raw.wait(Some(until)) {
-                    return None;
-                }
-            }
-        })?;
-        got.transpose()
-            .map(|s| s.map(Sample::new))
-            .map_err(|e| borrow_error(py, e))
     }
 
     /// Installs a callable turning typed frames (bytes) into objects.
@@ -533,21 +525,37 @@ impl Subscriber {
                     Err(TryRecvError::Corrupt(s)) => return Err(error(py, "SHMError", s)),
                 }
             }
-            if deadline.is_some_and(|d| Instant::now() >= d) {
-                return Ok(None);
-            }
-            let ready = blocking(py, deadline, |until| {
-                let mut g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-                // Closed meanwhile: report it as ready; the next round says so.
-                let Some(st) = g.as_mut() else {
-                    return Some(());
-                };
-                st.raw.wait(Some(until)).then_some(())
-            })?;
-            if ready.is_none() {
+            if deadline.is_some_and(|d| Instant::now() >= d) || !self.wait(py, deadline)? {
                 return Ok(None);
             }
         }
+    }
+
+    /// Waits (GIL released) until a message may be ready, the subscriber is
+    /// closed (`true`: the caller's next attempt reports it) or `deadline`
+    /// passes (`false`). The subscriber's lock is only taken between slices,
+    /// never held while waiting, so other threads using the same subscriber
+    /// (`stats()`, `close()`, another `recv`) are not held up.
+    fn wait(&self, py: Python<'_>, deadline: Option<Instant>) -> PyResult<bool> {
+        let mut waiter = match lock(py, &self.inner).as_ref() {
+            Some(st) => st.raw.waiter(),
+            None => return Ok(true),
+        };
+        let ready = blocking(py, deadline, |until| {
+            let ready = waiter.wait(Some(until));
+            let mut g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+            let Some(st) = g.as_mut() else {
+                return Some(()); // closed meanwhile
+            };
+            st.raw.after_wait(ready);
+            if ready {
+                return Some(());
+            }
+            // The publisher may have been replaced: wait on the current one.
+            waiter = st.raw.waiter();
+            None
+        })?;
+        Ok(ready.is_some())
     }
 }
 
@@ -671,6 +679,9 @@ struct LoanState {
 #[pyclass(frozen, module = "shm_comm._native")]
 pub(crate) struct Loan {
     publisher: Py<Publisher>,
+    /// Keeps the slot mapped even if the publisher is closed while views of
+    /// the loan are alive (they then write into memory nobody reads).
+    _keep: Arc<dyn std::any::Any + Send + Sync>,
     state: Mutex<Option<LoanState>>,
     cap: usize,
     codec: Codec,
@@ -727,6 +738,9 @@ impl Loan {
     ) -> PyResult<()> {
         let py = slf.py();
         let me = slf.get();
+        if lock(py, &me.publisher.get().inner).is_none() {
+            return Err(PyBufferError::new_err("the loan's publisher is closed"));
+        }
         let g = lock(py, &me.state);
         let st = g
             .as_ref()
@@ -776,9 +790,8 @@ impl Drop for Loan {
 // ---------------------------------------------------------------------------
 
 struct ReqState {
-    raw: DynRequester,
+    raw: Arc<DynRequester>,
     pending: Option<Pending>,
-    buf: Vec<u8>,
 }
 
 /// Calls a service: `request(obj, timeout=5.0)`, or `send(obj)` then
@@ -816,9 +829,8 @@ impl Requester {
             name: name.to_owned(),
             ser,
             inner: Mutex::new(Some(ReqState {
-                raw,
+                raw: Arc::new(raw),
                 pending: None,
-                buf: Vec::new(),
             })),
         })
     }
@@ -903,6 +915,11 @@ impl Requester {
     }
 
     #[getter]
+    fn serialization(&self) -> &'static str {
+        self.ser.name()
+    }
+
+    #[getter]
     fn name(&self) -> &str {
         &self.name
     }
@@ -929,20 +946,25 @@ impl Requester {
 }
 
 impl Requester {
+    /// The requester and its pending call, without holding the lock after.
+    fn snapshot(&self, py: Python<'_>) -> PyResult<(Arc<DynRequester>, Option<Pending>)> {
+        let g = lock(py, &self.inner);
+        let st = g
+            .as_ref()
+            .ok_or_else(|| closed(py, "Requester", &self.name))?;
+        Ok((st.raw.clone(), st.pending))
+    }
+
     fn send_frame(&self, py: Python<'_>, bytes: Vec<u8>, codec: Codec) -> PyResult<bool> {
-        let deadline = Instant::now() + Duration::from_secs(5);
+        let (raw, old) = self.snapshot(py)?;
+        if let Some(p) = old {
+            raw.raw().cancel(p);
+        }
         // Sending waits only if the request queue is full.
-        let r = {
-            let mut g = lock(py, &self.inner);
-            let st = g
-                .as_mut()
-                .ok_or_else(|| closed(py, "Requester", &self.name))?;
-            if let Some(p) = st.pending.take() {
-                st.raw.raw().cancel(p);
-            }
-            py.detach(|| st.raw.raw().send(&bytes, codec, Some(deadline)))
-        };
-        let pending = r.map_err(|e| request_error(py, e))?;
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let pending = py
+            .detach(|| raw.raw().send(&bytes, codec, Some(deadline)))
+            .map_err(|e| request_error(py, e))?;
         if let Some(st) = lock(py, &self.inner).as_mut() {
             st.pending = Some(pending);
         }
@@ -961,44 +983,52 @@ impl Requester {
         self.wait_until(py, deadline(timeout)?)
     }
 
+    /// Waits for the reply to the pending request without holding the
+    /// requester's lock (other threads may call `stats`/`close` meanwhile;
+    /// a `close` ends the wait at the next slice).
     fn wait_until(
         &self,
         py: Python<'_>,
         deadline: Option<Instant>,
     ) -> PyResult<Option<(Codec, Vec<u8>)>> {
-        {
-            let g = lock(py, &self.inner);
-            let st = g
-                .as_ref()
-                .ok_or_else(|| closed(py, "Requester", &self.name))?;
-            if st.pending.is_none() {
-                return Err(error(
-                    py,
-                    "SHMError",
-                    "recv() without a pending request: send() first",
-                ));
-            }
-        }
+        let (raw, pending) = self.snapshot(py)?;
+        let Some(p) = pending else {
+            return Err(error(
+                py,
+                "SHMError",
+                "recv() without a pending request: send() first",
+            ));
+        };
+        let mut buf = Vec::new();
         let got = blocking(py, deadline, |until| {
-            let mut g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-            let st = g.as_mut()?;
-            let ReqState { raw, pending, buf } = st;
-            let p = pending.as_ref()?;
-            match raw.raw().wait_reply(p, Some(until), buf) {
+            if self.inner.lock().map_or(true, |g| g.is_none()) {
+                return Some(Err(None));
+            }
+            match raw.raw().wait_reply(&p, Some(until), &mut buf) {
                 Ok(codec) => {
-                    *pending = None;
-                    Some(Ok((codec, std::mem::take(buf))))
+                    let mut g = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+                    if let Some(st) = g.as_mut() {
+                        if st.pending == Some(p) {
+                            st.pending = None;
+                        }
+                    }
+                    Some(Ok((codec, std::mem::take(&mut buf))))
                 }
                 Err(RequestError::Timeout { .. }) => None,
-                Err(e) => Some(Err(e)),
+                Err(e) => Some(Err(Some(e))),
             }
         })?;
-        got.transpose().map_err(|e| request_error(py, e))
+        match got {
+            None => Ok(None),
+            Some(Ok(r)) => Ok(Some(r)),
+            Some(Err(None)) => Err(closed(py, "Requester", &self.name)),
+            Some(Err(Some(e))) => Err(request_error(py, e)),
+        }
     }
 }
 
 struct RepState {
-    raw: DynReplier,
+    raw: Arc<DynReplier>,
     last: Option<Call>,
 }
 
@@ -1034,7 +1064,10 @@ impl Replier {
         Ok(Replier {
             name: name.to_owned(),
             ser,
-            inner: Mutex::new(Some(RepState { raw, last: None })),
+            inner: Mutex::new(Some(RepState {
+                raw: Arc::new(raw),
+                last: None,
+            })),
         })
     }
 
@@ -1092,6 +1125,11 @@ impl Replier {
     }
 
     #[getter]
+    fn serialization(&self) -> &'static str {
+        self.ser.name()
+    }
+
+    #[getter]
     fn name(&self) -> &str {
         &self.name
     }
@@ -1120,24 +1158,35 @@ impl Replier {
 impl Replier {
     fn take(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<Option<(Codec, Vec<u8>)>> {
         let deadline = deadline(timeout)?;
-        if lock(py, &self.inner).is_none() {
-            return Err(closed(py, "Replier", &self.name));
-        }
+        let raw = match lock(py, &self.inner).as_ref() {
+            Some(st) => st.raw.clone(),
+            None => return Err(closed(py, "Replier", &self.name)),
+        };
+        // Waits without holding the replier's lock; a `close` from another
+        // thread ends the wait at the next slice.
+        let mut buf = Vec::new();
         let got = blocking(py, deadline, |until| {
-            let mut g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-            let st = g.as_mut()?;
-            let mut buf = Vec::new();
-            match st.raw.raw().recv_into(&mut buf, Some(until)) {
+            if self.inner.lock().map_or(true, |g| g.is_none()) {
+                return Some(Err(None));
+            }
+            match raw.raw().recv_into(&mut buf, Some(until)) {
                 Ok((call, codec)) => {
-                    st.last = Some(call);
-                    Some(Ok((codec, buf)))
+                    let mut g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+                    if let Some(st) = g.as_mut() {
+                        st.last = Some(call);
+                    }
+                    Some(Ok((codec, std::mem::take(&mut buf))))
                 }
                 Err(RecvTimeoutError::Timeout) => None,
-                Err(e) => Some(Err(e)),
+                Err(e) => Some(Err(Some(e))),
             }
         })?;
-        got.transpose()
-            .map_err(|e| error(py, "SHMError", e.to_string()))
+        match got {
+            None => Ok(None),
+            Some(Ok(r)) => Ok(Some(r)),
+            Some(Err(None)) => Err(closed(py, "Replier", &self.name)),
+            Some(Err(Some(e))) => Err(error(py, "SHMError", e.to_string())),
+        }
     }
 
     fn reply(&self, py: Python<'_>, data: &[u8], codec: Codec) -> PyResult<bool> {
@@ -1243,6 +1292,11 @@ impl Pusher {
     }
 
     #[getter]
+    fn serialization(&self) -> &'static str {
+        self.ser.name()
+    }
+
+    #[getter]
     fn name(&self) -> &str {
         &self.name
     }
@@ -1292,16 +1346,22 @@ impl Pusher {
         }
         let deadline = deadline(timeout)?;
         let got = blocking(py, deadline, |until| {
+            if self.inner.lock().map_or(true, |g| g.is_none()) {
+                return Some(Err(None)); // closed by another thread
+            }
             match raw.send_deadline(data, codec, Some(until)) {
                 Ok(()) => Some(Ok(())),
                 Err(SendTimeoutError::Timeout(())) => None,
-                Err(e) => Some(Err(e)),
+                Err(e) => Some(Err(Some(e))),
             }
         })?;
         match got {
             Some(Ok(())) => Ok(true),
-            Some(Err(SendTimeoutError::TooLarge { len, max })) => Err(too_large(py, len, max)),
-            Some(Err(SendTimeoutError::Timeout(()))) | None => Err(error(
+            Some(Err(None)) => Err(closed(py, "Pusher", &self.name)),
+            Some(Err(Some(SendTimeoutError::TooLarge { len, max }))) => {
+                Err(too_large(py, len, max))
+            }
+            Some(Err(Some(SendTimeoutError::Timeout(())))) | None => Err(error(
                 py,
                 "SHMBufferFullError",
                 format!(
@@ -1431,14 +1491,21 @@ impl Puller {
             return Ok(None);
         }
         let got = blocking(py, deadline, |until| {
+            if self.inner.lock().map_or(true, |g| g.is_none()) {
+                return Some(Err(None)); // closed by another thread
+            }
             let mut buf = Vec::new();
             match raw.recv_into(&mut buf, Some(until)) {
                 Ok(codec) => Some(Ok((codec, buf))),
                 Err(RecvTimeoutError::Timeout) => None,
-                Err(e) => Some(Err(e)),
+                Err(e) => Some(Err(Some(e))),
             }
         })?;
-        got.transpose()
-            .map_err(|e| error(py, "SHMError", e.to_string()))
+        match got {
+            None => Ok(None),
+            Some(Ok(r)) => Ok(Some(r)),
+            Some(Err(None)) => Err(closed(py, "Puller", &self.name)),
+            Some(Err(Some(e))) => Err(error(py, "SHMError", e.to_string())),
+        }
     }
 }

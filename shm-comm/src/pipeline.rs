@@ -222,8 +222,9 @@ impl Endpoint {
             // Spin only on the first wait of the call (see `sync::Event::wait`).
             self.queue.wait_room(Some(until), !repair);
             repair = true;
-            if deadline.is_some_and(|d| Instant::now() >= d) && !self.try_push(data, codec, true) {
-                return false;
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                // One last try: it either queues the job (once) or we give up.
+                return self.try_push(data, codec, true);
             }
         }
     }

@@ -206,6 +206,13 @@ impl RawPublisher {
         self.writer.published()
     }
 
+    /// A handle that keeps the topic's memory mapped (not the topic itself)
+    /// for as long as it lives: for language bindings whose buffers may
+    /// outlive the publisher.
+    pub fn keep_alive(&self) -> Arc<dyn std::any::Any + Send + Sync> {
+        self.seg.mapping()
+    }
+
     /// The layout of a typed topic.
     pub fn layout(&self) -> Option<LayoutDescriptor> {
         self.typed_len?;
@@ -501,6 +508,28 @@ impl RawSubscriber {
         }
     }
 
+    /// A waiter for this subscriber's next message that needs no borrow of
+    /// the subscriber: for callers that must not hold a lock on it while
+    /// waiting (several threads sharing one subscriber). After each wait,
+    /// call [`after_wait`](Self::after_wait) with its result.
+    pub fn waiter(&self) -> Waiter {
+        Waiter {
+            reader: Reader::resume(*self.reader.ring(), self.reader.position()),
+            _map: self.seg.mapping(),
+            spin: !self.idle,
+        }
+    }
+
+    /// Housekeeping after a [`Waiter::wait`] that returned `ready`: records
+    /// whether to spin next time, and after a timeout reattaches to a new
+    /// publisher if the old one went away.
+    pub fn after_wait(&mut self, ready: bool) {
+        self.idle = !ready;
+        if !ready {
+            self.reattach_if_replaced();
+        }
+    }
+
     /// If the publisher is gone and a new one created the topic again,
     /// switches to the new segment (from its first message).
     fn reattach_if_replaced(&mut self) {
@@ -614,6 +643,23 @@ fn open(name: &str, expect: &Expect, timeout: Duration) -> Result<(Segment, Ring
         }
     }
     Ok((seg, ring))
+}
+
+/// Waits for a subscriber's next message without borrowing the subscriber
+/// (see [`RawSubscriber::waiter`]). Keeps the topic's memory mapped.
+#[derive(Debug)]
+pub struct Waiter {
+    reader: Reader,
+    _map: Arc<Mapping>,
+    spin: bool,
+}
+
+impl Waiter {
+    /// Waits until a message may be ready or `deadline` passes; `false` on
+    /// timeout. Spins first only if the subscriber's last wait did not time out.
+    pub fn wait(&self, deadline: Option<Instant>) -> bool {
+        self.reader.wait(deadline, self.spin)
+    }
 }
 
 /// A message borrowed in place from a topic's slot. The slot is not

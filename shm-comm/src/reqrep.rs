@@ -226,6 +226,9 @@ impl Service {
             reason,
         };
         shape.queue.check().map_err(config)?;
+        if shape.reply_max == 0 {
+            return Err(config("slot size 0: replies need at least 1 byte".into()));
+        }
         let body_len = shape.body_len().ok_or_else(|| config("too large".into()))?;
         let mut init = Ok(());
         let seg = SharedSegment::create_or_join(
@@ -375,7 +378,7 @@ pub struct RawRequester {
 }
 
 /// A request sent by [`RawRequester::send`] whose reply has not been taken.
-#[derive(Debug)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Pending {
     call: u32,
 }

@@ -528,6 +528,16 @@ impl Reader {
         }
     }
 
+    /// A reader positioned at message `next` (a copy of another reader's
+    /// position, for waiting on it elsewhere).
+    pub fn resume(ring: Ring, next: u64) -> Reader {
+        Reader {
+            ring,
+            next,
+            missed: 0,
+        }
+    }
+
     /// A reader positioned at the ring's first message ever published (for a
     /// subscriber that was waiting before the ring's writer appeared).
     pub fn at_start(ring: Ring) -> Reader {

@@ -1,0 +1,257 @@
+"""Type stubs of ``shm_comm._native``, the compiled core of shm_comm.
+
+Import the public names from ``shm_comm`` (which subclasses ``Publisher`` and
+``Subscriber`` to add typed topics); this module is an implementation detail.
+Timeouts are in seconds: ``None`` waits forever, ``0`` (or less) checks once.
+Every blocking call releases the GIL and can be interrupted with Ctrl-C.
+"""
+
+from typing import Any, Callable
+
+from typing_extensions import Self
+
+# ---------------------------------------------------------------------------
+# PUB/SUB
+# ---------------------------------------------------------------------------
+
+class Publisher:
+    """Broadcasts messages to every subscriber of a topic. Never blocks."""
+
+    def __new__(
+        cls,
+        name: str,
+        num_slots: int = 64,
+        slot_size: int = 4096,
+        serialization: str = "pickle",
+        *,
+        layout: dict[str, Any] | None = None,
+        borrow_budget: int = 8,
+    ) -> Self: ...
+    def send(self, data: Any, *, block: bool = False, timeout: float | None = None) -> bool:
+        """Serializes and publishes ``data``; returns ``True``. ``block`` and
+        ``timeout`` are accepted for compatibility: a publisher never blocks."""
+    def send_bytes(self, payload: Any, *, block: bool = False, timeout: float | None = None) -> bool:
+        """Publishes raw bytes (any contiguous buffer)."""
+    def loan(self) -> Loan:
+        """Claims the next slot for writing in place."""
+    def stats(self) -> dict[str, int]:
+        """``msg_count``, ``drop_count``, ``num_slots``, ``slot_size``, ``borrow_budget``."""
+    def layout(self) -> dict[str, Any] | None:
+        """The topic's layout dict (typed topics) or ``None``."""
+    def close(self) -> None:
+        """Removes the topic. Idempotent."""
+    def _set_encoder(self, encoder: Callable[[Any], Any]) -> None: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def serialization(self) -> str: ...
+    @property
+    def closed(self) -> bool: ...
+    def __enter__(self) -> Self: ...
+    def __exit__(self, *_args: object) -> bool: ...
+    def __repr__(self) -> str: ...
+
+class Subscriber:
+    """Receives the messages published on a topic after it connected."""
+
+    def __new__(
+        cls,
+        name: str,
+        timeout_connect: float = 5.0,
+        serialization: str = "pickle",
+        *,
+        last_value: bool = False,
+        max_borrows: int = 4,
+    ) -> Self: ...
+    def recv(self, timeout: float | None = None) -> Any:
+        """The next message, deserialized; ``None`` on timeout."""
+    def recv_bytes(self, timeout: float | None = None) -> bytes | None:
+        """The next message as raw bytes; ``None`` on timeout."""
+    def recv_frame_bytes(self, timeout: float | None = None) -> tuple[str, bytes] | None:
+        """The next frame as ``(codec, bytes)``; ``None`` on timeout."""
+    def borrow(self, timeout: float | None = None) -> Sample | None:
+        """Borrows the next message in place (read-only); ``None`` on timeout."""
+    def layout(self) -> dict[str, Any] | None:
+        """The topic's layout dict (typed topics) or ``None``."""
+    def stats(self) -> dict[str, int]:
+        """``msg_count``, ``drop_count``, ``lag``, ``local_tail``, ``num_slots``,
+        ``slot_size``, ``publisher_pid``, ``publisher_alive``."""
+    def close(self) -> None:
+        """Disconnects (never removes the topic). Idempotent."""
+    def _set_decoder(self, decoder: Callable[[bytes], Any]) -> None: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def serialization(self) -> str: ...
+    @property
+    def closed(self) -> bool: ...
+    def __enter__(self) -> Self: ...
+    def __exit__(self, *_args: object) -> bool: ...
+    def __repr__(self) -> str: ...
+
+class Sample:
+    """A message borrowed in place from a topic's slot: a read-only buffer.
+    The slot stays pinned until the sample and every view of it are gone."""
+
+    def __len__(self) -> int: ...
+    def tobytes(self) -> bytes:
+        """A copy of the payload."""
+    def release(self) -> None:
+        """Unpins the slot now; ``BufferError`` while a view of it is alive."""
+    @property
+    def codec(self) -> str: ...
+    def __enter__(self) -> Self: ...
+    def __exit__(self, *_args: object) -> bool: ...
+    def __buffer__(self, flags: int, /) -> memoryview: ...
+
+class Loan:
+    """A topic slot claimed for writing in place: a writable buffer of
+    ``slot_size`` bytes. Dropping it unsent gives the slot back."""
+
+    def __len__(self) -> int: ...
+    def send(self, nbytes: int | None = None) -> bool:
+        """Publishes the first ``nbytes`` bytes (default: the whole slot)."""
+    def discard(self) -> None:
+        """Gives the slot back unpublished. Idempotent."""
+    def __enter__(self) -> Self: ...
+    def __exit__(self, *_args: object) -> bool: ...
+    def __buffer__(self, flags: int, /) -> memoryview: ...
+
+# ---------------------------------------------------------------------------
+# REQ/REP
+# ---------------------------------------------------------------------------
+
+class Requester:
+    """Calls a service: ``request(obj, timeout)``, or ``send(obj)`` then ``recv(timeout)``."""
+
+    def __new__(cls, name: str, timeout_connect: float = 5.0, serialization: str = "pickle") -> Self: ...
+    def send(self, data: Any) -> bool:
+        """Sends a request (replacing any unanswered one)."""
+    def send_bytes(self, payload: Any) -> bool:
+        """Sends raw bytes as a request."""
+    def recv(self, timeout: float | None = None) -> Any:
+        """The reply to the latest request; ``None`` on timeout."""
+    def recv_bytes(self, timeout: float | None = None) -> bytes | None:
+        """The reply as raw bytes; ``None`` on timeout."""
+    def request(self, data: Any, timeout: float | None = 5.0) -> Any:
+        """Sends ``data`` and returns the reply; ``SHMTimeoutError`` if none
+        comes within ``timeout``."""
+    def repliers(self) -> int:
+        """Live repliers of the service."""
+    def close(self) -> None:
+        """Disconnects. Idempotent."""
+    @property
+    def name(self) -> str: ...
+    @property
+    def serialization(self) -> str: ...
+    @property
+    def closed(self) -> bool: ...
+    def __enter__(self) -> Self: ...
+    def __exit__(self, *_args: object) -> bool: ...
+    def __repr__(self) -> str: ...
+
+class Replier:
+    """Serves a service: ``recv(timeout)`` a request, then ``send(reply)``."""
+
+    def __new__(
+        cls,
+        name: str,
+        num_slots: int = 16,
+        slot_size: int = 8192,
+        serialization: str = "pickle",
+    ) -> Self: ...
+    def recv(self, timeout: float | None = None) -> Any:
+        """The next request, deserialized; ``None`` on timeout."""
+    def recv_bytes(self, timeout: float | None = None) -> bytes | None:
+        """The next request as raw bytes; ``None`` on timeout."""
+    def send(self, data: Any) -> bool:
+        """Replies to the last request; ``False`` if nobody waits for it."""
+    def send_bytes(self, payload: Any) -> bool:
+        """Replies with raw bytes."""
+    def stats(self) -> dict[str, int]:
+        """``pending``, ``requesters``, ``slot_size``."""
+    def close(self) -> None:
+        """Leaves the service. Idempotent."""
+    @property
+    def name(self) -> str: ...
+    @property
+    def serialization(self) -> str: ...
+    @property
+    def closed(self) -> bool: ...
+    def __enter__(self) -> Self: ...
+    def __exit__(self, *_args: object) -> bool: ...
+    def __repr__(self) -> str: ...
+
+# ---------------------------------------------------------------------------
+# PUSH/PULL
+# ---------------------------------------------------------------------------
+
+class Pusher:
+    """Pushes jobs onto a work queue; each job goes to exactly one puller."""
+
+    def __new__(
+        cls,
+        name: str,
+        num_slots: int = 128,
+        slot_size: int = 4096,
+        serialization: str = "pickle",
+    ) -> Self: ...
+    def send(self, data: Any, *, block: bool = True, timeout: float | None = None) -> bool:
+        """Queues ``data``; on a full queue returns ``False`` (``block=False``)
+        or waits up to ``timeout``, then raises ``SHMBufferFullError``."""
+    def send_bytes(self, payload: Any, *, block: bool = True, timeout: float | None = None) -> bool:
+        """Queues raw bytes; same blocking rules as ``send``."""
+    def stats(self) -> dict[str, int]:
+        """``msg_count`` (jobs waiting), ``drop_count``, ``num_slots``, ``slot_size``, ``pullers``."""
+    def close(self) -> None:
+        """Leaves the queue. Idempotent."""
+    @property
+    def name(self) -> str: ...
+    @property
+    def serialization(self) -> str: ...
+    @property
+    def closed(self) -> bool: ...
+    def __enter__(self) -> Self: ...
+    def __exit__(self, *_args: object) -> bool: ...
+    def __repr__(self) -> str: ...
+
+class Puller:
+    """Takes jobs from a work queue."""
+
+    def __new__(cls, name: str, timeout_connect: float = 5.0, serialization: str = "pickle") -> Self: ...
+    def recv(self, timeout: float | None = None) -> Any:
+        """The next job, deserialized; ``None`` on timeout."""
+    def recv_bytes(self, timeout: float | None = None) -> bytes | None:
+        """The next job as raw bytes; ``None`` on timeout."""
+    def stats(self) -> dict[str, int]:
+        """``msg_count`` (jobs waiting), ``drop_count``, ``num_slots``, ``slot_size``."""
+    def close(self) -> None:
+        """Leaves the queue. Idempotent."""
+    @property
+    def name(self) -> str: ...
+    @property
+    def serialization(self) -> str: ...
+    @property
+    def closed(self) -> bool: ...
+    def __enter__(self) -> Self: ...
+    def __exit__(self, *_args: object) -> bool: ...
+    def __repr__(self) -> str: ...
+
+# ---------------------------------------------------------------------------
+# Functions
+# ---------------------------------------------------------------------------
+
+def force_unlink(name: str) -> bool:
+    """Removes every segment of channel ``name``; ``True`` if any was removed."""
+
+def list_segments() -> list[str]:
+    """The segments of this user that exist now, as ``"<channel>.<role>"``."""
+
+def layout_hash(layout: dict[str, Any]) -> int:
+    """The structural hash of a layout dict (the same as Rust's derive)."""
+
+def check_layout(layout: dict[str, Any]) -> dict[str, Any]:
+    """Validates a layout dict; returns it normalized, with its hash."""
+
+def first_difference(ours: dict[str, Any], theirs: dict[str, Any]) -> str | None:
+    """The first difference between two layouts, or ``None``."""
