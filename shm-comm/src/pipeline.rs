@@ -108,32 +108,8 @@ impl Endpoint {
             name: name.clone(),
             reason,
         };
-        let typed_len = match (seg.is_typed(), expect) {
-            (false, None) => None,
-            (true, Some(ours)) => {
-                let theirs = LayoutDescriptor::decode(&seg.layout_bytes())
-                    .map_err(|e| corrupt(e.to_string()))?;
-                if theirs.hash() != ours.hash() {
-                    return Err(OpenError::LayoutMismatch {
-                        name,
-                        ours: ours.name.clone(),
-                        theirs: theirs.name.clone(),
-                        difference: ours.first_difference(&theirs).unwrap_or_default(),
-                    });
-                }
-                Some(ours.size)
-            }
-            (typed, _) => {
-                return Err(OpenError::Incompatible {
-                    name,
-                    reason: format!(
-                        "it is a {} queue, opened as {}",
-                        if typed { "typed" } else { "dynamic" },
-                        if typed { "dynamic" } else { "typed" }
-                    ),
-                })
-            }
-        };
+        seg.check_payload(expect, "queue")?;
+        let typed_len = expect.map(|l| l.size);
         let (base, len) = seg.body();
         // SAFETY: the body is page-aligned + 4096 and lives as long as `seg`,
         // which is stored next to the queue.

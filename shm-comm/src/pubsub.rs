@@ -592,36 +592,8 @@ fn open(name: &str, expect: &Expect, timeout: Duration) -> Result<(Segment, Ring
     })?;
     match expect {
         Expect::Any => {}
-        Expect::Dynamic if seg.is_typed() => {
-            return Err(OpenError::Incompatible {
-                name: name.to_owned(),
-                reason: "it is a typed topic, opened as dynamic".into(),
-            })
-        }
-        Expect::Dynamic => {}
-        Expect::Typed(ours) => {
-            if !seg.is_typed() {
-                return Err(OpenError::Incompatible {
-                    name: name.to_owned(),
-                    reason: format!("it is a dynamic topic, opened as typed `{}`", ours.name),
-                });
-            }
-            let theirs =
-                LayoutDescriptor::decode(&seg.layout_bytes()).map_err(|e| OpenError::Corrupt {
-                    name: name.to_owned(),
-                    reason: e.to_string(),
-                })?;
-            if theirs.hash() != ours.hash() {
-                return Err(OpenError::LayoutMismatch {
-                    name: name.to_owned(),
-                    ours: ours.name.clone(),
-                    theirs: theirs.name.clone(),
-                    difference: ours.first_difference(&theirs).unwrap_or_else(|| {
-                        format!("hash {:#018x} vs {:#018x}", ours.hash(), theirs.hash())
-                    }),
-                });
-            }
-        }
+        Expect::Dynamic => seg.check_payload(None, "topic")?,
+        Expect::Typed(ours) => seg.check_payload(Some(ours), "topic")?,
     }
     let (base, len) = seg.region();
     // SAFETY: the region is 4096-aligned and lives as long as `seg`, which

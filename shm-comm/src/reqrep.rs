@@ -271,36 +271,14 @@ impl Service {
             name: name.clone(),
             reason,
         };
-        let typed = match (seg.is_typed(), expect) {
-            (false, None) => None,
-            (true, Some(ours)) => {
-                let theirs = LayoutDescriptor::decode(&seg.layout_bytes())
-                    .map_err(|e| corrupt(e.to_string()))?;
-                if theirs.hash() != ours.hash() {
-                    return Err(OpenError::LayoutMismatch {
-                        name,
-                        ours: ours.name.clone(),
-                        theirs: theirs.name.clone(),
-                        difference: ours.first_difference(&theirs).unwrap_or_default(),
-                    });
-                }
-                let size = |i: usize| match &ours.fields[i].ty.kind {
-                    Kind::Struct(l) => l.size,
-                    _ => 0,
-                };
-                Some((size(0), size(1)))
-            }
-            (typed, _) => {
-                return Err(OpenError::Incompatible {
-                    name,
-                    reason: format!(
-                        "it is a {} service, opened as {}",
-                        if typed { "typed" } else { "dynamic" },
-                        if typed { "dynamic" } else { "typed" }
-                    ),
-                })
-            }
-        };
+        seg.check_payload(expect, "service")?;
+        let typed = expect.map(|ours| {
+            let size = |i: usize| match &ours.fields[i].ty.kind {
+                Kind::Struct(l) => l.size,
+                _ => 0,
+            };
+            (size(0), size(1))
+        });
         let (base, len) = seg.body();
         // SAFETY: the body is page-aligned and lives as long as `seg`, stored
         // next to the queue.

@@ -654,6 +654,47 @@ impl Segment {
         v
     }
 
+    /// Checks that the segment carries what the opener expects: `None`, a
+    /// dynamic channel; `Some(layout)`, a typed channel of exactly that
+    /// layout (the error names the first differing field on both sides).
+    /// `what` names the channel kind in messages ("topic", "queue", ...).
+    pub fn check_payload(
+        &self,
+        expect: Option<&crate::layout::LayoutDescriptor>,
+        what: &str,
+    ) -> Result<(), OpenError> {
+        let name = || self.name().to_owned();
+        match (self.is_typed(), expect) {
+            (false, None) => Ok(()),
+            (true, Some(ours)) => {
+                let theirs = crate::layout::LayoutDescriptor::decode(&self.layout_bytes())
+                    .map_err(|e| OpenError::Corrupt {
+                        name: name(),
+                        reason: e.to_string(),
+                    })?;
+                if theirs.hash() == ours.hash() {
+                    return Ok(());
+                }
+                Err(OpenError::LayoutMismatch {
+                    name: name(),
+                    ours: ours.name.clone(),
+                    theirs: theirs.name.clone(),
+                    difference: ours.first_difference(&theirs).unwrap_or_else(|| {
+                        format!("hash {:#018x} vs {:#018x}", ours.hash(), theirs.hash())
+                    }),
+                })
+            }
+            (false, Some(ours)) => Err(OpenError::Incompatible {
+                name: name(),
+                reason: format!("it is a dynamic {what}, opened as typed `{}`", ours.name),
+            }),
+            (true, None) => Err(OpenError::Incompatible {
+                name: name(),
+                reason: format!("it is a typed {what}, opened as dynamic"),
+            }),
+        }
+    }
+
     /// The region after the header: start pointer and length. The pointer is
     /// 4096-byte aligned and valid for as long as any clone of this segment lives.
     pub fn region(&self) -> (*mut u8, usize) {
