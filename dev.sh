@@ -2,6 +2,7 @@
 # The project's command surface:
 #   ./dev.sh demo   build everything and run the headline demo
 #   ./dev.sh test   run every check and test, Rust and Python (what CI runs)
+# The full benchmark comparison with peers is benches/compare.sh.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -42,6 +43,10 @@ test_all() {
     python_env
     step "python tests"
     "$VENV/bin/python" -m pytest python/tests -q
+    step "latency regression guard (ratios to the raw floor measured in the same run)"
+    cargo build --release --quiet -p shm-comm-benches
+    ./target/release/shm-comm-benches --check
+    "$VENV/bin/python" examples/benchmark.py --check
 }
 
 case "${1:-}" in

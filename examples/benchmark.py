@@ -4,6 +4,7 @@
     benches/setup_peers.sh                          # peers: pyzmq, iceoryx2, shm-comm 1.0.0
     .venv/bin/python examples/benchmark.py --quick  # < ~60 s
     .venv/bin/python examples/benchmark.py --json bench.json --png bench.png
+    .venv/bin/python examples/benchmark.py --check  # regression guard, ~15 s
 
 Every measurement runs in two fresh processes: a *driver* (started by this
 script, pinned to the first allowed CPU) and its *echo* or *receiver* (started
@@ -1131,9 +1132,9 @@ def plot(path, cases, results, info):
     lat = [c for c in cases if c["kind"] == "pingpong" and results[c["id"]].get("ok")]
     thr = [c for c in cases if c["kind"] == "stream" and results[c["id"]].get("ok")
            and results[c["id"]].get("recv_per_s")]
-    fig, axes = plt.subplots(1, 2, figsize=(15, max(5, 0.42 * max(len(lat), len(thr)) + 2)),
-                             gridspec_kw={"width_ratios": [3, 2]})
-    ax = axes[0]
+    fig = plt.figure(figsize=(17, max(9, 0.42 * max(len(lat), len(thr)) + 2)))
+    grid = fig.add_gridspec(2, 2, width_ratios=[3, 2], height_ratios=[3, 2])
+    ax = fig.add_subplot(grid[:, 0])
     if lat:
         stats = []
         for c in lat[::-1]:
@@ -1160,7 +1161,35 @@ def plot(path, cases, results, info):
         ax.set_xlabel("one-way latency, µs (box: p25–p75, whiskers: p1–p99, red: p99.9)")
         ax.grid(True, axis="x", which="both", alpha=0.3)
     ax.set_title("ping-pong, one-way latency (log scale)")
-    ax = axes[1]
+    ax = fig.add_subplot(grid[0, 1])
+    # CDF of the 64 B hot path (every recorded sample of the run shown).
+    cdf = [c for c in lat if c["payload"] == "b64" and not c.get("gap_ms")
+           and results[c["id"]].get("samples") is not None and len(results[c["id"]]["samples"])]
+    if cdf:
+        import numpy as np
+        styles = {"ours": "-", "orig": "--"}
+        for c in cdf:
+            s = np.sort(np.asarray(results[c["id"]]["samples"], dtype=float))
+            if len(s) > 4000:                        # plot 4000 quantiles
+                s = s[np.linspace(0, len(s) - 1, 4000).astype(int)]
+            y = np.linspace(0, 1, len(s))
+            color = "black" if c["transport"] == "raw" else None
+            ax.plot(s, y, styles.get(c["impl"], ":") if c["transport"] != "raw" else "-",
+                    color=color, lw=1.6 if c["impl"] == "ours" else 1.2,
+                    label=f"{c['id']} (p50 {results[c['id']]['p50']:.2f} µs)")
+        ax.set_xscale("log")
+        ax.set_ylim(0, 1)
+        # Up to a few times the largest p99.9 (p99): the last 0.1% would only
+        # stretch the axis.
+        tails = [results[c["id"]].get("p999") or results[c["id"]]["p99"] for c in cdf]
+        lows = [results[c["id"]]["latency_us"]["p0"] for c in cdf]
+        ax.set_xlim(min(lows) / 1.5, max(tails) * 3)
+        ax.set_xlabel("one-way latency, µs (log scale; cut a little above the largest p99.9)")
+        ax.set_ylabel("fraction of round trips ≤ x")
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=8, loc="lower right")
+    ax.set_title("CDF, 64 B ping-pong back to back")
+    ax = fig.add_subplot(grid[1, 1])
     if thr:
         vals = [results[c["id"]]["recv_per_s"] for c in thr][::-1]
         labels = [c["id"] for c in thr][::-1]

@@ -4,8 +4,15 @@
 //!
 //! ```text
 //! shm-comm-benches [--quick] [--one-core] [--only NAME]... [--json PATH]
+//! shm-comm-benches --check
 //! ```
+//!
+//! With the `iceoryx2` cargo feature, the same ping-pong also runs over
+//! iceoryx2 (rows `iceoryx2-...`).
 
+mod check;
+#[cfg(feature = "iceoryx2")]
+mod iox;
 mod peer;
 mod report;
 mod scenarios;
@@ -20,6 +27,7 @@ use scenarios::{Budget, Kind, Plan};
 
 const USAGE: &str = "\
 usage: shm-comm-benches [--quick] [--one-core] [--only NAME]... [--json PATH]
+       shm-comm-benches --check
 
   --quick      shorter runs (about 15 s instead of about 60 s)
   --one-core   pin both processes to one CPU (raw-floor, typed-64B busy/blocking)
@@ -27,15 +35,22 @@ usage: shm-comm-benches [--quick] [--one-core] [--only NAME]... [--json PATH]
                the references of the ratio column (raw-floor, stream-raw)
                come along with the scenarios they serve
   --json PATH  also write the raw numbers as JSON to PATH
+  --check      regression guard (about 10 s): several short rounds of
+               raw-floor, typed-64B-busy and typed-64B-blocking; fails (exit 1)
+               if the median ratio to the raw floor of a typed row exceeds its
+               threshold; ends with `check: N passed, N failed`
 
 scenario ids: raw-floor, typed-64B-busy, typed-64B-blocking, typed-4KiB-busy,
 typed-1MiB-loan, stream-typed-64B, stream-raw; with --one-core: raw-floor,
-raw-floor-spin, typed-64B-busy, typed-64B-blocking";
+raw-floor-spin, typed-64B-busy, typed-64B-blocking. Built with the `iceoryx2`
+feature, also iceoryx2-64B-busy, iceoryx2-64B-blocking, iceoryx2-4KiB-busy,
+iceoryx2-1MiB-loan (the first two also with --one-core).";
 
 #[derive(Debug, Default)]
 struct Config {
     quick: bool,
     one_core: bool,
+    check: bool,
     only: Vec<String>,
     json: Option<String>,
 }
@@ -47,6 +62,7 @@ fn parse_args(args: &[String]) -> Result<Config, String> {
         match a.as_str() {
             "--quick" => cfg.quick = true,
             "--one-core" => cfg.one_core = true,
+            "--check" => cfg.check = true,
             "--only" => cfg
                 .only
                 .push(it.next().ok_or("--only needs a NAME")?.clone()),
@@ -54,6 +70,9 @@ fn parse_args(args: &[String]) -> Result<Config, String> {
             "-h" | "--help" => return Err(String::new()),
             other => return Err(format!("unknown argument `{other}`")),
         }
+    }
+    if cfg.check && (cfg.quick || cfg.one_core || !cfg.only.is_empty() || cfg.json.is_some()) {
+        return Err("--check takes no other option".into());
     }
     Ok(cfg)
 }
@@ -91,7 +110,7 @@ fn plans(cfg: &Config, peer_cpu: Option<usize>) -> Vec<Plan> {
             },
         )
     };
-    let list: Vec<(Kind, Spin, &str, Budget)> = if cfg.one_core {
+    let mut list: Vec<(Kind, Spin, &str, Budget)> = if cfg.one_core {
         vec![
             (
                 Kind::RawFloor,
@@ -117,6 +136,18 @@ fn plans(cfg: &Config, peer_cpu: Option<usize>) -> Vec<Plan> {
                 "typed-64B blocking (1 core)",
                 pingpong,
             ),
+            (
+                Kind::Iox64Busy,
+                Spin::Yield,
+                "iceoryx2-64B busy (1 core, yield)",
+                pingpong,
+            ),
+            (
+                Kind::Iox64Blocking,
+                Spin::Hot,
+                "iceoryx2-64B blocking (1 core)",
+                pingpong,
+            ),
         ]
     } else {
         vec![
@@ -135,6 +166,20 @@ fn plans(cfg: &Config, peer_cpu: Option<usize>) -> Vec<Plan> {
                 "typed-1MiB loan+borrow busy",
                 pingpong,
             ),
+            (Kind::Iox64Busy, Spin::Hot, "iceoryx2-64B busy", pingpong),
+            (
+                Kind::Iox64Blocking,
+                Spin::Hot,
+                "iceoryx2-64B blocking",
+                pingpong,
+            ),
+            (Kind::Iox4KBusy, Spin::Hot, "iceoryx2-4KiB busy", pingpong),
+            (
+                Kind::Iox1MLoan,
+                Spin::Hot,
+                "iceoryx2-1MiB loan busy",
+                pingpong,
+            ),
             (
                 Kind::StreamTyped,
                 Spin::Hot,
@@ -149,6 +194,8 @@ fn plans(cfg: &Config, peer_cpu: Option<usize>) -> Vec<Plan> {
             ),
         ]
     };
+    // The iceoryx2 rows exist only with the `iceoryx2` feature.
+    list.retain(|e| cfg!(feature = "iceoryx2") || !e.0.is_iceoryx2());
     let wanted = |k: Kind| {
         cfg.only.is_empty()
             || cfg.only.iter().any(|n| {
@@ -233,6 +280,8 @@ fn leftovers() -> Vec<String> {
                 }),
         );
     }
+    #[cfg(feature = "iceoryx2")]
+    left.extend(iox::leftovers());
     left
 }
 
@@ -273,6 +322,15 @@ fn sweep_stale() {
             }
         }
     }
+    #[cfg(feature = "iceoryx2")]
+    {
+        let n = iox::sweep_stale();
+        if n > 0 {
+            eprintln!(
+                "note: removed the resources of {n} dead iceoryx2 node(s) of a killed earlier run"
+            );
+        }
+    }
 }
 
 fn run_peer(args: &[String]) -> ExitCode {
@@ -299,6 +357,73 @@ fn run_peer(args: &[String]) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Runs `plans` in order, each followed by a raw-floor `probe` (if any; see
+/// `report::Row::floor`), with progress on stderr (each line starting with
+/// `tag`). Stops early when interrupted.
+fn run_rows(plans: Vec<Plan>, probe: Option<&Plan>, tag: &str) -> Vec<Row> {
+    let mut rows: Vec<Row> = Vec::new();
+    // The floor measured last: before the next row.
+    let mut last_floor = None;
+    for (i, plan) in plans.into_iter().enumerate() {
+        eprint!("{tag}[{}] {} ... ", i + 1, plan.label);
+        let t = Instant::now();
+        let before = sys::usage();
+        let result = scenarios::run(&plan);
+        let (after, wall) = (sys::usage(), t.elapsed().as_secs_f64());
+        let cpu_share = (
+            after.own.saturating_sub(before.own).as_secs_f64() / wall,
+            after.children.saturating_sub(before.children).as_secs_f64() / wall,
+        );
+        let others_share = before.others_since(&after).map(|d| d.as_secs_f64() / wall);
+        match &result {
+            Ok(scenarios::Measured::PingPong(l)) => eprint!(
+                "p50 {} ns, p99 {} ns ({} round trips, {:.1} s)",
+                l.hist.value_at_quantile(0.5),
+                l.hist.value_at_quantile(0.99),
+                l.round_trips,
+                t.elapsed().as_secs_f64()
+            ),
+            Ok(m) => eprint!(
+                "{:.0} msgs/s ({:.1} s)",
+                m.msgs_per_s(),
+                t.elapsed().as_secs_f64()
+            ),
+            Err(e) => eprint!("FAILED: {e}"),
+        }
+        let p50 = |r: &Result<scenarios::Measured, String>| match r {
+            Ok(scenarios::Measured::PingPong(l)) => Some(l.hist.value_at_quantile(0.5)),
+            _ => None,
+        };
+        let floor = if plan.kind == Kind::RawFloor {
+            let own = p50(&result);
+            (own, own)
+        } else {
+            let after = match probe {
+                Some(probe) if !sys::interrupted() => p50(&scenarios::run(probe)),
+                _ => None,
+            };
+            if let Some(f) = after {
+                eprint!("; floor after: {f} ns");
+            }
+            (last_floor, after)
+        };
+        eprintln!();
+        last_floor = floor.1;
+        rows.push(Row {
+            plan,
+            result,
+            cpu_share,
+            others_share,
+            floor,
+        });
+        if sys::interrupted() {
+            eprintln!("interrupted: skipping the remaining scenarios");
+            break;
+        }
+    }
+    rows
 }
 
 fn main() -> ExitCode {
@@ -333,10 +458,24 @@ fn main() -> ExitCode {
         }
     }
 
+    if cfg.check {
+        return check::run(peer_cpu);
+    }
+
     let plans = plans(&cfg, peer_cpu);
     if plans.is_empty() {
+        let hint = if !cfg!(feature = "iceoryx2")
+            && cfg
+                .only
+                .iter()
+                .any(|n| n.to_ascii_lowercase().starts_with("ice"))
+        {
+            " (the iceoryx2 rows need `--features iceoryx2`)"
+        } else {
+            ""
+        };
         eprintln!(
-            "shm-comm-benches: no scenario matches {:?}\n\n{USAGE}",
+            "shm-comm-benches: no scenario matches {:?}{hint}\n\n{USAGE}",
             cfg.only
         );
         return ExitCode::from(2);
@@ -362,64 +501,7 @@ fn main() -> ExitCode {
     sys::catch_interrupts();
     let started = Instant::now();
     let probe = probe_plan(&plans, cfg.quick);
-    let mut rows: Vec<Row> = Vec::new();
-    // The floor measured last: before the next row.
-    let mut last_floor = None;
-    for (i, plan) in plans.into_iter().enumerate() {
-        eprint!("[{}] {} ... ", i + 1, plan.label);
-        let t = Instant::now();
-        let before = sys::usage();
-        let result = scenarios::run(&plan);
-        let (after, wall) = (sys::usage(), t.elapsed().as_secs_f64());
-        let cpu_share = (
-            after.own.saturating_sub(before.own).as_secs_f64() / wall,
-            after.children.saturating_sub(before.children).as_secs_f64() / wall,
-        );
-        match &result {
-            Ok(scenarios::Measured::PingPong(l)) => eprint!(
-                "p50 {} ns, p99 {} ns ({} round trips, {:.1} s)",
-                l.hist.value_at_quantile(0.5),
-                l.hist.value_at_quantile(0.99),
-                l.round_trips,
-                t.elapsed().as_secs_f64()
-            ),
-            Ok(m) => eprint!(
-                "{:.0} msgs/s ({:.1} s)",
-                m.msgs_per_s(),
-                t.elapsed().as_secs_f64()
-            ),
-            Err(e) => eprint!("FAILED: {e}"),
-        }
-        let p50 = |r: &Result<scenarios::Measured, String>| match r {
-            Ok(scenarios::Measured::PingPong(l)) => Some(l.hist.value_at_quantile(0.5)),
-            _ => None,
-        };
-        let floor = if plan.kind == Kind::RawFloor {
-            let own = p50(&result);
-            (own, own)
-        } else {
-            let after = match &probe {
-                Some(probe) if !sys::interrupted() => p50(&scenarios::run(probe)),
-                _ => None,
-            };
-            if let Some(f) = after {
-                eprint!("; floor after: {f} ns");
-            }
-            (last_floor, after)
-        };
-        eprintln!();
-        last_floor = floor.1;
-        rows.push(Row {
-            plan,
-            result,
-            cpu_share,
-            floor,
-        });
-        if sys::interrupted() {
-            eprintln!("interrupted: skipping the remaining scenarios");
-            break;
-        }
-    }
+    let rows = run_rows(plans, probe.as_ref(), "");
     eprintln!("done in {:.1} s", started.elapsed().as_secs_f64());
 
     let mut ok = rows.iter().all(|r| r.result.is_ok());

@@ -15,6 +15,10 @@ pub struct Row {
     /// on a CPU (1.0 = a whole core): both spin, so less means the machine
     /// was busy with something else and the row is disturbed.
     pub cpu_share: (f64, f64),
+    /// CPU time that other processes of the machine used during the row,
+    /// per second of its wall time (1.0 = a whole core), from `/proc/*/stat`
+    /// (clock-tick resolution, so a few percent of noise), if known.
+    pub others_share: Option<f64>,
     /// p50 of the raw floor just before and just after this row (a short
     /// probe runs after every row). On a virtual machine the host may move
     /// the two CPUs closer or further apart at any time, which changes every
@@ -27,6 +31,14 @@ pub struct Row {
 /// Below this CPU share (per process, or for both together on one core), a
 /// row is marked disturbed.
 const MIN_SHARE: f64 = 0.9;
+
+/// A row that sleeps by design is disturbed when the other processes of the
+/// machine used more than this share of a core during it.
+const MAX_OTHERS: f64 = 0.25;
+
+/// Above this CPU share of the other processes of the machine (1.0 = a
+/// whole core), the notes name it (`others N%`).
+const OTHERS_NOTE: f64 = 0.1;
 
 /// Largest relative change of the raw floor's p50 between the start and the
 /// end of a run that still makes the ratios trustworthy.
@@ -54,9 +66,13 @@ impl Row {
     }
 
     /// `true` if another load took CPU time from the benchmark's processes.
+    /// A row that sleeps by design (on two cores) is judged by the CPU time
+    /// of the other processes instead.
     pub fn disturbed(&self, one_core: bool) -> bool {
         let (a, b) = self.cpu_share;
-        if one_core {
+        if self.plan.kind.sleeps() && !one_core {
+            self.others_share.is_some_and(|o| o > MAX_OTHERS)
+        } else if one_core {
             a + b < MIN_SHARE
         } else {
             a.min(b) < MIN_SHARE
@@ -194,12 +210,15 @@ pub fn table(meta: &Meta, rows: &[Row]) -> String {
                 if r.floor_moved() {
                     mark.push('!');
                 }
-                let floor = match r.floor {
+                let mut floor = match r.floor {
                     (Some(a), Some(b)) if r.plan.kind != Kind::RawFloor => {
                         format!("floor {a}->{b} ns; ")
                     }
                     _ => String::new(),
                 };
+                if let Some(o) = r.others_share.filter(|&o| o > OTHERS_NOTE) {
+                    floor.insert_str(0, &format!("others {:.0}%; ", 100.0 * o));
+                }
                 let _ = writeln!(
                     out,
                     "{:<width$}  {:>9}  {:>9}  {:>9}  {:>9}  {:>7}  cpu {:.0}/{:.0}%{mark}; {floor}{}",
@@ -234,13 +253,15 @@ pub fn table(meta: &Meta, rows: &[Row]) -> String {
         let _ = writeln!(
             out,
             "* rows marked * are disturbed: the benchmark's processes got less than \
-             {:.0}% of {} (another load was running); run them again",
+             {:.0}% of {} (another load was running; for a row that sleeps by design: other \
+             processes used more than {:.0}% of a core); run them again",
             100.0 * MIN_SHARE,
             if meta.one_core {
                 "the core"
             } else {
                 "their cores"
-            }
+            },
+            100.0 * MAX_OTHERS
         );
     }
     out
@@ -340,6 +361,10 @@ fn row_json(r: &Row, refs: (Option<u64>, Option<f64>), one_core: bool) -> Json {
         ("ok", Json::Bool(r.result.is_ok())),
         ("parent_cpu_share", Json::Num(r.cpu_share.0)),
         ("peer_cpu_share", Json::Num(r.cpu_share.1)),
+        (
+            "others_cpu_share",
+            r.others_share.map_or(Json::Null, Json::Num),
+        ),
         ("disturbed", Json::Bool(r.disturbed(one_core))),
     ];
     match &r.result {

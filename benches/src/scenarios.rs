@@ -12,13 +12,13 @@ use crate::peer::{parent_gone, say, Context, Peer, Spin, Waiter, CONTROL_TIMEOUT
 use crate::sys::{interrupted, monotonic_ns, RawShm};
 
 /// Sequence number that tells the peer to stop.
-const STOP: u64 = u64::MAX;
+pub(crate) const STOP: u64 = u64::MAX;
 /// Sequence number that ends a stream's warm-up or round: the peer reports
 /// what it counted since the previous one.
 const MARK: u64 = u64::MAX - 1;
 
 /// How long the peer's blocking receive waits before looking at the parent flag.
-const PEER_POLL: Duration = Duration::from_millis(100);
+pub(crate) const PEER_POLL: Duration = Duration::from_millis(100);
 
 /// Entries of the stream rings (typed and raw).
 const STREAM_CAPACITY: u32 = 4096;
@@ -115,11 +115,20 @@ pub enum Kind {
     StreamTyped,
     /// One-way SPSC ring of `u64` over a raw shm file.
     StreamRaw,
+    /// iceoryx2 64 B ping-pong, `receive` busy-poll (feature `iceoryx2`).
+    Iox64Busy,
+    /// iceoryx2 64 B ping-pong, event `Listener::timed_wait` (feature `iceoryx2`).
+    Iox64Blocking,
+    /// iceoryx2 4 KiB ping-pong, `receive` busy-poll (feature `iceoryx2`).
+    Iox4KBusy,
+    /// iceoryx2 1 MiB ping-pong through `loan_uninit` and `receive` (feature
+    /// `iceoryx2`).
+    Iox1MLoan,
 }
 
 impl Kind {
     /// Every scenario.
-    pub const ALL: [Kind; 8] = [
+    pub const ALL: [Kind; 12] = [
         Kind::RawFloor,
         Kind::RawFloorPureSpin,
         Kind::Typed64Busy,
@@ -128,6 +137,10 @@ impl Kind {
         Kind::Loan1MBusy,
         Kind::StreamTyped,
         Kind::StreamRaw,
+        Kind::Iox64Busy,
+        Kind::Iox64Blocking,
+        Kind::Iox4KBusy,
+        Kind::Iox1MLoan,
     ];
 
     /// Short name, used by `--only`, channel names and the JSON output.
@@ -141,6 +154,10 @@ impl Kind {
             Kind::Loan1MBusy => "typed-1MiB-loan",
             Kind::StreamTyped => "stream-typed-64B",
             Kind::StreamRaw => "stream-raw",
+            Kind::Iox64Busy => "iceoryx2-64B-busy",
+            Kind::Iox64Blocking => "iceoryx2-64B-blocking",
+            Kind::Iox4KBusy => "iceoryx2-4KiB-busy",
+            Kind::Iox1MLoan => "iceoryx2-1MiB-loan",
         }
     }
 
@@ -152,6 +169,21 @@ impl Kind {
     /// `true` for the one-way throughput scenarios.
     pub fn is_stream(self) -> bool {
         matches!(self, Kind::StreamTyped | Kind::StreamRaw)
+    }
+
+    /// `true` for the iceoryx2 scenarios (built only with the `iceoryx2`
+    /// feature).
+    pub fn is_iceoryx2(self) -> bool {
+        matches!(
+            self,
+            Kind::Iox64Busy | Kind::Iox64Blocking | Kind::Iox4KBusy | Kind::Iox1MLoan
+        )
+    }
+
+    /// `true` for the scenarios whose processes sleep in the kernel while they
+    /// wait (their CPU share says nothing about other loads).
+    pub fn sleeps(self) -> bool {
+        self == Kind::Iox64Blocking
     }
 
     /// `true` for the scenarios built on a raw shm file.
@@ -199,7 +231,8 @@ impl Plan {
         }
     }
 
-    fn spawn_peer(&self) -> Result<Peer, String> {
+    /// Starts the peer process of this scenario.
+    pub(crate) fn spawn_peer(&self) -> Result<Peer, String> {
         Peer::spawn(&[
             self.kind.id().to_owned(),
             self.channel(),
@@ -279,6 +312,9 @@ pub fn run(plan: &Plan) -> Result<Measured, String> {
         Kind::Loan1MBusy => loan_ping_pong(plan),
         Kind::StreamTyped => stream_typed(plan),
         Kind::StreamRaw => stream_raw(plan),
+        Kind::Iox64Busy | Kind::Iox64Blocking | Kind::Iox4KBusy | Kind::Iox1MLoan => {
+            iceoryx2_run(plan)
+        }
     }
 }
 
@@ -292,12 +328,42 @@ pub fn serve(kind: Kind, channel: &str, spin: Spin) -> Result<(), String> {
         Kind::Loan1MBusy => loan_echo(channel, spin),
         Kind::StreamTyped => stream_typed_peer(channel, spin),
         Kind::StreamRaw => stream_raw_peer(channel, spin),
+        Kind::Iox64Busy | Kind::Iox64Blocking | Kind::Iox4KBusy | Kind::Iox1MLoan => {
+            iceoryx2_serve(kind, channel, spin)
+        }
     }
+}
+
+#[cfg(feature = "iceoryx2")]
+fn iceoryx2_run(plan: &Plan) -> Result<Measured, String> {
+    crate::iox::run(plan)
+}
+
+#[cfg(feature = "iceoryx2")]
+fn iceoryx2_serve(kind: Kind, channel: &str, spin: Spin) -> Result<(), String> {
+    crate::iox::serve(kind, channel, spin)
+}
+
+/// Without the `iceoryx2` feature, the iceoryx2 rows are never planned.
+#[cfg(not(feature = "iceoryx2"))]
+fn iceoryx2_run(plan: &Plan) -> Result<Measured, String> {
+    Err(format!(
+        "{}: built without the `iceoryx2` feature",
+        plan.kind.id()
+    ))
+}
+
+#[cfg(not(feature = "iceoryx2"))]
+fn iceoryx2_serve(kind: Kind, _channel: &str, _spin: Spin) -> Result<(), String> {
+    Err(format!(
+        "{}: built without the `iceoryx2` feature",
+        kind.id()
+    ))
 }
 
 /// Runs round trips `1, 2, ...`: unmeasured for the warm-up time, then
 /// measured (one clock read before and after each) for the measure time.
-fn drive(
+pub(crate) fn drive(
     budget: &Budget,
     mut round_trip: impl FnMut(u64) -> Result<(), String>,
 ) -> Result<Latency, String> {

@@ -45,13 +45,16 @@ pub fn pin_to(cpu: usize) -> io::Result<()> {
     }
 }
 
-/// CPU time used so far by this process and by its reaped children.
-#[derive(Clone, Copy, Debug)]
+/// CPU time used so far by this process, by its reaped children and by the
+/// other processes of the machine.
+#[derive(Clone, Debug)]
 pub struct Usage {
     /// This process (all threads), user + system.
     pub own: Duration,
     /// Children that have been waited for, user + system.
     pub children: Duration,
+    /// Every other process of the machine, if `/proc` is readable.
+    pub others: Option<Others>,
 }
 
 fn rusage(who: libc::c_int) -> Duration {
@@ -66,11 +69,76 @@ fn rusage(who: libc::c_int) -> Duration {
     tv(ru.ru_utime) + tv(ru.ru_stime)
 }
 
+/// CPU time used so far by every other process of the machine (kernel
+/// threads included): all of `/proc` but this process and its children, in
+/// clock ticks, keyed by pid and start time.
+fn others_ticks() -> Option<std::collections::HashMap<(u32, u64), u64>> {
+    let me = std::process::id();
+    let mut ticks = std::collections::HashMap::new();
+    for entry in std::fs::read_dir("/proc").ok()?.flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|p| p.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if pid == me {
+            continue;
+        }
+        // Gone already, or not readable: skip it.
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        // `pid (comm) state ppid ...`: comm may hold spaces and parentheses.
+        let Some((_, rest)) = stat.rsplit_once(')') else {
+            continue;
+        };
+        let f: Vec<&str> = rest.split_whitespace().collect();
+        let num = |i: usize| f.get(i).and_then(|v| v.parse::<u64>().ok());
+        // Fields 4 (ppid), 14 (utime), 15 (stime) and 22 (starttime) of
+        // proc(5); `f[0]` is field 3.
+        let (Some(ppid), Some(utime), Some(stime), Some(start)) =
+            (num(1), num(11), num(12), num(19))
+        else {
+            continue;
+        };
+        if ppid != u64::from(me) {
+            ticks.insert((pid, start), utime + stime);
+        }
+    }
+    Some(ticks)
+}
+
+/// A snapshot of the CPU time of the other processes of the machine (see
+/// [`Usage::others_since`]).
+#[derive(Clone, Debug)]
+pub struct Others(std::collections::HashMap<(u32, u64), u64>);
+
 /// CPU time used so far (see [`Usage`]).
 pub fn usage() -> Usage {
     Usage {
         own: rusage(libc::RUSAGE_SELF),
         children: rusage(libc::RUSAGE_CHILDREN),
+        others: others_ticks().map(Others),
+    }
+}
+
+impl Usage {
+    /// CPU time that the other processes of the machine (not this one nor
+    /// its children) used between `self` and `later`, if known. Clock-tick
+    /// resolution (10 ms here); a process that ended in between is missed.
+    pub fn others_since(&self, later: &Usage) -> Option<Duration> {
+        let (Some(Others(before)), Some(Others(after))) = (&self.others, &later.others) else {
+            return None;
+        };
+        let ticks: u64 = after
+            .iter()
+            .map(|(k, &t)| t.saturating_sub(before.get(k).copied().unwrap_or(0)))
+            .sum();
+        // SAFETY: sysconf only reads a configuration value.
+        let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+        (hz > 0).then(|| Duration::from_secs_f64(ticks as f64 / hz as f64))
     }
 }
 
