@@ -229,7 +229,6 @@ class ShmPubSub(Kit):
         # producer writes the sequence number in place (a camera driver would
         # write its frame there: that is the producer's own work, not a copy
         # the transport makes), and the echo side answers by loan too.
-        del frame
 
         def send(i):
             loan = self.pub.loan()
