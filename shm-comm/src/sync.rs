@@ -91,6 +91,9 @@ impl Event<'_> {
     ) -> bool {
         if spin {
             let start = Instant::now();
+            if deadline.is_some_and(|d| start >= d) {
+                return ready();
+            }
             let spin_until = start + SPIN_TIME;
             let until = deadline.map_or(spin_until, |d| d.min(spin_until));
             let mut next_yield = start + YIELD_EVERY;
