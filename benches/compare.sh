@@ -126,7 +126,8 @@ table_or_note() {   # file, what
     echo "## Rust harness (\`shm-comm-benches${QUICK[*]:+ ${QUICK[*]}} --features iceoryx2\`), two cores"
     echo
     echo "One-way latency (round trip / 2) in ns; ratio = p50 / the raw floor measured"
-    echo "around the row (streams: raw rate / rate). See benches/README.md."
+    echo "around the row (reqrep: whole round trips, against twice the floor; streams and"
+    echo "pushpull: raw stream rate / rate). See benches/README.md."
     echo
     echo '```text'
     table_or_note "$OUT/rust.txt" "shm-comm-benches"

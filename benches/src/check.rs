@@ -67,6 +67,7 @@ fn plan(kind: Kind, label: &str, peer_cpu: Option<usize>, budget: Budget) -> Pla
         spin: Spin::Hot,
         label: label.to_owned(),
         peer_cpu,
+        cpus: Vec::new(),
         budget,
     }
 }

@@ -1,6 +1,7 @@
 //! `shm-comm-benches`: two-process latency and throughput of shm-comm's
-//! PUB/SUB next to the hardware floor (a raw cache-line ping-pong), measured
-//! in the same run. See the crate's README for what each scenario measures.
+//! PUB/SUB, REQ/REP and PUSH/PULL next to the hardware floor (a raw
+//! cache-line ping-pong, a raw SPSC ring), measured in the same run. See the
+//! crate's README for what each scenario measures.
 //!
 //! ```text
 //! shm-comm-benches [--quick] [--one-core] [--only NAME]... [--json PATH]
@@ -29,7 +30,7 @@ const USAGE: &str = "\
 usage: shm-comm-benches [--quick] [--one-core] [--only NAME]... [--json PATH]
        shm-comm-benches --check
 
-  --quick      shorter runs (about 15 s instead of about 60 s)
+  --quick      shorter runs (about 13 s instead of about 45 s; more with iceoryx2)
   --one-core   pin both processes to one CPU (raw-floor, typed-64B busy/blocking)
   --only NAME  run only the scenarios whose id starts with NAME (repeatable);
                the references of the ratio column (raw-floor, stream-raw)
@@ -41,9 +42,10 @@ usage: shm-comm-benches [--quick] [--one-core] [--only NAME]... [--json PATH]
                threshold; ends with `check: N passed, N failed`
 
 scenario ids: raw-floor, typed-64B-busy, typed-64B-blocking, typed-4KiB-busy,
-typed-1MiB-loan, stream-typed-64B, stream-raw; with --one-core: raw-floor,
-raw-floor-spin, typed-64B-busy, typed-64B-blocking. Built with the `iceoryx2`
-feature, also iceoryx2-64B-busy, iceoryx2-64B-blocking, iceoryx2-4KiB-busy,
+typed-1MiB-loan, reqrep-64B, stream-typed-64B, pushpull-64B-x1,
+pushpull-64B-x4, stream-raw; with --one-core: raw-floor, raw-floor-spin,
+typed-64B-busy, typed-64B-blocking. Built with the `iceoryx2` feature, also
+iceoryx2-64B-busy, iceoryx2-64B-blocking, iceoryx2-4KiB-busy,
 iceoryx2-1MiB-loan (the first two also with --one-core).";
 
 #[derive(Debug, Default)]
@@ -78,7 +80,8 @@ fn parse_args(args: &[String]) -> Result<Config, String> {
 }
 
 /// The scenarios of this run, in order, with their spin mode and label.
-fn plans(cfg: &Config, peer_cpu: Option<usize>) -> Vec<Plan> {
+/// `cpus`: every CPU the run may use (see [`Plan::cpus`]).
+fn plans(cfg: &Config, peer_cpu: Option<usize>, cpus: &[usize]) -> Vec<Plan> {
     let (pingpong, stream, pure_spin) = if cfg.quick {
         (
             Budget {
@@ -181,9 +184,27 @@ fn plans(cfg: &Config, peer_cpu: Option<usize>) -> Vec<Plan> {
                 pingpong,
             ),
             (
+                Kind::ReqRep64,
+                Spin::Hot,
+                "reqrep-64B (round trip)",
+                pingpong,
+            ),
+            (
                 Kind::StreamTyped,
                 Spin::Hot,
                 "stream typed-64B (cap 4096)",
+                stream,
+            ),
+            (
+                Kind::PushPull1,
+                Spin::Hot,
+                "pushpull-64B x1 (cap 1024)",
+                stream,
+            ),
+            (
+                Kind::PushPull4,
+                Spin::Hot,
+                "pushpull-64B x4 (cap 1024)",
                 stream,
             ),
             (
@@ -208,7 +229,7 @@ fn plans(cfg: &Config, peer_cpu: Option<usize>) -> Vec<Plan> {
     // The references of the ratio column come along with what they serve.
     let reference = |k: Kind| match k {
         Kind::RawFloor => selected.iter().any(|s| !s.is_stream()),
-        Kind::StreamRaw => selected.contains(&Kind::StreamTyped),
+        Kind::StreamRaw => selected.iter().any(|&s| s.is_stream() && s != k),
         _ => false,
     };
     list.into_iter()
@@ -218,6 +239,11 @@ fn plans(cfg: &Config, peer_cpu: Option<usize>) -> Vec<Plan> {
             spin,
             label: label.to_owned(),
             peer_cpu,
+            cpus: if peer_cpu.is_some() {
+                cpus.to_vec()
+            } else {
+                Vec::new()
+            },
             budget,
         })
         .collect()
@@ -343,9 +369,14 @@ fn run_peer(args: &[String]) -> ExitCode {
         eprintln!("shm-comm-benches peer: bad arguments {args:?}");
         return ExitCode::from(2);
     };
-    if let Ok(cpu) = cpu.parse::<usize>() {
-        if let Err(e) = sys::pin_to(cpu) {
-            eprintln!("shm-comm-benches peer: cannot pin to CPU {cpu}: {e}");
+    // `-`: keep the inherited affinity; else one CPU or a list `0,1`.
+    if let Ok(set) = cpu
+        .split(',')
+        .map(str::parse::<usize>)
+        .collect::<Result<Vec<usize>, _>>()
+    {
+        if let Err(e) = sys::pin_to_set(&set) {
+            eprintln!("shm-comm-benches peer: cannot pin to CPU(s) {cpu}: {e}");
         }
     }
     sys::ignore_interrupts();
@@ -383,6 +414,18 @@ fn run_rows(plans: Vec<Plan>, probe: Option<&Plan>, tag: &str) -> Vec<Row> {
                 l.hist.value_at_quantile(0.5),
                 l.hist.value_at_quantile(0.99),
                 l.round_trips,
+                t.elapsed().as_secs_f64()
+            ),
+            Ok(m @ scenarios::Measured::Calls(l)) => eprint!(
+                "round trip p50 {} ns, p99 {} ns, {:.0} calls/s ({:.1} s)",
+                l.hist.value_at_quantile(0.5),
+                l.hist.value_at_quantile(0.99),
+                m.msgs_per_s(),
+                t.elapsed().as_secs_f64()
+            ),
+            Ok(m @ scenarios::Measured::Jobs(_)) => eprint!(
+                "{:.0} jobs/s ({:.1} s)",
+                m.msgs_per_s(),
                 t.elapsed().as_secs_f64()
             ),
             Ok(m) => eprint!(
@@ -462,7 +505,7 @@ fn main() -> ExitCode {
         return check::run(peer_cpu);
     }
 
-    let plans = plans(&cfg, peer_cpu);
+    let plans = plans(&cfg, peer_cpu, &cpus);
     if plans.is_empty() {
         let hint = if !cfg!(feature = "iceoryx2")
             && cfg

@@ -97,6 +97,20 @@ impl Peer {
         }
     }
 
+    /// The next line the peer printed, if one is there already (never
+    /// waits); an error once the peer has exited and said everything.
+    pub fn try_line(&mut self) -> Result<Option<String>, String> {
+        match self.lines.try_recv() {
+            Ok(line) => Ok(Some(line)),
+            Err(mpsc::TryRecvError::Empty) => Ok(None),
+            Err(mpsc::TryRecvError::Disconnected) => {
+                let status = self.child.wait().ctx("waiting for the peer")?;
+                self.reaped = true;
+                Err(format!("peer exited ({status})"))
+            }
+        }
+    }
+
     /// Closes the peer's stdin and waits for it to exit successfully.
     pub fn finish(mut self) -> Result<(), String> {
         self.stdin = None;

@@ -98,10 +98,7 @@ pub struct Meta {
 }
 
 fn p(m: &Measured, q: f64) -> Option<u64> {
-    match m {
-        Measured::PingPong(l) => Some(l.hist.value_at_quantile(q)),
-        Measured::Stream(_) => None,
-    }
+    m.latency().map(|(l, _)| l.hist.value_at_quantile(q))
 }
 
 /// The reference rows of the ratio column: the raw floor's p50 and the raw
@@ -119,14 +116,17 @@ fn references(rows: &[Row]) -> (Option<u64>, Option<f64>) {
 }
 
 /// "How many times worse than the floor": p50 / the raw floor around the
-/// row for ping-pong rows, raw stream rate / rate for stream rows.
+/// row for ping-pong rows, round-trip p50 / the floor's round trip (twice
+/// its one-way p50) for REQ/REP, raw stream rate / rate for stream and
+/// PUSH/PULL rows.
 fn ratio(r: &Row, m: &Measured, refs: (Option<u64>, Option<f64>)) -> Option<f64> {
-    match m {
-        Measured::PingPong(_) => {
+    match m.latency() {
+        Some((_, whole)) => {
             let floor = r.local_floor().or(refs.0.map(|f| f as f64))?;
+            let floor = if whole { 2.0 * floor } else { floor };
             Some(p(m, 0.5)? as f64 / floor.max(1.0))
         }
-        Measured::Stream(_) => Some(refs.1? / m.msgs_per_s()),
+        None => Some(refs.1? / m.msgs_per_s()),
     }
 }
 
@@ -144,22 +144,54 @@ fn si(v: f64) -> String {
     }
 }
 
+/// The range of the rates of `rounds`, as `lo..hi`.
+fn rate_range(rounds: &[Round]) -> String {
+    let rates = rounds.iter().map(Round::rate);
+    let lo = rates.clone().fold(f64::INFINITY, f64::min);
+    let hi = rates.fold(0.0, f64::max);
+    format!("{}..{}", si(lo), si(hi))
+}
+
 fn notes(m: &Measured) -> String {
     match m {
         Measured::PingPong(l) => format!("{} round trips, max {} ns", l.round_trips, l.hist.max()),
+        Measured::Calls(l) => format!(
+            "calls/s; {} calls, one at a time, max {} ns",
+            l.round_trips,
+            l.hist.max()
+        ),
+        Measured::Jobs(j) => {
+            let sent: u64 = j.rounds.iter().map(|r| r.sent).sum();
+            let send_secs: f64 = j.rounds.iter().map(|r| r.send_secs).sum();
+            let mut s = format!(
+                "jobs/s; median of {} rounds ({}), pusher sent {}/s; {}; \
+                 0 lost, 0 duplicated of {} jobs (ids checked)",
+                j.rounds.len(),
+                rate_range(&j.rounds),
+                si(sent as f64 / send_secs),
+                j.placement,
+                j.sent
+            );
+            if j.per_puller.len() > 1 {
+                let total = j.per_puller.iter().sum::<u64>().max(1) as f64;
+                let shares: Vec<String> = j
+                    .per_puller
+                    .iter()
+                    .map(|&c| format!("{:.0}", 100.0 * c as f64 / total))
+                    .collect();
+                let _ = write!(s, ", per puller {}%", shares.join("/"));
+            }
+            s
+        }
         Measured::Stream(rounds) => {
             let sum = |f: fn(&Round) -> u64| rounds.iter().map(f).sum::<u64>();
             let (sent, missed, order_errors) =
                 (sum(|r| r.sent), sum(|r| r.missed), sum(|r| r.order_errors));
-            let rates = rounds.iter().map(Round::rate);
-            let lo = rates.clone().fold(f64::INFINITY, f64::min);
-            let hi = rates.fold(0.0, f64::max);
             let send_rate = sent as f64 / rounds.iter().map(|r| r.send_secs).sum::<f64>();
             let mut s = format!(
-                "median of {} rounds ({}..{}), missed {:.1}%, publisher sent {}/s",
+                "median of {} rounds ({}), missed {:.1}%, publisher sent {}/s",
                 rounds.len(),
-                si(lo),
-                si(hi),
+                rate_range(rounds),
                 100.0 * missed as f64 / sent.max(1) as f64,
                 si(send_rate)
             );
@@ -196,7 +228,7 @@ pub fn table(meta: &Meta, rows: &[Row]) -> String {
     let _ = writeln!(
         out,
         "{:<width$}  {:>9}  {:>9}  {:>9}  {:>9}  {:>7}  notes",
-        "scenario", "p50 ns", "p99 ns", "p99.9 ns", "msgs/s", "ratio"
+        "scenario", "p50 ns", "p99 ns", "p99.9 ns", "rate/s", "ratio"
     );
     for r in rows {
         match &r.result {
@@ -343,6 +375,59 @@ fn opt_int(v: Option<usize>) -> Json {
     v.map_or(Json::Null, |v| Json::Int(v as u64))
 }
 
+/// The percentiles of `l`: one way (`one_way_*`) or, for calls, whole round
+/// trips (`round_trip_*`).
+fn latency_json(f: &mut Vec<(&'static str, Json)>, l: &crate::scenarios::Latency, whole: bool) {
+    let h = &l.hist;
+    let names: [&'static str; 7] = if whole {
+        [
+            "round_trip_min_ns",
+            "round_trip_mean_ns",
+            "round_trip_p50_ns",
+            "round_trip_p90_ns",
+            "round_trip_p99_ns",
+            "round_trip_p999_ns",
+            "round_trip_max_ns",
+        ]
+    } else {
+        [
+            "one_way_min_ns",
+            "one_way_mean_ns",
+            "one_way_p50_ns",
+            "one_way_p90_ns",
+            "one_way_p99_ns",
+            "one_way_p999_ns",
+            "one_way_max_ns",
+        ]
+    };
+    f.push((names[0], Json::Int(h.min())));
+    f.push((names[1], Json::Num(h.mean())));
+    for (name, q) in names[2..6].iter().zip([0.5, 0.9, 0.99, 0.999]) {
+        f.push((name, Json::Int(h.value_at_quantile(q))));
+    }
+    f.push((names[6], Json::Int(h.max())));
+}
+
+fn rounds_json(rounds: &[Round]) -> Json {
+    Json::Arr(
+        rounds
+            .iter()
+            .map(|r| {
+                Json::Obj(vec![
+                    ("sent", Json::Int(r.sent)),
+                    ("received", Json::Int(r.received)),
+                    ("missed", Json::Int(r.missed)),
+                    ("order_errors", Json::Int(r.order_errors)),
+                    ("delivered_s", Json::Num(r.delivered_secs)),
+                    ("send_s", Json::Num(r.send_secs)),
+                    ("delivered_per_s", Json::Num(r.rate())),
+                    ("sent_per_s", Json::Num(r.sent as f64 / r.send_secs)),
+                ])
+            })
+            .collect(),
+    )
+}
+
 fn row_json(r: &Row, refs: (Option<u64>, Option<f64>), one_core: bool) -> Json {
     let mut f = vec![
         ("id", Json::Str(r.plan.kind.id().into())),
@@ -374,17 +459,31 @@ fn row_json(r: &Row, refs: (Option<u64>, Option<f64>), one_core: bool) -> Json {
             f.push(("ratio", ratio(r, m, refs).map_or(Json::Null, Json::Num)));
             match m {
                 Measured::PingPong(l) => {
-                    let h = &l.hist;
                     f.push(("kind", Json::Str("ping-pong".into())));
                     f.push(("round_trips", Json::Int(l.round_trips)));
                     f.push(("elapsed_s", Json::Num(l.elapsed.as_secs_f64())));
-                    f.push(("one_way_min_ns", Json::Int(h.min())));
-                    f.push(("one_way_mean_ns", Json::Num(h.mean())));
-                    f.push(("one_way_p50_ns", Json::Int(h.value_at_quantile(0.5))));
-                    f.push(("one_way_p90_ns", Json::Int(h.value_at_quantile(0.9))));
-                    f.push(("one_way_p99_ns", Json::Int(h.value_at_quantile(0.99))));
-                    f.push(("one_way_p999_ns", Json::Int(h.value_at_quantile(0.999))));
-                    f.push(("one_way_max_ns", Json::Int(h.max())));
+                    latency_json(&mut f, l, false);
+                }
+                Measured::Calls(l) => {
+                    f.push(("kind", Json::Str("calls".into())));
+                    f.push(("calls", Json::Int(l.round_trips)));
+                    f.push(("calls_per_s", Json::Num(m.msgs_per_s())));
+                    f.push(("elapsed_s", Json::Num(l.elapsed.as_secs_f64())));
+                    latency_json(&mut f, l, true);
+                }
+                Measured::Jobs(j) => {
+                    f.push(("kind", Json::Str("jobs".into())));
+                    f.push(("jobs_per_s", Json::Num(m.msgs_per_s())));
+                    f.push(("pullers", Json::Int(j.per_puller.len() as u64)));
+                    f.push(("placement", Json::Str(j.placement.clone())));
+                    f.push(("sent_total", Json::Int(j.sent)));
+                    f.push((
+                        "received_per_puller",
+                        Json::Arr(j.per_puller.iter().map(|&c| Json::Int(c)).collect()),
+                    ));
+                    f.push(("lost", Json::Int(0)));
+                    f.push(("duplicated", Json::Int(0)));
+                    f.push(("rounds", rounds_json(&j.rounds)));
                 }
                 Measured::Stream(rounds) => {
                     f.push(("kind", Json::Str("stream".into())));
@@ -396,26 +495,7 @@ fn row_json(r: &Row, refs: (Option<u64>, Option<f64>), one_core: bool) -> Json {
                         "missed_fraction",
                         Json::Num(missed as f64 / sent.max(1) as f64),
                     ));
-                    f.push((
-                        "rounds",
-                        Json::Arr(
-                            rounds
-                                .iter()
-                                .map(|r| {
-                                    Json::Obj(vec![
-                                        ("sent", Json::Int(r.sent)),
-                                        ("received", Json::Int(r.received)),
-                                        ("missed", Json::Int(r.missed)),
-                                        ("order_errors", Json::Int(r.order_errors)),
-                                        ("delivered_s", Json::Num(r.delivered_secs)),
-                                        ("send_s", Json::Num(r.send_secs)),
-                                        ("delivered_per_s", Json::Num(r.rate())),
-                                        ("sent_per_s", Json::Num(r.sent as f64 / r.send_secs)),
-                                    ])
-                                })
-                                .collect(),
-                        ),
-                    ));
+                    f.push(("rounds", rounds_json(rounds)));
                 }
             }
         }
@@ -436,7 +516,11 @@ pub fn json(meta: &Meta, rows: &[Row]) -> String {
         ("pause_ns", Json::Num(meta.pause_ns)),
         (
             "latency_unit",
-            Json::Str("one-way ns = round trip / 2".into()),
+            Json::Str(
+                "one-way ns = round trip / 2 (one_way_*); reqrep rows: whole round trips \
+                 (round_trip_*)"
+                    .into(),
+            ),
         ),
         (
             "scenarios",

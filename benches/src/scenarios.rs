@@ -1,11 +1,13 @@
 //! The scenarios: for each, the parent side (which measures) and the peer
-//! side (which echoes or counts).
+//! side (which echoes, replies or counts).
 
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
+use shm_comm::pipeline::{Puller, Pusher, QueueOptions};
 use shm_comm::pubsub::{ConnectOptions, PubOptions, Publisher, Subscriber};
+use shm_comm::reqrep::{Replier, Requester};
 use shm_comm::{BorrowError, RecvTimeoutError, ShmMessage, TryRecvError};
 
 use crate::peer::{parent_gone, say, Context, Peer, Spin, Waiter, CONTROL_TIMEOUT};
@@ -124,11 +126,17 @@ pub enum Kind {
     /// iceoryx2 1 MiB ping-pong through `loan_uninit` and `receive` (feature
     /// `iceoryx2`).
     Iox1MLoan,
+    /// REQ/REP: sequential 64 B calls, the peer replies.
+    ReqRep64,
+    /// PUSH/PULL: the parent pushes 64 B jobs, one puller process counts them.
+    PushPull1,
+    /// PUSH/PULL with four puller processes.
+    PushPull4,
 }
 
 impl Kind {
     /// Every scenario.
-    pub const ALL: [Kind; 12] = [
+    pub const ALL: [Kind; 15] = [
         Kind::RawFloor,
         Kind::RawFloorPureSpin,
         Kind::Typed64Busy,
@@ -141,6 +149,9 @@ impl Kind {
         Kind::Iox64Blocking,
         Kind::Iox4KBusy,
         Kind::Iox1MLoan,
+        Kind::ReqRep64,
+        Kind::PushPull1,
+        Kind::PushPull4,
     ];
 
     /// Short name, used by `--only`, channel names and the JSON output.
@@ -158,6 +169,9 @@ impl Kind {
             Kind::Iox64Blocking => "iceoryx2-64B-blocking",
             Kind::Iox4KBusy => "iceoryx2-4KiB-busy",
             Kind::Iox1MLoan => "iceoryx2-1MiB-loan",
+            Kind::ReqRep64 => "reqrep-64B",
+            Kind::PushPull1 => "pushpull-64B-x1",
+            Kind::PushPull4 => "pushpull-64B-x4",
         }
     }
 
@@ -166,9 +180,22 @@ impl Kind {
         Kind::ALL.into_iter().find(|k| k.id() == s)
     }
 
-    /// `true` for the one-way throughput scenarios.
+    /// `true` for the one-way throughput scenarios (their ratio is taken
+    /// against `stream-raw`).
     pub fn is_stream(self) -> bool {
-        matches!(self, Kind::StreamTyped | Kind::StreamRaw)
+        matches!(
+            self,
+            Kind::StreamTyped | Kind::StreamRaw | Kind::PushPull1 | Kind::PushPull4
+        )
+    }
+
+    /// Puller processes of a PUSH/PULL scenario (0 for the others).
+    pub fn pullers(self) -> usize {
+        match self {
+            Kind::PushPull1 => 1,
+            Kind::PushPull4 => 4,
+            _ => 0,
+        }
     }
 
     /// `true` for the iceoryx2 scenarios (built only with the `iceoryx2`
@@ -181,9 +208,15 @@ impl Kind {
     }
 
     /// `true` for the scenarios whose processes sleep in the kernel while they
-    /// wait (their CPU share says nothing about other loads).
+    /// wait (their CPU share says nothing about other loads): the iceoryx2
+    /// event wait, and PUSH/PULL, whose pusher sleeps in `send` while the
+    /// queue is full and whose pullers sleep in `recv_timeout` while it is
+    /// empty (four pullers also share two CPUs with the pusher).
     pub fn sleeps(self) -> bool {
-        self == Kind::Iox64Blocking
+        matches!(
+            self,
+            Kind::Iox64Blocking | Kind::PushPull1 | Kind::PushPull4
+        )
     }
 
     /// `true` for the scenarios built on a raw shm file.
@@ -215,6 +248,10 @@ pub struct Plan {
     pub label: String,
     /// The peer's CPU, if pinned.
     pub peer_cpu: Option<usize>,
+    /// Every CPU the run may use (this process's affinity before it pinned
+    /// itself): the pullers of `pushpull-64B x4` may run on any of them.
+    /// Empty: peers are not pinned.
+    pub cpus: Vec<usize>,
     /// Time budget.
     pub budget: Budget,
 }
@@ -231,21 +268,29 @@ impl Plan {
         }
     }
 
-    /// Starts the peer process of this scenario.
+    /// Starts the peer process of this scenario, pinned to `peer_cpu`.
     pub(crate) fn spawn_peer(&self) -> Result<Peer, String> {
+        self.spawn_peer_on(&self.peer_cpu.map_or("-".to_owned(), |c| c.to_string()))
+    }
+
+    /// Starts a peer process of this scenario that may run on `cpus` (a
+    /// comma-separated list; `-`: the affinity it inherits from this process).
+    pub(crate) fn spawn_peer_on(&self, cpus: &str) -> Result<Peer, String> {
         Peer::spawn(&[
             self.kind.id().to_owned(),
             self.channel(),
-            self.peer_cpu.map_or("-".to_owned(), |c| c.to_string()),
+            cpus.to_owned(),
             self.spin.as_arg().to_owned(),
         ])
     }
 }
 
-/// One-way latency of a ping-pong scenario, in nanoseconds.
+/// Latency of a ping-pong scenario (one way) or of a REQ/REP one (round
+/// trip), in nanoseconds.
 #[derive(Debug)]
 pub struct Latency {
-    /// Half of each measured round trip.
+    /// Each measured round trip: halved for ping-pong
+    /// ([`Measured::PingPong`]), whole for calls ([`Measured::Calls`]).
     pub hist: Histogram<u64>,
     /// Measured round trips.
     pub round_trips: u64,
@@ -277,27 +322,63 @@ impl Round {
     }
 }
 
+/// What a PUSH/PULL scenario measured.
+#[derive(Debug)]
+pub struct Jobs {
+    /// The measured rounds. The queue is lossless, so `received` is `sent`
+    /// and `missed` is 0 (checked over the whole run: see `sent`).
+    pub rounds: Vec<Round>,
+    /// Jobs pushed over the whole run (warm-up included). The pullers
+    /// received exactly these ids, each once: same count, same sum and same
+    /// sum of squares, or the scenario fails.
+    pub sent: u64,
+    /// Jobs each puller received over the whole run.
+    pub per_puller: Vec<u64>,
+    /// Where the pullers ran, for the notes.
+    pub placement: String,
+}
+
 /// What a scenario measured.
 #[derive(Debug)]
 pub enum Measured {
-    /// A ping-pong scenario.
+    /// A ping-pong scenario (one-way latency).
     PingPong(Latency),
+    /// A REQ/REP scenario (round-trip latency of each call).
+    Calls(Latency),
     /// A stream scenario: several rounds (the rate of a stream depends a lot
     /// on whether the subscriber keeps up, so one number hides too much).
     Stream(Vec<Round>),
+    /// A PUSH/PULL scenario: several rounds, like a stream.
+    Jobs(Jobs),
+}
+
+/// The median rate of `rounds`.
+fn median_rate(rounds: &[Round]) -> f64 {
+    let mut rates: Vec<f64> = rounds.iter().map(Round::rate).collect();
+    rates.sort_by(f64::total_cmp);
+    rates.get(rates.len() / 2).copied().unwrap_or(f64::NAN)
 }
 
 impl Measured {
     /// Messages per second: delivered one-way messages (2 per round trip
-    /// for ping-pong), the median round for streams.
+    /// for ping-pong), calls for REQ/REP, the median round for streams
+    /// (messages) and PUSH/PULL (jobs).
     pub fn msgs_per_s(&self) -> f64 {
         match self {
             Measured::PingPong(l) => 2.0 * l.round_trips as f64 / l.elapsed.as_secs_f64(),
-            Measured::Stream(rounds) => {
-                let mut rates: Vec<f64> = rounds.iter().map(Round::rate).collect();
-                rates.sort_by(f64::total_cmp);
-                rates.get(rates.len() / 2).copied().unwrap_or(f64::NAN)
-            }
+            Measured::Calls(l) => l.round_trips as f64 / l.elapsed.as_secs_f64(),
+            Measured::Stream(rounds) => median_rate(rounds),
+            Measured::Jobs(j) => median_rate(&j.rounds),
+        }
+    }
+
+    /// The latency histogram and whether it holds whole round trips, for
+    /// the scenarios that measure latency.
+    pub fn latency(&self) -> Option<(&Latency, bool)> {
+        match self {
+            Measured::PingPong(l) => Some((l, false)),
+            Measured::Calls(l) => Some((l, true)),
+            Measured::Stream(_) | Measured::Jobs(_) => None,
         }
     }
 }
@@ -315,6 +396,8 @@ pub fn run(plan: &Plan) -> Result<Measured, String> {
         Kind::Iox64Busy | Kind::Iox64Blocking | Kind::Iox4KBusy | Kind::Iox1MLoan => {
             iceoryx2_run(plan)
         }
+        Kind::ReqRep64 => req_rep(plan),
+        Kind::PushPull1 | Kind::PushPull4 => push_pull(plan),
     }
 }
 
@@ -331,6 +414,8 @@ pub fn serve(kind: Kind, channel: &str, spin: Spin) -> Result<(), String> {
         Kind::Iox64Busy | Kind::Iox64Blocking | Kind::Iox4KBusy | Kind::Iox1MLoan => {
             iceoryx2_serve(kind, channel, spin)
         }
+        Kind::ReqRep64 => replier_peer(channel),
+        Kind::PushPull1 | Kind::PushPull4 => puller_peer(channel),
     }
 }
 
@@ -363,8 +448,18 @@ fn iceoryx2_serve(kind: Kind, _channel: &str, _spin: Spin) -> Result<(), String>
 
 /// Runs round trips `1, 2, ...`: unmeasured for the warm-up time, then
 /// measured (one clock read before and after each) for the measure time.
+/// Records half of each round trip (one-way latency).
 pub(crate) fn drive(
     budget: &Budget,
+    round_trip: impl FnMut(u64) -> Result<(), String>,
+) -> Result<Latency, String> {
+    time_round_trips(budget, 2, round_trip)
+}
+
+/// As [`drive`], recording each round trip divided by `divisor` (1: whole).
+fn time_round_trips(
+    budget: &Budget,
+    divisor: u64,
     mut round_trip: impl FnMut(u64) -> Result<(), String>,
 ) -> Result<Latency, String> {
     let mut hist = Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 3).ctx("histogram")?;
@@ -384,7 +479,7 @@ pub(crate) fn drive(
         let t0 = Instant::now();
         round_trip(seq)?;
         let t1 = Instant::now();
-        hist.saturating_record(t1.duration_since(t0).as_nanos() as u64 / 2);
+        hist.saturating_record(t1.duration_since(t0).as_nanos() as u64 / divisor);
         seq += 1;
         round_trips += 1;
         last = t1;
@@ -857,5 +952,388 @@ fn stream_raw_peer(name: &str, spin: Spin) -> Result<(), String> {
             return Ok(());
         }
         waiter.reset();
+    }
+}
+
+// ------------------------------------------------------------------ REQ/REP
+
+/// How long a call may take before the scenario fails.
+const CALL_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The parent calls the peer's service sequentially (one call in flight)
+/// and times each `request`, round trip included.
+fn req_rep(plan: &Plan) -> Result<Measured, String> {
+    let name = format!("{}/svc", plan.channel());
+    let mut peer = plan.spawn_peer()?;
+    peer.expect("ready")?;
+    let requester = Requester::<Msg64, Msg64>::connect_timeout(&name, CONTROL_TIMEOUT)
+        .ctx(&format!("connecting to {name}"))?;
+    let lat = time_round_trips(&plan.budget, 1, |seq| {
+        let reply = requester
+            .request(&Msg64::with_seq(seq), CALL_TIMEOUT)
+            .ctx("request")?;
+        if reply.seq != seq {
+            return Err(format!("expected the reply to {seq}, got {}", reply.seq));
+        }
+        Ok(())
+    })?;
+    requester
+        .request(&Msg64::with_seq(STOP), CALL_TIMEOUT)
+        .ctx("request (stop)")?;
+    drop(requester);
+    peer.finish()?;
+    Ok(Measured::Calls(lat))
+}
+
+/// The replier: creates the service and echoes every request as its reply
+/// (the `STOP` request too, then exits).
+fn replier_peer(base: &str) -> Result<(), String> {
+    let name = format!("{base}/svc");
+    let replier =
+        Replier::<Msg64, Msg64>::create(&name).ctx(&format!("creating service {name}"))?;
+    say("ready");
+    loop {
+        let (call, req) = match replier.recv_timeout(PEER_POLL) {
+            Ok(r) => r,
+            Err(RecvTimeoutError::Timeout) if !parent_gone() => continue,
+            Err(RecvTimeoutError::Timeout) => return Err("the parent went away".into()),
+            Err(e) => return Err(format!("recv: {e}")),
+        };
+        replier.reply(&call, &req).ctx("reply")?;
+        if req.seq == STOP {
+            return Ok(());
+        }
+    }
+}
+
+// ---------------------------------------------------------------- PUSH/PULL
+
+/// Jobs the PUSH/PULL queue holds.
+const JOB_CAPACITY: u32 = 1024;
+
+/// A set of job ids: count, sum and sum of squares (wrapping). Two equal
+/// sets mean that every id pushed was received exactly once (a loss and a
+/// duplicate that leave all three unchanged are as good as impossible).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct IdSet {
+    count: u64,
+    sum: u64,
+    squares: u64,
+}
+
+impl IdSet {
+    #[inline]
+    fn add(&mut self, id: u64) {
+        self.count += 1;
+        self.sum = self.sum.wrapping_add(id);
+        self.squares = self.squares.wrapping_add(id.wrapping_mul(id));
+    }
+
+    fn merge(&mut self, other: &IdSet) {
+        self.count += other.count;
+        self.sum = self.sum.wrapping_add(other.sum);
+        self.squares = self.squares.wrapping_add(other.squares);
+    }
+}
+
+/// A control job: `MARK` (with its round in `stamp`) or `STOP`.
+fn control_job(seq: u64, round: u64) -> Msg64 {
+    Msg64 {
+        seq,
+        stamp: round,
+        payload: [0; 6],
+    }
+}
+
+/// Pushes `job` with the blocking `send` (it waits while the queue is full).
+#[inline]
+fn push(pusher: &Pusher<Msg64>, job: Msg64) -> Result<(), String> {
+    pusher.send(job).map_err(|e| format!("send: {e}"))
+}
+
+/// Pushes one `MARK` of `round` per puller behind the jobs already queued,
+/// and waits until the pullers have taken them all. A puller may take
+/// several marks of a round and another none; either way every job pushed
+/// before the marks has been taken once the last mark has. Returns when
+/// that was (`CLOCK_MONOTONIC` ns, as seen by the puller that took it).
+fn collect_marks(pusher: &Pusher<Msg64>, peers: &mut [Peer], round: u64) -> Result<u64, String> {
+    for _ in 0..peers.len() {
+        push(pusher, control_job(MARK, round))?;
+    }
+    let deadline = Instant::now() + CONTROL_TIMEOUT;
+    let (mut seen, mut last_ns) = (0, 0);
+    while seen < peers.len() {
+        let mut idle = true;
+        for peer in peers.iter_mut() {
+            while let Some(line) = peer.try_line()? {
+                idle = false;
+                let Some(mark) = line.strip_prefix("mark ") else {
+                    eprintln!("  peer said: {line}");
+                    continue;
+                };
+                if field(mark, "round")? != round {
+                    return Err(format!("expected marks of round {round}, got `{line}`"));
+                }
+                last_ns = last_ns.max(field(mark, "at_ns")?);
+                seen += 1;
+            }
+        }
+        if idle {
+            if Instant::now() >= deadline {
+                return Err(format!(
+                    "the pullers took {seen} of {} marks within {CONTROL_TIMEOUT:?}",
+                    peers.len()
+                ));
+            }
+            if interrupted() {
+                return Err("interrupted".into());
+            }
+            std::thread::sleep(Duration::from_micros(100));
+        }
+    }
+    Ok(last_ns)
+}
+
+/// How long the pusher may make no progress (blocked in `send` on a full
+/// queue) before the scenario fails: the pullers are dead or stuck.
+const JOB_STALL: Duration = Duration::from_secs(10);
+
+/// The pusher's side of a PUSH/PULL scenario, shared with its watchdog.
+#[derive(Debug, Default)]
+struct Pushing {
+    /// The last id pushed (the watchdog's sign of progress).
+    progress: AtomicU64,
+    /// The pusher is done pushing: the watchdog exits.
+    done: AtomicBool,
+    /// The watchdog saw no progress for [`JOB_STALL`] and drains the queue.
+    stalled: AtomicBool,
+}
+
+/// Watches `state` while the pusher pushes. `send` blocks as long as the
+/// queue is full, so if the pullers die, the pusher would wait forever: after
+/// [`JOB_STALL`] without progress, the watchdog joins queue `name` as a
+/// puller itself and takes every job (so that `send` returns), and the
+/// pusher fails the scenario.
+fn push_watchdog(name: &str, state: &Pushing) {
+    // Relaxed everywhere: lone flags and a counter; no data is published
+    // through them (the queue has its own synchronization).
+    let mut last = (state.progress.load(Ordering::Relaxed), Instant::now());
+    while !state.done.load(Ordering::Relaxed) {
+        std::thread::sleep(Duration::from_millis(50));
+        let now = state.progress.load(Ordering::Relaxed);
+        if now != last.0 {
+            last = (now, Instant::now());
+            continue;
+        }
+        if last.1.elapsed() < JOB_STALL {
+            continue;
+        }
+        state.stalled.store(true, Ordering::Relaxed);
+        let Ok(drain) = Puller::<Msg64>::connect_timeout(name, Duration::from_secs(1)) else {
+            return;
+        };
+        while !state.done.load(Ordering::Relaxed) {
+            if drain.try_recv().is_err() {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        }
+        return;
+    }
+}
+
+/// The parent pushes jobs `1, 2, ...` with the blocking `send` as fast as
+/// it can; the pullers take them with `recv_timeout` and count them. Like a
+/// stream: a warm-up, then [`ROUNDS`] rounds, each ended by one `MARK` per
+/// puller; then one `STOP` per puller (each puller exits at the first it
+/// takes, so each takes one), and every puller reports the ids it received.
+fn push_pull(plan: &Plan) -> Result<Measured, String> {
+    let n = plan.kind.pullers();
+    let name = format!("{}/jobs", plan.channel());
+    let pusher = Pusher::<Msg64>::create_with(
+        &name,
+        QueueOptions {
+            capacity: JOB_CAPACITY,
+            ..Default::default()
+        },
+    )
+    .ctx(&format!("creating queue {name}"))?;
+    // One puller: on the peer's CPU, as the other rows. Several: not
+    // pinned, free to run on every CPU of the run (the pusher's included).
+    let (cpus, placement) = match (n, plan.peer_cpu) {
+        (1, Some(c)) => (c.to_string(), format!("puller on CPU {c}")),
+        (1, None) => ("-".to_owned(), "puller not pinned".to_owned()),
+        _ if plan.cpus.is_empty() => ("-".to_owned(), format!("{n} pullers, not pinned")),
+        _ => {
+            let list: Vec<String> = plan.cpus.iter().map(ToString::to_string).collect();
+            (
+                list.join(","),
+                format!("{n} pullers, not pinned (CPUs {})", list.join(",")),
+            )
+        }
+    };
+    let mut peers = (0..n)
+        .map(|_| plan.spawn_peer_on(&cpus))
+        .collect::<Result<Vec<Peer>, String>>()?;
+    for peer in &mut peers {
+        peer.expect("ready")?;
+    }
+    if pusher.pullers() as usize != n {
+        return Err(format!(
+            "{} pullers connected, {n} expected",
+            pusher.pullers()
+        ));
+    }
+
+    let state = Pushing::default();
+    let (rounds, sent) = std::thread::scope(|scope| {
+        scope.spawn(|| push_watchdog(&name, &state));
+        let pushed = push_rounds(plan, &pusher, &mut peers, &state);
+        // Relaxed: a lone flag (see `push_watchdog`).
+        state.done.store(true, Ordering::Relaxed);
+        pushed
+    })?;
+
+    let mut received = IdSet::default();
+    let mut per_puller = Vec::with_capacity(n);
+    let mut order_errors = 0;
+    for peer in &mut peers {
+        let line = peer.expect("done")?;
+        let got = IdSet {
+            count: field(&line, "received")?,
+            sum: field(&line, "sum")?,
+            squares: field(&line, "squares")?,
+        };
+        order_errors += field(&line, "order_errors")?;
+        received.merge(&got);
+        per_puller.push(got.count);
+    }
+    for peer in peers {
+        peer.finish()?;
+    }
+    if received != sent {
+        let (lost, duplicated) = (
+            sent.count.saturating_sub(received.count),
+            received.count.saturating_sub(sent.count),
+        );
+        return Err(format!(
+            "jobs lost or duplicated: pushed {} (id sum {}), the pullers received {} (id sum {}): \
+             at least {lost} lost, {duplicated} duplicated",
+            sent.count, sent.sum, received.count, received.sum
+        ));
+    }
+    if order_errors != 0 {
+        return Err(format!(
+            "{order_errors} jobs taken out of order by a puller"
+        ));
+    }
+    Ok(Measured::Jobs(Jobs {
+        rounds,
+        sent: sent.count,
+        per_puller,
+        placement,
+    }))
+}
+
+/// The pushing part of [`push_pull`]: the warm-up, the rounds and the
+/// `STOP`s. Returns the rounds and the ids pushed.
+fn push_rounds(
+    plan: &Plan,
+    pusher: &Pusher<Msg64>,
+    peers: &mut [Peer],
+    state: &Pushing,
+) -> Result<(Vec<Round>, IdSet), String> {
+    let mut sent = IdSet::default();
+    let mut id = 0u64;
+    let mut batch = |sent: &mut IdSet| -> Result<(), String> {
+        for _ in 0..256 {
+            id += 1;
+            push(pusher, Msg64::with_seq(id))?;
+            sent.add(id);
+        }
+        // Relaxed: see `push_watchdog`.
+        state.progress.store(id, Ordering::Relaxed);
+        if state.stalled.load(Ordering::Relaxed) {
+            return Err(format!(
+                "the queue stayed full for {JOB_STALL:?} (pullers dead or stuck?)"
+            ));
+        }
+        Ok(())
+    };
+    let start = Instant::now();
+    while start.elapsed() < plan.budget.warmup {
+        batch(&mut sent)?;
+    }
+    collect_marks(pusher, peers, 0)?;
+    let mut rounds = Vec::new();
+    for round in 1..=u64::from(ROUNDS) {
+        let first_ns = monotonic_ns();
+        let end = Instant::now() + plan.budget.measure / ROUNDS;
+        let before = sent.count;
+        loop {
+            batch(&mut sent)?;
+            if Instant::now() >= end || interrupted() {
+                break;
+            }
+        }
+        let sent_ns = monotonic_ns();
+        let taken_ns = collect_marks(pusher, peers, round)?;
+        let count = sent.count - before;
+        rounds.push(Round {
+            sent: count,
+            received: count,
+            missed: 0,
+            order_errors: 0,
+            delivered_secs: taken_ns.saturating_sub(first_ns) as f64 / 1e9,
+            send_secs: sent_ns.saturating_sub(first_ns) as f64 / 1e9,
+        });
+        if interrupted() {
+            return Err("interrupted".into());
+        }
+    }
+    for _ in 0..peers.len() {
+        push(pusher, control_job(STOP, 0))?;
+    }
+    Ok((rounds, sent))
+}
+
+/// A puller: takes jobs with `recv_timeout`, counts their ids, reports each
+/// `MARK` when it takes it and its ids at the `STOP`, then exits.
+fn puller_peer(base: &str) -> Result<(), String> {
+    let name = format!("{base}/jobs");
+    let puller = Puller::<Msg64>::connect_timeout(&name, CONTROL_TIMEOUT)
+        .ctx(&format!("connecting to {name}"))?;
+    say("ready");
+    let mut got = IdSet::default();
+    let (mut last, mut order_errors) = (0u64, 0u64);
+    loop {
+        let job = match puller.recv_timeout(PEER_POLL) {
+            Ok(j) => j,
+            Err(RecvTimeoutError::Timeout) if !parent_gone() => continue,
+            Err(RecvTimeoutError::Timeout) => return Err("the parent went away".into()),
+            Err(e) => return Err(format!("recv: {e}")),
+        };
+        match job.seq {
+            STOP => {
+                say(&format!(
+                    "done received={} sum={} squares={} order_errors={order_errors}",
+                    got.count, got.sum, got.squares
+                ));
+                return Ok(());
+            }
+            MARK => say(&format!(
+                "mark round={} at_ns={}",
+                job.stamp,
+                monotonic_ns()
+            )),
+            id => {
+                // One pusher pushes increasing ids, and a puller takes
+                // increasing queue positions: each puller sees them rise.
+                if id <= last {
+                    order_errors += 1;
+                }
+                last = id;
+                got.add(id);
+            }
+        }
     }
 }

@@ -25,7 +25,13 @@ pub fn allowed_cpus() -> Vec<usize> {
 
 /// Pins the calling thread (and the threads it spawns later) to `cpu`.
 pub fn pin_to(cpu: usize) -> io::Result<()> {
-    if cpu >= libc::CPU_SETSIZE as usize {
+    pin_to_set(&[cpu])
+}
+
+/// Lets the calling thread (and the threads it spawns later) run on any of
+/// `cpus`, and on no other.
+pub fn pin_to_set(cpus: &[usize]) -> io::Result<()> {
+    if cpus.is_empty() || cpus.iter().any(|&c| c >= libc::CPU_SETSIZE as usize) {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
             "cpu out of range",
@@ -33,8 +39,10 @@ pub fn pin_to(cpu: usize) -> io::Result<()> {
     }
     // SAFETY: all-zero is a valid, empty `cpu_set_t`.
     let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
-    // SAFETY: `cpu < CPU_SETSIZE` (checked above), so the bit is inside `set`.
-    unsafe { libc::CPU_SET(cpu, &mut set) };
+    for &cpu in cpus {
+        // SAFETY: `cpu < CPU_SETSIZE` (checked above), so the bit is inside `set`.
+        unsafe { libc::CPU_SET(cpu, &mut set) };
+    }
     // SAFETY: `set` is a valid `cpu_set_t` of the size we pass; pid 0 is the
     // calling thread.
     let rc = unsafe { libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) };
