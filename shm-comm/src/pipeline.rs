@@ -188,16 +188,17 @@ impl Endpoint {
 
     /// Pushes, waiting until `deadline`; `false` if still full then.
     fn push_deadline(&self, data: &[u8], codec: Codec, deadline: Option<Instant>) -> bool {
-        let mut repair = false;
+        let (mut repair, mut first) = (false, true);
         loop {
             if self.try_push(data, codec, repair) {
                 return true;
             }
             let slice = Instant::now() + SLICE;
             let until = deadline.map_or(slice, |d| d.min(slice));
-            // Spin only on the first wait of the call (see `sync::Event::wait`).
-            self.queue.wait_room(Some(until), !repair);
-            repair = true;
+            // Spin only on the first wait of the call (see `sync::Event::wait`);
+            // look for dead pullers in the way only after a wait found no room.
+            repair = !self.queue.wait_room(Some(until), first);
+            first = false;
             if deadline.is_some_and(|d| Instant::now() >= d) {
                 // One last try: it either queues the job (once) or we give up.
                 return self.try_push(data, codec, true);
@@ -244,7 +245,9 @@ impl Endpoint {
                 .queue
                 .wait_job(Some(until), !self.idle.load(Ordering::Relaxed));
             self.idle.store(!got, Ordering::Relaxed);
-            repair = true;
+            // Look for a dead pusher in the way only after a slice with no job
+            // (a live one finishes its write long before that).
+            repair = !got;
         }
     }
 }

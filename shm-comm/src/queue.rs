@@ -407,12 +407,23 @@ impl Queue {
         }
     }
 
-    /// `true` if the cell at the dequeue position holds a job.
+    /// `true` if a `try_pop` may find a job now: the cell at the dequeue
+    /// position is full, or already taken (the position is stale). A cell
+    /// still being written is not ready yet: waking for it would only make
+    /// the puller look up whether its writer is alive.
     fn has_job(&self) -> bool {
         let pos = self.u64_at(OFF_DEQ).load(Ordering::Relaxed);
         let (off, lap) = self.cell(pos);
         let (slap, kind, _) = dec(self.u64_at(off).load(Ordering::Acquire));
-        slap != lap || kind != EMPTY
+        match slap.wrapping_sub(lap) as i32 {
+            0 => kind == FULL || kind == READING,
+            d => d > 0,
+        }
+    }
+
+    /// This process's pid, as recorded in the cells it claims.
+    pub fn pid(&self) -> u32 {
+        self.me
     }
 
     /// `true` if the cell at the enqueue position is free.

@@ -423,7 +423,7 @@ impl RawRequester {
         frame.extend_from_slice(&[0; 8]);
         frame.extend_from_slice(data);
         let pending = Pending { call };
-        let mut repair = false;
+        let (mut repair, mut first) = (false, true);
         loop {
             if self.svc.queue.try_push(&frame, codec.tag(), repair).is_ok() {
                 return Ok(pending);
@@ -434,9 +434,10 @@ impl RawRequester {
             }
             let slice = Instant::now() + SLICE;
             let until = deadline.map_or(slice, |d| d.min(slice));
-            // Spin only on the first wait (see `sync::Event::wait`).
-            self.svc.queue.wait_room(Some(until), !repair);
-            repair = true;
+            // Spin only on the first wait (see `sync::Event::wait`); look for
+            // dead repliers in the way only after a wait found no room.
+            repair = !self.svc.queue.wait_room(Some(until), first);
+            first = false;
         }
     }
 
@@ -627,7 +628,9 @@ impl RawReplier {
                 .queue
                 .wait_job(Some(until), !self.idle.load(Ordering::Relaxed));
             self.idle.store(!got, Ordering::Relaxed);
-            repair = true;
+            // Look for a dead requester in the way only after a slice with
+            // no request (a live one finishes its write long before that).
+            repair = !got;
         }
     }
 
@@ -648,7 +651,7 @@ impl RawReplier {
             });
         }
         let mb = self.svc.mailbox(call.mailbox);
-        let me = crate::platform::pid();
+        let me = self.svc.queue.pid();
         // AcqRel: pairs with the requester's CAS in `arm` (and its timeout
         // withdrawal): only a mailbox still waiting for this call is written.
         if mb
