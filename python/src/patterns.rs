@@ -322,7 +322,9 @@ pub(crate) struct Subscriber {
     name: String,
     ser: Ser,
     inner: Mutex<Option<SubState>>,
-    decoder: Mutex<Option<Py<PyAny>>>,
+    /// Set once by `shm_comm.Subscriber` for typed topics; read on every
+    /// `recv` without a lock.
+    decoder: std::sync::OnceLock<Py<PyAny>>,
 }
 
 #[pymethods]
@@ -356,7 +358,7 @@ impl Subscriber {
                 raw,
                 buf: Vec::new(),
             })),
-            decoder: Mutex::new(None),
+            decoder: std::sync::OnceLock::new(),
         })
     }
 
@@ -364,9 +366,8 @@ impl Subscriber {
     /// `timeout` seconds (`None` waits forever, `0` checks once).
     #[pyo3(signature = (timeout=None))]
     fn recv<'py>(&self, py: Python<'py>, timeout: Option<f64>) -> PyResult<Bound<'py, PyAny>> {
-        let decoder = lock(py, &self.decoder).as_ref().map(|d| d.clone_ref(py));
         match self.recv_frame(py, timeout)? {
-            Some((codec, data)) => decode(py, codec, &data, decoder.as_ref()),
+            Some((codec, data)) => decode(py, codec, &data, self.decoder.get()),
             None => Ok(py.None().into_bound(py)),
         }
     }
@@ -425,8 +426,10 @@ impl Subscriber {
     }
 
     /// Installs a callable turning typed frames (bytes) into objects.
-    fn _set_decoder(&self, py: Python<'_>, decoder: Py<PyAny>) {
-        *lock(py, &self.decoder) = Some(decoder);
+    fn _set_decoder(&self, py: Python<'_>, decoder: Py<PyAny>) -> PyResult<()> {
+        self.decoder
+            .set(decoder)
+            .map_err(|_| error(py, "SHMError", "the decoder is already set"))
     }
 
     /// The topic's layout dict (typed topics) or `None`.
