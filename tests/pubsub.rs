@@ -246,3 +246,55 @@ fn loan_and_borrow_large_messages_without_copying() {
     assert_eq!(p.published(), 10);
     assert!(s.try_borrow().is_err());
 }
+
+#[test]
+fn borrow_limits_per_subscriber_and_per_topic_are_released_by_drops_on_any_thread() {
+    use shm_comm::BorrowError;
+    let ch = TestChannel::new("borrowlimits");
+    let opts = PubOptions {
+        capacity: 8,
+        max_payload: 64,
+        borrow_budget: 3,
+    };
+    let mut p = Publisher::<Check>::create_with(ch.name(), opts).unwrap();
+    let two = ConnectOptions {
+        max_borrows: 2,
+        ..Default::default()
+    };
+    let mut a = Subscriber::<Check>::connect_with(ch.name(), two).unwrap();
+    let mut b = Subscriber::<Check>::connect_with(ch.name(), two).unwrap();
+    for seq in 0..8 {
+        p.send(&Check::new(seq)).unwrap();
+    }
+    // Per subscriber: two samples, then Limit{2}.
+    let a0 = a.try_borrow().unwrap();
+    let a1 = a.try_borrow().unwrap();
+    assert_eq!(a.try_borrow().unwrap_err(), BorrowError::Limit { limit: 2 });
+    // Per topic: b gets the third token, then Limit{3} (the topic budget).
+    let b0 = b.try_borrow().unwrap();
+    assert_eq!(b.try_borrow().unwrap_err(), BorrowError::Limit { limit: 3 });
+    // Copying receives keep working past both limits.
+    assert_eq!(b.try_recv().unwrap().seq, 1);
+    // The publisher writes around the pinned slots, however much it sends.
+    for seq in 8..100 {
+        p.send(&Check::new(seq)).unwrap();
+    }
+    assert_eq!((a0.seq, a1.seq, b0.seq), (0, 1, 0));
+    assert!(a0.verify() && a1.verify() && b0.verify());
+    // A sample dropped on another thread gives back both its tokens.
+    std::thread::spawn(move || drop(a0)).join().unwrap();
+    let a2 = a.try_borrow().unwrap();
+    assert_eq!(
+        a2.seq, 92,
+        "a was lapped: it resumes at the oldest message in the ring"
+    );
+    assert_eq!(a.missed(), 90);
+    drop((a1, a2, b0));
+    // A loan dropped unsent keeps its slot for the next message.
+    drop(p.loan().unwrap());
+    let mut loan = p.loan().unwrap();
+    *loan = Check::new(100);
+    loan.send().unwrap();
+    assert_eq!(b.try_borrow().unwrap().seq, 93);
+    assert_eq!(p.published(), 101);
+}

@@ -42,7 +42,7 @@ usage: shm-comm-benches [--quick] [--one-core] [--only NAME]... [--json PATH]
                threshold; ends with `check: N passed, N failed`
 
 scenario ids: raw-floor, typed-64B-busy, typed-64B-blocking, typed-4KiB-busy,
-typed-1MiB-loan, reqrep-64B, stream-typed-64B, pushpull-64B-x1,
+typed-64B-loan, typed-1MiB-loan, reqrep-64B, stream-typed-64B, pushpull-64B-x1,
 pushpull-64B-x4, stream-raw; with --one-core: raw-floor, raw-floor-spin,
 typed-64B-busy, typed-64B-blocking. Built with the `iceoryx2` feature, also
 iceoryx2-64B-busy, iceoryx2-64B-blocking, iceoryx2-4KiB-busy,
@@ -163,6 +163,12 @@ fn plans(cfg: &Config, peer_cpu: Option<usize>, cpus: &[usize]) -> Vec<Plan> {
                 pingpong,
             ),
             (Kind::Typed4KBusy, Spin::Hot, "typed-4KiB busy", pingpong),
+            (
+                Kind::Loan64Busy,
+                Spin::Hot,
+                "typed-64B loan+borrow busy",
+                pingpong,
+            ),
             (
                 Kind::Loan1MBusy,
                 Spin::Hot,

@@ -111,6 +111,9 @@ pub enum Kind {
     Typed64Blocking,
     /// 4 KiB typed ping-pong, `try_recv` busy-poll.
     Typed4KBusy,
+    /// 64 B ping-pong through `loan` and `try_borrow` (the 1 MiB row's
+    /// reference: zero copy costs the same at any size).
+    Loan64Busy,
     /// 1 MiB ping-pong through `loan` and `try_borrow`.
     Loan1MBusy,
     /// One-way 64 B typed stream.
@@ -136,12 +139,13 @@ pub enum Kind {
 
 impl Kind {
     /// Every scenario.
-    pub const ALL: [Kind; 15] = [
+    pub const ALL: [Kind; 16] = [
         Kind::RawFloor,
         Kind::RawFloorPureSpin,
         Kind::Typed64Busy,
         Kind::Typed64Blocking,
         Kind::Typed4KBusy,
+        Kind::Loan64Busy,
         Kind::Loan1MBusy,
         Kind::StreamTyped,
         Kind::StreamRaw,
@@ -162,6 +166,7 @@ impl Kind {
             Kind::Typed64Busy => "typed-64B-busy",
             Kind::Typed64Blocking => "typed-64B-blocking",
             Kind::Typed4KBusy => "typed-4KiB-busy",
+            Kind::Loan64Busy => "typed-64B-loan",
             Kind::Loan1MBusy => "typed-1MiB-loan",
             Kind::StreamTyped => "stream-typed-64B",
             Kind::StreamRaw => "stream-raw",
@@ -390,7 +395,8 @@ pub fn run(plan: &Plan) -> Result<Measured, String> {
         Kind::Typed64Busy => typed_ping_pong::<Msg64>(plan, false),
         Kind::Typed64Blocking => typed_ping_pong::<Msg64>(plan, true),
         Kind::Typed4KBusy => typed_ping_pong::<Msg4K>(plan, false),
-        Kind::Loan1MBusy => loan_ping_pong(plan),
+        Kind::Loan64Busy => loan_ping_pong::<Msg64>(plan),
+        Kind::Loan1MBusy => loan_ping_pong::<Msg1M>(plan),
         Kind::StreamTyped => stream_typed(plan),
         Kind::StreamRaw => stream_raw(plan),
         Kind::Iox64Busy | Kind::Iox64Blocking | Kind::Iox4KBusy | Kind::Iox1MLoan => {
@@ -408,7 +414,8 @@ pub fn serve(kind: Kind, channel: &str, spin: Spin) -> Result<(), String> {
         Kind::Typed64Busy => typed_echo::<Msg64>(channel, spin, false),
         Kind::Typed64Blocking => typed_echo::<Msg64>(channel, spin, true),
         Kind::Typed4KBusy => typed_echo::<Msg4K>(channel, spin, false),
-        Kind::Loan1MBusy => loan_echo(channel, spin),
+        Kind::Loan64Busy => loan_echo::<Msg64>(channel, spin),
+        Kind::Loan1MBusy => loan_echo::<Msg1M>(channel, spin),
         Kind::StreamTyped => stream_typed_peer(channel, spin),
         Kind::StreamRaw => stream_raw_peer(channel, spin),
         Kind::Iox64Busy | Kind::Iox64Blocking | Kind::Iox4KBusy | Kind::Iox1MLoan => {
@@ -640,39 +647,62 @@ fn typed_echo<M: Probe>(base: &str, spin: Spin, blocking: bool) -> Result<(), St
     }
 }
 
-// ------------------------------------------------------ 1 MiB, loan + borrow
+// ------------------------------------------------------------- loan + borrow
 
-/// Ring options for the 1 MiB topics: a pool of 4 + 1 + 2 chunks (7 MiB).
+/// A message with a sequence number and a stamp at its start, built in place.
+trait Loaned: ShmMessage {
+    fn seq_mut(&mut self) -> (&mut u64, &mut u64);
+    fn seq(&self) -> (u64, u64);
+}
+
+macro_rules! loaned {
+    ($($t:ty),*) => {$(
+        impl Loaned for $t {
+            fn seq_mut(&mut self) -> (&mut u64, &mut u64) {
+                (&mut self.seq, &mut self.stamp)
+            }
+            fn seq(&self) -> (u64, u64) {
+                (self.seq, self.stamp)
+            }
+        }
+    )*};
+}
+loaned!(Msg64, Msg1M);
+
+/// Ring options for the loan topics: a pool of 4 + 1 + 2 chunks (7 MiB for
+/// the 1 MiB message).
 const LOAN_OPTIONS: PubOptions = PubOptions {
     capacity: 4,
     max_payload: 4096,
     borrow_budget: 2,
 };
 
-fn loan_ping_pong(plan: &Plan) -> Result<Measured, String> {
+fn loan_ping_pong<M: Loaned>(plan: &Plan) -> Result<Measured, String> {
     let base = plan.channel();
-    let mut ping = Publisher::<Msg1M>::create_with(&format!("{base}/ping"), LOAN_OPTIONS)
-        .ctx("creating ping")?;
+    let mut ping =
+        Publisher::<M>::create_with(&format!("{base}/ping"), LOAN_OPTIONS).ctx("creating ping")?;
     let mut peer = plan.spawn_peer()?;
     peer.expect("ready")?;
-    let mut pong = connect::<Msg1M>(&format!("{base}/pong"))?;
+    let mut pong = connect::<M>(&format!("{base}/pong"))?;
     let mut waiter = Waiter::new(plan.spin);
     let lat = drive(&plan.budget, |seq| {
         let mut loan = ping.loan().ctx("loan")?;
-        loan.seq = seq;
+        *loan.seq_mut().0 = seq;
         loan.send().ctx("send")?;
         waiter.reset();
         loop {
             match pong.try_borrow() {
-                Ok(sample) if sample.seq == seq => return Ok(()),
-                Ok(sample) => return Err(format!("expected echo of {seq}, got {}", sample.seq)),
+                Ok(sample) if sample.seq().0 == seq => return Ok(()),
+                Ok(sample) => {
+                    return Err(format!("expected echo of {seq}, got {}", sample.seq().0))
+                }
                 Err(BorrowError::Empty) => waiter.pause()?,
                 Err(e) => return Err(format!("try_borrow: {e}")),
             }
         }
     })?;
     let mut loan = ping.loan().ctx("loan")?;
-    loan.seq = STOP;
+    *loan.seq_mut().0 = STOP;
     loan.send().ctx("send")?;
     if pong.missed() != 0 {
         return Err(format!("{} pongs missed", pong.missed()));
@@ -681,10 +711,10 @@ fn loan_ping_pong(plan: &Plan) -> Result<Measured, String> {
     Ok(Measured::PingPong(lat))
 }
 
-fn loan_echo(base: &str, spin: Spin) -> Result<(), String> {
-    let mut pong = Publisher::<Msg1M>::create_with(&format!("{base}/pong"), LOAN_OPTIONS)
-        .ctx("creating pong")?;
-    let mut ping = connect::<Msg1M>(&format!("{base}/ping"))?;
+fn loan_echo<M: Loaned>(base: &str, spin: Spin) -> Result<(), String> {
+    let mut pong =
+        Publisher::<M>::create_with(&format!("{base}/pong"), LOAN_OPTIONS).ctx("creating pong")?;
+    let mut ping = connect::<M>(&format!("{base}/ping"))?;
     say("ready");
     let mut waiter = Waiter::new(spin);
     loop {
@@ -696,12 +726,13 @@ fn loan_echo(base: &str, spin: Spin) -> Result<(), String> {
             }
             Err(e) => return Err(format!("try_borrow: {e}")),
         };
-        if sample.seq == STOP {
+        let (seq, stamp) = sample.seq();
+        if seq == STOP {
             return Ok(());
         }
         let mut loan = pong.loan().ctx("loan")?;
-        loan.seq = sample.seq;
-        loan.stamp = sample.stamp;
+        let (s, t) = loan.seq_mut();
+        (*s, *t) = (seq, stamp);
         loan.send().ctx("send")?;
         drop(sample);
         waiter.reset();

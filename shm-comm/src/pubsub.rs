@@ -64,7 +64,6 @@
 //! whether one is there now.
 
 use std::marker::PhantomData;
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -365,7 +364,9 @@ pub struct RawSubscriber {
     reader: Reader,
     expect: Expect,
     opts: ConnectOptions,
-    borrowed: Arc<AtomicU32>,
+    /// Shared by this subscriber's live samples: keeps the mapping alive, and
+    /// its strong count (minus this handle) is the number of samples out.
+    lease: Arc<Lease>,
     missed_before: u64,
     /// The last wait timed out: do not spin on the next one.
     idle: bool,
@@ -384,10 +385,12 @@ impl RawSubscriber {
         let (seg, ring) = open(name, &expect, opts.timeout)?;
         Ok(RawSubscriber {
             reader: Reader::new(ring, opts.last_value),
-            seg,
             expect,
+            lease: Arc::new(Lease {
+                _map: seg.mapping(),
+            }),
+            seg,
             opts,
-            borrowed: Arc::new(AtomicU32::new(0)),
             missed_before: 0,
             idle: false,
         })
@@ -539,34 +542,39 @@ impl RawSubscriber {
         if let Ok((seg, ring)) = open(self.seg.name(), &self.expect, Duration::ZERO) {
             self.missed_before += self.reader.missed();
             self.reader = Reader::at_start(ring);
+            // Samples of the old segment keep their own lease (and mapping);
+            // they no longer count against this subscriber's limit.
+            self.lease = Arc::new(Lease {
+                _map: seg.mapping(),
+            });
             self.seg = seg;
         }
     }
 
     /// Borrows the next message in place (see [the module docs](self#borrowing)).
     pub fn try_borrow(&mut self) -> Result<RawSample, BorrowError> {
-        let mine = self.borrowed.fetch_add(1, Ordering::Relaxed);
-        if mine >= self.opts.max_borrows {
-            self.borrowed.fetch_sub(1, Ordering::Relaxed);
+        // Nothing to borrow: answer with one load, before touching any
+        // counter (busy-polling callers spend most calls here).
+        if !self.reader.ready() {
+            return Err(BorrowError::Empty);
+        }
+        // Samples out = strong count minus our own handle. Only `&mut self`
+        // adds samples, so the count cannot grow between this check and the
+        // clone below (drops elsewhere only lower it).
+        if Arc::strong_count(&self.lease) > self.opts.max_borrows as usize {
             return Err(BorrowError::Limit {
                 limit: self.opts.max_borrows,
             });
         }
-        match self.reader.try_pin() {
-            Ok(p) => Ok(RawSample {
-                ring: *self.reader.ring(),
-                map: self.seg.mapping(),
-                counter: self.borrowed.clone(),
-                chunk: p.chunk,
-                ptr: p.ptr,
-                len: p.len as usize,
-                codec: Codec::from_tag(p.tag),
-            }),
-            Err(e) => {
-                self.borrowed.fetch_sub(1, Ordering::Relaxed);
-                Err(e)
-            }
-        }
+        let p = self.reader.try_pin()?;
+        Ok(RawSample {
+            ring: *self.reader.ring(),
+            lease: self.lease.clone(),
+            chunk: p.chunk,
+            ptr: p.ptr,
+            len: p.len as usize,
+            codec: Codec::from_tag(p.tag),
+        })
     }
 
     /// Borrows the next message, waiting up to `deadline` (forever if `None`).
@@ -634,13 +642,18 @@ impl Waiter {
     }
 }
 
+/// What a subscriber's samples share: the mapping they point into.
+#[derive(Debug)]
+struct Lease {
+    _map: Arc<Mapping>,
+}
+
 /// A message borrowed in place from a topic's slot. The slot is not
 /// rewritten while this lives; dropping it releases the slot.
 #[derive(Debug)]
 pub struct RawSample {
     ring: Ring,
-    map: Arc<Mapping>,
-    counter: Arc<AtomicU32>,
+    lease: Arc<Lease>,
     chunk: u32,
     ptr: *const u8,
     len: usize,
@@ -686,8 +699,7 @@ impl RawSample {
 impl Drop for RawSample {
     fn drop(&mut self) {
         Reader::unpin(&self.ring, self.chunk);
-        self.counter.fetch_sub(1, Ordering::Relaxed);
-        let _ = &self.map; // dropped after the unpin above
+        let _ = &self.lease; // dropped after the unpin above (keeps the mapping alive)
     }
 }
 

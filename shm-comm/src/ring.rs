@@ -365,6 +365,10 @@ pub struct Writer {
     in_ring: Vec<u32>,
     /// Chunks in no entry; some may be pinned by readers.
     free: VecDeque<u32>,
+    /// The chunk for message `next`, claimed ahead of time by `commit` (off
+    /// the sender's critical path: claiming may have to pull the chunk's
+    /// header line from a reader's cache, where its last pin left it).
+    ahead: Option<Claim>,
 }
 
 /// A chunk claimed by the writer for message `seq`; its stamp is odd.
@@ -382,6 +386,7 @@ impl Writer {
             next: 0,
             in_ring: vec![NO_CHUNK; ring.geo.capacity as usize],
             free: (0..ring.geo.chunks()).collect(),
+            ahead: None,
         }
     }
 
@@ -397,6 +402,13 @@ impl Writer {
 
     /// Claims a free, unpinned chunk for the next message.
     pub fn claim(&mut self) -> Result<Claim, SendError> {
+        match self.ahead.take() {
+            Some(c) => Ok(c),
+            None => self.claim_now(),
+        }
+    }
+
+    fn claim_now(&mut self) -> Result<Claim, SendError> {
         let seq = self.next;
         for _ in 0..self.free.len() {
             let Some(c) = self.free.pop_front() else {
@@ -460,15 +472,18 @@ impl Writer {
         }
         self.next = claim.seq + 1;
         self.wake();
+        // Claim the next message's chunk now, while readers fetch this one.
+        // Cannot fail while readers respect the borrow budget (of the
+        // `1 + borrow_budget` free chunks at most `borrow_budget` are pinned);
+        // if it does, the next `claim` tries again and reports it.
+        self.ahead = self.claim_now().ok();
     }
 
-    /// Gives a claimed chunk back unpublished.
+    /// Gives a claimed chunk back unpublished: it stays claimed (odd stamp,
+    /// so no reader returns its bytes) for the next message.
     pub fn abandon(&mut self, claim: Claim) {
-        let off = self.ring.chunk_off(claim.chunk);
-        // Any even stamp that names no message readers could want (they only
-        // accept the exact stamp of the message they are after).
-        self.ring.u64_at(off + CH_STAMP).store(0, Ordering::Release);
-        self.free.push_front(claim.chunk);
+        debug_assert_eq!(claim.seq, self.next);
+        self.ahead = Some(claim);
     }
 
     /// Wakes sleeping readers, if any.
@@ -685,6 +700,9 @@ impl Reader {
     /// one token of the channel's borrow budget. Call [`unpin`](Self::unpin)
     /// with the result when done.
     pub fn try_pin(&mut self) -> Result<Pinned, BorrowError> {
+        if !self.ready() {
+            return Err(BorrowError::Empty);
+        }
         let ring = self.ring;
         let tokens = ring.u32_at(OFF_TOKENS);
         // Take a token first so that the pool always keeps a free chunk.
