@@ -177,7 +177,7 @@ impl Endpoint {
         }
     }
 
-    /// A non-blocking call looks for dead peers now and then.
+    /// After a miss, a non-blocking call looks for dead peers now and then.
     fn repair_now(&self) -> bool {
         self.misses.fetch_add(1, Ordering::Relaxed) % REPAIR_EVERY == REPAIR_EVERY - 1
     }
@@ -186,22 +186,39 @@ impl Endpoint {
         self.queue.try_push(data, codec.tag(), repair).is_ok()
     }
 
-    /// Pushes, waiting until `deadline`; `false` if still full then.
-    fn push_deadline(&self, data: &[u8], codec: Codec, deadline: Option<Instant>) -> bool {
-        let (mut repair, mut first) = (false, true);
+    /// Pushes if there is room; after a miss, now and then looks for a dead
+    /// puller in the way. A job that fits costs no more than the queue's own
+    /// atomics.
+    fn push_now(&self, data: &[u8], codec: Codec) -> bool {
+        self.try_push(data, codec, false) || (self.repair_now() && self.try_push(data, codec, true))
+    }
+
+    /// Pushes, waiting until `deadline()` (called only if the queue is full,
+    /// so a push that fits costs no clock reading); `false` if still full then.
+    fn push_deadline(
+        &self,
+        data: &[u8],
+        codec: Codec,
+        deadline: impl FnOnce() -> Option<Instant>,
+    ) -> bool {
+        if self.push_now(data, codec) {
+            return true;
+        }
+        let deadline = deadline();
+        let mut first = true;
         loop {
-            if self.try_push(data, codec, repair) {
-                return true;
-            }
             let slice = Instant::now() + SLICE;
             let until = deadline.map_or(slice, |d| d.min(slice));
             // Spin only on the first wait of the call (see `sync::Event::wait`);
             // look for dead pullers in the way only after a wait found no room.
-            repair = !self.queue.wait_room(Some(until), first);
+            let repair = !self.queue.wait_room(Some(until), first);
             first = false;
             if deadline.is_some_and(|d| Instant::now() >= d) {
                 // One last try: it either queues the job (once) or we give up.
                 return self.try_push(data, codec, true);
+            }
+            if self.try_push(data, codec, repair) {
+                return true;
             }
         }
     }
@@ -219,21 +236,41 @@ impl Endpoint {
         Ok((len as usize, Codec::from_tag(tag)))
     }
 
+    /// Takes a job if one is queued; after a miss, now and then looks for a
+    /// dead pusher in the way (a job there costs no more than the queue's
+    /// own atomics).
+    ///
+    /// # Safety
+    /// `dst` is valid for writes of `cap` bytes.
+    unsafe fn pop_now(&self, dst: *mut u8, cap: usize) -> Result<(usize, Codec), TryRecvError> {
+        // SAFETY: forwarded from the caller.
+        match unsafe { self.try_pop(dst, cap, false) } {
+            // SAFETY: forwarded from the caller.
+            Err(TryRecvError::Empty) if self.repair_now() => unsafe {
+                self.try_pop(dst, cap, true)
+            },
+            r => r,
+        }
+    }
+
+    /// Takes a job, waiting until `deadline()` (called only if the queue is
+    /// empty, so a job already there costs no clock reading).
+    ///
     /// # Safety
     /// `dst` is valid for writes of `cap` bytes.
     unsafe fn pop_deadline(
         &self,
         dst: *mut u8,
         cap: usize,
-        deadline: Option<Instant>,
+        deadline: impl FnOnce() -> Option<Instant>,
     ) -> Result<(usize, Codec), RecvTimeoutError> {
-        let mut repair = self.repair_now();
+        // SAFETY: forwarded from the caller.
+        match unsafe { self.pop_now(dst, cap) } {
+            Err(TryRecvError::Empty) => {}
+            r => return r.map_err(Into::into),
+        }
+        let deadline = deadline();
         loop {
-            // SAFETY: forwarded from the caller.
-            match unsafe { self.try_pop(dst, cap, repair) } {
-                Err(TryRecvError::Empty) => {}
-                r => return r.map_err(Into::into),
-            }
             if deadline.is_some_and(|d| Instant::now() >= d) {
                 return Err(RecvTimeoutError::Timeout);
             }
@@ -247,7 +284,11 @@ impl Endpoint {
             self.idle.store(!got, Ordering::Relaxed);
             // Look for a dead pusher in the way only after a slice with no job
             // (a live one finishes its write long before that).
-            repair = !got;
+            // SAFETY: forwarded from the caller.
+            match unsafe { self.try_pop(dst, cap, !got) } {
+                Err(TryRecvError::Empty) => {}
+                r => return r.map_err(Into::into),
+            }
         }
     }
 }
@@ -280,8 +321,7 @@ impl<T: ShmMessage> Pusher<T> {
 
     /// Queues `job` if there is room; otherwise gives it back in `Full`.
     pub fn try_send(&self, job: T) -> Result<(), TrySendError<T>> {
-        let repair = self.ep.repair_now();
-        if self.ep.try_push(as_bytes(&job), Codec::Typed, repair) {
+        if self.ep.push_now(as_bytes(&job), Codec::Typed) {
             Ok(())
         } else {
             Err(TrySendError::Full(job))
@@ -290,11 +330,9 @@ impl<T: ShmMessage> Pusher<T> {
 
     /// Queues `job`, waiting up to `timeout` for room.
     pub fn send_timeout(&self, job: T, timeout: Duration) -> Result<(), SendTimeoutError<T>> {
-        if self.ep.push_deadline(
-            as_bytes(&job),
-            Codec::Typed,
-            Instant::now().checked_add(timeout),
-        ) {
+        if self.ep.push_deadline(as_bytes(&job), Codec::Typed, || {
+            Instant::now().checked_add(timeout)
+        }) {
             Ok(())
         } else {
             Err(SendTimeoutError::Timeout(job))
@@ -303,7 +341,7 @@ impl<T: ShmMessage> Pusher<T> {
 
     /// Queues `job`, waiting as long as it takes for room.
     pub fn send(&self, job: T) -> Result<(), SendTimeoutError<T>> {
-        self.ep.push_deadline(as_bytes(&job), Codec::Typed, None);
+        self.ep.push_deadline(as_bytes(&job), Codec::Typed, || None);
         Ok(())
     }
 
@@ -370,21 +408,27 @@ impl<T: ShmMessage> Puller<T> {
 
     /// Takes a job if one is queued. Never blocks.
     pub fn try_recv(&self) -> Result<T, TryRecvError> {
-        let repair = self.ep.repair_now();
         read_with(
             // SAFETY: `read_with` hands a buffer of `cap` writable bytes.
-            |dst, cap| unsafe { self.ep.try_pop(dst, cap, repair) }.map(|(n, _)| n),
+            |dst, cap| unsafe { self.ep.pop_now(dst, cap) }.map(|(n, _)| n),
             |len| Self::wrong_size(len, TryRecvError::Corrupt),
         )
     }
 
     /// Takes a job, waiting up to `timeout`.
     pub fn recv_timeout(&self, timeout: Duration) -> Result<T, RecvTimeoutError> {
-        self.recv_deadline(Instant::now().checked_add(timeout))
+        self.recv_until(|| Instant::now().checked_add(timeout))
     }
 
     /// Takes a job, waiting until `deadline` (forever if `None`).
     pub fn recv_deadline(&self, deadline: Option<Instant>) -> Result<T, RecvTimeoutError> {
+        self.recv_until(|| deadline)
+    }
+
+    fn recv_until(
+        &self,
+        deadline: impl FnOnce() -> Option<Instant>,
+    ) -> Result<T, RecvTimeoutError> {
         read_with(
             // SAFETY: `read_with` hands a buffer of `cap` writable bytes.
             |dst, cap| unsafe { self.ep.pop_deadline(dst, cap, deadline) }.map(|(n, _)| n),
@@ -435,7 +479,7 @@ impl DynPusher {
         self.ep
             .check_len(data.len())
             .map_err(|(l, m)| too_large(l, m))?;
-        if self.ep.try_push(data, codec, self.ep.repair_now()) {
+        if self.ep.push_now(data, codec) {
             Ok(())
         } else {
             Err(TrySendError::Full(()))
@@ -452,7 +496,7 @@ impl DynPusher {
         self.ep
             .check_len(data.len())
             .map_err(|(len, max)| SendTimeoutError::TooLarge { len, max })?;
-        if self.ep.push_deadline(data, codec, deadline) {
+        if self.ep.push_deadline(data, codec, || deadline) {
             Ok(())
         } else {
             Err(SendTimeoutError::Timeout(()))
@@ -506,6 +550,14 @@ impl DynPuller {
         buf: &mut Vec<u8>,
         deadline: Option<Instant>,
     ) -> Result<Codec, RecvTimeoutError> {
+        self.recv_until(buf, || deadline)
+    }
+
+    fn recv_until(
+        &self,
+        buf: &mut Vec<u8>,
+        deadline: impl FnOnce() -> Option<Instant>,
+    ) -> Result<Codec, RecvTimeoutError> {
         buf.clear();
         buf.reserve(self.max_payload());
         let cap = buf.capacity();
@@ -522,10 +574,7 @@ impl DynPuller {
         let mut data = Vec::with_capacity(self.max_payload());
         let cap = data.capacity();
         // SAFETY: as in `recv_into`.
-        let (len, codec) = unsafe {
-            self.ep
-                .try_pop(data.as_mut_ptr(), cap, self.ep.repair_now())
-        }?;
+        let (len, codec) = unsafe { self.ep.pop_now(data.as_mut_ptr(), cap) }?;
         // SAFETY: `len` bytes were written.
         unsafe { data.set_len(len) };
         Ok(Frame { codec, data })
@@ -534,7 +583,7 @@ impl DynPuller {
     /// Takes a frame, waiting up to `timeout`.
     pub fn recv_timeout(&self, timeout: Duration) -> Result<Frame, RecvTimeoutError> {
         let mut data = Vec::new();
-        let codec = self.recv_into(&mut data, Instant::now().checked_add(timeout))?;
+        let codec = self.recv_until(&mut data, || Instant::now().checked_add(timeout))?;
         Ok(Frame { codec, data })
     }
 

@@ -821,7 +821,11 @@ impl<T: ShmMessage> Subscriber<T> {
 
     /// The next message, waiting up to `timeout`.
     pub fn recv_timeout(&mut self, timeout: Duration) -> Result<T, RecvTimeoutError> {
-        self.recv_deadline(Instant::now().checked_add(timeout))
+        // A message already there needs no clock reading (about 20 ns).
+        match self.try_recv() {
+            Err(TryRecvError::Empty) => self.recv_deadline(Instant::now().checked_add(timeout)),
+            r => r.map_err(Into::into),
+        }
     }
 
     /// The next message, waiting until `deadline` (forever if `None`).
@@ -863,6 +867,10 @@ impl<T: ShmMessage> Subscriber<T> {
 
     /// Borrows the next message, waiting up to `timeout` (`BorrowError::Empty` on timeout).
     pub fn borrow_timeout(&mut self, timeout: Duration) -> Result<Sample<T>, BorrowError> {
+        match self.try_borrow() {
+            Err(BorrowError::Empty) => {}
+            r => return r,
+        }
         let deadline = Instant::now().checked_add(timeout);
         loop {
             match self.try_borrow() {
@@ -972,9 +980,12 @@ impl DynSubscriber {
     /// The next frame, waiting up to `timeout`.
     pub fn recv_timeout(&mut self, timeout: Duration) -> Result<Frame, RecvTimeoutError> {
         let mut data = Vec::new();
-        let codec = self
-            .raw
-            .recv_into_deadline(&mut data, Instant::now().checked_add(timeout))?;
+        let codec = match self.raw.try_recv_into(&mut data) {
+            Err(TryRecvError::Empty) => self
+                .raw
+                .recv_into_deadline(&mut data, Instant::now().checked_add(timeout))?,
+            r => r?,
+        };
         Ok(Frame { codec, data })
     }
 

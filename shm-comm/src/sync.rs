@@ -12,6 +12,22 @@ pub(crate) fn spin_hint() {
     std::hint::spin_loop();
 }
 
+/// Asks the CPU to fetch the cache line at `p` for writing, ahead of a
+/// write. A hint: it never faults and changes no memory, so any address is
+/// fine. Used where the next writes would otherwise each wait for the line
+/// to come back from the core that touched it last.
+#[inline]
+pub(crate) fn prefetch_write(p: *const u8) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: PREFETCHW is a hint: it does not fault on any address and does
+    // not change memory (CPUs without it execute it as a no-op).
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_ET0 }>(p.cast())
+    };
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
+}
+
 /// Blocks while `word == expected`, at most until `deadline`; may return early.
 pub(crate) fn wait(word: &AtomicU32, expected: u32, deadline: Option<Instant>) {
     let timeout = deadline.map(|d| d.saturating_duration_since(Instant::now()));
