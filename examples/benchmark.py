@@ -113,8 +113,12 @@ CASES = [
     _case("mp-pipe-64B-1kHz", "pingpong", "pipe", "py", "b64", "block",
           "multiprocessing.Pipe 64 B, one ping per ms", ref="ours-64B-1kHz", gap_ms=1.0),
     # --- 1 MiB numpy array ---------------------------------------------------
+    _case("ours-64B-loan", "pingpong", "shm", "ours", "loan64", "block",
+          "ours typed 64 B topic: loan()['seq'] = i, borrow()['seq'] (in place)",
+          ref="ours-64B-block"),
     _case("ours-1MiB-loan", "pingpong", "shm", "ours", "loan", "block",
-          "ours typed topic: loan() + write array, borrow() + numpy view (0 copy)"),
+          "ours typed 1 MiB topic: loan()['seq'] = i, borrow()['seq'] (in place, 0 copy)",
+          ref="ours-64B-loan"),
     _case("ours-1MiB-bytes", "pingpong", "shm", "ours", "1mib", "block",
           "ours send_bytes(array) / recv_bytes + numpy.frombuffer (copy)",
           ref="ours-1MiB-loan"),
@@ -187,11 +191,11 @@ def _names(spec):
     return f"{tag}_ping", f"{tag}_pong"
 
 
-def _blob_class():
+def _blob_class(data_len=MIB):
     from shm_comm import typed
-    layout = {"name": "Blob", "size": 8 + MIB, "align": 8, "fields": [
+    layout = {"name": "Blob", "size": 8 + data_len, "align": 8, "fields": [
         {"name": "seq", "offset": 0, "kind": "u64", "shape": [], "size": 8},
-        {"name": "data", "offset": 8, "kind": "u8", "shape": [MIB], "size": MIB}]}
+        {"name": "data", "offset": 8, "kind": "u8", "shape": [data_len], "size": data_len}]}
     return typed.message_class(layout)
 
 
@@ -206,7 +210,7 @@ class ShmPubSub(Kit):
         self.side = side
         payload = spec["payload"]
         self.codec = spec.get("codec", "pickle")
-        self.slots, self.slot_size = (4, MIB + 64) if payload in ("1mib", "loan") else (64, 4096)
+        self.slots, self.slot_size = (4, MIB + 64) if payload in ("1mib", "loan", "loan64") else (64, 4096)
         if payload == "b64":
             _bytes_codec(self)
         elif payload == "1mib":
@@ -217,45 +221,43 @@ class ShmPubSub(Kit):
             self.stop = {"stop": 1}
             self.is_stop = lambda r: "stop" in r
         elif payload == "loan":
-            self._loan_codec()
+            self._loan_codec(MIB)
+        elif payload == "loan64":
+            self._loan_codec(64 - 8)
         self.pub = self.sub = None
 
-    def _loan_codec(self):
-        import numpy as np
-        self.Blob = _blob_class()
-        dt = self.Blob.__shm_dtype__
+    def _loan_codec(self, data_len):
+        self.Blob = _blob_class(data_len)
 
-        # Like the Rust harness's 1 MiB row, this measures the transport: the
+        # Like the Rust harness's loan rows, this measures the transport: the
         # producer writes the sequence number in place (a camera driver would
         # write its frame there: that is the producer's own work, not a copy
-        # the transport makes), and the echo side answers by loan too.
+        # the transport makes), the echo reads it in place and answers by
+        # loan too. The check (not timed) takes the numpy view of the array.
 
         def send(i):
             loan = self.pub.loan()
-            rec = np.frombuffer(loan, dtype=dt, count=1)[0]
-            rec["seq"] = i
-            del rec
+            loan["seq"] = i
             return loan.send()
 
         def check(r, m, i):
-            rec = np.frombuffer(r, dtype=dt, count=1)[0]   # zero-copy view
-            return int(rec["seq"]) == i and rec["data"].shape == (MIB,)
+            return r["seq"] == i and r["data"].shape == (data_len,)   # zero-copy view
 
         def reply(r):
             loan = self.pub.loan()
-            memoryview(loan)[:8] = memoryview(r)[:8]
+            loan["seq"] = r["seq"]
             loan.send()
 
         self.make = lambda i: i
         self._send = send
         self.check = check
         self._reply = reply
-        self.seq_of = lambda r: int.from_bytes(memoryview(r)[:8], "little")
+        self.seq_of = lambda r: r["seq"]
         self.stop = STOP_SEQ
-        self.is_stop = lambda r: int.from_bytes(memoryview(r)[:8], "little") == STOP_SEQ
+        self.is_stop = lambda r: r["seq"] == STOP_SEQ
 
     def _publisher(self, name):
-        if self.spec["payload"] == "loan":
+        if self.spec["payload"] in ("loan", "loan64"):
             return self.m.Publisher(name, num_slots=self.slots, msg_type=self.Blob)
         return self.m.Publisher(name, num_slots=self.slots, slot_size=self.slot_size,
                                 serialization=self.codec)
@@ -265,7 +267,7 @@ class ShmPubSub(Kit):
 
     def _bind(self):
         p = self.spec["payload"]
-        if p == "loan":
+        if p in ("loan", "loan64"):
             self.send = self._send
             self.recv = self.sub.borrow if self.sub else None
             self.reply = self._reply

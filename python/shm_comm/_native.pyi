@@ -94,6 +94,9 @@ class Sample:
     The slot stays pinned until the sample and every view of it are gone."""
 
     def __len__(self) -> int: ...
+    def __getitem__(self, key: str, /) -> Any:
+        """Field ``name`` of a typed message, in place: numbers as Python
+        values, arrays as read-only numpy views."""
     def tobytes(self) -> bytes:
         """A copy of the payload."""
     def release(self) -> None:
@@ -109,6 +112,11 @@ class Loan:
     ``slot_size`` bytes. Dropping it unsent gives the slot back."""
 
     def __len__(self) -> int: ...
+    def __getitem__(self, key: str, /) -> Any:
+        """Field ``name`` of the typed message being written (arrays as
+        writable numpy views)."""
+    def __setitem__(self, key: str, value: Any, /) -> None:
+        """Sets field ``name`` in place: ``loan["seq"] = 5``."""
     def send(self, nbytes: int | None = None) -> bool:
         """Publishes the first ``nbytes`` bytes (default: the whole slot)."""
     def discard(self) -> None:

@@ -221,6 +221,34 @@ def writable(loan: Any, msg_type: type | dict) -> np.void:
     return np.frombuffer(loan, dtype=dtype_of(layout), count=1)[0]
 
 
+def _field_spec(layout: dict, name: str) -> dict:
+    for f in layout["fields"]:
+        if f["name"] == name:
+            return f
+    raise KeyError(name)
+
+
+def get_field(buf: Any, layout: dict, name: str, dtype: np.dtype | None = None) -> Any:
+    """Field ``name`` of the message in ``buf`` (a borrowed sample or a loan),
+    in place: array fields are numpy views (read-only for a sample). What
+    ``sample[name]`` and ``loan[name]`` use for fields that are not plain
+    numbers. ``dtype``: ``dtype_of(layout)``, if the caller has it."""
+    f = _field_spec(layout, name)
+    rec = np.frombuffer(buf, dtype=dtype if dtype is not None else dtype_of(layout), count=1)[0]
+    return _from_record(f, rec[name], copy=False)
+
+
+def set_field(buf: Any, layout: dict, name: str, value: Any,
+              dtype: np.dtype | None = None) -> None:
+    """Sets field ``name`` of the message in ``buf`` (a loan) to ``value``."""
+    f = _field_spec(layout, name)
+    rec = np.frombuffer(buf, dtype=dtype if dtype is not None else dtype_of(layout), count=1)[0]
+    if f["kind"] in _SCALARS and not f.get("shape"):
+        rec[name] = value
+    else:
+        _fill(f, rec[name], value, name)
+
+
 def _fill(t: dict, slot: Any, value: Any, where: str) -> None:
     kind = t["kind"]
     shape = t.get("shape") or ()

@@ -6,6 +6,7 @@
 //! re-exports them and adds typed topics. Every blocking call releases the
 //! GIL and wakes at least every 100 ms to let Ctrl-C through.
 
+mod fields;
 mod msgpack;
 mod patterns;
 mod typed;
@@ -147,6 +148,31 @@ fn decode<'py>(
             None => Ok(data.clone().into_any()),
         },
         Codec::Raw | Codec::Other(_) => Ok(data.clone().into_any()),
+    }
+}
+
+/// A `timeout` argument, checked at once but read against the clock only
+/// when the call first has to wait (a call that finds its message reads no
+/// clock).
+struct Deadline {
+    timeout: Option<f64>,
+    at: Option<Option<Instant>>,
+}
+
+impl Deadline {
+    fn new(timeout: Option<f64>) -> PyResult<Deadline> {
+        if timeout.is_some_and(f64::is_nan) {
+            return Err(PyValueError::new_err("timeout is NaN"));
+        }
+        Ok(Deadline { timeout, at: None })
+    }
+
+    /// The deadline, fixed on the first call.
+    fn get(&mut self) -> Option<Instant> {
+        let timeout = self.timeout;
+        *self
+            .at
+            .get_or_insert_with(|| deadline(timeout).expect("checked in `new`"))
     }
 }
 

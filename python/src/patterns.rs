@@ -8,7 +8,7 @@
 use std::sync::{Arc, Mutex, MutexGuard, TryLockError};
 use std::time::{Duration, Instant};
 
-use pyo3::exceptions::PyBufferError;
+use pyo3::exceptions::{PyBufferError, PyTypeError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict};
 
@@ -23,9 +23,10 @@ use shm_comm::{
     OpenError, RecvTimeoutError, SendError, SendTimeoutError, TryRecvError, TrySendError,
 };
 
+use crate::fields::{self, Fields};
 use crate::{
     blocking, closed, create_error, deadline, decode, error, open_error, too_large, typed, Buffer,
-    Ser,
+    Deadline, Ser,
 };
 
 /// Locks `m` without ever blocking while holding the GIL: try first, and if
@@ -107,6 +108,8 @@ pub(crate) struct Publisher {
     inner: Mutex<Option<RawPublisher>>,
     /// Packs objects into a typed topic's layout (set by `shm_comm.Publisher`).
     encoder: Mutex<Option<Py<PyAny>>>,
+    /// A typed topic's fields, for `loan[name]`.
+    fields: Option<Arc<Fields>>,
 }
 
 #[pymethods]
@@ -123,14 +126,15 @@ impl Publisher {
         borrow_budget: u32,
     ) -> PyResult<Self> {
         let ser = Ser::parse(py, serialization)?;
-        let payload = match layout {
-            None => Payload::Dynamic,
+        let (payload, fields) = match layout {
+            None => (Payload::Dynamic, None),
             Some(d) => {
                 let l = typed::from_dict(d)?;
-                Payload::Typed {
+                let payload = Payload::Typed {
                     hash: l.hash(),
                     descriptor: l.encode(),
-                }
+                };
+                (payload, Some(Fields::new(py, &l)?))
             }
         };
         let opts = PubOptions {
@@ -148,6 +152,7 @@ impl Publisher {
             typed: layout.is_some(),
             inner: Mutex::new(Some(raw)),
             encoder: Mutex::new(None),
+            fields,
         })
     }
 
@@ -220,6 +225,7 @@ impl Publisher {
             cap,
             codec: if me.typed { Codec::Typed } else { Codec::Raw },
             exports: Mutex::new(0),
+            fields: me.fields.clone(),
         })
     }
 
@@ -325,6 +331,8 @@ pub(crate) struct Subscriber {
     /// Set once by `shm_comm.Subscriber` for typed topics; read on every
     /// `recv` without a lock.
     decoder: std::sync::OnceLock<Py<PyAny>>,
+    /// A typed topic's fields, for `sample[name]` (read on the first borrow).
+    fields: std::sync::OnceLock<Option<Arc<Fields>>>,
 }
 
 #[pymethods]
@@ -359,6 +367,7 @@ impl Subscriber {
                 buf: Vec::new(),
             })),
             decoder: std::sync::OnceLock::new(),
+            fields: std::sync::OnceLock::new(),
         })
     }
 
@@ -401,7 +410,7 @@ impl Subscriber {
     /// `None` on timeout.
     #[pyo3(signature = (timeout=None))]
     fn borrow(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<Option<Sample>> {
-        let deadline = deadline(timeout)?;
+        let mut deadline = Deadline::new(timeout)?;
         let attempt = |raw: &mut RawSubscriber| match raw.try_borrow() {
             Ok(s) => Some(Ok(s)),
             Err(shm_comm::BorrowError::Empty) => None,
@@ -414,11 +423,19 @@ impl Subscriber {
                     .as_mut()
                     .ok_or_else(|| closed(py, "Subscriber", &self.name))?;
                 if let Some(r) = attempt(&mut st.raw) {
+                    let fields = match self.fields.get() {
+                        Some(f) => f.clone(),
+                        None => {
+                            let f = st.raw.layout().map(|l| Fields::new(py, &l)).transpose()?;
+                            self.fields.get_or_init(|| f).clone()
+                        }
+                    };
                     return r
-                        .map(|s| Some(Sample::new(s)))
+                        .map(|s| Some(Sample::new(s, fields)))
                         .map_err(|e| borrow_error(py, e));
                 }
             }
+            let deadline = deadline.get();
             if deadline.is_some_and(|d| Instant::now() >= d) || !self.wait(py, deadline)? {
                 return Ok(None);
             }
@@ -514,7 +531,7 @@ impl Subscriber {
         py: Python<'py>,
         timeout: Option<f64>,
     ) -> PyResult<Option<(Codec, Bound<'py, PyBytes>)>> {
-        let deadline = deadline(timeout)?;
+        let mut deadline = Deadline::new(timeout)?;
         loop {
             {
                 let mut g = lock(py, &self.inner);
@@ -528,6 +545,7 @@ impl Subscriber {
                     Err(TryRecvError::Corrupt(s)) => return Err(error(py, "SHMError", s)),
                 }
             }
+            let deadline = deadline.get();
             if deadline.is_some_and(|d| Instant::now() >= d) || !self.wait(py, deadline)? {
                 return Ok(None);
             }
@@ -574,16 +592,28 @@ pub(crate) struct Sample {
     raw: Mutex<Option<RawSample>>,
     exports: Mutex<usize>,
     codec: Codec,
+    fields: Option<Arc<Fields>>,
 }
 
 impl Sample {
-    fn new(raw: RawSample) -> Sample {
+    fn new(raw: RawSample, fields: Option<Arc<Fields>>) -> Sample {
         Sample {
             codec: raw.codec(),
             raw: Mutex::new(Some(raw)),
             exports: Mutex::new(0),
+            fields,
         }
     }
+}
+
+/// The fields of a typed sample or loan, or a `TypeError`.
+fn fields_of<'a>(fields: &'a Option<Arc<Fields>>, what: &str) -> PyResult<&'a Fields> {
+    fields.as_deref().ok_or_else(|| {
+        PyTypeError::new_err(format!(
+            "fields by name need a typed topic; on this one, read the {what}'s bytes \
+             (memoryview({what}))"
+        ))
+    })
 }
 
 #[pymethods]
@@ -597,6 +627,27 @@ impl Sample {
     #[getter]
     fn codec(&self) -> String {
         self.codec.name()
+    }
+
+    /// Field `name` of a typed message, read in place: a number or flag as
+    /// a Python value; an array field as a read-only numpy view (which keeps
+    /// the sample pinned while it lives); nested messages, strings and
+    /// vectors as `shm_comm.typed.view` gives them.
+    fn __getitem__<'py>(slf: &Bound<'py, Self>, name: &str) -> PyResult<Bound<'py, PyAny>> {
+        let py = slf.py();
+        let me = slf.get();
+        let fields = fields_of(&me.fields, "sample")?;
+        let Some((offset, kind)) = fields.lookup(name)? else {
+            return fields.get_py(slf.as_any(), name);
+        };
+        let g = lock(py, &me.raw);
+        let raw = g
+            .as_ref()
+            .ok_or_else(|| error(py, "SHMError", "sample released"))?;
+        fields.check_len(py, raw.len())?;
+        // SAFETY: `check_len` proved the layout (so the field) fits the
+        // sample's bytes, which stay pinned (unwritten) while we hold `raw`.
+        unsafe { fields::read(py, raw.as_ptr().add(offset), kind) }
     }
 
     /// A copy of the payload.
@@ -689,10 +740,48 @@ pub(crate) struct Loan {
     cap: usize,
     codec: Codec,
     exports: Mutex<usize>,
+    fields: Option<Arc<Fields>>,
 }
 
 #[pymethods]
 impl Loan {
+    /// Field `name` of the typed message being written (see `Sample`); array
+    /// fields are writable numpy views.
+    fn __getitem__<'py>(slf: &Bound<'py, Self>, name: &str) -> PyResult<Bound<'py, PyAny>> {
+        let py = slf.py();
+        let me = slf.get();
+        let fields = fields_of(&me.fields, "loan")?;
+        let Some((offset, kind)) = fields.lookup(name)? else {
+            return fields.get_py(slf.as_any(), name);
+        };
+        let g = lock(py, &me.state);
+        let st = g
+            .as_ref()
+            .ok_or_else(|| error(py, "SHMError", "loan already sent or discarded"))?;
+        fields.check_len(py, me.cap)?;
+        // SAFETY: the slot is `cap` bytes claimed by this loan and mapped
+        // while the publisher lives (`_keep`); the field fits (`check_len`).
+        unsafe { fields::read(py, (st.ptr as *const u8).add(offset), kind) }
+    }
+
+    /// Sets field `name` in place: `loan["seq"] = 5`; an array field takes
+    /// anything numpy can assign to it (`loan["pixels"] = frame`).
+    fn __setitem__(slf: &Bound<'_, Self>, name: &str, value: &Bound<'_, PyAny>) -> PyResult<()> {
+        let py = slf.py();
+        let me = slf.get();
+        let fields = fields_of(&me.fields, "loan")?;
+        let Some((offset, kind)) = fields.lookup(name)? else {
+            return fields.set_py(slf.as_any(), name, value);
+        };
+        let g = lock(py, &me.state);
+        let st = g
+            .as_ref()
+            .ok_or_else(|| error(py, "SHMError", "loan already sent or discarded"))?;
+        fields.check_len(py, me.cap)?;
+        // SAFETY: as in `__getitem__`; only this loan writes the slot.
+        unsafe { fields::write((st.ptr as *mut u8).add(offset), kind, name, value) }
+    }
+
     fn __len__(&self) -> usize {
         self.cap
     }

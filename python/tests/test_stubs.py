@@ -15,7 +15,7 @@ from shm_comm import _native
 STUB = Path(shm_comm.__file__).with_name("_native.pyi")
 
 #: Dunder methods a class defines that the stub must list too.
-DUNDERS = {"__new__", "__enter__", "__exit__", "__len__", "__repr__"}
+DUNDERS = {"__new__", "__enter__", "__exit__", "__len__", "__repr__", "__getitem__", "__setitem__"}
 #: Stub-only names: the buffer protocol, which the runtime implements as a
 #: C slot (visible as ``__buffer__`` only from Python 3.12).
 STUB_ONLY = {"__buffer__"}

@@ -1,0 +1,290 @@
+//! Field access by name on typed samples and loans, in place:
+//! `sample["seq"]`, `loan["seq"] = 5`.
+//!
+//! Plain scalar fields (numbers and flags) are read and written here, with
+//! no numpy involved: tens of nanoseconds. Every other field (arrays, nested
+//! messages, strings, vectors) goes through `shm_comm.typed.get_field` /
+//! `set_field`, which return numpy views into the slot (no copy).
+
+use std::sync::Arc;
+
+use pyo3::exceptions::{PyKeyError, PyOverflowError, PyTypeError};
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyDict, PyTuple};
+
+use shm_comm::{Kind, LayoutDescriptor, Scalar};
+
+use crate::{error, typed};
+
+/// A typed topic's fields, shared by its samples (or loans).
+pub(crate) struct Fields {
+    /// The layout as a dict, for the Python path.
+    dict: Py<PyDict>,
+    /// Its numpy dtype, made on first use.
+    dtype: PyOnceLock<Py<PyAny>>,
+    /// Bytes of one message.
+    size: usize,
+    fields: Vec<Field>,
+}
+
+struct Field {
+    name: String,
+    /// Byte offset (the layout was validated: the field lies inside the message).
+    offset: usize,
+    /// `Some` for a plain scalar (no array dimensions).
+    scalar: Option<Scalar>,
+    /// For an array of numbers: numpy's name of the element type, and the
+    /// shape.
+    array: Option<(&'static str, Vec<usize>)>,
+}
+
+/// numpy's name of a number kind in native byte order (the segment header
+/// proved the writer's byte order is ours); `None` for flags (read as bools).
+fn numpy_name(s: Scalar) -> Option<&'static str> {
+    Some(match s {
+        Scalar::U8 => "u1",
+        Scalar::U16 => "u2",
+        Scalar::U32 => "u4",
+        Scalar::U64 => "u8",
+        Scalar::I8 => "i1",
+        Scalar::I16 => "i2",
+        Scalar::I32 => "i4",
+        Scalar::I64 => "i8",
+        Scalar::F32 => "f4",
+        Scalar::F64 => "f8",
+        Scalar::Flag => return None,
+    })
+}
+
+impl Fields {
+    pub(crate) fn new(py: Python<'_>, l: &LayoutDescriptor) -> PyResult<Arc<Fields>> {
+        let fields =
+            l.fields
+                .iter()
+                .map(|f| Field {
+                    name: f.name.clone(),
+                    offset: f.offset as usize,
+                    scalar: match f.ty.kind {
+                        Kind::Scalar(s) if f.ty.shape.is_empty() => Some(s),
+                        _ => None,
+                    },
+                    array: match f.ty.kind {
+                        Kind::Scalar(s) if !f.ty.shape.is_empty() => numpy_name(s)
+                            .map(|n| (n, f.ty.shape.iter().map(|&d| d as usize).collect())),
+                        _ => None,
+                    },
+                })
+                .collect();
+        Ok(Arc::new(Fields {
+            dict: typed::to_dict(py, l)?.unbind(),
+            dtype: PyOnceLock::new(),
+            size: l.size as usize,
+            fields,
+        }))
+    }
+
+    /// Where plain scalar field `name` is: `Some((offset, kind))`; `None`
+    /// for a field of another kind (see [`get_py`](Self::get_py)).
+    pub(crate) fn lookup(&self, name: &str) -> PyResult<Option<(usize, Scalar)>> {
+        let f = self.find(name)?;
+        Ok(f.scalar.map(|s| (f.offset, s)))
+    }
+
+    fn find(&self, name: &str) -> PyResult<&Field> {
+        self.fields
+            .iter()
+            .find(|f| f.name == name)
+            .ok_or_else(|| PyKeyError::new_err(name.to_owned()))
+    }
+
+    /// Checks that a message of `len` bytes holds the whole layout (a slot
+    /// written by another process is never trusted to).
+    pub(crate) fn check_len(&self, py: Python<'_>, len: usize) -> PyResult<()> {
+        if len < self.size {
+            return Err(error(
+                py,
+                "SHMError",
+                format!("message of {len} bytes; its layout needs {}", self.size),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Field `name` (not a plain scalar) of the message in `owner`'s buffer,
+    /// as numpy views where it has arrays.
+    pub(crate) fn get_py<'py>(
+        &self,
+        owner: &Bound<'py, PyAny>,
+        name: &str,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        static GET: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+        static FROMBUFFER: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+        let py = owner.py();
+        let f = self.find(name)?;
+        if let Some((dtype, shape)) = &f.array {
+            // An array of numbers: one `numpy.frombuffer` over the owner's
+            // buffer (which checks that it is long enough).
+            let count: usize = shape.iter().product();
+            let kwargs = PyDict::new(py);
+            kwargs.set_item("dtype", *dtype)?;
+            kwargs.set_item("count", count)?;
+            kwargs.set_item("offset", f.offset)?;
+            let flat = FROMBUFFER
+                .import(py, "numpy", "frombuffer")?
+                .call((owner,), Some(&kwargs))?;
+            return if shape.len() == 1 {
+                Ok(flat)
+            } else {
+                flat.call_method1("reshape", (PyTuple::new(py, shape)?,))
+            };
+        }
+        GET.import(py, "shm_comm.typed", "get_field")?.call1((
+            owner,
+            self.dict.bind(py),
+            name,
+            self.dtype(py)?,
+        ))
+    }
+
+    /// Sets field `name` (not a plain scalar) in `owner`'s (writable) buffer.
+    pub(crate) fn set_py(
+        &self,
+        owner: &Bound<'_, PyAny>,
+        name: &str,
+        value: &Bound<'_, PyAny>,
+    ) -> PyResult<()> {
+        static SET: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+        let py = owner.py();
+        SET.import(py, "shm_comm.typed", "set_field")?.call1((
+            owner,
+            self.dict.bind(py),
+            name,
+            value,
+            self.dtype(py)?,
+        ))?;
+        Ok(())
+    }
+
+    fn dtype<'py>(&self, py: Python<'py>) -> PyResult<&Bound<'py, PyAny>> {
+        static DTYPE_OF: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+        let dtype = self.dtype.get_or_try_init(py, || {
+            DTYPE_OF
+                .import(py, "shm_comm.typed", "dtype_of")?
+                .call1((self.dict.bind(py),))
+                .map(Bound::unbind)
+        })?;
+        Ok(dtype.bind(py))
+    }
+}
+
+/// Reads a scalar of kind `s` at `at`.
+///
+/// # Safety
+/// `at` is valid for reads of `s.size()` bytes that nobody writes meanwhile.
+pub(crate) unsafe fn read(py: Python<'_>, at: *const u8, s: Scalar) -> PyResult<Bound<'_, PyAny>> {
+    // SAFETY: forwarded from the caller; `read_unaligned` needs no alignment.
+    unsafe {
+        Ok(match s {
+            Scalar::U8 => at.read().into_pyobject(py)?.into_any(),
+            Scalar::U16 => at
+                .cast::<u16>()
+                .read_unaligned()
+                .into_pyobject(py)?
+                .into_any(),
+            Scalar::U32 => at
+                .cast::<u32>()
+                .read_unaligned()
+                .into_pyobject(py)?
+                .into_any(),
+            Scalar::U64 => at
+                .cast::<u64>()
+                .read_unaligned()
+                .into_pyobject(py)?
+                .into_any(),
+            Scalar::I8 => at.cast::<i8>().read().into_pyobject(py)?.into_any(),
+            Scalar::I16 => at
+                .cast::<i16>()
+                .read_unaligned()
+                .into_pyobject(py)?
+                .into_any(),
+            Scalar::I32 => at
+                .cast::<i32>()
+                .read_unaligned()
+                .into_pyobject(py)?
+                .into_any(),
+            Scalar::I64 => at
+                .cast::<i64>()
+                .read_unaligned()
+                .into_pyobject(py)?
+                .into_any(),
+            Scalar::F32 => f64::from(at.cast::<f32>().read_unaligned())
+                .into_pyobject(py)?
+                .into_any(),
+            Scalar::F64 => at
+                .cast::<f64>()
+                .read_unaligned()
+                .into_pyobject(py)?
+                .into_any(),
+            Scalar::Flag => {
+                let b = at.read() != 0;
+                b.into_pyobject(py)?.to_owned().into_any()
+            }
+        })
+    }
+}
+
+/// Writes `value` as a scalar of kind `s` at `at`; field `name` is for errors
+/// (`TypeError` for a value of the wrong type, `OverflowError` out of range).
+///
+/// # Safety
+/// `at` is valid for writes of `s.size()` bytes that only the caller writes.
+pub(crate) unsafe fn write(
+    at: *mut u8,
+    s: Scalar,
+    name: &str,
+    value: &Bound<'_, PyAny>,
+) -> PyResult<()> {
+    let py = value.py();
+    let wrong = |e: PyErr| {
+        let msg = format!("field `{name}` ({}): {e}", s.name());
+        if e.is_instance_of::<PyOverflowError>(py) {
+            PyOverflowError::new_err(msg)
+        } else {
+            PyTypeError::new_err(msg)
+        }
+    };
+    // SAFETY: forwarded from the caller; `write_unaligned` needs no alignment.
+    unsafe {
+        match s {
+            Scalar::U8 => at.write(value.extract::<u8>().map_err(wrong)?),
+            Scalar::U16 => at
+                .cast::<u16>()
+                .write_unaligned(value.extract().map_err(wrong)?),
+            Scalar::U32 => at
+                .cast::<u32>()
+                .write_unaligned(value.extract().map_err(wrong)?),
+            Scalar::U64 => at
+                .cast::<u64>()
+                .write_unaligned(value.extract().map_err(wrong)?),
+            Scalar::I8 => at.cast::<i8>().write(value.extract().map_err(wrong)?),
+            Scalar::I16 => at
+                .cast::<i16>()
+                .write_unaligned(value.extract().map_err(wrong)?),
+            Scalar::I32 => at
+                .cast::<i32>()
+                .write_unaligned(value.extract().map_err(wrong)?),
+            Scalar::I64 => at
+                .cast::<i64>()
+                .write_unaligned(value.extract().map_err(wrong)?),
+            Scalar::F32 => at
+                .cast::<f32>()
+                .write_unaligned(value.extract::<f64>().map_err(wrong)? as f32),
+            Scalar::F64 => at
+                .cast::<f64>()
+                .write_unaligned(value.extract().map_err(wrong)?),
+            Scalar::Flag => at.write(u8::from(value.is_truthy()?)),
+        }
+    }
+    Ok(())
+}
