@@ -18,7 +18,8 @@
 #   4. everything into bench-results/ (OUT=dir to change it):
 #        rust.txt, rust.json, rust-one-core.txt, rust-one-core.json,
 #        python.md, python.json, python.png, *.log (progress),
-#        summary.md (both tables, the command, the machine, the date)
+#        summary.md (the targets met or not, both tables, the command, the
+#        machine, the date)
 #
 # A step that fails is reported in summary.md and the script goes on; it
 # exits non-zero if any step failed.
@@ -122,6 +123,12 @@ table_or_note() {   # file, what
     if [ ${#failures[@]} -gt 0 ]; then
         echo "- **Failed steps:** $(printf '%s; ' "${failures[@]}")"
     fi
+    echo
+    echo "## Targets"
+    echo
+    echo "Every figure below comes from this run (benches/targets.py reads its JSON files)."
+    echo
+    python3 benches/targets.py "$OUT" || echo "(benches/targets.py failed)"
     echo
     echo "## Rust harness (\`shm-comm-benches${QUICK[*]:+ ${QUICK[*]}} --features iceoryx2\`), two cores"
     echo

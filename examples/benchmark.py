@@ -127,6 +127,12 @@ CASES = [
           ref="ours-1MiB-bytes"),
     _case("zmq-ipc-1MiB", "pingpong", "zmq", "py", "1mib", "block",
           "pyzmq PAIR ipc:// send(array) / recv", ref="ours-1MiB-bytes", endpoint="ipc"),
+    # --- REQ/REP: one call at a time (latency is half a call) -----------------
+    _case("ours-reqrep", "pingpong", "reqrep", "ours", "b64", "block",
+          "ours REQ/REP 64 B, send_bytes + recv_bytes(timeout=1.0) per call"),
+    _case("orig-reqrep", "pingpong", "reqrep", "orig", "b64", "block",
+          "shm-comm 1.0.0 REQ/REP 64 B, send_bytes + recv_bytes(timeout=1.0)",
+          ref="ours-reqrep"),
     # --- one-way throughput, 64 B --------------------------------------------
     _case("ours-stream-busy", "stream", "shm", "ours", "b64", "busy",
           "ours PUB/SUB 64 B, receiver recv(timeout=0) loop"),
@@ -328,6 +334,46 @@ class ShmPipeline(Kit):
                 x.close()
 
 
+#: Slots of the REQ/REP rows' Repliers (see `ShmReqRep`).
+REQREP_SLOTS = 65536
+
+
+class ShmReqRep(Kit):
+    """shm_comm REQ/REP, ours or the original: the driver calls (one call at
+    a time), the echo process is the replier. The original's Replier creates
+    the segments, so the requester connects once the echo is ready.
+
+    The original answers at most ``num_slots - 1`` calls per Replier (its
+    request and reply rings never wrap: call 64 of a 64-slot Replier gets no
+    reply), so both get 65,536 slots of 128 bytes: more calls than a run makes
+    at the original's speed (a few thousand a second)."""
+
+    def __init__(self, spec, side):
+        import shm_comm
+        self.m = shm_comm
+        self.spec = spec
+        _bytes_codec(self)
+        self.req = self.rep = None
+
+    def driver_pre(self):
+        pass
+
+    def driver_post(self):
+        self.req = self.m.Requester(_names(self.spec)[0], timeout_connect=20.0)
+        self.send = self.req.send_bytes
+        self.recv = self.req.recv_bytes
+
+    def echo_setup(self):
+        self.rep = self.m.Replier(_names(self.spec)[0], num_slots=REQREP_SLOTS, slot_size=128)
+        self.recv = self.rep.recv_bytes
+        self.reply = self.rep.send_bytes
+
+    def close(self):
+        for x in (self.req, self.rep):
+            if x is not None:
+                x.close()
+
+
 class Zmq(Kit):
     """pyzmq: PAIR for ping-pong, PUSH/PULL for streams; blocking recv with
     a 1 s RCVTIMEO (the same contract as recv(timeout=1.0))."""
@@ -450,7 +496,8 @@ class Iox2(Kit):
         self.node = None
 
 
-TRANSPORTS = {"shm": ShmPubSub, "pipeline": ShmPipeline, "zmq": Zmq, "iox2": Iox2}
+TRANSPORTS = {"shm": ShmPubSub, "pipeline": ShmPipeline, "reqrep": ShmReqRep, "zmq": Zmq,
+              "iox2": Iox2}
 
 
 # ---------------------------------------------------------------------------
@@ -1108,6 +1155,8 @@ def table(cases, results):
         if c["kind"] == "pingpong":
             msgs = "–"
             note = f"n={res['n']:,}"
+            if c["transport"] == "reqrep":
+                note += f", {res['round_trips_per_s']:,.0f} calls/s"
             if res.get("bad"):
                 note += f", {res['bad']} wrong replies"
             p50, p99, p999 = _fmt(res["p50"], 2), _fmt(res["p99"], 2), _fmt(res.get("p999"), 1)
