@@ -16,7 +16,8 @@ With ``--zero-copy`` the topic is *typed*: a fixed layout (a header and a
 240x320 ``uint8`` image) stored in the topic itself. The publisher borrows a
 slot (``Publisher.loan()``) and draws straight into shared memory; the
 subscriber borrows the slot (``Subscriber.borrow()``) and reads it through a
-read-only numpy view, no copy at all. The slot stays pinned while the view
+read-only numpy view, no copy at all (fields by name: ``loan["seq"] = n``,
+``sample["pixels"]``). The slot stays pinned while the view
 lives, so the frame cannot change under the reader.
 
 Options: ``--count N`` frames (default: until Ctrl-C), ``--rate HZ``
@@ -88,13 +89,11 @@ def publisher(args: argparse.Namespace) -> None:
                     time.sleep(delay)
                 if args.zero_copy:
                     loan = pub.loan()                       # a slot of the ring, ours to fill
-                    rec = typed.writable(loan, Frame)       # numpy record over the slot
-                    rec["seq"] = seq
-                    rec["stamp_ns"] = time.monotonic_ns()
-                    rec["exposure_us"] = 500.0
-                    rec["gain"] = 1.5
-                    render(seq, out=rec["pixels"])          # drawn in shared memory
-                    del rec
+                    loan["seq"] = seq                       # fields by name, in place
+                    loan["stamp_ns"] = time.monotonic_ns()
+                    loan["exposure_us"] = 500.0
+                    loan["gain"] = 1.5
+                    render(seq, out=loan["pixels"])         # drawn in shared memory
                     loan.send()                             # published: no copy made
                 else:
                     header = np.array([seq, time.monotonic_ns()], dtype=np.uint64)
@@ -119,8 +118,8 @@ def subscriber(args: argparse.Namespace) -> None:
                     if sample is None:
                         seq = None
                     else:
-                        msg = typed.view(sample, sub.msg_type)
-                        seq, stamp, image = msg.seq, msg.stamp_ns, msg.pixels  # read-only views
+                        seq, stamp = sample["seq"], sample["stamp_ns"]
+                        image = sample["pixels"]          # read-only view; keeps the slot pinned
                         del sample
                 else:
                     raw = sub.recv_bytes(timeout=1.0)
@@ -142,8 +141,6 @@ def subscriber(args: argparse.Namespace) -> None:
                     print(f"sub | frame {seq}: mean {image.mean():.1f}, "
                           f"{'ok' if ok else 'CORRUPT'}, latency {latency_us:.0f} us", flush=True)
                 del image
-                if args.zero_copy:
-                    del msg
         except KeyboardInterrupt:
             pass
         missed = sub.stats()["drop_count"]
