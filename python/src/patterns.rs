@@ -8,7 +8,7 @@
 use std::sync::{Arc, Mutex, MutexGuard, TryLockError};
 use std::time::{Duration, Instant};
 
-use pyo3::exceptions::{PyBufferError, PyTypeError};
+use pyo3::exceptions::{PyBufferError, PyOverflowError, PyTypeError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict};
 
@@ -315,7 +315,6 @@ fn send_error(py: Python<'_>, e: SendError) -> PyErr {
 
 struct SubState {
     raw: RawSubscriber,
-    buf: Vec<u8>,
 }
 
 /// Receives the messages published on a topic after it connected.
@@ -362,10 +361,7 @@ impl Subscriber {
         Ok(Subscriber {
             name: name.to_owned(),
             ser,
-            inner: Mutex::new(Some(SubState {
-                raw,
-                buf: Vec::new(),
-            })),
+            inner: Mutex::new(Some(SubState { raw })),
             decoder: std::sync::OnceLock::new(),
             fields: std::sync::OnceLock::new(),
         })
@@ -538,9 +534,12 @@ impl Subscriber {
                 let st = g
                     .as_mut()
                     .ok_or_else(|| closed(py, "Subscriber", &self.name))?;
-                let SubState { raw, buf } = st;
-                match raw.try_recv_into(buf) {
-                    Ok(codec) => return Ok(Some((codec, PyBytes::new(py, buf)))),
+                // Copied once, from the slot straight into the `bytes`.
+                let got = st
+                    .raw
+                    .try_recv_with(|len, copy| uninit_bytes(py, len, copy));
+                match got {
+                    Ok((bytes, codec)) => return Ok(Some((codec, bytes?))),
                     Err(TryRecvError::Empty) => {}
                     Err(TryRecvError::Corrupt(s)) => return Err(error(py, "SHMError", s)),
                 }
@@ -578,6 +577,29 @@ impl Subscriber {
         })?;
         Ok(ready.is_some())
     }
+}
+
+/// A `bytes` of `len` bytes that `fill` writes in full (no zero-filling
+/// first: `fill` is the ring's copy, which writes every byte).
+fn uninit_bytes<'py>(
+    py: Python<'py>,
+    len: usize,
+    fill: &mut dyn FnMut(&mut [u8]),
+) -> PyResult<Bound<'py, PyBytes>> {
+    let n = isize::try_from(len).map_err(|_| PyOverflowError::new_err("frame too large"))?;
+    // SAFETY: a NULL source asks CPython for an uninitialized `bytes` of `n`
+    // bytes (plus its terminating NUL), owned by the returned reference.
+    let obj = unsafe { pyo3::ffi::PyBytes_FromStringAndSize(std::ptr::null(), n) };
+    // SAFETY: `obj` is a new reference or NULL with an exception set.
+    let bytes = unsafe { Bound::from_owned_ptr_or_err(py, obj)? }.cast_into::<PyBytes>()?;
+    // SAFETY: the object was just created and nobody else sees it yet, so
+    // writing its `len` bytes of storage is sound; they are all written
+    // below before the object escapes (`copy_out` writes `len` bytes).
+    let buf = unsafe {
+        std::slice::from_raw_parts_mut(pyo3::ffi::PyBytes_AsString(obj).cast::<u8>(), len)
+    };
+    fill(buf);
+    Ok(bytes)
 }
 
 fn borrow_error(py: Python<'_>, e: shm_comm::BorrowError) -> PyErr {

@@ -457,6 +457,17 @@ impl RawSubscriber {
         Ok(Codec::from_tag(tag))
     }
 
+    /// Receives into memory made once the length is known (see
+    /// [`Reader::try_read_with`](ring::Reader::try_read_with)): for callers
+    /// that build the final container directly, with no intermediate copy.
+    pub fn try_recv_with<B>(
+        &mut self,
+        fill: impl FnMut(usize, &mut dyn FnMut(&mut [u8])) -> B,
+    ) -> Result<(B, Codec), TryRecvError> {
+        let (built, tag) = self.reader.try_read_with(fill)?;
+        Ok((built, Codec::from_tag(tag)))
+    }
+
     /// Receives into `buf`, waiting up to `deadline` (forever if `None`).
     pub fn recv_into_deadline(
         &mut self,

@@ -696,6 +696,61 @@ impl Reader {
         }
     }
 
+    /// Copies the next message into memory made once its length is known:
+    /// `fill(len, copy)` builds a destination of `len` bytes, calls
+    /// `copy(dst)` to fill it and returns what it built. If the message was
+    /// overwritten during the copy, that is dropped and the next message is
+    /// tried. Returns it with the message's tag. Never returns a torn message.
+    pub fn try_read_with<B>(
+        &mut self,
+        mut fill: impl FnMut(usize, &mut dyn FnMut(&mut [u8])) -> B,
+    ) -> Result<(B, u32), TryRecvError> {
+        loop {
+            let (chunk, want) = match self.locate()? {
+                Located::Empty => return Err(TryRecvError::Empty),
+                Located::Lapped => {
+                    self.resync()?;
+                    continue;
+                }
+                Located::At { chunk, want } => (chunk, want),
+            };
+            let off = self.ring.chunk_off(chunk);
+            let stamp = self.ring.u64_at(off + CH_STAMP);
+            // Acquire: pairs with the Release store of the chunk stamp in `Writer::commit`.
+            if stamp.load(Ordering::Acquire) != want {
+                self.resync()?;
+                continue;
+            }
+            let len = self.ring.u32_at(off + CH_LEN).load(Ordering::Relaxed);
+            let tag = self.ring.u32_at(off + CH_TAG).load(Ordering::Relaxed);
+            let fits = len <= self.ring.geo.max_payload;
+            let src = self.ring.payload(chunk);
+            let built = fits.then(|| {
+                fill(len as usize, &mut |dst: &mut [u8]| {
+                    let n = dst.len().min(len as usize);
+                    // SAFETY: the payload holds `max_payload` (rounded to 8)
+                    // bytes and `n <= len <= max_payload`; `dst` has room for `n`.
+                    unsafe { copy_out(src, dst.as_mut_ptr(), n) }
+                })
+            });
+            // Acquire fence: as in `try_read`, a copy that saw any byte of a
+            // newer message sees that message's stamp below.
+            fence(Ordering::Acquire);
+            if stamp.load(Ordering::Relaxed) != want {
+                self.resync()?;
+                continue;
+            }
+            let Some(built) = built else {
+                return Err(TryRecvError::Corrupt(format!(
+                    "message {} claims {len} bytes; the limit is {}",
+                    self.next, self.ring.geo.max_payload
+                )));
+            };
+            self.next += 1;
+            return Ok((built, tag));
+        }
+    }
+
     /// Pins the chunk of the next message so it can be read in place, taking
     /// one token of the channel's borrow budget. Call [`unpin`](Self::unpin)
     /// with the result when done.
@@ -898,16 +953,32 @@ mod tests {
         let (_h, ring) = ring(geo);
         let stop = std::sync::atomic::AtomicBool::new(false);
         std::thread::scope(|s| {
+            // Reader 0 copies into a fixed buffer (`try_read`), reader 1 into
+            // a buffer made to the message's length (`try_read_with`).
             let readers: Vec<_> = (0..2)
-                .map(|_| {
-                    s.spawn(|| {
+                .map(|i| {
+                    let stop = &stop;
+                    s.spawn(move || {
                         let mut r = Reader::new(ring, false);
                         let start = r.position();
                         let mut buf = vec![0u8; 256];
                         let (mut ok, mut last) = (0u64, None::<u64>);
                         while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                            // SAFETY: `buf` has 256 bytes.
-                            if let Ok((len, _)) = unsafe { r.try_read(buf.as_mut_ptr(), 256) } {
+                            let got = if i == 0 {
+                                // SAFETY: `buf` has 256 bytes.
+                                unsafe { r.try_read(buf.as_mut_ptr(), 256) }
+                            } else {
+                                r.try_read_with(|len, copy| {
+                                    let mut v = vec![0xEE; len];
+                                    copy(&mut v);
+                                    v
+                                })
+                                .map(|(v, tag)| {
+                                    buf[..v.len()].copy_from_slice(&v);
+                                    (v.len() as u32, tag)
+                                })
+                            };
+                            if let Ok((len, _)) = got {
                                 let v = u64::from_le_bytes(buf[..8].try_into().unwrap());
                                 assert_eq!(len as u64, 8 + v % 200);
                                 assert!(buf[8..len as usize].iter().all(|&b| b == v as u8));
