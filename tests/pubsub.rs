@@ -297,4 +297,20 @@ fn borrow_limits_per_subscriber_and_per_topic_are_released_by_drops_on_any_threa
     loan.send().unwrap();
     assert_eq!(b.try_borrow().unwrap().seq, 93);
     assert_eq!(p.published(), 101);
+    // At its limit, a subscriber is told so at once, even with nothing to
+    // borrow (a timed borrow must not wait for a message it cannot take).
+    let one = ConnectOptions {
+        max_borrows: 1,
+        ..Default::default()
+    };
+    let mut idle = Subscriber::<Check>::connect_with(ch.name(), one).unwrap();
+    p.send(&Check::new(101)).unwrap();
+    let held = idle.try_borrow().unwrap();
+    let t = Instant::now();
+    assert_eq!(
+        idle.borrow_timeout(Duration::from_secs(5)).unwrap_err(),
+        BorrowError::Limit { limit: 1 }
+    );
+    assert!(t.elapsed() < Duration::from_secs(1));
+    drop((held, idle));
 }

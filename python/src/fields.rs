@@ -234,17 +234,18 @@ pub(crate) unsafe fn read(py: Python<'_>, at: *const u8, s: Scalar) -> PyResult<
     }
 }
 
-/// Writes `value` as a scalar of kind `s` at `at`; field `name` is for errors
-/// (`TypeError` for a value of the wrong type, `OverflowError` out of range).
-///
-/// # Safety
-/// `at` is valid for writes of `s.size()` bytes that only the caller writes.
-pub(crate) unsafe fn write(
-    at: *mut u8,
-    s: Scalar,
-    name: &str,
-    value: &Bound<'_, PyAny>,
-) -> PyResult<()> {
+/// A value converted for a scalar field, ready to store: its bytes in
+/// native order.
+pub(crate) struct Encoded {
+    bytes: [u8; 8],
+    len: usize,
+}
+
+/// Converts `value` for a scalar field of kind `s` named `name` (`TypeError`
+/// for a value of the wrong type, `OverflowError` out of range). May run
+/// Python code (`__index__`, `__float__`, `__bool__`): call it before taking
+/// any lock the buffer's owner also takes.
+pub(crate) fn encode(s: Scalar, name: &str, value: &Bound<'_, PyAny>) -> PyResult<Encoded> {
     let py = value.py();
     let wrong = |e: PyErr| {
         let msg = format!("field `{name}` ({}): {e}", s.name());
@@ -254,37 +255,32 @@ pub(crate) unsafe fn write(
             PyTypeError::new_err(msg)
         }
     };
-    // SAFETY: forwarded from the caller; `write_unaligned` needs no alignment.
-    unsafe {
-        match s {
-            Scalar::U8 => at.write(value.extract::<u8>().map_err(wrong)?),
-            Scalar::U16 => at
-                .cast::<u16>()
-                .write_unaligned(value.extract().map_err(wrong)?),
-            Scalar::U32 => at
-                .cast::<u32>()
-                .write_unaligned(value.extract().map_err(wrong)?),
-            Scalar::U64 => at
-                .cast::<u64>()
-                .write_unaligned(value.extract().map_err(wrong)?),
-            Scalar::I8 => at.cast::<i8>().write(value.extract().map_err(wrong)?),
-            Scalar::I16 => at
-                .cast::<i16>()
-                .write_unaligned(value.extract().map_err(wrong)?),
-            Scalar::I32 => at
-                .cast::<i32>()
-                .write_unaligned(value.extract().map_err(wrong)?),
-            Scalar::I64 => at
-                .cast::<i64>()
-                .write_unaligned(value.extract().map_err(wrong)?),
-            Scalar::F32 => at
-                .cast::<f32>()
-                .write_unaligned(value.extract::<f64>().map_err(wrong)? as f32),
-            Scalar::F64 => at
-                .cast::<f64>()
-                .write_unaligned(value.extract().map_err(wrong)?),
-            Scalar::Flag => at.write(u8::from(value.is_truthy()?)),
-        }
+    fn ne<const N: usize>(b: [u8; N]) -> Encoded {
+        let mut bytes = [0; 8];
+        bytes[..N].copy_from_slice(&b);
+        Encoded { bytes, len: N }
     }
-    Ok(())
+    Ok(match s {
+        Scalar::U8 => ne(value.extract::<u8>().map_err(wrong)?.to_ne_bytes()),
+        Scalar::U16 => ne(value.extract::<u16>().map_err(wrong)?.to_ne_bytes()),
+        Scalar::U32 => ne(value.extract::<u32>().map_err(wrong)?.to_ne_bytes()),
+        Scalar::U64 => ne(value.extract::<u64>().map_err(wrong)?.to_ne_bytes()),
+        Scalar::I8 => ne(value.extract::<i8>().map_err(wrong)?.to_ne_bytes()),
+        Scalar::I16 => ne(value.extract::<i16>().map_err(wrong)?.to_ne_bytes()),
+        Scalar::I32 => ne(value.extract::<i32>().map_err(wrong)?.to_ne_bytes()),
+        Scalar::I64 => ne(value.extract::<i64>().map_err(wrong)?.to_ne_bytes()),
+        Scalar::F32 => ne((value.extract::<f64>().map_err(wrong)? as f32).to_ne_bytes()),
+        Scalar::F64 => ne(value.extract::<f64>().map_err(wrong)?.to_ne_bytes()),
+        Scalar::Flag => ne([u8::from(value.is_truthy()?)]),
+    })
+}
+
+/// Stores a converted value at `at`.
+///
+/// # Safety
+/// `at` is valid for writes of the field's size (that of the kind `e` was
+/// encoded for) that only the caller writes.
+pub(crate) unsafe fn store(at: *mut u8, e: &Encoded) {
+    // SAFETY: forwarded from the caller; `e.len` is the kind's size.
+    unsafe { std::ptr::copy_nonoverlapping(e.bytes.as_ptr(), at, e.len) }
 }

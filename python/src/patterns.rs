@@ -418,14 +418,15 @@ impl Subscriber {
                 let st = g
                     .as_mut()
                     .ok_or_else(|| closed(py, "Subscriber", &self.name))?;
+                // The fields first: an error there must not consume a message.
+                let fields = match self.fields.get() {
+                    Some(f) => f.clone(),
+                    None => {
+                        let f = st.raw.layout().map(|l| Fields::new(py, &l)).transpose()?;
+                        self.fields.get_or_init(|| f).clone()
+                    }
+                };
                 if let Some(r) = attempt(&mut st.raw) {
-                    let fields = match self.fields.get() {
-                        Some(f) => f.clone(),
-                        None => {
-                            let f = st.raw.layout().map(|l| Fields::new(py, &l)).transpose()?;
-                            self.fields.get_or_init(|| f).clone()
-                        }
-                    };
                     return r
                         .map(|s| Some(Sample::new(s, fields)))
                         .map_err(|e| borrow_error(py, e));
@@ -795,13 +796,16 @@ impl Loan {
         let Some((offset, kind)) = fields.lookup(name)? else {
             return fields.set_py(slf.as_any(), name, value);
         };
+        // Convert first: it may run Python code, which may use this loan.
+        let encoded = fields::encode(kind, name, value)?;
         let g = lock(py, &me.state);
         let st = g
             .as_ref()
             .ok_or_else(|| error(py, "SHMError", "loan already sent or discarded"))?;
         fields.check_len(py, me.cap)?;
         // SAFETY: as in `__getitem__`; only this loan writes the slot.
-        unsafe { fields::write((st.ptr as *mut u8).add(offset), kind, name, value) }
+        unsafe { fields::store((st.ptr as *mut u8).add(offset), &encoded) };
+        Ok(())
     }
 
     fn __len__(&self) -> usize {

@@ -844,3 +844,33 @@ def test_rust_sample_fields_by_name(chan, spawn, peer):
             del s, fields
     rust.say("exit")
     assert rust.wait() == 0
+
+
+def test_a_value_whose_conversion_uses_the_loan_does_not_deadlock(chan):
+    """Converting the value may run Python code (`__index__`); code that
+    discards the loan meanwhile gets an error, never a deadlock."""
+    import threading
+    cls = typed.message_class(ALL_SCALARS)
+    with Publisher(chan, msg_type=cls) as pub:
+        loan = pub.loan()
+
+        class Sneaky:
+            def __index__(self):
+                loan.discard()
+                return 5
+
+        outcome = []
+
+        def run():
+            try:
+                loan["u64"] = Sneaky()
+                outcome.append("stored")
+            except SHMError as e:
+                outcome.append(str(e))
+
+        t = threading.Thread(target=run, daemon=True)
+        t.start()
+        t.join(10)
+        assert not t.is_alive(), "deadlocked"
+        assert outcome == ["loan already sent or discarded"]
+        assert pub.stats()["msg_count"] == 0

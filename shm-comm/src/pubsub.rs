@@ -367,6 +367,9 @@ pub struct RawSubscriber {
     /// Shared by this subscriber's live samples: keeps the mapping alive, and
     /// its strong count (minus this handle) is the number of samples out.
     lease: Arc<Lease>,
+    /// Leases of the segments of replaced publishers that samples still
+    /// hold (they count against `max_borrows` until dropped).
+    retired: Vec<Arc<Lease>>,
     missed_before: u64,
     /// The last wait timed out: do not spin on the next one.
     idle: bool,
@@ -389,6 +392,7 @@ impl RawSubscriber {
             lease: Arc::new(Lease {
                 _map: seg.mapping(),
             }),
+            retired: Vec::new(),
             seg,
             opts,
             missed_before: 0,
@@ -553,29 +557,34 @@ impl RawSubscriber {
         if let Ok((seg, ring)) = open(self.seg.name(), &self.expect, Duration::ZERO) {
             self.missed_before += self.reader.missed();
             self.reader = Reader::at_start(ring);
-            // Samples of the old segment keep their own lease (and mapping);
-            // they no longer count against this subscriber's limit.
-            self.lease = Arc::new(Lease {
-                _map: seg.mapping(),
-            });
+            // Samples of the old segment keep their lease (and its mapping),
+            // and still count against this subscriber's limit.
+            let old = std::mem::replace(
+                &mut self.lease,
+                Arc::new(Lease {
+                    _map: seg.mapping(),
+                }),
+            );
+            if Arc::strong_count(&old) > 1 {
+                self.retired.push(old);
+            }
             self.seg = seg;
         }
     }
 
     /// Borrows the next message in place (see [the module docs](self#borrowing)).
     pub fn try_borrow(&mut self) -> Result<RawSample, BorrowError> {
-        // Nothing to borrow: answer with one load, before touching any
-        // counter (busy-polling callers spend most calls here).
-        if !self.reader.ready() {
-            return Err(BorrowError::Empty);
-        }
-        // Samples out = strong count minus our own handle. Only `&mut self`
-        // adds samples, so the count cannot grow between this check and the
-        // clone below (drops elsewhere only lower it).
-        if Arc::strong_count(&self.lease) > self.opts.max_borrows as usize {
+        // Only `&mut self` adds samples, so the count cannot grow between
+        // this check and the clone below (drops elsewhere only lower it).
+        if self.samples_out() >= self.opts.max_borrows as usize {
             return Err(BorrowError::Limit {
                 limit: self.opts.max_borrows,
             });
+        }
+        // Nothing to borrow: answer with one load, before touching the
+        // topic's counters (busy-polling callers spend most calls here).
+        if !self.reader.ready() {
+            return Err(BorrowError::Empty);
         }
         let p = self.reader.try_pin()?;
         Ok(RawSample {
@@ -586,6 +595,21 @@ impl RawSubscriber {
             len: p.len as usize,
             codec: Codec::from_tag(p.tag),
         })
+    }
+
+    /// Samples of this subscriber alive now: each lease's strong count,
+    /// minus the handle this subscriber keeps of its current one.
+    fn samples_out(&mut self) -> usize {
+        let mut out = Arc::strong_count(&self.lease) - 1;
+        if !self.retired.is_empty() {
+            self.retired.retain(|l| Arc::strong_count(l) > 1);
+            out += self
+                .retired
+                .iter()
+                .map(|l| Arc::strong_count(l) - 1)
+                .sum::<usize>();
+        }
+        out
     }
 
     /// Borrows the next message, waiting up to `deadline` (forever if `None`).

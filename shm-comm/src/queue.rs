@@ -317,7 +317,7 @@ impl Queue {
                 }
                 // Advance (or find it already advanced by a helper).
                 let _ = enq.compare_exchange(pos, pos + 1, Ordering::Relaxed, Ordering::Relaxed);
-                self.prefetch_cell(pos + PREFETCH_AHEAD);
+                self.prefetch_cell(pos.wrapping_add(PREFETCH_AHEAD));
                 // SAFETY: the payload of this cell holds max_payload (rounded
                 // up to 8) bytes, we own the cell (WRITING with our pid), and
                 // others access it only atomically.

@@ -12,15 +12,17 @@ pub(crate) fn spin_hint() {
     std::hint::spin_loop();
 }
 
-/// Asks the CPU to fetch the cache line at `p` for writing, ahead of a
-/// write. A hint: it never faults and changes no memory, so any address is
-/// fine. Used where the next writes would otherwise each wait for the line
-/// to come back from the core that touched it last.
+/// Asks the CPU to fetch the cache line at `p` ahead of a write. A hint: it
+/// never faults and changes no memory, so any address is fine. Used where
+/// the next writes would otherwise each wait for the line to come back from
+/// the core that touched it last. The instruction is PREFETCHW where the
+/// build targets CPUs that have it (the `prfchw` target feature), PREFETCHT0
+/// (a fetch for reading) otherwise, the default build.
 #[inline]
 pub(crate) fn prefetch_write(p: *const u8) {
     #[cfg(target_arch = "x86_64")]
-    // SAFETY: PREFETCHW is a hint: it does not fault on any address and does
-    // not change memory (CPUs without it execute it as a no-op).
+    // SAFETY: a prefetch is a hint: it does not fault on any address and
+    // does not change memory.
     unsafe {
         std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_ET0 }>(p.cast())
     };
