@@ -22,6 +22,11 @@
 //! [`Pusher::send_timeout`] waits (sleeping on a futex, not spinning) up to
 //! its timeout and then returns [`SendTimeoutError::Timeout`] with the job,
 //! and [`Pusher::send`] waits as long as it takes. Nothing is dropped silently.
+//! Like ZeroMQ's low-water mark, a waiting sender resumes once a run of
+//! slots is free (an eighth of the queue, at most 32), or after 20 ms with
+//! any room: resuming on every freed slot would have it and the puller
+//! fight over the same cache lines, job after job (a third fewer jobs per
+//! second in the benchmark).
 //!
 //! # Coming and going
 //! The first pusher creates the queue (its options set the geometry); other

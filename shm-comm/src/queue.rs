@@ -444,7 +444,11 @@ impl Queue {
 
     /// `true` if the cell at the enqueue position is free.
     fn has_room(&self) -> bool {
-        let pos = self.u64_at(OFF_ENQ).load(Ordering::Relaxed);
+        // Wait for a run of free cells, not just one: a pusher that resumed
+        // on the very cell the puller just freed would then contend with it
+        // for every cell's cache line (both spinning on the same lines).
+        let run = u64::from(self.geo.capacity / 8).clamp(1, 32);
+        let pos = self.u64_at(OFF_ENQ).load(Ordering::Relaxed) + run - 1;
         let (off, lap) = self.cell(pos);
         let (slap, _, _) = dec(self.u64_at(off).load(Ordering::Acquire));
         slap.wrapping_sub(lap) as i32 >= 0
