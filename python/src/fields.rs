@@ -32,11 +32,31 @@ struct Field {
     name: String,
     /// Byte offset (the layout was validated: the field lies inside the message).
     offset: usize,
-    /// `Some` for a plain scalar (no array dimensions).
-    scalar: Option<Scalar>,
-    /// For an array of numbers: numpy's name of the element type, and the
-    /// shape.
-    array: Option<(&'static str, Vec<usize>)>,
+    access: Access,
+}
+
+/// How a field is read and written.
+enum Access {
+    /// A plain number or flag: here, with no numpy.
+    Scalar(Scalar),
+    /// An array of numbers: one `numpy.frombuffer` (numpy's name of the
+    /// element type, and the shape).
+    Numbers(&'static str, Vec<usize>),
+    /// Anything else: `shm_comm.typed`.
+    Python,
+}
+
+impl Access {
+    fn of(ty: &shm_comm::TypeDesc) -> Access {
+        match ty.kind {
+            Kind::Scalar(s) if ty.shape.is_empty() => Access::Scalar(s),
+            Kind::Scalar(s) => match numpy_name(s) {
+                Some(n) => Access::Numbers(n, ty.shape.iter().map(|&d| d as usize).collect()),
+                None => Access::Python,
+            },
+            _ => Access::Python,
+        }
+    }
 }
 
 /// numpy's name of a number kind in native byte order (the segment header
@@ -59,23 +79,15 @@ fn numpy_name(s: Scalar) -> Option<&'static str> {
 
 impl Fields {
     pub(crate) fn new(py: Python<'_>, l: &LayoutDescriptor) -> PyResult<Arc<Fields>> {
-        let fields =
-            l.fields
-                .iter()
-                .map(|f| Field {
-                    name: f.name.clone(),
-                    offset: f.offset as usize,
-                    scalar: match f.ty.kind {
-                        Kind::Scalar(s) if f.ty.shape.is_empty() => Some(s),
-                        _ => None,
-                    },
-                    array: match f.ty.kind {
-                        Kind::Scalar(s) if !f.ty.shape.is_empty() => numpy_name(s)
-                            .map(|n| (n, f.ty.shape.iter().map(|&d| d as usize).collect())),
-                        _ => None,
-                    },
-                })
-                .collect();
+        let fields = l
+            .fields
+            .iter()
+            .map(|f| Field {
+                name: f.name.clone(),
+                offset: f.offset as usize,
+                access: Access::of(&f.ty),
+            })
+            .collect();
         Ok(Arc::new(Fields {
             dict: typed::to_dict(py, l)?.unbind(),
             dtype: PyOnceLock::new(),
@@ -88,7 +100,10 @@ impl Fields {
     /// for a field of another kind (see [`get_py`](Self::get_py)).
     pub(crate) fn lookup(&self, name: &str) -> PyResult<Option<(usize, Scalar)>> {
         let f = self.find(name)?;
-        Ok(f.scalar.map(|s| (f.offset, s)))
+        Ok(match f.access {
+            Access::Scalar(s) => Some((f.offset, s)),
+            _ => None,
+        })
     }
 
     fn find(&self, name: &str) -> PyResult<&Field> {
@@ -122,7 +137,7 @@ impl Fields {
         static FROMBUFFER: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
         let py = owner.py();
         let f = self.find(name)?;
-        if let Some((dtype, shape)) = &f.array {
+        if let Access::Numbers(dtype, shape) = &f.access {
             // An array of numbers: one `numpy.frombuffer` over the owner's
             // buffer (which checks that it is long enough).
             let count: usize = shape.iter().product();
