@@ -241,23 +241,11 @@ class ShmPubSub(Kit):
         # the transport makes), the echo reads it in place and answers by
         # loan too. The check (not timed) takes the numpy view of the array.
 
-        def send(i):
-            loan = self.pub.loan()
-            loan["seq"] = i
-            return loan.send()
-
         def check(r, m, i):
             return r["seq"] == i and r["data"].shape == (data_len,)   # zero-copy view
 
-        def reply(r):
-            loan = self.pub.loan()
-            loan["seq"] = r["seq"]
-            loan.send()
-
         self.make = lambda i: i
-        self._send = send
         self.check = check
-        self._reply = reply
         self.seq_of = lambda r: r["seq"]
         self.stop = STOP_SEQ
         self.is_stop = lambda r: r["seq"] == STOP_SEQ
@@ -274,9 +262,21 @@ class ShmPubSub(Kit):
     def _bind(self):
         p = self.spec["payload"]
         if p in ("loan", "loan64"):
-            self.send = self._send
+            if self.pub is not None:
+                loan = self.pub.loan    # bound once, as the bytes rows bind send_bytes
+
+                def send(i):
+                    m = loan()
+                    m["seq"] = i
+                    return m.send()
+
+                def reply(r):
+                    m = loan()
+                    m["seq"] = r["seq"]
+                    m.send()
+
+                self.send, self.reply = send, reply
             self.recv = self.sub.borrow if self.sub else None
-            self.reply = self._reply
             return
         raw = p in ("b64", "1mib")
         if self.pub is not None:
