@@ -225,7 +225,6 @@ impl Publisher {
             cap,
             codec: if me.typed { Codec::Typed } else { Codec::Raw },
             exports: Mutex::new(0),
-            fields: me.fields.clone(),
         })
     }
 
@@ -405,7 +404,9 @@ impl Subscriber {
     /// slot is not overwritten while the sample or any view of it lives.
     /// `None` on timeout.
     #[pyo3(signature = (timeout=None))]
-    fn borrow(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<Option<Sample>> {
+    fn borrow(slf: &Bound<'_, Self>, timeout: Option<f64>) -> PyResult<Option<Sample>> {
+        let py = slf.py();
+        let me = slf.get();
         let mut deadline = Deadline::new(timeout)?;
         let attempt = |raw: &mut RawSubscriber| match raw.try_borrow() {
             Ok(s) => Some(Ok(s)),
@@ -414,26 +415,24 @@ impl Subscriber {
         };
         loop {
             {
-                let mut g = lock(py, &self.inner);
+                let mut g = lock(py, &me.inner);
                 let st = g
                     .as_mut()
-                    .ok_or_else(|| closed(py, "Subscriber", &self.name))?;
-                // The fields first: an error there must not consume a message.
-                let fields = match self.fields.get() {
-                    Some(f) => f.clone(),
-                    None => {
-                        let f = st.raw.layout().map(|l| Fields::new(py, &l)).transpose()?;
-                        self.fields.get_or_init(|| f).clone()
-                    }
-                };
+                    .ok_or_else(|| closed(py, "Subscriber", &me.name))?;
+                // The fields first (samples read them through this
+                // subscriber): an error there must not consume a message.
+                if me.fields.get().is_none() {
+                    let f = st.raw.layout().map(|l| Fields::new(py, &l)).transpose()?;
+                    me.fields.get_or_init(|| f);
+                }
                 if let Some(r) = attempt(&mut st.raw) {
                     return r
-                        .map(|s| Some(Sample::new(s, fields)))
+                        .map(|s| Some(Sample::new(s, slf.clone().unbind())))
                         .map_err(|e| borrow_error(py, e));
                 }
             }
             let deadline = deadline.get();
-            if deadline.is_some_and(|d| Instant::now() >= d) || !self.wait(py, deadline)? {
+            if deadline.is_some_and(|d| Instant::now() >= d) || !me.wait(py, deadline)? {
                 return Ok(None);
             }
         }
@@ -615,23 +614,24 @@ pub(crate) struct Sample {
     raw: Mutex<Option<RawSample>>,
     exports: Mutex<usize>,
     codec: Codec,
-    fields: Option<Arc<Fields>>,
+    /// The subscriber it came from (for the topic's fields).
+    subscriber: Py<Subscriber>,
 }
 
 impl Sample {
-    fn new(raw: RawSample, fields: Option<Arc<Fields>>) -> Sample {
+    fn new(raw: RawSample, subscriber: Py<Subscriber>) -> Sample {
         Sample {
             codec: raw.codec(),
             raw: Mutex::new(Some(raw)),
             exports: Mutex::new(0),
-            fields,
+            subscriber,
         }
     }
 }
 
 /// The fields of a typed sample or loan, or a `TypeError`.
-fn fields_of<'a>(fields: &'a Option<Arc<Fields>>, what: &str) -> PyResult<&'a Fields> {
-    fields.as_deref().ok_or_else(|| {
+fn fields_of<'a>(fields: Option<&'a Fields>, what: &str) -> PyResult<&'a Fields> {
+    fields.ok_or_else(|| {
         PyTypeError::new_err(format!(
             "fields by name need a typed topic; on this one, read the {what}'s bytes \
              (memoryview({what}))"
@@ -659,7 +659,10 @@ impl Sample {
     fn __getitem__<'py>(slf: &Bound<'py, Self>, name: &str) -> PyResult<Bound<'py, PyAny>> {
         let py = slf.py();
         let me = slf.get();
-        let fields = fields_of(&me.fields, "sample")?;
+        let fields = fields_of(
+            me.subscriber.get().fields.get().and_then(Option::as_deref),
+            "sample",
+        )?;
         let Some((offset, kind)) = fields.lookup(name)? else {
             return fields.get_py(slf.as_any(), name);
         };
@@ -763,7 +766,6 @@ pub(crate) struct Loan {
     cap: usize,
     codec: Codec,
     exports: Mutex<usize>,
-    fields: Option<Arc<Fields>>,
 }
 
 #[pymethods]
@@ -773,7 +775,7 @@ impl Loan {
     fn __getitem__<'py>(slf: &Bound<'py, Self>, name: &str) -> PyResult<Bound<'py, PyAny>> {
         let py = slf.py();
         let me = slf.get();
-        let fields = fields_of(&me.fields, "loan")?;
+        let fields = fields_of(me.publisher.get().fields.as_deref(), "loan")?;
         let Some((offset, kind)) = fields.lookup(name)? else {
             return fields.get_py(slf.as_any(), name);
         };
@@ -792,7 +794,7 @@ impl Loan {
     fn __setitem__(slf: &Bound<'_, Self>, name: &str, value: &Bound<'_, PyAny>) -> PyResult<()> {
         let py = slf.py();
         let me = slf.get();
-        let fields = fields_of(&me.fields, "loan")?;
+        let fields = fields_of(me.publisher.get().fields.as_deref(), "loan")?;
         let Some((offset, kind)) = fields.lookup(name)? else {
             return fields.set_py(slf.as_any(), name, value);
         };
