@@ -118,7 +118,8 @@ class Loan:
     def __setitem__(self, key: str, value: Any, /) -> None:
         """Sets field ``name`` in place: ``loan["seq"] = 5``."""
     def send(self, nbytes: int | None = None) -> bool:
-        """Publishes the first ``nbytes`` bytes (default: the whole slot)."""
+        """Publishes the first ``nbytes`` bytes (default: the whole slot);
+        ``BufferError`` (the loan stays open) while a view of it is alive."""
     def discard(self) -> None:
         """Gives the slot back unpublished. Idempotent."""
     def __enter__(self) -> Self: ...

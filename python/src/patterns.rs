@@ -815,12 +815,26 @@ impl Loan {
     }
 
     /// Publishes the first `nbytes` bytes (default: the whole slot, which is
-    /// right for typed topics). Views of the loan must not be used afterwards.
+    /// right for typed topics). Raises `BufferError` (and keeps the loan
+    /// open) while a view of the loan (memoryview, numpy array) is alive: a
+    /// write through it after the send would change a message that readers
+    /// may be holding.
     #[pyo3(signature = (nbytes=None))]
     fn send(&self, py: Python<'_>, nbytes: Option<usize>) -> PyResult<bool> {
-        let st = lock(py, &self.state)
+        // Lock order as in `__getbuffer__`: the state, then the export count.
+        let mut g = lock(py, &self.state);
+        if g.is_none() {
+            return Err(error(py, "SHMError", "loan already sent or discarded"));
+        }
+        if *lock(py, &self.exports) > 0 {
+            return Err(PyBufferError::new_err(
+                "cannot send a loan while views of it exist: delete them first",
+            ));
+        }
+        let st = g
             .take()
             .ok_or_else(|| error(py, "SHMError", "loan already sent or discarded"))?;
+        drop(g);
         let publisher = self.publisher.get();
         let mut g = lock(py, &publisher.inner);
         let raw = g

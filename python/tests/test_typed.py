@@ -874,3 +874,23 @@ def test_a_value_whose_conversion_uses_the_loan_does_not_deadlock(chan):
         assert not t.is_alive(), "deadlocked"
         assert outcome == ["loan already sent or discarded"]
         assert pub.stats()["msg_count"] == 0
+
+
+def test_a_loan_is_not_sent_while_a_view_of_it_is_alive(chan):
+    """A view kept past `send` could rewrite a message readers hold: `send`
+    refuses (BufferError) and the loan stays open until the views are gone."""
+    cls = typed.message_class(ALL_SCALARS)
+    with Publisher(chan, msg_type=cls) as pub, Subscriber(chan) as sub:
+        loan = pub.loan()
+        grid = loan["grid"]
+        grid[0, 0] = 42
+        with pytest.raises(BufferError, match="views"):
+            loan.send()
+        assert sub.borrow(0) is None
+        del grid
+        arr = np.frombuffer(loan, dtype=np.uint8)
+        with pytest.raises(BufferError):
+            loan.send()
+        del arr
+        assert loan.send() is True
+        assert sub.borrow(1.0)["grid"][0, 0] == 42
