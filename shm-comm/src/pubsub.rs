@@ -581,11 +581,8 @@ impl RawSubscriber {
                 limit: self.opts.max_borrows,
             });
         }
-        // Nothing to borrow: answer with one load, before touching the
-        // topic's counters (busy-polling callers spend most calls here).
-        if !self.reader.ready() {
-            return Err(BorrowError::Empty);
-        }
+        // `try_pin` answers `Empty` with one load, before touching the
+        // topic's counters (busy-polling callers spend most calls there).
         let p = self.reader.try_pin()?;
         Ok(RawSample {
             ring: *self.reader.ring(),

@@ -228,16 +228,16 @@ impl Queue {
         )
     }
 
-    /// Fetches the first two lines of the cell of position `pos` for
-    /// writing, so that a pusher filling it a few jobs from now finds them in
+    /// Fetches the first two lines of the cell of position `pos` ahead of
+    /// time, so that a pusher filling it a few jobs from now finds them in
     /// its cache (instead of waiting for them on the claim, and again on the
     /// fence of the wake-up check, which waits for every store before it).
     fn prefetch_cell(&self, pos: u64) {
         let (off, _) = self.cell(pos);
         let at = self.base.as_ptr().wrapping_add(off);
-        sync::prefetch_write(at);
+        sync::prefetch(at);
         if self.stride > 64 {
-            sync::prefetch_write(at.wrapping_add(64));
+            sync::prefetch(at.wrapping_add(64));
         }
     }
 

@@ -652,48 +652,12 @@ impl Reader {
         dst: *mut u8,
         cap: usize,
     ) -> Result<(u32, u32), TryRecvError> {
-        loop {
-            let (chunk, want) = match self.locate()? {
-                Located::Empty => return Err(TryRecvError::Empty),
-                Located::Lapped => {
-                    self.resync()?;
-                    continue;
-                }
-                Located::At { chunk, want } => (chunk, want),
-            };
-            let off = self.ring.chunk_off(chunk);
-            let stamp = self.ring.u64_at(off + CH_STAMP);
-            // Acquire: pairs with the Release store of the chunk stamp in `Writer::commit`.
-            if stamp.load(Ordering::Acquire) != want {
-                self.resync()?;
-                continue;
-            }
-            let len = self.ring.u32_at(off + CH_LEN).load(Ordering::Relaxed);
-            let tag = self.ring.u32_at(off + CH_TAG).load(Ordering::Relaxed);
-            let fits = len <= self.ring.geo.max_payload && len as usize <= cap;
-            if fits {
-                // SAFETY: the payload holds `max_payload` (rounded to 8) bytes
-                // and `len <= max_payload`; `dst` has room for `len <= cap`.
-                unsafe { copy_out(self.ring.payload(chunk), dst, len as usize) };
-            }
-            // Acquire fence: pairs with the Release fence in `Writer::claim`;
-            // if the copy saw any byte of a newer message, the stamp load
-            // below sees that message's odd (or later) stamp.
-            fence(Ordering::Acquire);
-            if stamp.load(Ordering::Relaxed) != want {
-                self.resync()?;
-                continue;
-            }
-            if !fits {
-                return Err(TryRecvError::Corrupt(format!(
-                    "message {} claims {len} bytes; the limit is {}",
-                    self.next,
-                    (self.ring.geo.max_payload as usize).min(cap)
-                )));
-            }
-            self.next += 1;
-            return Ok((len, tag));
-        }
+        self.read_next(cap, |src, len| {
+            // SAFETY: `read_next` hands a payload pointer valid for `len`
+            // (rounded to 8) bytes; `dst` has room for `len <= cap`.
+            (len <= cap).then(|| unsafe { copy_out(src, dst, len) })
+        })
+        .map(|((), len, tag)| (len, tag))
     }
 
     /// Copies the next message into memory made once its length is known:
@@ -705,6 +669,28 @@ impl Reader {
         &mut self,
         mut fill: impl FnMut(usize, &mut dyn FnMut(&mut [u8])) -> B,
     ) -> Result<(B, u32), TryRecvError> {
+        self.read_next(usize::MAX, |src, len| {
+            Some(fill(len, &mut |dst: &mut [u8]| {
+                let n = dst.len().min(len);
+                // SAFETY: `src` is valid for `len` (rounded to 8) bytes and
+                // `n <= len`; `dst` has room for `n`.
+                unsafe { copy_out(src, dst.as_mut_ptr(), n) }
+            }))
+        })
+        .map(|(built, _, tag)| (built, tag))
+    }
+
+    /// The seqlock read both copies share: locates the next message and
+    /// calls `take(payload, len)` (with `len <= max_payload`, the payload
+    /// valid for `len` rounded up to 8 bytes); `take` returns `None` if the
+    /// message is too long for it (reported as corrupt, `cap` naming its
+    /// limit). What `take` built from a message overwritten meanwhile is
+    /// dropped and the next message is tried.
+    fn read_next<B>(
+        &mut self,
+        cap: usize,
+        mut take: impl FnMut(*const u8, usize) -> Option<B>,
+    ) -> Result<(B, u32, u32), TryRecvError> {
         loop {
             let (chunk, want) = match self.locate()? {
                 Located::Empty => return Err(TryRecvError::Empty),
@@ -723,18 +709,14 @@ impl Reader {
             }
             let len = self.ring.u32_at(off + CH_LEN).load(Ordering::Relaxed);
             let tag = self.ring.u32_at(off + CH_TAG).load(Ordering::Relaxed);
-            let fits = len <= self.ring.geo.max_payload;
-            let src = self.ring.payload(chunk);
-            let built = fits.then(|| {
-                fill(len as usize, &mut |dst: &mut [u8]| {
-                    let n = dst.len().min(len as usize);
-                    // SAFETY: the payload holds `max_payload` (rounded to 8)
-                    // bytes and `n <= len <= max_payload`; `dst` has room for `n`.
-                    unsafe { copy_out(src, dst.as_mut_ptr(), n) }
-                })
-            });
-            // Acquire fence: as in `try_read`, a copy that saw any byte of a
-            // newer message sees that message's stamp below.
+            let built = if len <= self.ring.geo.max_payload {
+                take(self.ring.payload(chunk), len as usize)
+            } else {
+                None
+            };
+            // Acquire fence: pairs with the Release fence in `Writer::claim`;
+            // if the copy saw any byte of a newer message, the stamp load
+            // below sees that message's odd (or later) stamp.
             fence(Ordering::Acquire);
             if stamp.load(Ordering::Relaxed) != want {
                 self.resync()?;
@@ -743,11 +725,12 @@ impl Reader {
             let Some(built) = built else {
                 return Err(TryRecvError::Corrupt(format!(
                     "message {} claims {len} bytes; the limit is {}",
-                    self.next, self.ring.geo.max_payload
+                    self.next,
+                    (self.ring.geo.max_payload as usize).min(cap)
                 )));
             };
             self.next += 1;
-            return Ok((built, tag));
+            return Ok((built, len, tag));
         }
     }
 

@@ -19,7 +19,7 @@ pub(crate) fn spin_hint() {
 /// build targets CPUs that have it (the `prfchw` target feature), PREFETCHT0
 /// (a fetch for reading) otherwise, the default build.
 #[inline]
-pub(crate) fn prefetch_write(p: *const u8) {
+pub(crate) fn prefetch(p: *const u8) {
     #[cfg(target_arch = "x86_64")]
     // SAFETY: a prefetch is a hint: it does not fault on any address and
     // does not change memory.
