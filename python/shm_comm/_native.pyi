@@ -121,7 +121,8 @@ class Loan:
         """Publishes the first ``nbytes`` bytes (default: the whole slot);
         ``BufferError`` (the loan stays open) while a view of it is alive."""
     def discard(self) -> None:
-        """Gives the slot back unpublished. Idempotent."""
+        """Gives the slot back unpublished. Idempotent. Raises ``BufferError``
+        (the loan stays open) while a view of the loan is alive."""
     def __enter__(self) -> Self: ...
     def __exit__(self, *_args: object) -> bool: ...
     def __buffer__(self, flags: int, /) -> memoryview: ...

@@ -9,6 +9,7 @@
 mod fields;
 mod msgpack;
 mod patterns;
+mod quick;
 mod typed;
 
 use std::time::{Duration, Instant};

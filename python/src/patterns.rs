@@ -24,6 +24,7 @@ use shm_comm::{
 };
 
 use crate::fields::{self, Fields};
+use crate::quick::QuickLock;
 use crate::{
     blocking, closed, create_error, deadline, decode, error, open_error, too_large, typed, Buffer,
     Deadline, Ser,
@@ -105,11 +106,15 @@ pub(crate) struct Publisher {
     name: String,
     ser: Ser,
     typed: bool,
-    inner: Mutex<Option<RawPublisher>>,
+    inner: QuickLock<Option<RawPublisher>>,
     /// Packs objects into a typed topic's layout (set by `shm_comm.Publisher`).
     encoder: Mutex<Option<Py<PyAny>>>,
     /// A typed topic's fields, for `loan[name]`.
     fields: Option<Arc<Fields>>,
+    /// The topic's mapping, kept by `close()` while a loan is open: the
+    /// loan (and views of it) may still write into it, and holds this
+    /// publisher, so the memory stays mapped until they are gone.
+    orphaned: Mutex<Option<Arc<dyn std::any::Any + Send + Sync>>>,
 }
 
 #[pymethods]
@@ -150,9 +155,10 @@ impl Publisher {
             name: name.to_owned(),
             ser,
             typed: layout.is_some(),
-            inner: Mutex::new(Some(raw)),
+            inner: QuickLock::new(Some(raw)),
             encoder: Mutex::new(None),
             fields,
+            orphaned: Mutex::new(None),
         })
     }
 
@@ -208,30 +214,30 @@ impl Publisher {
     fn loan(slf: &Bound<'_, Self>) -> PyResult<Loan> {
         let py = slf.py();
         let me = slf.get();
-        let mut g = lock(py, &me.inner);
+        let mut g = me.inner.lock(py);
         let raw = g
             .as_mut()
             .ok_or_else(|| closed(py, "Publisher", &me.name))?;
         let cap = raw.max_payload();
-        let keep = raw.keep_alive();
         let (claim, ptr) = raw.claim().map_err(|e| send_error(py, e))?;
         Ok(Loan {
             publisher: slf.clone().unbind(),
-            _keep: keep,
-            state: Mutex::new(Some(LoanState {
-                claim,
-                ptr: ptr as usize,
-            })),
+            inner: QuickLock::new(Claimed {
+                state: Some(LoanState {
+                    claim,
+                    ptr: ptr as usize,
+                }),
+                exports: 0,
+            }),
             cap,
             codec: if me.typed { Codec::Typed } else { Codec::Raw },
-            exports: Mutex::new(0),
         })
     }
 
     /// `msg_count` (published), `drop_count` (always 0: a publisher never
     /// drops), `num_slots`, `slot_size`, `borrow_budget`.
     fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        let g = lock(py, &self.inner);
+        let g = self.inner.lock(py);
         let raw = g
             .as_ref()
             .ok_or_else(|| closed(py, "Publisher", &self.name))?;
@@ -250,7 +256,7 @@ impl Publisher {
 
     /// The topic's layout dict (typed topics) or `None`.
     fn layout<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyDict>>> {
-        let g = lock(py, &self.inner);
+        let g = self.inner.lock(py);
         let raw = g
             .as_ref()
             .ok_or_else(|| closed(py, "Publisher", &self.name))?;
@@ -259,7 +265,12 @@ impl Publisher {
 
     /// Removes the topic. Idempotent.
     fn close(&self, py: Python<'_>) {
-        lock(py, &self.inner).take();
+        let raw = self.inner.lock(py).take();
+        if let Some(raw) = raw {
+            if raw.claim_open() {
+                *lock(py, &self.orphaned) = Some(raw.keep_alive());
+            }
+        }
     }
 
     #[getter]
@@ -274,7 +285,7 @@ impl Publisher {
 
     #[getter]
     fn closed(&self, py: Python<'_>) -> bool {
-        lock(py, &self.inner).is_none()
+        self.inner.lock(py).is_none()
     }
 
     fn __enter__(slf: Bound<'_, Self>) -> Bound<'_, Self> {
@@ -295,7 +306,7 @@ impl Publisher {
 
 impl Publisher {
     fn publish(&self, py: Python<'_>, data: &[u8], codec: Codec) -> PyResult<bool> {
-        let mut g = lock(py, &self.inner);
+        let mut g = self.inner.lock(py);
         let raw = g
             .as_mut()
             .ok_or_else(|| closed(py, "Publisher", &self.name))?;
@@ -325,7 +336,7 @@ struct SubState {
 pub(crate) struct Subscriber {
     name: String,
     ser: Ser,
-    inner: Mutex<Option<SubState>>,
+    inner: QuickLock<Option<SubState>>,
     /// Set once by `shm_comm.Subscriber` for typed topics; read on every
     /// `recv` without a lock.
     decoder: std::sync::OnceLock<Py<PyAny>>,
@@ -360,7 +371,7 @@ impl Subscriber {
         Ok(Subscriber {
             name: name.to_owned(),
             ser,
-            inner: Mutex::new(Some(SubState { raw })),
+            inner: QuickLock::new(Some(SubState { raw })),
             decoder: std::sync::OnceLock::new(),
             fields: std::sync::OnceLock::new(),
         })
@@ -415,7 +426,7 @@ impl Subscriber {
         };
         loop {
             {
-                let mut g = lock(py, &me.inner);
+                let mut g = me.inner.lock(py);
                 let st = g
                     .as_mut()
                     .ok_or_else(|| closed(py, "Subscriber", &me.name))?;
@@ -447,7 +458,7 @@ impl Subscriber {
 
     /// The topic's layout dict (typed topics) or `None`.
     fn layout<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyDict>>> {
-        let g = lock(py, &self.inner);
+        let g = self.inner.lock(py);
         let st = g
             .as_ref()
             .ok_or_else(|| closed(py, "Subscriber", &self.name))?;
@@ -459,7 +470,7 @@ impl Subscriber {
     /// read), `local_tail` (this subscriber's position), `num_slots`,
     /// `slot_size`, `publisher_pid`, `publisher_alive`.
     fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        let g = lock(py, &self.inner);
+        let g = self.inner.lock(py);
         let st = g
             .as_ref()
             .ok_or_else(|| closed(py, "Subscriber", &self.name))?;
@@ -484,7 +495,7 @@ impl Subscriber {
 
     /// Disconnects (never removes the topic). Idempotent.
     fn close(&self, py: Python<'_>) {
-        lock(py, &self.inner).take();
+        self.inner.lock(py).take();
     }
 
     #[getter]
@@ -499,7 +510,7 @@ impl Subscriber {
 
     #[getter]
     fn closed(&self, py: Python<'_>) -> bool {
-        lock(py, &self.inner).is_none()
+        self.inner.lock(py).is_none()
     }
 
     fn __enter__(slf: Bound<'_, Self>) -> Bound<'_, Self> {
@@ -530,7 +541,7 @@ impl Subscriber {
         let mut deadline = Deadline::new(timeout)?;
         loop {
             {
-                let mut g = lock(py, &self.inner);
+                let mut g = self.inner.lock(py);
                 let st = g
                     .as_mut()
                     .ok_or_else(|| closed(py, "Subscriber", &self.name))?;
@@ -557,13 +568,13 @@ impl Subscriber {
     /// never held while waiting, so other threads using the same subscriber
     /// (`stats()`, `close()`, another `recv`) are not held up.
     fn wait(&self, py: Python<'_>, deadline: Option<Instant>) -> PyResult<bool> {
-        let mut waiter = match lock(py, &self.inner).as_ref() {
+        let mut waiter = match self.inner.lock(py).as_ref() {
             Some(st) => st.raw.waiter(),
             None => return Ok(true),
         };
         let ready = blocking(py, deadline, |until| {
             let ready = waiter.wait(Some(until));
-            let mut g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+            let mut g = self.inner.lock_detached();
             let Some(st) = g.as_mut() else {
                 return Some(()); // closed meanwhile
             };
@@ -611,19 +622,28 @@ fn borrow_error(py: Python<'_>, e: shm_comm::BorrowError) -> PyErr {
 /// (or `release()` is called with no view alive).
 #[pyclass(frozen, module = "shm_comm._native")]
 pub(crate) struct Sample {
-    raw: Mutex<Option<RawSample>>,
-    exports: Mutex<usize>,
+    /// The pinned slot (`None` once released), and how many views of it
+    /// (buffer exports) are alive: one lock, so a release and a new view
+    /// cannot cross.
+    inner: QuickLock<Pinned>,
     codec: Codec,
     /// The subscriber it came from (for the topic's fields).
     subscriber: Py<Subscriber>,
+}
+
+struct Pinned {
+    raw: Option<RawSample>,
+    exports: usize,
 }
 
 impl Sample {
     fn new(raw: RawSample, subscriber: Py<Subscriber>) -> Sample {
         Sample {
             codec: raw.codec(),
-            raw: Mutex::new(Some(raw)),
-            exports: Mutex::new(0),
+            inner: QuickLock::new(Pinned {
+                raw: Some(raw),
+                exports: 0,
+            }),
             subscriber,
         }
     }
@@ -643,7 +663,7 @@ fn fields_of<'a>(fields: Option<&'a Fields>, what: &str) -> PyResult<&'a Fields>
 impl Sample {
     /// Payload length in bytes.
     fn __len__(&self, py: Python<'_>) -> usize {
-        lock(py, &self.raw).as_ref().map_or(0, |r| r.len())
+        self.inner.lock(py).raw.as_ref().map_or(0, |r| r.len())
     }
 
     /// The frame's codec name.
@@ -666,8 +686,9 @@ impl Sample {
         let Some((offset, kind)) = fields.lookup(name)? else {
             return fields.get_py(slf.as_any(), name);
         };
-        let g = lock(py, &me.raw);
+        let g = me.inner.lock(py);
         let raw = g
+            .raw
             .as_ref()
             .ok_or_else(|| error(py, "SHMError", "sample released"))?;
         fields.check_len(py, raw.len())?;
@@ -678,8 +699,9 @@ impl Sample {
 
     /// A copy of the payload.
     fn tobytes<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
-        let g = lock(py, &self.raw);
+        let g = self.inner.lock(py);
         let raw = g
+            .raw
             .as_ref()
             .ok_or_else(|| error(py, "SHMError", "sample released"))?;
         Ok(PyBytes::new(py, raw.as_bytes()))
@@ -688,12 +710,15 @@ impl Sample {
     /// Unpins the slot now. Fails while a view (memoryview, numpy array)
     /// of the sample is alive.
     fn release(&self, py: Python<'_>) -> PyResult<()> {
-        if *lock(py, &self.exports) > 0 {
+        let mut g = self.inner.lock(py);
+        if g.exports > 0 {
             return Err(PyBufferError::new_err(
                 "cannot release a sample while views of it exist",
             ));
         }
-        lock(py, &self.raw).take();
+        let raw = g.raw.take();
+        drop(g);
+        drop(raw);
         Ok(())
     }
 
@@ -717,8 +742,9 @@ impl Sample {
         if flags & pyo3::ffi::PyBUF_WRITABLE != 0 {
             return Err(PyBufferError::new_err("a borrowed sample is read-only"));
         }
-        let g = lock(py, &me.raw);
+        let mut g = me.inner.lock(py);
         let raw = g
+            .raw
             .as_ref()
             .ok_or_else(|| PyBufferError::new_err("sample released"))?;
         // SAFETY: `view` is the pointer Python passed us; the buffer is
@@ -737,13 +763,13 @@ impl Sample {
         if rc != 0 {
             return Err(PyErr::fetch(py));
         }
-        *lock(py, &me.exports) += 1;
+        g.exports += 1;
         Ok(())
     }
 
     unsafe fn __releasebuffer__(&self, py: Python<'_>, _view: *mut pyo3::ffi::Py_buffer) {
-        let mut n = lock(py, &self.exports);
-        *n = n.saturating_sub(1);
+        let mut g = self.inner.lock(py);
+        g.exports = g.exports.saturating_sub(1);
     }
 }
 
@@ -758,14 +784,19 @@ struct LoanState {
 /// `send(nbytes)` publishes it; dropping it unsent gives the slot back.
 #[pyclass(frozen, module = "shm_comm._native")]
 pub(crate) struct Loan {
+    /// Its publisher, which keeps the slot mapped even when closed while
+    /// the loan is open (views then write into memory nobody reads).
     publisher: Py<Publisher>,
-    /// Keeps the slot mapped even if the publisher is closed while views of
-    /// the loan are alive (they then write into memory nobody reads).
-    _keep: Arc<dyn std::any::Any + Send + Sync>,
-    state: Mutex<Option<LoanState>>,
+    /// The claimed slot (`None` once sent or discarded), and how many views
+    /// of it are alive: one lock, so a send and a new view cannot cross.
+    inner: QuickLock<Claimed>,
     cap: usize,
     codec: Codec,
-    exports: Mutex<usize>,
+}
+
+struct Claimed {
+    state: Option<LoanState>,
+    exports: usize,
 }
 
 #[pymethods]
@@ -779,13 +810,15 @@ impl Loan {
         let Some((offset, kind)) = fields.lookup(name)? else {
             return fields.get_py(slf.as_any(), name);
         };
-        let g = lock(py, &me.state);
+        let g = me.inner.lock(py);
         let st = g
+            .state
             .as_ref()
             .ok_or_else(|| error(py, "SHMError", "loan already sent or discarded"))?;
         fields.check_len(py, me.cap)?;
         // SAFETY: the slot is `cap` bytes claimed by this loan and mapped
-        // while the publisher lives (`_keep`); the field fits (`check_len`).
+        // while the publisher lives (closed, it keeps the mapping while the
+        // claim is open); the field fits (`check_len`).
         unsafe { fields::read(py, (st.ptr as *const u8).add(offset), kind) }
     }
 
@@ -800,8 +833,9 @@ impl Loan {
         };
         // Convert first: it may run Python code, which may use this loan.
         let encoded = fields::encode(kind, name, value)?;
-        let g = lock(py, &me.state);
+        let g = me.inner.lock(py);
         let st = g
+            .state
             .as_ref()
             .ok_or_else(|| error(py, "SHMError", "loan already sent or discarded"))?;
         fields.check_len(py, me.cap)?;
@@ -821,22 +855,22 @@ impl Loan {
     /// may be holding.
     #[pyo3(signature = (nbytes=None))]
     fn send(&self, py: Python<'_>, nbytes: Option<usize>) -> PyResult<bool> {
-        // Lock order as in `__getbuffer__`: the state, then the export count.
-        let mut g = lock(py, &self.state);
-        if g.is_none() {
+        let mut g = self.inner.lock(py);
+        if g.state.is_none() {
             return Err(error(py, "SHMError", "loan already sent or discarded"));
         }
-        if *lock(py, &self.exports) > 0 {
+        if g.exports > 0 {
             return Err(PyBufferError::new_err(
                 "cannot send a loan while views of it exist: delete them first",
             ));
         }
         let st = g
+            .state
             .take()
             .ok_or_else(|| error(py, "SHMError", "loan already sent or discarded"))?;
         drop(g);
         let publisher = self.publisher.get();
-        let mut g = lock(py, &publisher.inner);
+        let mut g = publisher.inner.lock(py);
         let raw = g
             .as_mut()
             .ok_or_else(|| closed(py, "Publisher", &publisher.name))?;
@@ -845,23 +879,39 @@ impl Loan {
         Ok(true)
     }
 
-    /// Gives the slot back unpublished. Idempotent.
-    fn discard(&self, py: Python<'_>) {
-        if let Some(st) = lock(py, &self.state).take() {
+    /// Gives the slot back unpublished. Idempotent. Raises `BufferError`
+    /// (and keeps the loan open) while a view of the loan is alive, as
+    /// `send` does: a write through it would land in a slot that the next
+    /// loan or send publishes.
+    fn discard(&self, py: Python<'_>) -> PyResult<()> {
+        let mut g = self.inner.lock(py);
+        if g.state.is_some() && g.exports > 0 {
+            return Err(PyBufferError::new_err(
+                "cannot discard a loan while views of it exist: delete them first",
+            ));
+        }
+        let st = g.state.take();
+        drop(g);
+        if let Some(st) = st {
             let publisher = self.publisher.get();
-            if let Some(raw) = lock(py, &publisher.inner).as_mut() {
+            if let Some(raw) = publisher.inner.lock(py).as_mut() {
                 raw.abandon(st.claim);
             }
         }
+        Ok(())
     }
 
     fn __enter__(slf: Bound<'_, Self>) -> Bound<'_, Self> {
         slf
     }
 
+    /// Discards the loan unless it was sent. If a view of it is still
+    /// alive, the loan stays open instead and is given back when the last
+    /// view (and the loan) is gone: raising here would hide the exception
+    /// that may be leaving the `with` block.
     #[pyo3(signature = (*_args))]
     fn __exit__(&self, py: Python<'_>, _args: &Bound<'_, pyo3::types::PyTuple>) -> bool {
-        self.discard(py);
+        let _ = self.discard(py);
         false
     }
 
@@ -872,11 +922,12 @@ impl Loan {
     ) -> PyResult<()> {
         let py = slf.py();
         let me = slf.get();
-        if lock(py, &me.publisher.get().inner).is_none() {
+        if me.publisher.get().inner.lock(py).is_none() {
             return Err(PyBufferError::new_err("the loan's publisher is closed"));
         }
-        let g = lock(py, &me.state);
+        let mut g = me.inner.lock(py);
         let st = g
+            .state
             .as_ref()
             .ok_or_else(|| PyBufferError::new_err("loan already sent"))?;
         // SAFETY: `view` is the pointer Python passed us; the slot is
@@ -896,22 +947,23 @@ impl Loan {
         if rc != 0 {
             return Err(PyErr::fetch(py));
         }
-        *lock(py, &me.exports) += 1;
+        g.exports += 1;
         Ok(())
     }
 
     unsafe fn __releasebuffer__(&self, py: Python<'_>, _view: *mut pyo3::ffi::Py_buffer) {
-        let mut n = lock(py, &self.exports);
-        *n = n.saturating_sub(1);
+        let mut g = self.inner.lock(py);
+        g.exports = g.exports.saturating_sub(1);
     }
 }
 
 impl Drop for Loan {
     fn drop(&mut self) {
-        if let Some(st) = self.state.get_mut().ok().and_then(Option::take) {
+        let st = self.inner.get_mut().state.take();
+        if let Some(st) = st {
             Python::attach(|py| {
                 let publisher = self.publisher.get();
-                if let Some(raw) = lock(py, &publisher.inner).as_mut() {
+                if let Some(raw) = publisher.inner.lock(py).as_mut() {
                     raw.abandon(st.claim);
                 }
             });

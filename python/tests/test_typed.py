@@ -894,3 +894,54 @@ def test_a_loan_is_not_sent_while_a_view_of_it_is_alive(chan):
         del arr
         assert loan.send() is True
         assert sub.borrow(1.0)["grid"][0, 0] == 42
+
+
+def test_a_loan_is_not_discarded_while_a_view_of_it_is_alive(chan):
+    """Discarding gives the slot back for the next message: a view kept past
+    it would write into that message. `discard` refuses while views live; a
+    `with` block leaving with a view alive keeps the loan open (no exception
+    of its own) and the slot comes back once the view and the loan are gone."""
+    cls = typed.message_class(ALL_SCALARS)
+    with Publisher(chan, msg_type=cls) as pub, Subscriber(chan) as sub:
+        loan = pub.loan()
+        arr = np.frombuffer(loan, dtype=np.uint8)
+        with pytest.raises(BufferError, match="views"):
+            loan.discard()
+        with pytest.raises(shm_comm.SHMError, match="still open"):
+            pub.send({"u64": 1})
+        del arr
+        loan.discard()
+        loan.discard()                      # idempotent
+        with pytest.raises(shm_comm.SHMError, match="sent or discarded"):
+            loan["u64"] = 3
+        assert pub.send({"u64": 2}) is True
+        assert sub.recv(1.0).u64 == 2
+
+        with pytest.raises(ZeroDivisionError):
+            with pub.loan() as loan:
+                arr = np.frombuffer(loan, dtype=np.uint8)
+                1 / 0
+        with pytest.raises(shm_comm.SHMError, match="still open"):
+            pub.send({"u64": 3})
+        del arr, loan
+        assert pub.send({"u64": 4}) is True
+        assert sub.recv(1.0).u64 == 4
+        assert sub.borrow(0) is None
+
+
+def test_a_closed_publisher_keeps_an_open_loan_writable(chan):
+    """`close()` removes the topic at once, but an open loan's scalar fields
+    can still be written, into memory nobody reads; it gives no new view
+    (array fields, buffers), and sending it reports the closed publisher."""
+    cls = typed.message_class(ALL_SCALARS)
+    pub = Publisher(chan, msg_type=cls)
+    loan = pub.loan()
+    pub.close()
+    loan["u64"] = 7
+    assert loan["u64"] == 7
+    with pytest.raises(BufferError, match="closed"):
+        loan["grid"]
+    with pytest.raises(shm_comm.SHMError, match="closed"):
+        loan.send()
+    with pytest.raises(shm_comm.SHMError):
+        Subscriber(chan, timeout_connect=0.0)

@@ -212,6 +212,12 @@ impl RawPublisher {
         self.seg.mapping()
     }
 
+    /// Whether a claim from [`claim`](Self::claim) is open (neither
+    /// committed nor abandoned).
+    pub fn claim_open(&self) -> bool {
+        self.claimed
+    }
+
     /// The layout of a typed topic.
     pub fn layout(&self) -> Option<LayoutDescriptor> {
         self.typed_len?;
