@@ -168,6 +168,14 @@ LOSSY = {"shm", "iox2"}        # PUB/SUB: a slow receiver misses messages
 class Kit:
     close = staticmethod(lambda: None)
 
+    def echo(self, r) -> bool:
+        """Answers ``r``; False if it was the stop message. A kit may
+        override it to read the message once for both."""
+        if self.is_stop(r):
+            return False
+        self.reply(r)
+        return True
+
 
 def _bytes_codec(kit: Kit) -> None:
     kit.make = lambda i: i.to_bytes(8, "little") + PAD56
@@ -270,12 +278,16 @@ class ShmPubSub(Kit):
                     m["seq"] = i
                     return m.send()
 
-                def reply(r):
+                def echo(r, stop=STOP_SEQ):
+                    seq = r["seq"]      # read once, as a real echo would
+                    if seq == stop:
+                        return False
                     m = loan()
-                    m["seq"] = r["seq"]
+                    m["seq"] = seq
                     m.send()
+                    return True
 
-                self.send, self.reply = send, reply
+                self.send, self.echo = send, echo
             self.recv = self.sub.borrow if self.sub else None
             return
         raw = p in ("b64", "1mib")
@@ -568,7 +580,7 @@ def _parent_gone(ppid) -> bool:
 
 
 def echo_loop(kit, spec, ppid):
-    recv, reply, is_stop = kit.recv, kit.reply, kit.is_stop
+    recv, echo = kit.recv, kit.echo
     busy = spec["mode"] == "busy"
     n = seen = k = 0
     idle_since = time.monotonic()
@@ -584,9 +596,8 @@ def echo_loop(kit, spec, ppid):
             elif _parent_gone(ppid) or t - idle_since > ECHO_IDLE_S:
                 return
             continue
-        if is_stop(r):
+        if not echo(r):
             return
-        reply(r)
         r = None
         n += 1
 

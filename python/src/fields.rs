@@ -11,7 +11,7 @@ use std::sync::Arc;
 use pyo3::exceptions::{PyKeyError, PyOverflowError, PyTypeError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyDict, PyTuple};
+use pyo3::types::{PyDict, PyString, PyTuple};
 
 use shm_comm::{Kind, LayoutDescriptor, Scalar};
 
@@ -28,8 +28,11 @@ pub(crate) struct Fields {
     fields: Vec<Field>,
 }
 
-struct Field {
+pub(crate) struct Field {
     name: String,
+    /// The name as an interned Python string: keys written as literals in
+    /// Python code are the same object, so most lookups compare pointers.
+    key: Py<PyString>,
     /// Byte offset (the layout was validated: the field lies inside the message).
     offset: usize,
     access: Access,
@@ -44,6 +47,22 @@ enum Access {
     Numbers(&'static str, Vec<usize>),
     /// Anything else: `shm_comm.typed`.
     Python,
+}
+
+impl Field {
+    /// Where the field is and its kind, if it is a plain scalar (read and
+    /// written here); `None` for a field of another kind (see
+    /// [`Fields::get_py`]).
+    pub(crate) fn scalar(&self) -> Option<(usize, Scalar)> {
+        match self.access {
+            Access::Scalar(s) => Some((self.offset, s)),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn name(&self) -> &str {
+        &self.name
+    }
 }
 
 impl Access {
@@ -84,6 +103,7 @@ impl Fields {
             .iter()
             .map(|f| Field {
                 name: f.name.clone(),
+                key: PyString::intern(py, &f.name).unbind(),
                 offset: f.offset as usize,
                 access: Access::of(&f.ty),
             })
@@ -96,21 +116,16 @@ impl Fields {
         }))
     }
 
-    /// Where plain scalar field `name` is: `Some((offset, kind))`; `None`
-    /// for a field of another kind (see [`get_py`](Self::get_py)).
-    pub(crate) fn lookup(&self, name: &str) -> PyResult<Option<(usize, Scalar)>> {
-        let f = self.find(name)?;
-        Ok(match f.access {
-            Access::Scalar(s) => Some((f.offset, s)),
-            _ => None,
-        })
-    }
-
-    fn find(&self, name: &str) -> PyResult<&Field> {
+    /// Field `name` (a `str`): `KeyError` if the layout has none.
+    pub(crate) fn lookup(&self, name: &Bound<'_, PyAny>) -> PyResult<&Field> {
+        if let Some(f) = self.fields.iter().find(|f| f.key.as_ptr() == name.as_ptr()) {
+            return Ok(f);
+        }
+        let s = name.cast::<PyString>()?.to_str()?;
         self.fields
             .iter()
-            .find(|f| f.name == name)
-            .ok_or_else(|| PyKeyError::new_err(name.to_owned()))
+            .find(|f| f.name == s)
+            .ok_or_else(|| PyKeyError::new_err(s.to_owned()))
     }
 
     /// Checks that a message of `len` bytes holds the whole layout (a slot
@@ -126,17 +141,16 @@ impl Fields {
         Ok(())
     }
 
-    /// Field `name` (not a plain scalar) of the message in `owner`'s buffer,
+    /// Field `f` (not a plain scalar) of the message in `owner`'s buffer,
     /// as numpy views where it has arrays.
     pub(crate) fn get_py<'py>(
         &self,
         owner: &Bound<'py, PyAny>,
-        name: &str,
+        f: &Field,
     ) -> PyResult<Bound<'py, PyAny>> {
         static GET: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
         static FROMBUFFER: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
         let py = owner.py();
-        let f = self.find(name)?;
         if let Access::Numbers(dtype, shape) = &f.access {
             // An array of numbers: one `numpy.frombuffer` over the owner's
             // buffer (which checks that it is long enough).
@@ -157,16 +171,16 @@ impl Fields {
         GET.import(py, "shm_comm.typed", "get_field")?.call1((
             owner,
             self.dict.bind(py),
-            name,
+            f.key.bind(py),
             self.dtype(py)?,
         ))
     }
 
-    /// Sets field `name` (not a plain scalar) in `owner`'s (writable) buffer.
+    /// Sets field `f` (not a plain scalar) in `owner`'s (writable) buffer.
     pub(crate) fn set_py(
         &self,
         owner: &Bound<'_, PyAny>,
-        name: &str,
+        f: &Field,
         value: &Bound<'_, PyAny>,
     ) -> PyResult<()> {
         static SET: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
@@ -174,7 +188,7 @@ impl Fields {
         SET.import(py, "shm_comm.typed", "set_field")?.call1((
             owner,
             self.dict.bind(py),
-            name,
+            f.key.bind(py),
             value,
             self.dtype(py)?,
         ))?;

@@ -676,15 +676,19 @@ impl Sample {
     /// a Python value; an array field as a read-only numpy view (which keeps
     /// the sample pinned while it lives); nested messages, strings and
     /// vectors as `shm_comm.typed.view` gives them.
-    fn __getitem__<'py>(slf: &Bound<'py, Self>, name: &str) -> PyResult<Bound<'py, PyAny>> {
+    fn __getitem__<'py>(
+        slf: &Bound<'py, Self>,
+        name: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
         let py = slf.py();
         let me = slf.get();
         let fields = fields_of(
             me.subscriber.get().fields.get().and_then(Option::as_deref),
             "sample",
         )?;
-        let Some((offset, kind)) = fields.lookup(name)? else {
-            return fields.get_py(slf.as_any(), name);
+        let field = fields.lookup(name)?;
+        let Some((offset, kind)) = field.scalar() else {
+            return fields.get_py(slf.as_any(), field);
         };
         let g = me.inner.lock(py);
         let raw = g
@@ -803,12 +807,16 @@ struct Claimed {
 impl Loan {
     /// Field `name` of the typed message being written (see `Sample`); array
     /// fields are writable numpy views.
-    fn __getitem__<'py>(slf: &Bound<'py, Self>, name: &str) -> PyResult<Bound<'py, PyAny>> {
+    fn __getitem__<'py>(
+        slf: &Bound<'py, Self>,
+        name: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
         let py = slf.py();
         let me = slf.get();
         let fields = fields_of(me.publisher.get().fields.as_deref(), "loan")?;
-        let Some((offset, kind)) = fields.lookup(name)? else {
-            return fields.get_py(slf.as_any(), name);
+        let field = fields.lookup(name)?;
+        let Some((offset, kind)) = field.scalar() else {
+            return fields.get_py(slf.as_any(), field);
         };
         let g = me.inner.lock(py);
         let st = g
@@ -824,15 +832,20 @@ impl Loan {
 
     /// Sets field `name` in place: `loan["seq"] = 5`; an array field takes
     /// anything numpy can assign to it (`loan["pixels"] = frame`).
-    fn __setitem__(slf: &Bound<'_, Self>, name: &str, value: &Bound<'_, PyAny>) -> PyResult<()> {
+    fn __setitem__(
+        slf: &Bound<'_, Self>,
+        name: &Bound<'_, PyAny>,
+        value: &Bound<'_, PyAny>,
+    ) -> PyResult<()> {
         let py = slf.py();
         let me = slf.get();
         let fields = fields_of(me.publisher.get().fields.as_deref(), "loan")?;
-        let Some((offset, kind)) = fields.lookup(name)? else {
-            return fields.set_py(slf.as_any(), name, value);
+        let field = fields.lookup(name)?;
+        let Some((offset, kind)) = field.scalar() else {
+            return fields.set_py(slf.as_any(), field, value);
         };
         // Convert first: it may run Python code, which may use this loan.
-        let encoded = fields::encode(kind, name, value)?;
+        let encoded = fields::encode(kind, field.name(), value)?;
         let g = me.inner.lock(py);
         let st = g
             .state
