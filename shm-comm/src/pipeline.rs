@@ -101,6 +101,9 @@ struct Endpoint {
     misses: AtomicU32,
     /// The last wait for a job timed out: do not spin on the next one.
     idle: std::sync::atomic::AtomicBool,
+    /// The last wait for a job was short: jobs are streaming in (see
+    /// `Queue::wait_jobs`).
+    streaming: std::sync::atomic::AtomicBool,
 }
 
 impl Endpoint {
@@ -133,6 +136,7 @@ impl Endpoint {
             typed_len,
             misses: AtomicU32::new(0),
             idle: std::sync::atomic::AtomicBool::new(false),
+            streaming: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
@@ -283,10 +287,14 @@ impl Endpoint {
             let until = deadline.map_or(slice, |d| d.min(slice));
             // Spin only while jobs flow: after a wait that timed out, go
             // straight to the futex (an idle puller costs nothing).
-            let got = self
-                .queue
-                .wait_job(Some(until), !self.idle.load(Ordering::Relaxed));
+            // Relaxed: hints private to this endpoint, no memory to order.
+            let (got, streaming) = self.queue.wait_jobs(
+                Some(until),
+                !self.idle.load(Ordering::Relaxed),
+                self.streaming.load(Ordering::Relaxed),
+            );
             self.idle.store(!got, Ordering::Relaxed);
+            self.streaming.store(streaming, Ordering::Relaxed);
             // Look for a dead pusher in the way only after a slice with no job
             // (a live one finishes its write long before that).
             // SAFETY: forwarded from the caller.

@@ -54,6 +54,9 @@ const CELLS_OFF: usize = 320;
 const CELL_HEADER: usize = 16;
 /// How many cells ahead a pusher prefetches.
 const PREFETCH_AHEAD: u64 = 4;
+/// How many polls (a pause each, about 25 ns here) a streaming puller spins
+/// for a run of jobs before it takes a lone one: under 2 us.
+const RUN_PATIENCE: u32 = 64;
 
 /// Largest number of cells.
 pub const MAX_CAPACITY: u32 = 1 << 20;
@@ -428,7 +431,13 @@ impl Queue {
     /// still being written is not ready yet: waking for it would only make
     /// the puller look up whether its writer is alive.
     fn has_job(&self) -> bool {
-        let pos = self.u64_at(OFF_DEQ).load(Ordering::Relaxed);
+        self.has_jobs(1)
+    }
+
+    /// `true` if the `n`th cell from the dequeue position is ready (see
+    /// `has_job`): for one puller, that `n` jobs are queued.
+    fn has_jobs(&self, n: u64) -> bool {
+        let pos = self.u64_at(OFF_DEQ).load(Ordering::Relaxed) + n - 1;
         let (off, lap) = self.cell(pos);
         let (slap, kind, _) = dec(self.u64_at(off).load(Ordering::Acquire));
         match slap.wrapping_sub(lap) as i32 {
@@ -447,17 +456,60 @@ impl Queue {
         // Wait for a run of free cells, not just one: a pusher that resumed
         // on the very cell the puller just freed would then contend with it
         // for every cell's cache line (both spinning on the same lines).
-        let run = u64::from(self.geo.capacity / 8).clamp(1, 32);
-        let pos = self.u64_at(OFF_ENQ).load(Ordering::Relaxed) + run - 1;
+        let pos = self.u64_at(OFF_ENQ).load(Ordering::Relaxed) + self.run() - 1;
         let (off, lap) = self.cell(pos);
         let (slap, _, _) = dec(self.u64_at(off).load(Ordering::Acquire));
         slap.wrapping_sub(lap) as i32 >= 0
+    }
+
+    /// The run of cells a waiting pusher waits to see free, and a streaming
+    /// puller to see full: an eighth of the queue, at most 32.
+    fn run(&self) -> u64 {
+        u64::from(self.geo.capacity / 8).clamp(1, 32)
     }
 
     /// Waits until a job may be there or `deadline` passes (spinning first
     /// if `spin`, see `sync::Event::wait`).
     pub fn wait_job(&self, deadline: Option<Instant>, spin: bool) -> bool {
         self.not_empty().wait(|| self.has_job(), deadline, spin)
+    }
+
+    /// As [`wait_job`](Self::wait_job), for a puller that may be
+    /// `streaming`: then, if it may spin, it first spins a little
+    /// (`RUN_PATIENCE` polls) for a run of jobs, not just one. A puller that
+    /// takes each job the moment it lands reads the very cell the pusher
+    /// writes next, and the two trade its cache line job after job; a run
+    /// apart, each works on its own lines. Returns `(ready, streaming)`:
+    /// whether a job may be there, and whether a run was there or a lone
+    /// job came while spinning within the patience (the next wait should
+    /// look for a run again).
+    pub fn wait_jobs(
+        &self,
+        deadline: Option<Instant>,
+        spin: bool,
+        streaming: bool,
+    ) -> (bool, bool) {
+        if streaming && spin {
+            let run = self.run();
+            for _ in 0..RUN_PATIENCE {
+                if self.has_jobs(run) {
+                    return (true, true);
+                }
+                sync::spin_hint();
+            }
+            // No run: the pusher slowed down; take lone jobs again.
+            return (self.wait_job(deadline, spin), false);
+        }
+        let mut polls = 0u32;
+        let ready = self.not_empty().wait(
+            || {
+                polls = polls.saturating_add(1);
+                self.has_job()
+            },
+            deadline,
+            spin,
+        );
+        (ready, spin && ready && polls <= RUN_PATIENCE)
     }
 
     /// Waits until there may be room or `deadline` passes.
@@ -505,6 +557,35 @@ mod tests {
         capacity: 4,
         max_payload: 64,
     };
+
+    #[test]
+    fn a_streaming_puller_waits_briefly_for_a_run_then_takes_a_lone_job() {
+        let (_b, q) = queue(Geometry {
+            capacity: 64,
+            max_payload: 8,
+        });
+        let far = Some(Instant::now() + std::time::Duration::from_secs(10));
+        // Empty: the wait ends at the deadline, with no job.
+        let soon = Some(Instant::now() + std::time::Duration::from_millis(5));
+        assert_eq!(q.wait_jobs(soon, true, true), (false, false));
+        // One job: a streaming puller waits out its patience, then takes
+        // it (and stops looking for runs); one that is not streaming takes
+        // it at once (and starts to).
+        q.try_push(b"1", 0, false).unwrap();
+        assert_eq!(q.wait_jobs(far, true, true), (true, false));
+        assert_eq!(q.wait_jobs(far, true, false), (true, true));
+        // A run (64 / 8 = 8 jobs): found at once.
+        for _ in 1..8 {
+            q.try_push(b"2", 0, false).unwrap();
+        }
+        assert_eq!(q.wait_jobs(far, true, true), (true, true));
+        // Woken from the futex (no spin): never counts as streaming.
+        assert_eq!(q.wait_jobs(far, false, true), (true, false));
+        for _ in 0..8 {
+            pop(&q).unwrap();
+        }
+        assert_eq!(pop(&q), Err(TryRecvError::Empty));
+    }
 
     #[test]
     fn fifo_full_and_empty() {
