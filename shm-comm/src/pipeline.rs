@@ -27,9 +27,11 @@
 //! any room: resuming on every freed slot would have it and the puller
 //! fight over the same cache lines, job after job (a third fewer jobs per
 //! second in the benchmark). For the same reason a puller that keeps
-//! finding jobs streaming in waits a moment (under 2 us, spinning) for a
-//! run of them before it takes a lone one; a job that comes alone is taken
-//! as soon as it lands.
+//! finding jobs streaming in waits a moment, spinning, for a run of them
+//! (an eighth of the queue, at most 128) before it takes a lone one: at
+//! most two polls per job of the run, about 6 us for a queue of 1024 and
+//! 0.8 us for the default 128. A job that comes alone is taken as soon as
+//! it lands.
 //!
 //! # Coming and going
 //! The first pusher creates the queue (its options set the geometry); other

@@ -54,9 +54,6 @@ const CELLS_OFF: usize = 320;
 const CELL_HEADER: usize = 16;
 /// How many cells ahead a pusher prefetches.
 const PREFETCH_AHEAD: u64 = 4;
-/// How many polls (a pause each, about 25 ns here) a streaming puller spins
-/// for a run of jobs before it takes a lone one: under 2 us.
-const RUN_PATIENCE: u32 = 64;
 
 /// Largest number of cells.
 pub const MAX_CAPACITY: u32 = 1 << 20;
@@ -456,16 +453,25 @@ impl Queue {
         // Wait for a run of free cells, not just one: a pusher that resumed
         // on the very cell the puller just freed would then contend with it
         // for every cell's cache line (both spinning on the same lines).
-        let pos = self.u64_at(OFF_ENQ).load(Ordering::Relaxed) + self.run() - 1;
+        let pos = self.u64_at(OFF_ENQ).load(Ordering::Relaxed) + self.room_run() - 1;
         let (off, lap) = self.cell(pos);
         let (slap, _, _) = dec(self.u64_at(off).load(Ordering::Acquire));
         slap.wrapping_sub(lap) as i32 >= 0
     }
 
-    /// The run of cells a waiting pusher waits to see free, and a streaming
-    /// puller to see full: an eighth of the queue, at most 32.
-    fn run(&self) -> u64 {
+    /// The run of cells a waiting pusher waits to see free (its low-water
+    /// mark): an eighth of the queue, at most 32.
+    fn room_run(&self) -> u64 {
         u64::from(self.geo.capacity / 8).clamp(1, 32)
+    }
+
+    /// The run of jobs a streaming puller waits for (an eighth of the
+    /// queue, at most 128), and how many polls (a pause each, about 25 ns
+    /// here) it waits for them before it takes a lone job: two per job, about
+    /// the time a pusher takes to queue them (at most about 6 us).
+    fn job_run(&self) -> (u64, u32) {
+        let run = (self.geo.capacity / 8).clamp(1, 128);
+        (u64::from(run), 2 * run)
     }
 
     /// Waits until a job may be there or `deadline` passes (spinning first
@@ -475,8 +481,8 @@ impl Queue {
     }
 
     /// As [`wait_job`](Self::wait_job), for a puller that may be
-    /// `streaming`: then, if it may spin, it first spins a little
-    /// (`RUN_PATIENCE` polls) for a run of jobs, not just one. A puller that
+    /// `streaming`: then, if it may spin, it first spins a little (see
+    /// `job_run`) for a run of jobs, not just one. A puller that
     /// takes each job the moment it lands reads the very cell the pusher
     /// writes next, and the two trade its cache line job after job; a run
     /// apart, each works on its own lines. Returns `(ready, streaming)`:
@@ -490,8 +496,8 @@ impl Queue {
         streaming: bool,
     ) -> (bool, bool) {
         if streaming && spin {
-            let run = self.run();
-            for _ in 0..RUN_PATIENCE {
+            let (run, patience) = self.job_run();
+            for _ in 0..patience {
                 if self.has_jobs(run) {
                     return (true, true);
                 }
@@ -500,6 +506,7 @@ impl Queue {
             // No run: the pusher slowed down; take lone jobs again.
             return (self.wait_job(deadline, spin), false);
         }
+        let (_, patience) = self.job_run();
         let mut polls = 0u32;
         let ready = self.not_empty().wait(
             || {
@@ -509,7 +516,7 @@ impl Queue {
             deadline,
             spin,
         );
-        (ready, spin && ready && polls <= RUN_PATIENCE)
+        (ready, spin && ready && polls <= patience)
     }
 
     /// Waits until there may be room or `deadline` passes.
