@@ -113,8 +113,11 @@ pub(crate) struct Publisher {
     fields: Option<Arc<Fields>>,
     /// The topic's mapping, kept by `close()` while a loan is open: the
     /// loan (and views of it) may still write into it, and holds this
-    /// publisher, so the memory stays mapped until they are gone.
+    /// publisher, so the memory stays mapped until this object is freed.
     orphaned: Mutex<Option<Arc<dyn std::any::Any + Send + Sync>>>,
+    /// The claim of a loan dropped while `inner` was held (see `Loan`'s
+    /// `Drop`), given back by the next call that takes it.
+    dropped_claim: Mutex<Option<shm_comm::ring::Claim>>,
 }
 
 #[pymethods]
@@ -159,6 +162,7 @@ impl Publisher {
             encoder: Mutex::new(None),
             fields,
             orphaned: Mutex::new(None),
+            dropped_claim: Mutex::new(None),
         })
     }
 
@@ -218,6 +222,7 @@ impl Publisher {
         let raw = g
             .as_mut()
             .ok_or_else(|| closed(py, "Publisher", &me.name))?;
+        me.settle(py, raw);
         let cap = raw.max_payload();
         let (claim, ptr) = raw.claim().map_err(|e| send_error(py, e))?;
         Ok(Loan {
@@ -310,8 +315,16 @@ impl Publisher {
         let raw = g
             .as_mut()
             .ok_or_else(|| closed(py, "Publisher", &self.name))?;
+        self.settle(py, raw);
         raw.send(data, codec).map_err(|e| send_error(py, e))?;
         Ok(true)
+    }
+
+    /// Gives back the claim of a loan dropped while the lock was held.
+    fn settle(&self, py: Python<'_>, raw: &mut RawPublisher) {
+        if let Some(claim) = lock(py, &self.dropped_claim).take() {
+            raw.abandon(claim);
+        }
     }
 }
 
@@ -976,8 +989,17 @@ impl Drop for Loan {
         if let Some(st) = st {
             Python::attach(|py| {
                 let publisher = self.publisher.get();
-                if let Some(raw) = publisher.inner.lock(py).as_mut() {
-                    raw.abandon(st.claim);
+                // Never wait for the lock here: a garbage collection run by
+                // an allocation inside a publisher call (an exception being
+                // built, say) may be dropping this loan on the very thread
+                // that holds it. Then the next call gives the slot back.
+                match publisher.inner.try_lock() {
+                    Some(mut g) => {
+                        if let Some(raw) = g.as_mut() {
+                            raw.abandon(st.claim);
+                        }
+                    }
+                    None => *lock(py, &publisher.dropped_claim) = Some(st.claim),
                 }
             });
         }

@@ -10,6 +10,7 @@
 //! released, yielding its CPU, until the holder leaves.
 
 use std::cell::UnsafeCell;
+use std::marker::PhantomData;
 use std::ops::{Deref, DerefMut};
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -27,6 +28,9 @@ unsafe impl<T: Send> Sync for QuickLock<T> {}
 
 pub(crate) struct QuickGuard<'a, T> {
     lock: &'a QuickLock<T>,
+    /// Makes the guard `Send`/`Sync` only as a `&mut T` would be (a shared
+    /// guard hands out `&T`).
+    _t: PhantomData<&'a mut T>,
 }
 
 impl<T> QuickLock<T> {
@@ -37,13 +41,16 @@ impl<T> QuickLock<T> {
         }
     }
 
-    fn try_lock(&self) -> Option<QuickGuard<'_, T>> {
+    pub(crate) fn try_lock(&self) -> Option<QuickGuard<'_, T>> {
         // Acquire pairs with the Release store in `QuickGuard::drop`: the
         // previous holder's writes to the value are visible to us.
         self.held
             .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
             .ok()
-            .map(|_| QuickGuard { lock: self })
+            .map(|_| QuickGuard {
+                lock: self,
+                _t: PhantomData,
+            })
     }
 
     /// Takes the lock; called with the GIL held, it waits (rarely) with the

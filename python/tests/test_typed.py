@@ -945,3 +945,35 @@ def test_a_closed_publisher_keeps_an_open_loan_writable(chan):
         loan.send()
     with pytest.raises(shm_comm.SHMError):
         Subscriber(chan, timeout_connect=0.0)
+
+
+LOAN_FREED_BY_GC = """
+    import gc, sys, shm_comm
+    pub = shm_comm.Publisher(sys.argv[1])
+    class Holder:
+        pass
+    h = Holder()
+    h.me, h.loan = h, pub.loan()        # the loan lives only in a cycle now
+    del h
+    gc.set_threshold(1)                 # the next tracked allocation collects
+    try:
+        pub.send_bytes(b"x")            # the error it builds runs the collection
+    except shm_comm.SHMError as e:
+        print("refused", type(e).__name__, flush=True)
+    gc.collect()
+    gc.set_threshold(700)
+    print("sent", pub.send_bytes(b"y"), flush=True)
+    pub.close()
+    print("ok", flush=True)
+"""
+
+
+def test_a_loan_freed_by_the_garbage_collector_inside_a_publisher_call(chan, spawn):
+    """A collection can run while the publisher's lock is held (building an
+    exception allocates) and free an open loan of that publisher: its drop
+    must not wait for the lock this very thread holds (it used to hang), and
+    the slot comes back for the next send."""
+    child = spawn(LOAN_FREED_BY_GC, chan)
+    rc = child.wait(20)
+    assert rc == 0, f"child exited with {rc} (None: hung): {child.output} {child.stderr}"
+    assert child.output[-2:] == ["sent True", "ok"]

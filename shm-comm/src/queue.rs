@@ -482,13 +482,15 @@ impl Queue {
 
     /// As [`wait_job`](Self::wait_job), for a puller that may be
     /// `streaming`: then, if it may spin, it first spins a little (see
-    /// `job_run`) for a run of jobs, not just one. A puller that
-    /// takes each job the moment it lands reads the very cell the pusher
-    /// writes next, and the two trade its cache line job after job; a run
-    /// apart, each works on its own lines. Returns `(ready, streaming)`:
-    /// whether a job may be there, and whether a run was there or a lone
-    /// job came while spinning within the patience (the next wait should
-    /// look for a run again).
+    /// `job_run`; the spin is bounded by its poll count, not by `deadline`)
+    /// for a run of jobs, not just one. A puller that takes each job the
+    /// moment it lands reads the very cell the pusher writes next, and the
+    /// two trade its cache line job after job; a run apart, each works on
+    /// its own lines. Returns `(ready, streaming)`: whether a job may be
+    /// there, and whether a run was there or a lone job came while spinning
+    /// within the patience (the next wait should look for a run again). A
+    /// pusher that sends a steady trickle just slower than the puller takes
+    /// it therefore has every other job wait out the patience.
     pub fn wait_jobs(
         &self,
         deadline: Option<Instant>,
@@ -498,7 +500,11 @@ impl Queue {
         if streaming && spin {
             let (run, patience) = self.job_run();
             for _ in 0..patience {
-                if self.has_jobs(run) {
+                // The first job too: a cell whose pusher died mid-write
+                // blocks the way however many jobs follow it, and only the
+                // plain wait below (which ends without a job) gets the
+                // caller to repair it.
+                if self.has_jobs(run) && self.has_job() {
                     return (true, true);
                 }
                 sync::spin_hint();
@@ -635,6 +641,28 @@ mod tests {
         q.u64_at(OFF_ENQ).fetch_add(1, Ordering::Relaxed);
         q.try_push(b"after", 0, false).unwrap();
         assert_eq!(pop(&q).unwrap(), b"after");
+    }
+
+    #[test]
+    fn a_streaming_puller_does_not_spin_past_a_dead_pushers_cell() {
+        let (_b, q) = queue(Geometry {
+            capacity: 64,
+            max_payload: 8,
+        });
+        let ghost = q.with_pid(0x3fff_fff0);
+        // A pusher claims position 0 and dies; others queue 8 jobs after it.
+        let (off, lap) = q.cell(0);
+        q.u64_at(off)
+            .store(enc(lap, WRITING, ghost.me), Ordering::Release);
+        q.u64_at(OFF_ENQ).fetch_add(1, Ordering::Relaxed);
+        for _ in 0..8 {
+            q.try_push(b"j", 0, false).unwrap();
+        }
+        // A run is queued, but not at the head: the wait must end without a
+        // job (at its deadline), so that the caller repairs the cell.
+        let soon = Some(Instant::now() + std::time::Duration::from_millis(5));
+        assert_eq!(q.wait_jobs(soon, true, true), (false, false));
+        assert_eq!(pop(&q).unwrap(), b"j");
     }
 
     #[test]
