@@ -116,8 +116,10 @@ pub(crate) struct Publisher {
     /// publisher, so the memory stays mapped until this object is freed.
     orphaned: Mutex<Option<Arc<dyn std::any::Any + Send + Sync>>>,
     /// The claim of a loan dropped while `inner` was held (see `Loan`'s
-    /// `Drop`), given back by the next call that takes it.
+    /// `Drop`), given back by the next call that takes it; `claim_dropped`
+    /// says there may be one (so the calls check with one plain load).
     dropped_claim: Mutex<Option<shm_comm::ring::Claim>>,
+    claim_dropped: std::sync::atomic::AtomicBool,
 }
 
 #[pymethods]
@@ -163,6 +165,7 @@ impl Publisher {
             fields,
             orphaned: Mutex::new(None),
             dropped_claim: Mutex::new(None),
+            claim_dropped: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
@@ -322,8 +325,14 @@ impl Publisher {
 
     /// Gives back the claim of a loan dropped while the lock was held.
     fn settle(&self, py: Python<'_>, raw: &mut RawPublisher) {
-        if let Some(claim) = lock(py, &self.dropped_claim).take() {
-            raw.abandon(claim);
+        use std::sync::atomic::Ordering;
+        // Relaxed: a hint; the claim itself passes through the mutex. A flag
+        // set just after this load is seen by a later call.
+        if self.claim_dropped.load(Ordering::Relaxed) {
+            self.claim_dropped.store(false, Ordering::Relaxed);
+            if let Some(claim) = lock(py, &self.dropped_claim).take() {
+                raw.abandon(claim);
+            }
         }
     }
 }
@@ -999,7 +1008,13 @@ impl Drop for Loan {
                             raw.abandon(st.claim);
                         }
                     }
-                    None => *lock(py, &publisher.dropped_claim) = Some(st.claim),
+                    None => {
+                        *lock(py, &publisher.dropped_claim) = Some(st.claim);
+                        // Relaxed: see `Publisher::settle`.
+                        publisher
+                            .claim_dropped
+                            .store(true, std::sync::atomic::Ordering::Relaxed);
+                    }
                 }
             });
         }
