@@ -572,7 +572,9 @@ impl Subscriber {
                     .raw
                     .try_recv_with(|len, copy| uninit_bytes(py, len, copy));
                 match got {
-                    Ok((bytes, codec)) => return Ok(Some((codec, bytes?))),
+                    Ok(Ok((bytes, codec))) => return Ok(Some((codec, bytes))),
+                    // No memory for the `bytes`: the message stays unread.
+                    Ok(Err(e)) => return Err(e),
                     Err(TryRecvError::Empty) => {}
                     Err(TryRecvError::Corrupt(s)) => return Err(error(py, "SHMError", s)),
                 }

@@ -744,3 +744,36 @@ def test_stale_segment_of_a_killed_publisher_is_reclaimed(chan, spawn):
     with Publisher(chan) as pub, Subscriber(chan) as sub:
         pub.send(pickle.dumps("x"))
         assert pickle.loads(sub.recv(1.0)) == "x"
+
+
+RECV_WITHOUT_MEMORY = """
+    import resource, sys, shm_comm
+    name, n = sys.argv[1], 24 << 20
+    pub = shm_comm.Publisher(name, num_slots=1, slot_size=n, borrow_budget=1)
+    sub = shm_comm.Subscriber(name, timeout_connect=5.0)
+    pub.send_bytes(b"\\x07" * n)
+    with open("/proc/self/status") as f:
+        vm = int(f.read().split("VmSize:")[1].split()[0]) * 1024
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    resource.setrlimit(resource.RLIMIT_AS, (vm + (8 << 20), hard))
+    try:
+        sub.recv_bytes(timeout=1.0)             # no room for a 24 MiB bytes
+    except MemoryError:
+        print("memoryerror", flush=True)
+    resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
+    data = sub.recv_bytes(timeout=1.0)
+    print("got", len(data), data[:1] == b"\\x07" and data[-1:] == b"\\x07", flush=True)
+    print("then", sub.recv_bytes(timeout=0), flush=True)
+    pub.close()
+"""
+
+
+def test_a_receive_without_memory_for_the_message_leaves_it_unread(chan, spawn):
+    """`recv_bytes` makes the `bytes` to copy into once it knows the length;
+    if that fails (MemoryError), the message must stay in the topic for the
+    next call, not be consumed and lost. The child caps its address space to
+    make the allocation fail."""
+    child = spawn(RECV_WITHOUT_MEMORY, chan)
+    rc = child.wait(30)
+    assert rc == 0, f"child exited with {rc}: {child.output} {child.stderr}"
+    assert child.output == ["memoryerror", f"got {24 << 20} True", "then None"]

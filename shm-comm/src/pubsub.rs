@@ -470,12 +470,14 @@ impl RawSubscriber {
     /// Receives into memory made once the length is known (see
     /// [`Reader::try_read_with`](ring::Reader::try_read_with)): for callers
     /// that build the final container directly, with no intermediate copy.
-    pub fn try_recv_with<B>(
+    /// If `fill` fails (`Ok(Err(e))`), the message stays unread: the next
+    /// call gets it again.
+    pub fn try_recv_with<B, E>(
         &mut self,
-        fill: impl FnMut(usize, &mut dyn FnMut(&mut [u8])) -> B,
-    ) -> Result<(B, Codec), TryRecvError> {
-        let (built, tag) = self.reader.try_read_with(fill)?;
-        Ok((built, Codec::from_tag(tag)))
+        fill: impl FnMut(usize, &mut dyn FnMut(&mut [u8])) -> Result<B, E>,
+    ) -> Result<Result<(B, Codec), E>, TryRecvError> {
+        let read = self.reader.try_read_with(fill)?;
+        Ok(read.map(|(built, tag)| (built, Codec::from_tag(tag))))
     }
 
     /// Receives into `buf`, waiting up to `deadline` (forever if `None`).

@@ -698,12 +698,19 @@ impl Reader {
         dst: *mut u8,
         cap: usize,
     ) -> Result<(u32, u32), TryRecvError> {
-        self.read_next(cap, |src, len| {
+        let read = self.read_next(cap, |src, len| {
+            if len > cap {
+                return None;
+            }
             // SAFETY: `read_next` hands a payload pointer valid for `len`
             // (rounded to 8) bytes; `dst` has room for `len <= cap`.
-            (len <= cap).then(|| unsafe { copy_out(src, dst, len) })
-        })
-        .map(|((), len, tag)| (len, tag))
+            unsafe { copy_out(src, dst, len) };
+            Some(Ok::<_, std::convert::Infallible>(()))
+        })?;
+        match read {
+            Ok(((), len, tag)) => Ok((len, tag)),
+            Err(never) => match never {},
+        }
     }
 
     /// Copies the next message into memory made once its length is known:
@@ -711,32 +718,35 @@ impl Reader {
     /// `copy(dst)` to fill it and returns what it built. If the message was
     /// overwritten during the copy, that is dropped and the next message is
     /// tried. Returns it with the message's tag. Never returns a torn message.
-    pub fn try_read_with<B>(
+    /// If `fill` fails (it could not make the destination, say), the message
+    /// stays unread and its error is returned: `Ok(Err(e))`.
+    pub fn try_read_with<B, E>(
         &mut self,
-        mut fill: impl FnMut(usize, &mut dyn FnMut(&mut [u8])) -> B,
-    ) -> Result<(B, u32), TryRecvError> {
-        self.read_next(usize::MAX, |src, len| {
+        mut fill: impl FnMut(usize, &mut dyn FnMut(&mut [u8])) -> Result<B, E>,
+    ) -> Result<Result<(B, u32), E>, TryRecvError> {
+        let read = self.read_next(usize::MAX, |src, len| {
             Some(fill(len, &mut |dst: &mut [u8]| {
                 let n = dst.len().min(len);
                 // SAFETY: `src` is valid for `len` (rounded to 8) bytes and
                 // `n <= len`; `dst` has room for `n`.
                 unsafe { copy_out(src, dst.as_mut_ptr(), n) }
             }))
-        })
-        .map(|(built, _, tag)| (built, tag))
+        })?;
+        Ok(read.map(|(built, _, tag)| (built, tag)))
     }
 
     /// The seqlock read both copies share: locates the next message and
     /// calls `take(payload, len)` (with `len <= max_payload`, the payload
     /// valid for `len` rounded up to 8 bytes); `take` returns `None` if the
     /// message is too long for it (reported as corrupt, `cap` naming its
-    /// limit). What `take` built from a message overwritten meanwhile is
-    /// dropped and the next message is tried.
-    fn read_next<B>(
+    /// limit), `Some(Err(e))` if it failed (returned as `Ok(Err(e))`, the
+    /// message left unread). What `take` built from a message overwritten
+    /// meanwhile is dropped and the next message is tried.
+    fn read_next<B, E>(
         &mut self,
         cap: usize,
-        mut take: impl FnMut(*const u8, usize) -> Option<B>,
-    ) -> Result<(B, u32, u32), TryRecvError> {
+        mut take: impl FnMut(*const u8, usize) -> Option<Result<B, E>>,
+    ) -> Result<Result<(B, u32, u32), E>, TryRecvError> {
         loop {
             let (chunk, want) = match self.locate()? {
                 Located::Empty => return Err(TryRecvError::Empty),
@@ -768,15 +778,19 @@ impl Reader {
                 self.resync()?;
                 continue;
             }
-            let Some(built) = built else {
-                return Err(TryRecvError::Corrupt(format!(
-                    "message {} claims {len} bytes; the limit is {}",
-                    self.next,
-                    (self.ring.geo.max_payload as usize).min(cap)
-                )));
+            let built = match built {
+                Some(Ok(b)) => b,
+                Some(Err(e)) => return Ok(Err(e)),
+                None => {
+                    return Err(TryRecvError::Corrupt(format!(
+                        "message {} claims {len} bytes; the limit is {}",
+                        self.next,
+                        (self.ring.geo.max_payload as usize).min(cap)
+                    )))
+                }
             };
             self.next += 1;
-            return Ok((built, len, tag));
+            return Ok(Ok((built, len, tag)));
         }
     }
 
@@ -938,6 +952,23 @@ mod tests {
     };
 
     #[test]
+    fn a_failed_fill_leaves_the_message_unread() {
+        let (_h, ring) = ring(GEO);
+        let mut w = Writer::new(ring);
+        let mut r = Reader::new(ring, false);
+        send(&mut w, b"kept");
+        let failed = r.try_read_with(|len, _copy| Err::<Vec<u8>, _>(len));
+        assert_eq!(failed, Ok(Err(4)));
+        let got = r.try_read_with(|len, copy| {
+            let mut v = vec![0; len];
+            copy(&mut v);
+            Ok::<_, ()>(v)
+        });
+        assert_eq!(got, Ok(Ok((b"kept".to_vec(), 0))));
+        assert_eq!(recv(&mut r), Err(TryRecvError::Empty));
+    }
+
+    #[test]
     fn late_joiner_and_order() {
         let (_h, ring) = ring(GEO);
         let mut w = Writer::new(ring);
@@ -1026,8 +1057,9 @@ mod tests {
                                 r.try_read_with(|len, copy| {
                                     let mut v = vec![0xEE; len];
                                     copy(&mut v);
-                                    v
+                                    Ok::<_, ()>(v)
                                 })
+                                .map(|read| read.unwrap())
                                 .map(|(v, tag)| {
                                     buf[..v.len()].copy_from_slice(&v);
                                     (v.len() as u32, tag)
