@@ -65,9 +65,11 @@ fn connect_with<R: Send>(
         let left = until.saturating_duration_since(Instant::now());
         match attempt(left) {
             Ok(r) => Some(Ok(r)),
-            Err(OpenError::NotFound { .. }) if deadline.is_some_and(|d| Instant::now() < d) => None,
-            Err(OpenError::NotFound { name, .. }) => {
-                last = Some(name);
+            // Not there yet, or its creator has not finished setting it up:
+            // either may change before `timeout_connect` (a slice ends
+            // long before it), so try again until then.
+            Err(e @ (OpenError::NotFound { .. } | OpenError::NotReady { .. })) => {
+                last = Some(e);
                 None
             }
             Err(e) => Some(Err(e)),
@@ -75,13 +77,22 @@ fn connect_with<R: Send>(
     })?;
     match got {
         Some(r) => r.map_err(|e| open_error(py, e)),
-        None => Err(open_error(
-            py,
-            OpenError::NotFound {
-                name: last.unwrap_or_default(),
-                waited: start.elapsed(),
-            },
-        )),
+        None => {
+            let waited = start.elapsed();
+            Err(open_error(
+                py,
+                match last {
+                    Some(OpenError::NotReady { name, pid, .. }) => {
+                        OpenError::NotReady { name, pid, waited }
+                    }
+                    Some(OpenError::NotFound { name, .. }) => OpenError::NotFound { name, waited },
+                    _ => OpenError::NotFound {
+                        name: String::new(),
+                        waited,
+                    },
+                },
+            ))
+        }
     }
 }
 
@@ -641,6 +652,45 @@ fn borrow_error(py: Python<'_>, e: shm_comm::BorrowError) -> PyErr {
     error(py, "SHMError", e.to_string())
 }
 
+/// A frame taken from a queue but not handed to Python yet because its
+/// `bytes` could not be made (`MemoryError`): the next receive returns it
+/// first, so a failed allocation never loses a job, request or reply.
+#[derive(Default)]
+struct Held(Mutex<Option<(Codec, Vec<u8>)>>);
+
+impl Held {
+    fn take(&self, py: Python<'_>) -> Option<(Codec, Vec<u8>)> {
+        lock(py, &self.0).take()
+    }
+
+    fn clear(&self, py: Python<'_>) {
+        lock(py, &self.0).take();
+    }
+
+    /// `data` as `bytes`; if there is no memory for it, the frame is kept
+    /// for the next receive and the error raised.
+    fn bytes<'py>(
+        &self,
+        py: Python<'py>,
+        codec: Codec,
+        data: Vec<u8>,
+    ) -> PyResult<Bound<'py, PyBytes>> {
+        let n =
+            isize::try_from(data.len()).map_err(|_| PyOverflowError::new_err("frame too large"))?;
+        // SAFETY: `data` is valid for `n` bytes, which CPython copies into a
+        // new `bytes` (or returns NULL with an exception set).
+        let obj = unsafe { pyo3::ffi::PyBytes_FromStringAndSize(data.as_ptr().cast(), n) };
+        // SAFETY: `obj` is a new reference or NULL with an exception set.
+        match unsafe { Bound::from_owned_ptr_or_err(py, obj) } {
+            Ok(b) => Ok(b.cast_into::<PyBytes>()?),
+            Err(e) => {
+                *lock(py, &self.0) = Some((codec, data));
+                Err(e)
+            }
+        }
+    }
+}
+
 /// A message borrowed in place from a topic's slot: a read-only buffer.
 /// The slot stays pinned until the sample and every view of it are gone
 /// (or `release()` is called with no view alive).
@@ -1039,6 +1089,7 @@ pub(crate) struct Requester {
     name: String,
     ser: Ser,
     inner: Mutex<Option<ReqState>>,
+    held: Held,
 }
 
 fn request_error(py: Python<'_>, e: RequestError) -> PyErr {
@@ -1070,6 +1121,7 @@ impl Requester {
                 raw: Arc::new(raw),
                 pending: None,
             })),
+            held: Held::default(),
         })
     }
 
@@ -1090,7 +1142,7 @@ impl Requester {
     #[pyo3(signature = (timeout=None))]
     fn recv<'py>(&self, py: Python<'py>, timeout: Option<f64>) -> PyResult<Bound<'py, PyAny>> {
         match self.wait(py, timeout)? {
-            Some((codec, data)) => decode(py, codec, &PyBytes::new(py, &data), None),
+            Some((codec, data)) => decode(py, codec, &self.held.bytes(py, codec, data)?, None),
             None => Ok(py.None().into_bound(py)),
         }
     }
@@ -1102,7 +1154,9 @@ impl Requester {
         py: Python<'py>,
         timeout: Option<f64>,
     ) -> PyResult<Option<Bound<'py, PyBytes>>> {
-        Ok(self.wait(py, timeout)?.map(|(_, d)| PyBytes::new(py, &d)))
+        self.wait(py, timeout)?
+            .map(|(c, d)| self.held.bytes(py, c, d))
+            .transpose()
     }
 
     /// Sends `data` and returns the reply; raises `SHMTimeoutError` if none
@@ -1119,7 +1173,7 @@ impl Requester {
         let deadline = deadline(timeout)?;
         self.send_frame(py, bytes, self.ser.codec())?;
         match self.wait_until(py, deadline)? {
-            Some((codec, data)) => decode(py, codec, &PyBytes::new(py, &data), None),
+            Some((codec, data)) => decode(py, codec, &self.held.bytes(py, codec, data)?, None),
             None => {
                 self.cancel(py);
                 Err(error(
@@ -1194,6 +1248,8 @@ impl Requester {
     }
 
     fn send_frame(&self, py: Python<'_>, bytes: Vec<u8>, codec: Codec) -> PyResult<bool> {
+        // A reply kept for want of memory answers the previous request.
+        self.held.clear(py);
         let (raw, old) = self.snapshot(py)?;
         if let Some(p) = old {
             raw.raw().cancel(p);
@@ -1218,6 +1274,9 @@ impl Requester {
     }
 
     fn wait(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<Option<(Codec, Vec<u8>)>> {
+        if let Some(held) = self.held.take(py) {
+            return Ok(Some(held));
+        }
         self.wait_until(py, deadline(timeout)?)
     }
 
@@ -1278,6 +1337,7 @@ pub(crate) struct Replier {
     name: String,
     ser: Ser,
     inner: Mutex<Option<RepState>>,
+    held: Held,
 }
 
 #[pymethods]
@@ -1306,6 +1366,7 @@ impl Replier {
                 raw: Arc::new(raw),
                 last: None,
             })),
+            held: Held::default(),
         })
     }
 
@@ -1313,7 +1374,7 @@ impl Replier {
     #[pyo3(signature = (timeout=None))]
     fn recv<'py>(&self, py: Python<'py>, timeout: Option<f64>) -> PyResult<Bound<'py, PyAny>> {
         match self.take(py, timeout)? {
-            Some((codec, data)) => decode(py, codec, &PyBytes::new(py, &data), None),
+            Some((codec, data)) => decode(py, codec, &self.held.bytes(py, codec, data)?, None),
             None => Ok(py.None().into_bound(py)),
         }
     }
@@ -1325,7 +1386,9 @@ impl Replier {
         py: Python<'py>,
         timeout: Option<f64>,
     ) -> PyResult<Option<Bound<'py, PyBytes>>> {
-        Ok(self.take(py, timeout)?.map(|(_, d)| PyBytes::new(py, &d)))
+        self.take(py, timeout)?
+            .map(|(c, d)| self.held.bytes(py, c, d))
+            .transpose()
     }
 
     /// Replies to the last request received; `False` if there is none or
@@ -1395,6 +1458,9 @@ impl Replier {
 
 impl Replier {
     fn take(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<Option<(Codec, Vec<u8>)>> {
+        if let Some(held) = self.held.take(py) {
+            return Ok(Some(held));
+        }
         let deadline = deadline(timeout)?;
         let raw = match lock(py, &self.inner).as_ref() {
             Some(st) => st.raw.clone(),
@@ -1619,6 +1685,7 @@ pub(crate) struct Puller {
     name: String,
     ser: Ser,
     inner: Mutex<Option<std::sync::Arc<DynPuller>>>,
+    held: Held,
 }
 
 #[pymethods]
@@ -1637,6 +1704,7 @@ impl Puller {
             name: name.to_owned(),
             ser,
             inner: Mutex::new(Some(std::sync::Arc::new(raw))),
+            held: Held::default(),
         })
     }
 
@@ -1644,7 +1712,7 @@ impl Puller {
     #[pyo3(signature = (timeout=None))]
     fn recv<'py>(&self, py: Python<'py>, timeout: Option<f64>) -> PyResult<Bound<'py, PyAny>> {
         match self.take(py, timeout)? {
-            Some((codec, data)) => decode(py, codec, &PyBytes::new(py, &data), None),
+            Some((codec, data)) => decode(py, codec, &self.held.bytes(py, codec, data)?, None),
             None => Ok(py.None().into_bound(py)),
         }
     }
@@ -1656,7 +1724,9 @@ impl Puller {
         py: Python<'py>,
         timeout: Option<f64>,
     ) -> PyResult<Option<Bound<'py, PyBytes>>> {
-        Ok(self.take(py, timeout)?.map(|(_, d)| PyBytes::new(py, &d)))
+        self.take(py, timeout)?
+            .map(|(c, d)| self.held.bytes(py, c, d))
+            .transpose()
     }
 
     /// `msg_count` (jobs waiting), `num_slots`, `slot_size`.
@@ -1718,6 +1788,9 @@ impl Puller {
     }
 
     fn take(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<Option<(Codec, Vec<u8>)>> {
+        if let Some(held) = self.held.take(py) {
+            return Ok(Some(held));
+        }
         let raw = self.handle(py)?;
         match raw.try_recv() {
             Ok(f) => return Ok(Some((f.codec, f.data))),

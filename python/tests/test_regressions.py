@@ -777,3 +777,76 @@ def test_a_receive_without_memory_for_the_message_leaves_it_unread(chan, spawn):
     rc = child.wait(30)
     assert rc == 0, f"child exited with {rc}: {child.output} {child.stderr}"
     assert child.output == ["memoryerror", f"got {24 << 20} True", "then None"]
+
+
+TAKE_WITHOUT_MEMORY = """
+    import resource, sys, shm_comm
+    name, n = sys.argv[1], 24 << 20
+    push = shm_comm.Pusher(name, num_slots=1, slot_size=n)
+    pull = shm_comm.Puller(name, timeout_connect=5.0)
+    push.send_bytes(b"\\x07" * n)
+    with open("/proc/self/status") as f:
+        vm = int(f.read().split("VmSize:")[1].split()[0]) * 1024
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    # Room for the job's copy in Rust, not for the `bytes` after it.
+    resource.setrlimit(resource.RLIMIT_AS, (vm + n + (8 << 20), hard))
+    try:
+        pull.recv_bytes(timeout=1.0)
+    except MemoryError:
+        print("memoryerror", flush=True)
+    resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
+    data = pull.recv_bytes(timeout=1.0)
+    print("got", len(data), data[:1] == b"\\x07" and data[-1:] == b"\\x07", flush=True)
+    print("then", pull.recv_bytes(timeout=0), flush=True)
+    pull.close()
+    push.close()
+"""
+
+
+def test_a_job_taken_without_memory_for_its_bytes_is_kept(chan, spawn):
+    """A queue hands the job over before Python makes its `bytes`; if that
+    fails (MemoryError), the puller keeps the job and its next receive
+    returns it: a job is never lost to a failed allocation."""
+    child = spawn(TAKE_WITHOUT_MEMORY, chan)
+    rc = child.wait(30)
+    assert rc == 0, f"child exited with {rc}: {child.output} {child.stderr}"
+    assert child.output == ["memoryerror", f"got {24 << 20} True", "then None"]
+
+
+def test_a_subscriber_waits_out_a_publisher_that_is_still_setting_up(chan):
+    """A segment file can exist before its creator has initialized it (a
+    slow or busy publisher). The subscriber must keep trying until its own
+    `timeout_connect`, not give up after one internal slice (it used to,
+    after 100 ms, while the example's subscriber had 20 s)."""
+    path = segment_file(chan, "pub")
+    path.write_bytes(bytes(256))        # sized, never marked ready
+    made = []
+
+    def publisher_comes():
+        time.sleep(0.4)
+        path.unlink()
+        made.append(Publisher(chan))
+
+    t = threading.Thread(target=publisher_comes)
+    t0 = time.monotonic()
+    t.start()
+    try:
+        with Subscriber(chan, timeout_connect=10.0) as sub:
+            assert time.monotonic() - t0 >= 0.4
+            made[0].send("late")
+            assert sub.recv(1.0) == "late"
+    finally:
+        t.join()
+        for p in made:
+            p.close()
+        path.unlink(missing_ok=True)
+
+    # Never initialized at all: an error once `timeout_connect` is over.
+    path.write_bytes(bytes(256))
+    try:
+        t0 = time.monotonic()
+        with pytest.raises(SHMConnectionError, match="not initialized"):
+            Subscriber(chan, timeout_connect=0.5)
+        assert time.monotonic() - t0 >= 0.45
+    finally:
+        path.unlink(missing_ok=True)
