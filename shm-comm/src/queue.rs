@@ -436,6 +436,8 @@ impl Queue {
     fn has_jobs(&self, n: u64) -> bool {
         let pos = self.u64_at(OFF_DEQ).load(Ordering::Relaxed) + n - 1;
         let (off, lap) = self.cell(pos);
+        // Acquire: pairs with the Release store of `FULL` in `try_push` (a
+        // hint only: `try_pop` claims the cell with its own CAS).
         let (slap, kind, _) = dec(self.u64_at(off).load(Ordering::Acquire));
         match slap.wrapping_sub(lap) as i32 {
             0 => kind == FULL || kind == READING,
@@ -455,6 +457,8 @@ impl Queue {
         // for every cell's cache line (both spinning on the same lines).
         let pos = self.u64_at(OFF_ENQ).load(Ordering::Relaxed) + self.room_run() - 1;
         let (off, lap) = self.cell(pos);
+        // Acquire: pairs with the Release store of `EMPTY` in `try_pop` (a
+        // hint only: `try_push` claims the cell with its own CAS).
         let (slap, _, _) = dec(self.u64_at(off).load(Ordering::Acquire));
         slap.wrapping_sub(lap) as i32 >= 0
     }

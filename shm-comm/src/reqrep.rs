@@ -366,6 +366,8 @@ impl RawRequester {
         let me = svc.seg.index();
         // Continue the mailbox's call numbering, so that stale requests of a
         // previous (dead) owner of this mailbox can never match our calls.
+        // Acquire: pairs with the Release stores of the state (READY in
+        // `reply`, IDLE in `request_into`) of whoever used the mailbox last.
         let (last, _, _) = dec(svc.mailbox(me).state.load(Ordering::Acquire));
         RawRequester {
             svc,
@@ -471,6 +473,8 @@ impl RawRequester {
     ) -> Result<Codec, RequestError> {
         let call = pending.call;
         let mb = self.svc.mailbox(self.svc.seg.index());
+        // Acquire: pairs with the Release store of READY in `reply` (a hint:
+        // `request_into` loads the state again before it reads the reply).
         let ready = || mb.state.load(Ordering::Acquire) == enc(call, READY, 0);
         loop {
             let slice = Instant::now() + SLICE;
@@ -491,6 +495,9 @@ impl RawRequester {
         // Acquire (in `ready`): pairs with the Release store of READY in `reply`.
         let len = mb.len.load(Ordering::Relaxed) as usize;
         let tag = mb.tag.load(Ordering::Relaxed);
+        // Release: our reads of the reply happen before a replier can write
+        // the mailbox again; pairs with its AcqRel CAS in `reply` (which
+        // only follows a new `arm`).
         let done = || mb.state.store(enc(call, IDLE, 0), Ordering::Release);
         if len > self.svc.reply_max as usize {
             done();
@@ -522,6 +529,8 @@ impl RawRequester {
         deadline: Option<Instant>,
     ) -> Result<(), RequestError> {
         loop {
+            // Acquire: pairs with the replier's AcqRel CAS to WRITING and its
+            // Release store of READY in `reply`.
             let s = mb.state.load(Ordering::Acquire);
             let (_, kind, pid) = dec(s);
             if kind == WRITING && sync::pid_alive(pid) {

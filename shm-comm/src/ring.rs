@@ -647,6 +647,7 @@ impl Reader {
         if chunk >= u64::from(self.ring.geo.chunks()) {
             // A newer message may have replaced the entry meanwhile: only
             // call it corruption if the entry still claims our message.
+            // Acquire: as the first load of the entry stamp above.
             if self.ring.u64_at(e).load(Ordering::Acquire) == want {
                 return Err(TryRecvError::Corrupt(format!(
                     "entry of message {} names chunk {chunk} of {}",
@@ -685,6 +686,8 @@ impl Reader {
     /// a lapped position or corruption to report).
     pub fn ready(&self) -> bool {
         let e = self.ring.entry_off(self.next);
+        // Acquire: pairs with the Release store of the entry stamp in
+        // `Writer::commit` (a hint: the read that follows loads it again).
         stamp_of(self.next).is_none_or(|want| self.ring.u64_at(e).load(Ordering::Acquire) >= want)
     }
 
@@ -804,7 +807,9 @@ impl Reader {
         let ring = self.ring;
         let tokens = ring.u32_at(OFF_TOKENS);
         // Take a token first so that the pool always keeps a free chunk.
-        let got = tokens.fetch_update(Ordering::AcqRel, Ordering::Relaxed, |t| t.checked_sub(1));
+        // Relaxed (here and where tokens are returned): a count that guards
+        // no memory; the pin and the chunk stamp order the chunk itself.
+        let got = tokens.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |t| t.checked_sub(1));
         if got.is_err() {
             return Err(BorrowError::Limit {
                 limit: self.ring.geo.borrow_budget,
@@ -812,7 +817,7 @@ impl Reader {
         }
         let result = self.pin_next();
         if result.is_err() {
-            tokens.fetch_add(1, Ordering::AcqRel);
+            tokens.fetch_add(1, Ordering::Relaxed);
         }
         result
     }
@@ -833,6 +838,7 @@ impl Reader {
             // with `Writer::claim` (SeqCst odd-stamp store, then SeqCst `pins` load).
             pins.fetch_add(1, Ordering::SeqCst);
             if self.ring.u64_at(off + CH_STAMP).load(Ordering::SeqCst) != want {
+                // Release (and below): as in `unpin`.
                 pins.fetch_sub(1, Ordering::Release);
                 self.resync()?;
                 continue;
@@ -873,7 +879,7 @@ impl Reader {
         // Release: our reads of the payload happen before the writer may reuse
         // the chunk; pairs with the SeqCst load of `pins` in `Writer::claim`.
         ring.u32_at(off + CH_PINS).fetch_sub(1, Ordering::Release);
-        ring.u32_at(OFF_TOKENS).fetch_add(1, Ordering::AcqRel);
+        ring.u32_at(OFF_TOKENS).fetch_add(1, Ordering::Relaxed);
     }
 }
 

@@ -893,6 +893,8 @@ impl Table {
     fn prune(&self) -> u32 {
         let mut live = 0;
         for i in 0..MAX_PARTICIPANTS {
+            // Acquire: pairs with the Release store of `pid` in `register`
+            // (its start time is visible with it).
             let pid = self.pid(i).load(Ordering::Acquire);
             if pid == 0 {
                 continue;
@@ -900,6 +902,8 @@ impl Table {
             if platform::process_alive(pid, self.start(i).load(Ordering::Relaxed)) {
                 live += 1;
             } else {
+                // Release: pairs with the Acquire load in `register` that
+                // finds the entry free (and reuses it).
                 self.pid(i).store(0, Ordering::Release);
             }
         }
@@ -909,6 +913,8 @@ impl Table {
     fn register(&self, role: u32) -> Option<u32> {
         let pid = platform::pid();
         let start = platform::process_start_time(pid).unwrap_or(0);
+        // Acquire: pairs with the Release stores of 0 in `prune` and in
+        // `SharedSegment`'s drop (the entry's last owner is done with it).
         let i = (0..MAX_PARTICIPANTS).find(|&i| self.pid(i).load(Ordering::Acquire) == 0)?;
         self.role(i).store(role, Ordering::Relaxed);
         self.start(i).store(start, Ordering::Relaxed);
@@ -921,6 +927,7 @@ impl Table {
     fn count_live(&self, role: u32) -> u32 {
         (0..MAX_PARTICIPANTS)
             .filter(|&i| {
+                // Acquire: pairs with the Release store of `pid` in `register`.
                 let pid = self.pid(i).load(Ordering::Acquire);
                 pid != 0
                     && self.role(i).load(Ordering::Relaxed) == role
@@ -1065,6 +1072,7 @@ impl SharedSegment {
             return false;
         }
         let t = table(&self.seg);
+        // Acquire: pairs with the Release store of `pid` in `register`.
         let pid = t.pid(index).load(Ordering::Acquire);
         pid != 0 && platform::process_alive(pid, t.start(index).load(Ordering::Relaxed))
     }
@@ -1163,6 +1171,7 @@ impl Drop for SharedSegment {
         // Leave under the lock; the last one out removes the segment.
         let locked = platform::lock_exclusive(&self.fd, STALE_LOCK_WAIT).unwrap_or(false);
         let t = table(&self.seg);
+        // Acquire/Release: as in `register` and `prune`.
         if t.pid(self.index).load(Ordering::Acquire) == platform::pid() {
             t.pid(self.index).store(0, Ordering::Release);
         }
