@@ -1464,3 +1464,27 @@ fn write_sequence_near_u64_max_does_not_panic_a_subscriber() {
         assert!(c.wait_success(T), "last_value {last_value}");
     }
 }
+
+#[test]
+fn a_service_whose_request_slots_cannot_hold_the_request_header_is_corrupt() {
+    use shm_comm::reqrep::{DynReplier, DynRequester, ServiceOptions};
+    let ch = TestChannel::new("tinyreqslots");
+    let _rep = DynReplier::create(ch.name(), ServiceOptions::default()).unwrap();
+    let path = PathBuf::from(SHM_DIR).join(segment::file_name(ch.name(), "svc").unwrap());
+    let f = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&path)
+        .unwrap();
+    let mut off = [0u8; 8];
+    f.read_exact_at(&mut off, hdr::REGION_OFF as u64).unwrap();
+    // The queue's `max_payload` (offset 4), after the participant table.
+    let at = u64::from_ne_bytes(off) + segment::TABLE_LEN as u64 + 4;
+    f.write_all_at(&8u32.to_ne_bytes(), at).unwrap();
+    match DynRequester::connect(ch.name(), SHORT) {
+        Err(OpenError::Corrupt { reason, .. }) => {
+            assert!(reason.contains("request header"), "{reason}")
+        }
+        other => panic!("expected a corrupt-segment error, got {other:?}"),
+    }
+}

@@ -129,6 +129,24 @@ fn idle_subscriber_blocked_in_recv_uses_under_one_percent_of_a_core() {
 }
 
 #[test]
+fn subscriber_of_a_closed_topic_sleeps_instead_of_spinning() {
+    // The publisher leaves while the subscriber waits: the wake-up on the
+    // closure is right, but the waits after it must sleep, not return at
+    // once (a closed ring never gets another message).
+    let ch = TestChannel::new("closedidle");
+    let p = Publisher::<Check>::create(ch.name()).unwrap();
+    let mut idle = peer(&["idle", ch.name(), "1000"]);
+    idle.expect("ready", T);
+    drop(p);
+    let line = format!("cpu_us {}", idle.expect("cpu_us", T));
+    let (cpu, wall) = (field(&line, "cpu_us"), field(&line, "wall_us"));
+    eprintln!("subscriber of a closed topic: {line}");
+    assert_eq!(field(&line, "timeout"), 1, "{line}");
+    assert!(wall >= 1_000_000, "returned before its timeout: {line}");
+    assert!(cpu * 10 < wall, "more than 10% of a core: {line}");
+}
+
+#[test]
 fn killed_or_exited_subscribers_leave_the_topic_working() {
     let ch = TestChannel::new("subdeath");
     let mut p = Publisher::<Check>::create_with(

@@ -120,13 +120,21 @@ pub enum Kind {
 }
 
 impl Kind {
-    /// Size in bytes of one element of this kind.
+    /// Size in bytes of one element of this kind (`u32::MAX` if it does not
+    /// fit: see [`checked_size`](Self::checked_size)).
     pub fn size(&self) -> u32 {
+        self.checked_size().unwrap_or(u32::MAX)
+    }
+
+    /// Size in bytes of one element of this kind, or `None` if it does not
+    /// fit in a `u32` (a descriptor from a segment or a dict may claim any
+    /// capacity).
+    pub fn checked_size(&self) -> Option<u32> {
         match self {
-            Kind::Scalar(s) => s.size(),
-            Kind::Struct(l) => l.size,
-            Kind::FixedString { capacity } => 4 + capacity,
-            Kind::FixedVec { elem, capacity } => 8 + elem.size * capacity,
+            Kind::Scalar(s) => Some(s.size()),
+            Kind::Struct(l) => Some(l.size),
+            Kind::FixedString { capacity } => capacity.checked_add(4),
+            Kind::FixedVec { elem, capacity } => elem.size.checked_mul(*capacity)?.checked_add(8),
         }
     }
 
@@ -585,9 +593,12 @@ impl Decoder<'_> {
                     .ok_or_else(|| LayoutError::new(format!("unknown kind code {c}")))?,
             ),
         };
+        let kind_size = kind
+            .checked_size()
+            .ok_or_else(|| LayoutError::new(format!("type of kind {kind} is too large")))?;
         let expected = shape
             .iter()
-            .try_fold(u64::from(kind.size()), |acc, &d| {
+            .try_fold(u64::from(kind_size), |acc, &d| {
                 acc.checked_mul(u64::from(d))
             })
             .filter(|&s| s <= u64::from(u32::MAX));
@@ -603,6 +614,28 @@ impl Decoder<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_capacity_whose_size_overflows_is_refused_not_wrapped() {
+        let huge = |kind| {
+            LayoutDescriptor::new(
+                "Huge",
+                8,
+                8,
+                vec![FieldDescriptor::new("v", 0, TypeDesc::of(kind))],
+            )
+        };
+        for kind in [
+            Kind::FixedVec {
+                elem: Box::new(TypeDesc::scalar(Scalar::U64)),
+                capacity: 1 << 29,
+            },
+            Kind::FixedString { capacity: u32::MAX },
+        ] {
+            let err = LayoutDescriptor::decode(&huge(kind).encode()).unwrap_err();
+            assert!(err.to_string().contains("too large"), "{err}");
+        }
+    }
 
     fn sample() -> LayoutDescriptor {
         let inner = LayoutDescriptor::new(

@@ -594,7 +594,7 @@ impl RawSubscriber {
         let p = self.reader.try_pin()?;
         Ok(RawSample {
             ring: *self.reader.ring(),
-            lease: self.lease.clone(),
+            _lease: self.lease.clone(),
             chunk: p.chunk,
             ptr: p.ptr,
             len: p.len as usize,
@@ -693,7 +693,8 @@ struct Lease {
 #[derive(Debug)]
 pub struct RawSample {
     ring: Ring,
-    lease: Arc<Lease>,
+    /// Keeps the mapping (and counts against the subscriber's limit).
+    _lease: Arc<Lease>,
     chunk: u32,
     ptr: *const u8,
     len: usize,
@@ -738,8 +739,8 @@ impl RawSample {
 
 impl Drop for RawSample {
     fn drop(&mut self) {
+        // `_lease` (the mapping) is dropped after this, once unpinned.
         Reader::unpin(&self.ring, self.chunk);
-        let _ = &self.lease; // dropped after the unpin above (keeps the mapping alive)
     }
 }
 

@@ -316,7 +316,12 @@ impl Queue {
                     continue;
                 }
                 // Advance (or find it already advanced by a helper).
-                let _ = enq.compare_exchange(pos, pos + 1, Ordering::Relaxed, Ordering::Relaxed);
+                let _ = enq.compare_exchange(
+                    pos,
+                    pos.wrapping_add(1),
+                    Ordering::Relaxed,
+                    Ordering::Relaxed,
+                );
                 self.prefetch_cell(pos.wrapping_add(PREFETCH_AHEAD));
                 // SAFETY: the payload of this cell holds max_payload (rounded
                 // up to 8) bytes, we own the cell (WRITING with our pid), and
@@ -333,7 +338,12 @@ impl Queue {
             }
             if d >= 0 {
                 // Position already taken (or far behind): help it advance.
-                let _ = enq.compare_exchange(pos, pos + 1, Ordering::Relaxed, Ordering::Relaxed);
+                let _ = enq.compare_exchange(
+                    pos,
+                    pos.wrapping_add(1),
+                    Ordering::Relaxed,
+                    Ordering::Relaxed,
+                );
                 continue;
             }
             // d < 0: the cell still holds the previous lap.
@@ -381,7 +391,12 @@ impl Queue {
                 {
                     continue;
                 }
-                let _ = deq.compare_exchange(pos, pos + 1, Ordering::Relaxed, Ordering::Relaxed);
+                let _ = deq.compare_exchange(
+                    pos,
+                    pos.wrapping_add(1),
+                    Ordering::Relaxed,
+                    Ordering::Relaxed,
+                );
                 let len = self.u32_at(off + 8).load(Ordering::Relaxed);
                 let tag = self.u32_at(off + 12).load(Ordering::Relaxed);
                 let fits = len <= self.geo.max_payload && len as usize <= cap;
@@ -406,7 +421,12 @@ impl Queue {
             }
             if d > 0 || (d == 0 && kind == READING) {
                 // Already taken: help the position advance.
-                let _ = deq.compare_exchange(pos, pos + 1, Ordering::Relaxed, Ordering::Relaxed);
+                let _ = deq.compare_exchange(
+                    pos,
+                    pos.wrapping_add(1),
+                    Ordering::Relaxed,
+                    Ordering::Relaxed,
+                );
                 continue;
             }
             if repair
@@ -434,7 +454,10 @@ impl Queue {
     /// `true` if the `n`th cell from the dequeue position is ready (see
     /// `has_job`): for one puller, that `n` jobs are queued.
     fn has_jobs(&self, n: u64) -> bool {
-        let pos = self.u64_at(OFF_DEQ).load(Ordering::Relaxed) + n - 1;
+        let pos = self
+            .u64_at(OFF_DEQ)
+            .load(Ordering::Relaxed)
+            .wrapping_add(n - 1);
         let (off, lap) = self.cell(pos);
         // Acquire: pairs with the Release store of `FULL` in `try_push` (a
         // hint only: `try_pop` claims the cell with its own CAS).
@@ -455,7 +478,10 @@ impl Queue {
         // Wait for a run of free cells, not just one: a pusher that resumed
         // on the very cell the puller just freed would then contend with it
         // for every cell's cache line (both spinning on the same lines).
-        let pos = self.u64_at(OFF_ENQ).load(Ordering::Relaxed) + self.room_run() - 1;
+        let pos = self
+            .u64_at(OFF_ENQ)
+            .load(Ordering::Relaxed)
+            .wrapping_add(self.room_run() - 1);
         let (off, lap) = self.cell(pos);
         // Acquire: pairs with the Release store of `EMPTY` in `try_pop` (a
         // hint only: `try_push` claims the cell with its own CAS).

@@ -298,6 +298,13 @@ impl Service {
             )));
         }
         let reply_max = (stride - MB_HEADER) as u32;
+        // Every request slot starts with its header (`request_max`).
+        if queue.geometry().max_payload as usize <= REQ_HEADER {
+            return Err(corrupt(format!(
+                "request slots of {} bytes cannot hold the {REQ_HEADER}-byte request header",
+                queue.geometry().max_payload
+            )));
+        }
         if let Some((req, rep)) = typed {
             if queue.geometry().max_payload as usize != REQ_HEADER + req as usize || reply_max < rep
             {
@@ -339,6 +346,7 @@ impl Service {
     }
 
     fn request_max(&self) -> usize {
+        // `attach` checked that the slots are larger than the header.
         self.queue.geometry().max_payload as usize - REQ_HEADER
     }
 }
@@ -473,8 +481,8 @@ impl RawRequester {
     ) -> Result<Codec, RequestError> {
         let call = pending.call;
         let mb = self.svc.mailbox(self.svc.seg.index());
-        // Acquire: pairs with the Release store of READY in `reply` (a hint:
-        // `request_into` loads the state again before it reads the reply).
+        // Acquire: pairs with the Release store of READY in `reply`: the
+        // reply's bytes, length and tag are visible once this sees READY.
         let ready = || mb.state.load(Ordering::Acquire) == enc(call, READY, 0);
         loop {
             let slice = Instant::now() + SLICE;
@@ -680,7 +688,7 @@ impl RawReplier {
         unsafe { copy_in(data, mb.payload) };
         mb.len.store(data.len() as u32, Ordering::Relaxed);
         mb.tag.store(codec.tag(), Ordering::Relaxed);
-        // Release: pairs with the Acquire load of READY in `request_into`.
+        // Release: pairs with the Acquire load of READY in `wait_reply`.
         mb.state.store(enc(call.call, READY, 0), Ordering::Release);
         mb.event.notify();
         Ok(true)

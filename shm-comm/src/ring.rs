@@ -47,7 +47,7 @@
 
 use std::collections::VecDeque;
 use std::ptr::NonNull;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::error::{BorrowError, SendError, TryRecvError};
 use crate::sync::{self, fence, AtomicU32, AtomicU64, Ordering};
@@ -310,6 +310,10 @@ impl Ring {
 /// `send_bytes`/`recv_bytes` ping-pong drops from 66 to 44 us per hop.
 const BULK: usize = 1024;
 
+/// Longest a wait on a closed ring sleeps (its caller then looks for a new
+/// publisher of the topic).
+const CLOSED_NAP: Duration = Duration::from_millis(100);
+
 /// Copies `n` bytes from `src` to `dst` with `rep movsb` (x86-64).
 ///
 /// Another process may write `src` (or read `dst`) meanwhile: the ring's
@@ -475,6 +479,8 @@ impl Writer {
             }
             // Pinned by a reader: put the old stamp back (no payload byte was
             // touched, so readers that saw only `old` read intact data).
+            // SeqCst: as the odd store above; readers' stamp loads
+            // (`read_next`, `pin_next`) see the message intact again.
             stamp.store(old, Ordering::SeqCst);
             self.free.push_back(c);
         }
@@ -866,6 +872,17 @@ impl Reader {
     /// passes: with `spin`, spins briefly, then yields (so a writer sharing
     /// this core can run); then sleeps on the futex. Returns `ready()`.
     pub fn wait(&self, deadline: Option<Instant>, spin: bool) -> bool {
+        if self.ring.is_closed() {
+            // No message comes after the closure (a wait that began before
+            // it was woken by it): sleep out the wait, at most `CLOSED_NAP`,
+            // instead of returning at once to a caller that would loop.
+            if !self.ready() {
+                let now = Instant::now();
+                let until = deadline.map_or(now + CLOSED_NAP, |d| d.min(now + CLOSED_NAP));
+                std::thread::sleep(until.saturating_duration_since(now));
+            }
+            return self.ready();
+        }
         self.ring
             .event()
             .wait(|| self.ready() || self.ring.is_closed(), deadline, spin);

@@ -1065,17 +1065,6 @@ impl SharedSegment {
     pub fn count_live(&self, role: u32) -> u32 {
         table(&self.seg).count_live(role)
     }
-
-    /// `true` if entry `index` is still held by a live process.
-    pub fn participant_alive(&self, index: u32) -> bool {
-        if index >= MAX_PARTICIPANTS {
-            return false;
-        }
-        let t = table(&self.seg);
-        // Acquire: pairs with the Release store of `pid` in `register`.
-        let pid = t.pid(index).load(Ordering::Acquire);
-        pid != 0 && platform::process_alive(pid, t.start(index).load(Ordering::Relaxed))
-    }
 }
 
 fn table(seg: &Segment) -> Table {
