@@ -192,15 +192,33 @@ def _from_record(t: dict, value: Any, copy: bool) -> Any:
     raise SHMLayoutError(f"unknown field kind {kind!r}")
 
 
+#: id(layout) -> (layout, its dtype, its message class), for the layouts
+#: messages are encoded and decoded with (a class's, and the nested ones in
+#: it): checking a layout and building its dtype cost tens of microseconds,
+#: so they are done once per layout, not once per message. Keyed by identity
+#: (the entry keeps the dict alive, so the id stays its own); cleared when it
+#: grows past `_COMPILED_MAX` (callers passing a new dict each time).
+_COMPILED: dict[int, tuple[dict, np.dtype, type]] = {}
+_COMPILED_MAX = 4096
+
+
+def _compiled(layout: dict) -> tuple[np.dtype, type]:
+    entry = _COMPILED.get(id(layout))
+    if entry is None or entry[0] is not layout:
+        if len(_COMPILED) >= _COMPILED_MAX:
+            _COMPILED.clear()
+        entry = _COMPILED[id(layout)] = (layout, dtype_of(layout), message_class(layout))
+    return entry[1], entry[2]
+
+
 def _to_obj(layout: dict, rec: Any, copy: bool) -> Any:
-    cls = message_class(layout)
+    cls = _compiled(layout)[1]
     return cls(**{_py_name(f["name"]): _from_record(f, rec[f["name"]], copy) for f in layout["fields"]})
 
 
 def decode(layout: dict, data: Any) -> Any:
     """A message object (copied) from a frame's bytes."""
-    dt = dtype_of(layout) if not hasattr(layout, "__shm_dtype__") else layout.__shm_dtype__
-    rec = np.frombuffer(data, dtype=dt, count=1)[0]
+    rec = np.frombuffer(data, dtype=_compiled(layout)[0], count=1)[0]
     return _to_obj(layout, rec, copy=True)
 
 
@@ -209,7 +227,7 @@ def view(sample: Any, msg_type: type | dict) -> Any:
     borrowed sample (``Subscriber.borrow()``): no copy. The views keep the
     sample, and so the slot, pinned while they live."""
     layout = msg_type if isinstance(msg_type, dict) else layout_of(msg_type)
-    rec = np.frombuffer(sample, dtype=dtype_of(layout), count=1)[0]
+    rec = np.frombuffer(sample, dtype=_compiled(layout)[0], count=1)[0]
     return _to_obj(layout, rec, copy=False)
 
 
@@ -218,7 +236,7 @@ def writable(loan: Any, msg_type: type | dict) -> np.void:
     assign fields in place (``rec["pixels"][:] = frame``), then
     ``loan.send()``."""
     layout = msg_type if isinstance(msg_type, dict) else layout_of(msg_type)
-    return np.frombuffer(loan, dtype=dtype_of(layout), count=1)[0]
+    return np.frombuffer(loan, dtype=_compiled(layout)[0], count=1)[0]
 
 
 def _field_spec(layout: dict, name: str) -> dict:
@@ -310,6 +328,6 @@ def _fill_struct(layout: dict, rec: Any, obj: Any, where: str = "") -> None:
 def encode(layout: dict, obj: Any) -> bytes:
     """The bytes of ``obj`` (a message object or a dict) laid out per ``layout``;
     fields left ``None`` are zero."""
-    arr = np.zeros(1, dtype=dtype_of(layout))
+    arr = np.zeros(1, dtype=_compiled(layout)[0])
     _fill_struct(layout, arr[0], obj)
     return arr.tobytes()
