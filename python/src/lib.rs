@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::PyBytes;
+use pyo3::types::{PyBytes, PyType};
 
 use shm_comm::codec::Codec;
 use shm_comm::{CreateError, OpenError};
@@ -28,16 +28,44 @@ const SIGNAL_SLICE: Duration = Duration::from_millis(100);
 /// The exception classes live in pure Python (`shm_comm._errors`), so that
 /// they can have several bases (e.g. `SHMMessageTooLargeError` is also a
 /// `ValueError`).
+const ERROR_CLASSES: [&str; 9] = [
+    "SHMError",
+    "SHMConnectionError",
+    "SHMTimeoutError",
+    "SHMBufferFullError",
+    "SHMSerializationError",
+    "SHMMessageTooLargeError",
+    "SHMNameError",
+    "SHMConfigError",
+    "SHMLayoutError",
+];
+
+/// The classes of `ERROR_CLASSES`, fetched once (the module's init does it).
+fn error_classes(py: Python<'_>) -> PyResult<&'static [Py<PyType>]> {
+    static CLASSES: PyOnceLock<Vec<Py<PyType>>> = PyOnceLock::new();
+    CLASSES
+        .get_or_try_init(py, || {
+            let module = py.import("shm_comm._errors")?;
+            ERROR_CLASSES
+                .iter()
+                .map(|name| Ok(module.getattr(*name)?.cast_into::<PyType>()?.unbind()))
+                .collect()
+        })
+        .map(Vec::as_slice)
+}
+
+/// An exception of class `class` (one of `ERROR_CLASSES`). Lazy: the
+/// exception object is made when Python raises it, after the caller has
+/// returned, so this runs no Python code and allocates no Python object.
+/// Callers build errors while holding a publisher's or subscriber's lock,
+/// where a garbage collection (which an allocation can start) could run a
+/// finalizer that takes that lock again.
 fn error(py: Python<'_>, class: &str, msg: impl Into<String>) -> PyErr {
-    static MODULE: PyOnceLock<Py<PyModule>> = PyOnceLock::new();
-    let module = MODULE.get_or_try_init(py, || py.import("shm_comm._errors").map(|m| m.unbind()));
-    let made = module.and_then(|m| {
-        let cls = m.bind(py).getattr(class)?;
-        cls.call1((msg.into(),))
-    });
-    match made {
-        Ok(instance) => PyErr::from_value(instance),
-        Err(e) => e,
+    let i = ERROR_CLASSES.iter().position(|c| *c == class);
+    match (error_classes(py), i) {
+        (Ok(classes), Some(i)) => PyErr::from_type(classes[i].bind(py).clone(), msg.into()),
+        (Err(e), _) => e,
+        (_, None) => pyo3::exceptions::PySystemError::new_err(format!("no error class {class}")),
     }
 }
 
@@ -269,6 +297,8 @@ fn list_segments() -> Vec<String> {
 
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    // Now, so that `error` never imports (runs Python code) later.
+    error_classes(m.py())?;
     m.add_class::<patterns::Publisher>()?;
     m.add_class::<patterns::Subscriber>()?;
     m.add_class::<patterns::Requester>()?;

@@ -210,7 +210,8 @@ impl Publisher {
 
     /// Installs a callable packing objects into the typed topic's layout.
     fn _set_encoder(&self, py: Python<'_>, encoder: Py<PyAny>) {
-        *lock(py, &self.encoder) = Some(encoder);
+        // The old one is dropped after the lock (its finalizer may run).
+        let _old = lock(py, &self.encoder).replace(encoder);
     }
 
     /// Publishes raw bytes (any buffer: bytes, bytearray, memoryview, numpy array).
@@ -256,15 +257,18 @@ impl Publisher {
     /// `msg_count` (published), `drop_count` (always 0: a publisher never
     /// drops), `num_slots`, `slot_size`, `borrow_budget`.
     fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        let g = self.inner.lock(py);
-        let raw = g
-            .as_ref()
-            .ok_or_else(|| closed(py, "Publisher", &self.name))?;
-        let geo = raw.geometry();
+        // The figures under the lock, the dict (Python objects) after it.
+        let (published, geo) = {
+            let g = self.inner.lock(py);
+            let raw = g
+                .as_ref()
+                .ok_or_else(|| closed(py, "Publisher", &self.name))?;
+            (raw.published(), raw.geometry())
+        };
         stats_dict(
             py,
             &[
-                ("msg_count", raw.published()),
+                ("msg_count", published),
                 ("drop_count", 0),
                 ("num_slots", u64::from(geo.capacity)),
                 ("slot_size", u64::from(geo.max_payload)),
@@ -275,11 +279,14 @@ impl Publisher {
 
     /// The topic's layout dict (typed topics) or `None`.
     fn layout<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyDict>>> {
-        let g = self.inner.lock(py);
-        let raw = g
-            .as_ref()
-            .ok_or_else(|| closed(py, "Publisher", &self.name))?;
-        raw.layout().map(|l| typed::to_dict(py, &l)).transpose()
+        let layout = {
+            let g = self.inner.lock(py);
+            let raw = g
+                .as_ref()
+                .ok_or_else(|| closed(py, "Publisher", &self.name))?;
+            raw.layout()
+        };
+        layout.map(|l| typed::to_dict(py, &l)).transpose()
     }
 
     /// Removes the topic. Idempotent.
@@ -457,18 +464,26 @@ impl Subscriber {
             Err(shm_comm::BorrowError::Empty) => None,
             Err(e) => Some(Err(e)),
         };
+        // The fields first (samples read them through this subscriber): an
+        // error there must not consume a message. Made outside the lock
+        // (they are Python objects).
+        if me.fields.get().is_none() {
+            let layout = me
+                .inner
+                .lock(py)
+                .as_ref()
+                .ok_or_else(|| closed(py, "Subscriber", &me.name))?
+                .raw
+                .layout();
+            let f = layout.map(|l| Fields::new(py, &l)).transpose()?;
+            me.fields.get_or_init(|| f);
+        }
         loop {
             {
                 let mut g = me.inner.lock(py);
                 let st = g
                     .as_mut()
                     .ok_or_else(|| closed(py, "Subscriber", &me.name))?;
-                // The fields first (samples read them through this
-                // subscriber): an error there must not consume a message.
-                if me.fields.get().is_none() {
-                    let f = st.raw.layout().map(|l| Fields::new(py, &l)).transpose()?;
-                    me.fields.get_or_init(|| f);
-                }
                 if let Some(r) = attempt(&mut st.raw) {
                     return r
                         .map(|s| Some(Sample::new(s, slf.clone().unbind())))
@@ -491,11 +506,14 @@ impl Subscriber {
 
     /// The topic's layout dict (typed topics) or `None`.
     fn layout<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyDict>>> {
-        let g = self.inner.lock(py);
-        let st = g
-            .as_ref()
-            .ok_or_else(|| closed(py, "Subscriber", &self.name))?;
-        st.raw.layout().map(|l| typed::to_dict(py, &l)).transpose()
+        let layout = {
+            let g = self.inner.lock(py);
+            let st = g
+                .as_ref()
+                .ok_or_else(|| closed(py, "Subscriber", &self.name))?;
+            st.raw.layout()
+        };
+        layout.map(|l| typed::to_dict(py, &l)).transpose()
     }
 
     /// `msg_count` (published on the topic), `drop_count` (messages this
@@ -503,27 +521,26 @@ impl Subscriber {
     /// read), `local_tail` (this subscriber's position), `num_slots`,
     /// `slot_size`, `publisher_pid`, `publisher_alive`.
     fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        let g = self.inner.lock(py);
-        let st = g
-            .as_ref()
-            .ok_or_else(|| closed(py, "Subscriber", &self.name))?;
-        let geo = st.raw.geometry();
-        stats_dict(
-            py,
-            &[
-                ("msg_count", st.raw.published()),
-                ("drop_count", st.raw.missed()),
-                ("lag", st.raw.lag()),
-                (
-                    "local_tail",
-                    st.raw.published() - st.raw.lag().min(st.raw.published()),
-                ),
+        // The figures under the lock, the dict (Python objects) after it.
+        let items = {
+            let g = self.inner.lock(py);
+            let raw = &g
+                .as_ref()
+                .ok_or_else(|| closed(py, "Subscriber", &self.name))?
+                .raw;
+            let (geo, published, lag) = (raw.geometry(), raw.published(), raw.lag());
+            [
+                ("msg_count", published),
+                ("drop_count", raw.missed()),
+                ("lag", lag),
+                ("local_tail", published - lag.min(published)),
                 ("num_slots", u64::from(geo.capacity)),
                 ("slot_size", u64::from(geo.max_payload)),
-                ("publisher_pid", u64::from(st.raw.publisher_pid())),
-                ("publisher_alive", u64::from(st.raw.publisher_alive())),
-            ],
-        )
+                ("publisher_pid", u64::from(raw.publisher_pid())),
+                ("publisher_alive", u64::from(raw.publisher_alive())),
+            ]
+        };
+        stats_dict(py, &items)
     }
 
     /// Disconnects (never removes the topic). Idempotent.

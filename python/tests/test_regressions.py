@@ -824,3 +824,34 @@ def test_a_subscriber_waits_out_a_publisher_that_is_still_setting_up(chan):
         assert time.monotonic() - t0 >= 0.45
     finally:
         path.unlink(missing_ok=True)
+
+
+FINALIZER_DURING_AN_ERROR = """
+    import gc, sys, shm_comm
+    pub = shm_comm.Publisher(sys.argv[1], slot_size=64)
+    class UsesThePublisher:
+        def __del__(self):
+            print("finalizer", pub.stats()["msg_count"], flush=True)
+    junk = UsesThePublisher()
+    junk.me = junk                  # a cycle: only a collection frees it
+    del junk
+    gc.set_threshold(1)             # the next tracked allocation collects
+    try:
+        pub.send_bytes(b"x" * 65)   # too large: an error built under the lock
+    except shm_comm.SHMMessageTooLargeError:
+        print("refused", flush=True)
+    gc.collect()
+    pub.close()
+    print("ok", flush=True)
+"""
+
+
+def test_a_finalizer_using_the_publisher_during_its_error_does_not_hang(chan, spawn):
+    """Errors are built lazily, so no Python object is made (and no garbage
+    collection, which can run finalizers, starts) while a publisher's lock
+    is held: a finalizer that uses that publisher does not deadlock."""
+    child = spawn(FINALIZER_DURING_AN_ERROR, chan)
+    rc = child.wait(20)
+    assert rc == 0, f"child exited with {rc} (None: hung): {child.output} {child.stderr}"
+    assert "refused" in child.output and "finalizer 0" in child.output
+    assert child.output[-1] == "ok"
