@@ -26,7 +26,7 @@ use iceoryx2::prelude::*;
 use iceoryx2::sample::Sample;
 
 use crate::peer::{parent_gone, say, Spin, Waiter};
-use crate::scenarios::{drive, Kind, Measured, Plan, PEER_POLL, STOP};
+use crate::scenarios::{self, drive, Kind, Measured, Msg4K, Msg64, Plan, PEER_POLL, STOP};
 
 type Svc = ipc::Service;
 
@@ -44,26 +44,6 @@ impl<T, E: std::fmt::Debug> Ctx<T> for Result<T, E> {
     }
 }
 
-/// A 64-byte message.
-#[derive(Debug, Clone, Copy, ZeroCopySend)]
-#[repr(C)]
-#[type_name("ShmCommBenchMsg64")]
-pub struct Msg64 {
-    seq: u64,
-    stamp: u64,
-    payload: [u64; 6],
-}
-
-/// A 4 KiB message.
-#[derive(Debug, Clone, Copy, ZeroCopySend)]
-#[repr(C)]
-#[type_name("ShmCommBenchMsg4K")]
-pub struct Msg4K {
-    seq: u64,
-    stamp: u64,
-    payload: [u64; 510],
-}
-
 /// A 1 MiB message, only ever built in place (loaned) and read in place. The
 /// filler is never written (as in the shm-comm loan row), hence
 /// `MaybeUninit`: a loan is fully initialised once `seq` and `stamp` are.
@@ -76,41 +56,13 @@ pub struct Msg1M {
     payload: MaybeUninit<[u64; (1 << 17) - 2]>,
 }
 
-const _: () = assert!(std::mem::size_of::<Msg64>() == 64);
-const _: () = assert!(std::mem::size_of::<Msg4K>() == 4096);
 const _: () = assert!(std::mem::size_of::<Msg1M>() == 1 << 20);
 
-/// The copied message types.
-trait Probe: std::fmt::Debug + Copy + ZeroCopySend + 'static {
-    fn with_seq(seq: u64) -> Self;
-    fn seq(&self) -> u64;
-}
+/// The copied message types: those of the shm-comm rows, which also derive
+/// iceoryx2's `ZeroCopySend` in this build.
+trait Probe: scenarios::Probe + ZeroCopySend + 'static {}
 
-impl Probe for Msg64 {
-    fn with_seq(seq: u64) -> Self {
-        Msg64 {
-            seq,
-            stamp: 0,
-            payload: [seq; 6],
-        }
-    }
-    fn seq(&self) -> u64 {
-        self.seq
-    }
-}
-
-impl Probe for Msg4K {
-    fn with_seq(seq: u64) -> Self {
-        Msg4K {
-            seq,
-            stamp: 0,
-            payload: [seq; 510],
-        }
-    }
-    fn seq(&self) -> u64 {
-        self.seq
-    }
-}
+impl<T: scenarios::Probe + ZeroCopySend + 'static> Probe for T {}
 
 /// Runs iceoryx2 scenario `plan` (parent side).
 pub fn run(plan: &Plan) -> Result<Measured, String> {

@@ -12,6 +12,8 @@ use shm_comm::{BorrowError, RecvTimeoutError, ShmMessage, TryRecvError};
 
 use crate::peer::{parent_gone, say, Context, Peer, Spin, Waiter, CONTROL_TIMEOUT};
 use crate::sys::{interrupted, monotonic_ns, RawShm};
+#[cfg(feature = "iceoryx2")]
+use iceoryx2::prelude::ZeroCopySend;
 
 /// Sequence number that tells the peer to stop.
 pub(crate) const STOP: u64 = u64::MAX;
@@ -25,8 +27,13 @@ pub(crate) const PEER_POLL: Duration = Duration::from_millis(100);
 /// Entries of the stream rings (typed and raw).
 const STREAM_CAPACITY: u32 = 4096;
 
-/// A 64-byte message.
+/// A 64-byte message (also the iceoryx2 rows' message of that size).
 #[derive(ShmMessage, Clone, Copy, Debug)]
+#[cfg_attr(
+    feature = "iceoryx2",
+    derive(ZeroCopySend),
+    type_name("ShmCommBenchMsg64")
+)]
 #[repr(C)]
 pub struct Msg64 {
     /// Sequence number.
@@ -37,8 +44,13 @@ pub struct Msg64 {
     pub payload: [u64; 6],
 }
 
-/// A 4 KiB message.
+/// A 4 KiB message (also the iceoryx2 rows' message of that size).
 #[derive(ShmMessage, Clone, Copy, Debug)]
+#[cfg_attr(
+    feature = "iceoryx2",
+    derive(ZeroCopySend),
+    type_name("ShmCommBenchMsg4K")
+)]
 #[repr(C)]
 pub struct Msg4K {
     /// Sequence number.
@@ -67,7 +79,7 @@ const _: () = assert!(std::mem::size_of::<Msg4K>() == 4096);
 const _: () = assert!(std::mem::size_of::<Msg1M>() == 1 << 20);
 
 /// A small message type the copying scenarios can build and check.
-trait Probe: ShmMessage + Copy {
+pub(crate) trait Probe: ShmMessage + Copy + std::fmt::Debug {
     fn with_seq(seq: u64) -> Self;
     fn seq(&self) -> u64;
 }

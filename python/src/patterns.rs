@@ -943,7 +943,11 @@ impl Loan {
             .as_ref()
             .ok_or_else(|| error(py, "SHMError", "loan already sent or discarded"))?;
         fields.check_len(py, me.cap)?;
-        // SAFETY: as in `__getitem__`; only this loan writes the slot.
+        // SAFETY: as in `__getitem__`: the slot is claimed by this loan (no
+        // other process writes it, no reader returns it before `send`).
+        // Views of the loan (numpy arrays) may write it too, from any thread;
+        // two writers of the same bytes at once race as they would on any
+        // numpy array, which is the caller's to avoid, as it is there.
         unsafe { fields::store((st.ptr as *mut u8).add(offset), &encoded) };
         Ok(())
     }
@@ -1666,11 +1670,14 @@ impl Pusher {
             Err(TrySendError::Full(())) => {}
         }
         let deadline = deadline(timeout)?;
+        // The wait runs with the GIL released, when another thread may write
+        // the caller's buffer (a bytearray, an array): send a copy.
+        let data = data.to_vec();
         let got = blocking(py, deadline, |until| {
             if self.inner.lock().map_or(true, |g| g.is_none()) {
                 return Some(Err(None)); // closed by another thread
             }
-            match raw.send_deadline(data, codec, Some(until)) {
+            match raw.send_deadline(&data, codec, Some(until)) {
                 Ok(()) => Some(Ok(())),
                 Err(SendTimeoutError::Timeout(())) => None,
                 Err(e) => Some(Err(Some(e))),
