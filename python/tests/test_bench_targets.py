@@ -49,6 +49,9 @@ def test_targets_are_judged_on_the_run_figures(tmp_path):
     (tmp_path / "python.json").write_text(json.dumps({"cases": [
         {"id": "orig-reqrep", "ok": True, "round_trips_per_s": 5000.0},
         {"id": "orig-pushpull", "ok": True, "recv_per_s": 150e3},
+        {"id": "ours-pushpull", "ok": True, "recv_per_s": 0.9e6},
+        {"id": "ours-stream-busy", "ok": True, "recv_per_s": 3e6},
+        {"id": "zmq-ipc-stream", "ok": True, "recv_per_s": 1e6},
     ]}))
     rows = _rows(tmp_path)
     assert _find(rows, "Rust typed 64 B busy p50 ≤ 2×")[1] == "yes"
@@ -62,3 +65,6 @@ def test_targets_are_judged_on_the_run_figures(tmp_path):
     assert _find(rows, "Rust PUSH/PULL jobs/s (1 puller)")[1] == "**no**"
     assert _find(rows, "Rust PUSH/PULL jobs/s (4 pullers)") == ("not measured", "–")
     assert _find(rows, "Python 64 B blocking recv")[1] == "–"
+    # Lossless against lossless: the lossy PUB/SUB rate does not count.
+    detail, met = _find(rows, "Python stream msgs/s")
+    assert met == "**no**" and "0.90×" in detail and "PUB/SUB received 3.00 M/s" in detail
