@@ -1011,23 +1011,30 @@ impl DynSubscriber {
         })
     }
 
-    /// The next frame, if one is there.
+    /// The next frame, if one is there. Its buffer is made once the
+    /// length is known (an empty poll allocates nothing).
     pub fn try_recv(&mut self) -> Result<Frame, TryRecvError> {
-        let mut data = Vec::new();
-        let codec = self.raw.try_recv_into(&mut data)?;
+        let read = self.raw.try_recv_with(|len, copy| {
+            let mut data = vec![0; len];
+            copy(&mut data);
+            Ok::<_, std::convert::Infallible>(data)
+        })?;
+        let Ok((data, codec)) = read;
         Ok(Frame { codec, data })
     }
 
     /// The next frame, waiting up to `timeout`.
     pub fn recv_timeout(&mut self, timeout: Duration) -> Result<Frame, RecvTimeoutError> {
-        let mut data = Vec::new();
-        let codec = match self.raw.try_recv_into(&mut data) {
-            Err(TryRecvError::Empty) => self
-                .raw
-                .recv_into_deadline(&mut data, Instant::now().checked_add(timeout))?,
-            r => r?,
-        };
-        Ok(Frame { codec, data })
+        let deadline = Instant::now().checked_add(timeout);
+        loop {
+            match self.try_recv() {
+                Err(TryRecvError::Empty) => {}
+                r => return r.map_err(Into::into),
+            }
+            if !self.raw.wait(deadline) {
+                return Err(RecvTimeoutError::Timeout);
+            }
+        }
     }
 
     /// The next frame into a reused buffer, waiting until `deadline` (forever if `None`).
