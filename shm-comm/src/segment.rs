@@ -382,7 +382,7 @@ impl OwnedSegment {
     /// Marks the channel closed (openers see [`Segment::is_closed`]).
     pub fn mark_closed(&self) {
         // Release: pairs with the Acquire load in `is_closed`.
-        self.header().closed.store(1, Ordering::Release);
+        self.closed_flag().store(1, Ordering::Release);
     }
 }
 
@@ -622,7 +622,7 @@ impl Segment {
     /// `true` once the owner has shut the channel down.
     pub fn is_closed(&self) -> bool {
         // Acquire: pairs with the Release store in `mark_closed`.
-        self.header().closed.load(Ordering::Acquire) != 0
+        self.closed_flag().load(Ordering::Acquire) != 0
     }
 
     /// `true` if the channel's name now refers to another segment (the owner
@@ -710,10 +710,15 @@ impl Segment {
         self.map.clone()
     }
 
-    fn header(&self) -> &Header {
+    /// The header's `closed` flag. Only this atomic is handed out: other
+    /// processes may write any header field, so no `&Header` (which would
+    /// let the plain fields be read as if nobody wrote them) is made.
+    fn closed_flag(&self) -> &AtomicU32 {
+        let h = self.map.as_ptr().cast::<Header>();
         // SAFETY: the mapping starts with a header (validated or written by
-        // us) and lives as long as `self`; its mutable fields are atomics.
-        unsafe { &*self.map.as_ptr().cast::<Header>() }
+        // us) and lives as long as `self`; `closed` is an aligned `u32` in
+        // it that every process accesses atomically only.
+        unsafe { AtomicU32::from_ptr((&raw mut (*h).closed).cast()) }
     }
 }
 
