@@ -812,7 +812,10 @@ impl<T: ShmMessage> std::ops::Deref for Loan<'_, T> {
         // SAFETY: the slot is 8-aligned (T's alignment is at most 8), holds
         // at least size_of::<T>() bytes, every bit pattern is a valid T, and
         // it is claimed by this loan: no other writer, and readers never
-        // return its contents before `send`.
+        // return its contents before `send`. A reader lapped by the writer
+        // may still be copying the chunk's previous message (in its own
+        // process, with atomic loads) while we write it: its seqlock check
+        // sees the claim's odd stamp and discards what it read.
         unsafe { &*self.raw.ptr.cast::<T>() }
     }
 }

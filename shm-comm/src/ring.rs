@@ -346,7 +346,9 @@ unsafe fn copy_bulk(src: *const u8, dst: *mut u8, n: usize) {
 ///
 /// # Safety
 /// `src` is 8-aligned and valid for reads of `len` rounded up to 8 bytes,
-/// and only ever written atomically by others; `dst` is valid for `len` writes.
+/// and written by others either atomically or, in a chunk claimed for a
+/// newer message (a loan), while the caller's seqlock check will discard
+/// what was read; `dst` is valid for `len` writes.
 pub(crate) unsafe fn copy_out(src: *const u8, dst: *mut u8, len: usize) {
     #[cfg(target_arch = "x86_64")]
     if len >= BULK {
