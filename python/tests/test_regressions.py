@@ -677,7 +677,8 @@ def test_corrupt_segment_is_refused_not_a_crash(how, chan, spawn):
     """Original: attaching mapped whatever file had the name and trusted its
     header (sizes, head/tail): garbage meant IndexErrors, hangs or reading
     outside the slot. Here a corrupt segment is refused with an
-    ``SHMConnectionError``; a new publisher can take the name over."""
+    ``SHMConnectionError``; a new publisher takes over a dead one's segment,
+    and refuses (leaving it in place) a file that is no segment at all."""
     child = spawn("""
         import sys, shm_comm
         pub = shm_comm.Publisher(sys.argv[1], num_slots=8)
@@ -699,7 +700,15 @@ def test_corrupt_segment_is_refused_not_a_crash(how, chan, spawn):
         Subscriber(chan, timeout_connect=0.5)
     assert chan in str(info.value)
     assert time.monotonic() - t0 < 0.5 + SLACK
-    # The name is usable again: the new publisher replaces the corrupt file.
+    if how in ("magic", "header"):
+        # No longer a segment at all: a file that is not ours to delete is
+        # left in place (a creator refuses the name and says so); removing
+        # it is the user's call.
+        with pytest.raises(SHMConnectionError, match="left in place"):
+            Publisher(chan)
+        assert path.exists()
+        assert shm_comm.force_unlink(chan)
+    # The name is usable again: the new publisher replaces the dead one's file.
     with Publisher(chan) as pub, Subscriber(chan) as sub:
         pub.send("fresh")
         assert sub.recv(1.0) == "fresh"
@@ -794,6 +803,7 @@ def test_a_subscriber_waits_out_a_publisher_that_is_still_setting_up(chan):
     after 100 ms, while the example's subscriber had 20 s)."""
     path = segment_file(chan, "pub")
     path.write_bytes(bytes(256))        # sized, never marked ready
+    path.chmod(0o600)                   # as the library makes its files
     made = []
 
     def publisher_comes():
@@ -817,6 +827,7 @@ def test_a_subscriber_waits_out_a_publisher_that_is_still_setting_up(chan):
 
     # Never initialized at all: an error once `timeout_connect` is over.
     path.write_bytes(bytes(256))
+    path.chmod(0o600)
     try:
         t0 = time.monotonic()
         with pytest.raises(SHMConnectionError, match="not initialized"):

@@ -63,12 +63,27 @@ pub enum CreateError {
     /// The channel exists (with live participants) but cannot be joined.
     #[error(transparent)]
     Existing(Box<OpenError>),
+    /// The segment's memory could not be reserved: the shared-memory
+    /// directory is full (`ENOSPC`; a container's `/dev/shm` is 64 MiB unless
+    /// `--shm-size` says otherwise), or the size exceeds the process's file
+    /// size limit (`EFBIG`, `RLIMIT_FSIZE`). Nothing was created.
+    #[error("channel {name:?} needs {bytes} bytes of shared memory that could not be reserved in {dir}: {source}")]
+    NoSpace {
+        /// The channel name.
+        name: String,
+        /// The size of the segment asked for, in bytes.
+        bytes: u64,
+        /// The shared-memory directory.
+        dir: String,
+        /// The OS error (`ENOSPC`, `EFBIG`, ...).
+        source: io::Error,
+    },
     /// A system call failed.
     #[error("{op} failed for channel {name:?}: {source}")]
     Io {
         /// The channel name.
         name: String,
-        /// The operation (`shm_open`, `ftruncate`, `mmap`, ...).
+        /// The operation (`open`, `fallocate`, `mmap`, ...).
         op: &'static str,
         /// The OS error.
         source: io::Error,
@@ -98,6 +113,23 @@ pub enum OpenError {
         pid: u32,
         /// How long we waited.
         waited: Duration,
+    },
+    /// The file at the channel's path is not this user's to trust: another
+    /// user owns it, others may read or write it (group or other permission
+    /// bits), or it is not a regular file. Nothing in it was read, and it
+    /// was left in place.
+    #[error("channel {name:?} is not ours: its file {file} is owned by uid {owner} with mode {mode:04o} (ours are owned by uid {expected} with mode 0600); nothing in it was read and it was left in place")]
+    NotOwned {
+        /// The channel name.
+        name: String,
+        /// The file's path.
+        file: String,
+        /// The file's owner.
+        owner: u32,
+        /// The file's permission bits (and 0o170000 set for a non-regular file).
+        mode: u32,
+        /// Our effective user id.
+        expected: u32,
     },
     /// The segment is not a valid shm-comm segment, or is damaged.
     #[error("channel {name:?} is corrupt or foreign: {reason}")]

@@ -1,37 +1,63 @@
-//! The only module that makes system calls: POSIX shared memory, `mmap`,
+//! The only module that makes system calls: segment files, `mmap`,
 //! `flock`, futex, and reading process identities from `/proc`. Linux only.
 
 use std::ffi::CString;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::ffi::OsStringExt;
+use std::path::{Path, PathBuf};
 use std::ptr::NonNull;
 use std::sync::atomic::AtomicU32;
+use std::sync::OnceLock;
 use std::time::Duration;
 
-/// Where POSIX shared memory objects appear as files.
-pub const SHM_DIR: &str = "/dev/shm";
+/// Where segments live unless `SHM_COMM_DIR` names another directory.
+pub const DEFAULT_DIR: &str = "/dev/shm";
 
-fn cstr(name: &str) -> io::Result<CString> {
-    CString::new(format!("/{name}")).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))
+/// The directory of every segment: `SHM_COMM_DIR` if set (read once, at
+/// first use), else [`DEFAULT_DIR`]. A tmpfs of its own serves containers
+/// and tests that simulate several hosts or a full disk on one machine.
+pub fn shm_dir() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        std::env::var_os("SHM_COMM_DIR")
+            .filter(|d| !d.is_empty())
+            .map_or_else(|| PathBuf::from(DEFAULT_DIR), PathBuf::from)
+    })
 }
 
-/// `shm_open(O_CREAT | O_EXCL | O_RDWR, mode)`: fails with `AlreadyExists` if present.
-pub fn shm_create_excl(name: &str, mode: u32) -> io::Result<OwnedFd> {
-    let c = cstr(name)?;
+fn cpath(name: &str) -> io::Result<CString> {
+    if name.is_empty() || name.contains('/') {
+        return Err(io::Error::from(io::ErrorKind::InvalidInput));
+    }
+    CString::new(shm_dir().join(name).into_os_string().into_vec())
+        .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))
+}
+
+fn open_raw(name: &str, flags: libc::c_int, mode: u32) -> io::Result<OwnedFd> {
+    let c = cpath(name)?;
     // SAFETY: `c` is a valid NUL-terminated string that outlives the call.
+    // O_NOFOLLOW: a symbolic link planted at a segment's path is refused
+    // (ELOOP), never followed to a file of someone else's choosing.
     let fd = unsafe {
-        libc::shm_open(
+        libc::open(
             c.as_ptr(),
-            libc::O_CREAT | libc::O_EXCL | libc::O_RDWR | libc::O_CLOEXEC,
-            mode as libc::mode_t,
+            flags | libc::O_NOFOLLOW | libc::O_CLOEXEC,
+            mode as libc::c_uint,
         )
     };
     if fd < 0 {
         return Err(io::Error::last_os_error());
     }
-    // SAFETY: `fd` was just returned by `shm_open` and is owned by nobody else.
-    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-    // shm_open applies the umask; make the mode exactly what was asked.
+    // SAFETY: `fd` was just returned by `open` and is owned by nobody else.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// Creates `name` in [`shm_dir`] exclusively (`O_CREAT | O_EXCL`), read-write
+/// with exactly `mode`: fails with `AlreadyExists` if present.
+pub fn shm_create_excl(name: &str, mode: u32) -> io::Result<OwnedFd> {
+    let fd = open_raw(name, libc::O_CREAT | libc::O_EXCL | libc::O_RDWR, mode)?;
+    // open applies the umask; make the mode exactly what was asked.
     // SAFETY: `fd` is a valid open descriptor.
     if unsafe { libc::fchmod(fd.as_raw_fd(), mode as libc::mode_t) } != 0 {
         return Err(io::Error::last_os_error());
@@ -39,30 +65,38 @@ pub fn shm_create_excl(name: &str, mode: u32) -> io::Result<OwnedFd> {
     Ok(fd)
 }
 
-/// `shm_open(O_RDWR)` of an existing object.
+/// Opens an existing segment file read-write.
 pub fn shm_open_existing(name: &str) -> io::Result<OwnedFd> {
-    let c = cstr(name)?;
-    // SAFETY: `c` is a valid NUL-terminated string that outlives the call.
-    let fd = unsafe { libc::shm_open(c.as_ptr(), libc::O_RDWR | libc::O_CLOEXEC, 0) };
-    if fd < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: `fd` was just returned by `shm_open` and is owned by nobody else.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+    open_raw(name, libc::O_RDWR, 0)
 }
 
-/// `shm_unlink`.
+/// Removes `name` from [`shm_dir`].
 pub fn shm_unlink(name: &str) -> io::Result<()> {
-    let c = cstr(name)?;
+    let c = cpath(name)?;
     // SAFETY: `c` is a valid NUL-terminated string that outlives the call.
-    if unsafe { libc::shm_unlink(c.as_ptr()) } != 0 {
+    if unsafe { libc::unlink(c.as_ptr()) } != 0 {
         return Err(io::Error::last_os_error());
     }
     Ok(())
 }
 
-/// Size and inode of an open file.
-pub fn fstat(fd: &OwnedFd) -> io::Result<(u64, u64)> {
+/// What `fstat` says of an open file.
+#[derive(Clone, Copy, Debug)]
+pub struct FileStat {
+    /// Size in bytes.
+    pub len: u64,
+    /// Inode number.
+    pub inode: u64,
+    /// Owner's user id.
+    pub uid: u32,
+    /// Permission bits (`st_mode & 0o7777`).
+    pub mode: u32,
+    /// `true` for a regular file.
+    pub regular: bool,
+}
+
+/// `fstat` of an open file.
+pub fn fstat(fd: &OwnedFd) -> io::Result<FileStat> {
     let mut st = std::mem::MaybeUninit::<libc::stat>::uninit();
     // SAFETY: `fd` is valid and `st` points to writable memory of the right size.
     if unsafe { libc::fstat(fd.as_raw_fd(), st.as_mut_ptr()) } != 0 {
@@ -70,21 +104,69 @@ pub fn fstat(fd: &OwnedFd) -> io::Result<(u64, u64)> {
     }
     // SAFETY: fstat succeeded, so it initialized `st`.
     let st = unsafe { st.assume_init() };
-    Ok((st.st_size as u64, st.st_ino))
+    Ok(FileStat {
+        len: st.st_size as u64,
+        inode: st.st_ino,
+        uid: st.st_uid,
+        mode: st.st_mode & 0o7777,
+        regular: st.st_mode & libc::S_IFMT == libc::S_IFREG,
+    })
 }
 
-/// The inode that the shared memory object `name` refers to now, if any.
+/// `lstat` of the segment file `name` (a link is not followed): for saying
+/// who owns a file that could not be opened.
+pub fn stat_path(name: &str) -> io::Result<FileStat> {
+    use std::os::unix::fs::MetadataExt;
+    let m = std::fs::symlink_metadata(shm_dir().join(name))?;
+    Ok(FileStat {
+        len: m.len(),
+        inode: m.ino(),
+        uid: m.uid(),
+        mode: m.mode() & 0o7777,
+        regular: m.file_type().is_file(),
+    })
+}
+
+/// The inode that the segment file `name` refers to now, if any (a link
+/// is not followed).
 pub fn shm_inode(name: &str) -> Option<u64> {
     use std::os::unix::fs::MetadataExt;
-    std::fs::metadata(format!("{SHM_DIR}/{name}"))
+    std::fs::symlink_metadata(shm_dir().join(name))
         .ok()
         .map(|m| m.ino())
 }
 
-/// `ftruncate`.
-pub fn set_len(fd: &OwnedFd, len: u64) -> io::Result<()> {
+/// Gives an empty file `len` bytes of storage that are really there
+/// (`fallocate`), so that writing them later cannot fail: on a sparse file
+/// a full tmpfs would answer a write with SIGBUS. A size over the process's
+/// `RLIMIT_FSIZE` is refused with `EFBIG` before asking (the kernel would
+/// answer with SIGXFSZ, which kills). A file system without `fallocate`
+/// gets a plain `ftruncate`.
+pub fn reserve(fd: &OwnedFd, len: u64) -> io::Result<()> {
+    let mut lim = std::mem::MaybeUninit::<libc::rlimit>::uninit();
+    // SAFETY: `lim` points to writable memory of the right size.
+    if unsafe { libc::getrlimit(libc::RLIMIT_FSIZE, lim.as_mut_ptr()) } == 0 {
+        // SAFETY: getrlimit succeeded, so it initialized `lim`.
+        let cur = unsafe { lim.assume_init() }.rlim_cur;
+        if cur != libc::RLIM_INFINITY && len > cur {
+            return Err(io::Error::from_raw_os_error(libc::EFBIG));
+        }
+    }
+    let off = libc::off_t::try_from(len).map_err(|_| io::Error::from_raw_os_error(libc::EFBIG))?;
+    loop {
+        // SAFETY: `fd` is a valid open descriptor.
+        if unsafe { libc::fallocate(fd.as_raw_fd(), 0, 0, off) } == 0 {
+            return Ok(());
+        }
+        let e = io::Error::last_os_error();
+        match e.raw_os_error() {
+            Some(libc::EINTR) => continue,
+            Some(libc::EOPNOTSUPP) => break,
+            _ => return Err(e),
+        }
+    }
     // SAFETY: `fd` is a valid open descriptor.
-    if unsafe { libc::ftruncate(fd.as_raw_fd(), len as libc::off_t) } != 0 {
+    if unsafe { libc::ftruncate(fd.as_raw_fd(), off) } != 0 {
         return Err(io::Error::last_os_error());
     }
     Ok(())
@@ -239,10 +321,12 @@ pub fn pid() -> u32 {
     std::process::id()
 }
 
-/// The real user id, used to give every user its own segment namespace.
+/// The effective user id: the owner of the files this process creates, so
+/// the one that must own every segment it trusts, and the one that names
+/// this user's segment namespace.
 pub fn uid() -> u32 {
-    // SAFETY: getuid has no preconditions and cannot fail.
-    unsafe { libc::getuid() }
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() }
 }
 
 /// A process's start time in clock ticks since boot (`/proc/PID/stat` field 22),
@@ -288,9 +372,9 @@ pub fn pid_alive(pid: u32) -> bool {
     !matches!(state, None | Some("Z") | Some("X") | Some("x"))
 }
 
-/// Names of the entries of [`SHM_DIR`] that start with `prefix`.
+/// Names of the entries of [`shm_dir`] that start with `prefix`.
 pub fn list_shm(prefix: &str) -> Vec<String> {
-    let Ok(rd) = std::fs::read_dir(SHM_DIR) else {
+    let Ok(rd) = std::fs::read_dir(shm_dir()) else {
         return Vec::new();
     };
     let mut v: Vec<String> = rd

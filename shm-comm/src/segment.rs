@@ -36,7 +36,7 @@ pub const MAX_NAME_LEN: usize = 100;
 /// Magic bytes at offset 0 of every segment.
 pub const MAGIC: [u8; 8] = *b"SHMCOMM\0";
 /// Version of the header and region layouts; bumped on any incompatible change.
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
 /// Value of `init` once the creator has finished writing the segment.
 pub const INIT_READY: u32 = 0x5245_4459;
 /// Size reserved for the header; regions start after it.
@@ -109,6 +109,10 @@ struct Header {
     layout_len: u64,
     region_off: u64,
     region_len: u64,
+    /// Length of `name`: the channel name, kept so that a file whose name
+    /// had to be shortened (see [`file_name`]) can still be listed.
+    name_len: u32,
+    name: [u8; MAX_NAME_LEN],
 }
 
 const _: () = assert!(std::mem::size_of::<Header>() <= HEADER_LEN);
@@ -152,26 +156,60 @@ pub fn user_prefix() -> String {
     format!("shmc-{}-", platform::uid())
 }
 
-/// The file name (under `/dev/shm`) of the `role` segment of channel `name`.
+/// Longest file name the file system takes (`NAME_MAX`).
+const NAME_MAX: usize = 255;
+/// Hex digits of the hash that ends a shortened file name.
+const HASH_DIGITS: usize = 16;
+
+/// FNV-1a, 64 bits: a stable hash of a channel name for shortened file names.
+fn name_hash(name: &str) -> u64 {
+    name.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
+/// The file name (in the segment directory) of the `role` segment of
+/// channel `name`: `shmc-<uid>-<escaped>.<role>`, where `/` and `.` in the
+/// name become `%2F` and `%2E`.
+///
+/// Escaping can make a valid name longer than a file name may be
+/// (`NAME_MAX`, 255 bytes): then the escaped name is cut and followed by
+/// `~` and 16 hex digits of a hash of the whole name (`~` never occurs in a
+/// channel name). The whole name is also kept in the segment's header,
+/// where [`list`] reads it back.
 pub fn file_name(name: &str, role: &str) -> Result<String, NameError> {
     validate_name(name)?;
     let mut s = user_prefix();
+    let mut esc = String::with_capacity(name.len() * 3);
     for c in name.chars() {
         match c {
-            '/' => s.push_str("%2F"),
-            '.' => s.push_str("%2E"),
-            c => s.push(c),
+            '/' => esc.push_str("%2F"),
+            '.' => esc.push_str("%2E"),
+            c => esc.push(c),
         }
     }
+    let room = NAME_MAX.saturating_sub(s.len() + 1 + role.len());
+    if esc.len() > room {
+        let keep = room.saturating_sub(1 + HASH_DIGITS);
+        // Cut on a character boundary (the escaped name is ASCII).
+        esc.truncate(keep);
+        esc.push_str(&format!("~{:016x}", name_hash(name)));
+    }
+    s.push_str(&esc);
     s.push('.');
     s.push_str(role);
     Ok(s)
 }
 
-/// Splits a file name made by [`file_name`] back into `(channel name, role)`.
+/// Splits a file name made by [`file_name`] back into `(channel name,
+/// role)`; `None` for a shortened name (its channel name is only in the
+/// header) and for names that are not ours.
 pub fn parse_file_name(file: &str) -> Option<(String, String)> {
     let rest = file.strip_prefix(&user_prefix())?;
     let (esc, role) = rest.rsplit_once('.')?;
+    if esc.contains('~') {
+        return None;
+    }
     let name = esc.replace("%2F", "/").replace("%2E", ".");
     validate_name(&name).ok()?;
     Some((name, role.to_owned()))
@@ -248,7 +286,7 @@ fn try_create_locked(file: &str) -> std::io::Result<Option<(OwnedFd, u64)>> {
     // Between `shm_open` and here another creator may have judged our empty
     // file stale: then the lock is taken or the name points elsewhere.
     let locked = platform::lock_exclusive(&fd, Duration::from_millis(50))?;
-    let (_, inode) = platform::fstat(&fd)?;
+    let inode = platform::fstat(&fd)?.inode;
     Ok((locked && platform::shm_inode(file) == Some(inode)).then_some((fd, inode)))
 }
 
@@ -279,11 +317,19 @@ fn init_new(
             name: spec.name.to_owned(),
             reason: format!("region of {} bytes is too large", spec.region_len),
         })?;
-    platform::set_len(fd, total as u64).map_err(io("ftruncate"))?;
+    platform::reserve(fd, total as u64).map_err(|source| CreateError::NoSpace {
+        name: spec.name.to_owned(),
+        bytes: total as u64,
+        dir: platform::shm_dir().display().to_string(),
+        source,
+    })?;
     let map = Mapping::map(fd, total).map_err(io("mmap"))?;
     let base = map.as_ptr();
     let pid = platform::pid();
     let start = platform::process_start_time(pid).unwrap_or(0);
+    let mut name = [0u8; MAX_NAME_LEN];
+    // `validate_name` (in `file_name` above) bounds the length.
+    name[..spec.name.len()].copy_from_slice(spec.name.as_bytes());
     let header = Header {
         magic: MAGIC,
         version: VERSION,
@@ -301,6 +347,8 @@ fn init_new(
         layout_len: descriptor.len() as u64,
         region_off: region_off as u64,
         region_len: spec.region_len as u64,
+        name_len: spec.name.len() as u32,
+        name,
     };
     // SAFETY: the mapping is `total >= HEADER_LEN` bytes, page aligned, and
     // nobody else uses it yet (`init` is 0 so openers wait; we hold the flock).
@@ -338,7 +386,7 @@ const CREATE_ATTEMPTS: u32 = 8;
 fn too_many_attempts(name: &str) -> CreateError {
     CreateError::Io {
         name: name.to_owned(),
-        op: "shm_open",
+        op: "open",
         source: std::io::Error::other("the name kept being replaced by other processes"),
     }
 }
@@ -370,7 +418,7 @@ impl OwnedSegment {
                 Err(source) => {
                     return Err(CreateError::Io {
                         name: spec.name.to_owned(),
-                        op: "shm_open",
+                        op: "open",
                         source,
                     })
                 }
@@ -396,18 +444,91 @@ impl Drop for OwnedSegment {
     }
 }
 
-/// Inspects an existing segment file and unlinks it if its creator is dead.
-fn remove_if_stale(name: &str, file: &str) -> Result<(), CreateError> {
+/// The trust boundary: a segment file is used (read, mapped, joined or
+/// removed) only if `fstat` on the open descriptor shows a regular file
+/// owned by our effective uid that nobody else may read or write. Checked
+/// before a single byte of it is read, so another local user can neither
+/// feed us frames (a pickle, say) nor learn ours, and a squatted name is
+/// reported with its owner instead of being used or deleted.
+fn check_owner(name: &str, file: &str, st: &platform::FileStat) -> Result<(), OpenError> {
+    let me = platform::uid();
+    if st.regular && st.uid == me && st.mode & 0o077 == 0 {
+        return Ok(());
+    }
+    Err(OpenError::NotOwned {
+        name: name.to_owned(),
+        file: platform::shm_dir().join(file).display().to_string(),
+        owner: st.uid,
+        mode: st.mode | if st.regular { 0 } else { 0o170_000 },
+        expected: me,
+    })
+}
+
+/// Opens the existing segment file `file` of channel `name` and checks
+/// that it is ours ([`check_owner`]); `Ok(None)` if there is none. A file
+/// we may not open, or a link, is reported with its owner and mode.
+fn open_checked(name: &str, file: &str) -> Result<Option<OwnedFd>, OpenError> {
     let fd = match platform::shm_open_existing(file) {
         Ok(fd) => fd,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(source) => {
-            return Err(CreateError::Io {
-                name: name.to_owned(),
-                op: "shm_open",
-                source,
-            })
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e)
+            if matches!(
+                e.raw_os_error(),
+                Some(libc::EACCES | libc::ELOOP | libc::EPERM)
+            ) =>
+        {
+            let st = platform::stat_path(file).map_err(open_io(name, "lstat"))?;
+            check_owner(name, file, &st)?;
+            return Err(open_io(name, "open")(e));
         }
+        Err(e) => return Err(open_io(name, "open")(e)),
+    };
+    let st = platform::fstat(&fd).map_err(open_io(name, "fstat"))?;
+    check_owner(name, file, &st)?;
+    Ok(Some(fd))
+}
+
+/// What the start of an existing file says it is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Looks {
+    /// All zero: left by a creator that died before writing the header (a
+    /// fresh file is reserved zeroed and the header written in one go).
+    /// Stale, ours to replace.
+    Blank,
+    /// Starts with our magic: a segment, judged by its header.
+    Segment,
+    /// Anything else: not ours to delete.
+    Foreign,
+}
+
+fn looks(fd: &OwnedFd, len: u64) -> std::io::Result<Looks> {
+    use std::os::unix::fs::FileExt;
+    let f = std::fs::File::from(fd.try_clone()?);
+    let mut buf = vec![0u8; (len as usize).min(HEADER_LEN)];
+    f.read_exact_at(&mut buf, 0)?;
+    Ok(if buf.iter().all(|&b| b == 0) {
+        Looks::Blank
+    } else if buf.starts_with(&MAGIC) {
+        Looks::Segment
+    } else {
+        Looks::Foreign
+    })
+}
+
+fn foreign(name: &str, file: &str, len: u64) -> CreateError {
+    CreateError::Existing(Box::new(OpenError::Corrupt {
+        name: name.to_owned(),
+        reason: format!(
+            "the file {} ({len} bytes) is not a shm-comm segment; it was left in place",
+            platform::shm_dir().join(file).display()
+        ),
+    }))
+}
+
+/// Inspects an existing segment file and unlinks it if its creator is dead.
+fn remove_if_stale(name: &str, file: &str) -> Result<(), CreateError> {
+    let Some(fd) = open_checked(name, file).map_err(|e| CreateError::Existing(Box::new(e)))? else {
+        return Ok(());
     };
     let io = |op: &'static str| {
         move |source| CreateError::Io {
@@ -418,14 +539,22 @@ fn remove_if_stale(name: &str, file: &str) -> Result<(), CreateError> {
     };
     // Waits for a creator that is still initializing (it holds the lock).
     let locked = platform::lock_exclusive(&fd, STALE_LOCK_WAIT).map_err(io("flock"))?;
-    let (len, inode) = platform::fstat(&fd).map_err(io("fstat"))?;
+    let st = platform::fstat(&fd).map_err(io("fstat"))?;
+    let (len, inode) = (st.len, st.inode);
     if platform::shm_inode(file) != Some(inode) {
         return Ok(()); // replaced meanwhile: retry the create
     }
     let header = (len >= HEADER_LEN as u64)
         .then(|| Mapping::map(&fd, HEADER_LEN).ok())
         .flatten()
-        .map(|map| read_header(&map));
+        .map(|map| read_header(&map))
+        .filter(|h| h.magic == MAGIC);
+    if header.is_none() && looks(&fd, len).map_err(io("read"))? == Looks::Foreign {
+        if locked {
+            platform::unlock(&fd);
+        }
+        return Err(foreign(name, file, len));
+    }
     let live_owner = header
         .as_ref()
         .filter(|h| platform::process_alive(h.pid, h.start))
@@ -524,7 +653,9 @@ fn map_validated(
         name: spec.name.to_owned(),
         reason: format!("file size {len} does not fit in memory"),
     })?;
-    let (_, inode) = platform::fstat(fd).map_err(open_io(spec.name, "fstat"))?;
+    let inode = platform::fstat(fd)
+        .map_err(open_io(spec.name, "fstat"))?
+        .inode;
     let map = Mapping::map(fd, len).map_err(open_io(spec.name, "mmap"))?;
     // Wait for the creator to finish.
     let h = loop {
@@ -567,9 +698,11 @@ impl Segment {
         let mut backoff = Duration::from_micros(200);
         let (fd, len) = loop {
             let now = Instant::now();
-            match platform::shm_open_existing(&file) {
-                Ok(fd) => {
-                    let (len, _) = platform::fstat(&fd).map_err(open_io(spec.name, "fstat"))?;
+            match open_checked(spec.name, &file)? {
+                Some(fd) => {
+                    let len = platform::fstat(&fd)
+                        .map_err(open_io(spec.name, "fstat"))?
+                        .len;
                     if len >= HEADER_LEN as u64 {
                         break (fd, len);
                     }
@@ -581,7 +714,7 @@ impl Segment {
                         });
                     }
                 }
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                None => {
                     if expired(now) {
                         return Err(OpenError::NotFound {
                             name: name(),
@@ -589,7 +722,6 @@ impl Segment {
                         });
                     }
                 }
-                Err(e) => return Err(open_io(spec.name, "shm_open")(e)),
             }
             let left = deadline.map_or(backoff, |d| d.saturating_duration_since(now));
             std::thread::sleep(backoff.min(left));
@@ -833,8 +965,25 @@ fn validate(
 pub fn list() -> Vec<(String, String)> {
     platform::list_shm(&user_prefix())
         .iter()
-        .filter_map(|f| parse_file_name(f))
+        .filter_map(|f| parse_file_name(f).or_else(|| stored_name(f)))
         .collect()
+}
+
+/// The channel name and role of a segment whose file name was shortened,
+/// from its header (only from a file that is ours, holding a name whose
+/// file name is `file`).
+fn stored_name(file: &str) -> Option<(String, String)> {
+    use std::os::unix::fs::FileExt;
+    let (_, role) = file.rsplit_once('.')?;
+    let fd = open_checked("?", file).ok()??;
+    let mut h = [0u8; HEADER_LEN];
+    std::fs::File::from(fd).read_exact_at(&mut h, 0).ok()?;
+    let off = std::mem::offset_of!(Header, name_len);
+    let len = u32::from_ne_bytes(h[off..off + 4].try_into().ok()?) as usize;
+    let at = std::mem::offset_of!(Header, name);
+    let name = std::str::from_utf8(h.get(at..at + len.min(MAX_NAME_LEN))?).ok()?;
+    (h[..8] == MAGIC && file_name(name, role).ok()? == file)
+        .then(|| (name.to_owned(), role.to_owned()))
 }
 
 /// Removes every segment of channel `name` (all roles), whoever created them.
@@ -1001,7 +1150,7 @@ impl SharedSegment {
                 Err(source) => {
                     return Err(CreateError::Io {
                         name: spec.name.to_owned(),
-                        op: "shm_open",
+                        op: "open",
                         source,
                     })
                 }
@@ -1085,16 +1234,9 @@ fn join_existing(
     file: &str,
     role: u32,
 ) -> Result<Option<SharedSegment>, CreateError> {
-    let fd = match platform::shm_open_existing(file) {
-        Ok(fd) => fd,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(source) => {
-            return Err(CreateError::Io {
-                name: spec.name.to_owned(),
-                op: "shm_open",
-                source,
-            })
-        }
+    let Some(fd) = open_checked(spec.name, file).map_err(|e| CreateError::Existing(Box::new(e)))?
+    else {
+        return Ok(None);
     };
     let io = |op: &'static str| {
         let name = spec.name.to_owned();
@@ -1107,7 +1249,8 @@ fn join_existing(
             pid: 0,
         });
     }
-    let (len, inode) = platform::fstat(&fd).map_err(io("fstat"))?;
+    let st = platform::fstat(&fd).map_err(io("fstat"))?;
+    let (len, inode) = (st.len, st.inode);
     if platform::shm_inode(file) != Some(inode) {
         return Ok(None); // replaced meanwhile
     }
@@ -1116,8 +1259,15 @@ fn join_existing(
         platform::unlock(&fd);
         Ok(None)
     };
-    if len < HEADER_LEN as u64 {
-        return stale(); // its creator died before writing the header
+    match looks(&fd, len).map_err(io("read"))? {
+        // Its creator died before writing the header, or it was cut short.
+        Looks::Blank => return stale(),
+        Looks::Segment if len < HEADER_LEN as u64 => return stale(),
+        Looks::Segment => {}
+        Looks::Foreign => {
+            platform::unlock(&fd);
+            return Err(foreign(spec.name, file, len));
+        }
     }
     let now = Instant::now();
     let open = OpenSpec {
