@@ -154,15 +154,30 @@ impl Ser {
     }
 }
 
-/// Turns a received frame into a Python object according to its codec tag
-/// (not the receiver's setting: a frame always says how it was encoded).
+/// Turns a received frame into a Python object according to its codec tag,
+/// within what the receiver allows: msgpack, raw bytes and typed messages
+/// are data and always decoded; a pickle frame runs code when unpickled, so
+/// only a receiver created with `serialization="pickle"` unpickles it
+/// (trusting every process of its user, the only ones that can write its
+/// segments). Anywhere else a pickle frame is an `SHMSerializationError`
+/// and its bytes are never handed to `pickle`.
 fn decode<'py>(
     py: Python<'py>,
     codec: Codec,
     data: &Bound<'py, PyBytes>,
     typed: Option<&Py<PyAny>>,
+    allow: Ser,
 ) -> PyResult<Bound<'py, PyAny>> {
     match codec {
+        Codec::Pickle if allow != Ser::Pickle => Err(error(
+            py,
+            "SHMSerializationError",
+            format!(
+                "refused a pickle frame on a receiver created with serialization={:?}: \
+                 unpickling runs code, so only serialization=\"pickle\" receivers unpickle",
+                allow.name()
+            ),
+        )),
         Codec::Pickle => {
             static LOADS: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
             let loads = LOADS.import(py, "pickle", "loads")?;

@@ -370,8 +370,9 @@ struct SubState {
 /// Receives the messages published on a topic after it connected.
 ///
 /// `Subscriber(name, timeout_connect=5.0, serialization="pickle")`. Frames
-/// are decoded by the codec they were sent with (pickle, msgpack, raw bytes,
-/// typed); `serialization` is kept for compatibility.
+/// are decoded by the codec they were sent with (msgpack, raw bytes, typed),
+/// except that a pickle frame is only unpickled by a receiver whose
+/// `serialization` is "pickle": elsewhere it is an `SHMSerializationError`.
 #[pyclass(subclass, frozen, module = "shm_comm._native")]
 pub(crate) struct Subscriber {
     name: String,
@@ -422,7 +423,7 @@ impl Subscriber {
     #[pyo3(signature = (timeout=None))]
     fn recv<'py>(&self, py: Python<'py>, timeout: Option<f64>) -> PyResult<Bound<'py, PyAny>> {
         match self.recv_frame(py, timeout)? {
-            Some((codec, data)) => decode(py, codec, &data, self.decoder.get()),
+            Some((codec, data)) => decode(py, codec, &data, self.decoder.get(), self.ser),
             None => Ok(py.None().into_bound(py)),
         }
     }
@@ -1163,7 +1164,13 @@ impl Requester {
     #[pyo3(signature = (timeout=None))]
     fn recv<'py>(&self, py: Python<'py>, timeout: Option<f64>) -> PyResult<Bound<'py, PyAny>> {
         match self.wait(py, timeout)? {
-            Some((codec, data)) => decode(py, codec, &self.held.bytes(py, codec, data)?, None),
+            Some((codec, data)) => decode(
+                py,
+                codec,
+                &self.held.bytes(py, codec, data)?,
+                None,
+                self.ser,
+            ),
             None => Ok(py.None().into_bound(py)),
         }
     }
@@ -1194,7 +1201,13 @@ impl Requester {
         let deadline = deadline(timeout)?;
         self.send_frame(py, bytes, self.ser.codec())?;
         match self.wait_until(py, deadline)? {
-            Some((codec, data)) => decode(py, codec, &self.held.bytes(py, codec, data)?, None),
+            Some((codec, data)) => decode(
+                py,
+                codec,
+                &self.held.bytes(py, codec, data)?,
+                None,
+                self.ser,
+            ),
             None => {
                 self.cancel(py);
                 Err(error(
@@ -1395,7 +1408,13 @@ impl Replier {
     #[pyo3(signature = (timeout=None))]
     fn recv<'py>(&self, py: Python<'py>, timeout: Option<f64>) -> PyResult<Bound<'py, PyAny>> {
         match self.take(py, timeout)? {
-            Some((codec, data)) => decode(py, codec, &self.held.bytes(py, codec, data)?, None),
+            Some((codec, data)) => decode(
+                py,
+                codec,
+                &self.held.bytes(py, codec, data)?,
+                None,
+                self.ser,
+            ),
             None => Ok(py.None().into_bound(py)),
         }
     }
@@ -1736,7 +1755,13 @@ impl Puller {
     #[pyo3(signature = (timeout=None))]
     fn recv<'py>(&self, py: Python<'py>, timeout: Option<f64>) -> PyResult<Bound<'py, PyAny>> {
         match self.take(py, timeout)? {
-            Some((codec, data)) => decode(py, codec, &self.held.bytes(py, codec, data)?, None),
+            Some((codec, data)) => decode(
+                py,
+                codec,
+                &self.held.bytes(py, codec, data)?,
+                None,
+                self.ser,
+            ),
             None => Ok(py.None().into_bound(py)),
         }
     }
