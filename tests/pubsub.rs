@@ -194,6 +194,58 @@ fn killed_or_exited_subscribers_leave_the_topic_working() {
 }
 
 #[test]
+fn borrowers_killed_while_holding_samples_do_not_exhaust_the_borrow_budget() {
+    // Before: each kill leaked its borrow tokens, and after the budget was
+    // gone every borrow() on the topic failed with "borrow limit reached"
+    // until the publisher restarted.
+    let ch = TestChannel::new("borrowdeath");
+    let mut p = Publisher::<Check>::create_with(
+        ch.name(),
+        PubOptions {
+            capacity: 8,
+            borrow_budget: 4,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let mut seq = 0;
+    for round in 0..3 {
+        let mut holder = peer(&["borrow-hold", ch.name(), "3"]);
+        holder.expect("ready", T);
+        for _ in 0..3 {
+            p.send(&Check::new(seq)).unwrap();
+            seq += 1;
+        }
+        holder.expect("holding", T);
+        holder.kill();
+        // The whole budget is usable again by a live borrower.
+        let mut sub = Subscriber::<Check>::connect(ch.name()).unwrap();
+        let mut held = Vec::new();
+        for _ in 0..4 {
+            p.send(&Check::new(seq)).unwrap();
+            seq += 1;
+            let s = sub
+                .borrow_timeout(T)
+                .unwrap_or_else(|e| panic!("round {round}: borrow {}: {e}", held.len()));
+            assert!(s.verify());
+            held.push(s);
+        }
+        // The budget still holds: another subscriber's borrow is refused,
+        // and the publisher never writes a pinned slot.
+        let mut other = Subscriber::<Check>::connect(ch.name()).unwrap();
+        for _ in 0..20 {
+            p.send(&Check::new(seq)).unwrap();
+            seq += 1;
+        }
+        assert!(matches!(
+            other.try_borrow(),
+            Err(shm_comm::BorrowError::Limit { limit: 4 })
+        ));
+        assert!(held.iter().all(|s| s.verify()));
+    }
+}
+
+#[test]
 fn killed_publisher_is_replaced_and_live_one_is_refused() {
     let ch = TestChannel::new("pubdeath");
     let mut holder = peer(&["hold", ch.name()]);

@@ -358,6 +358,40 @@ pub fn process_alive(pid: u32, start_time: u64) -> bool {
     fields.nth(18).and_then(|s| s.parse::<u64>().ok()) == Some(start_time)
 }
 
+/// This process's identity as one nonzero word: `pid << 32 | start time`
+/// (low 32 bits of the start time in clock ticks since boot). Computed once
+/// per process (again after a fork, whose child has another pid).
+pub fn process_token() -> u64 {
+    static CACHE: std::sync::Mutex<(u32, u64)> = std::sync::Mutex::new((0, 0));
+    let pid = pid();
+    let mut c = CACHE.lock().unwrap_or_else(|e| e.into_inner());
+    if c.0 != pid {
+        let start = process_start_time(pid).unwrap_or(0);
+        *c = (pid, u64::from(pid) << 32 | (start & 0xffff_ffff));
+    }
+    c.1
+}
+
+/// `true` if the process of a [`process_token`] is alive: its pid exists,
+/// is not a zombie, and started at the recorded time (low 32 bits).
+pub fn token_alive(token: u64) -> bool {
+    let pid = (token >> 32) as u32;
+    process_start_time_alive(pid).is_some_and(|st| st & 0xffff_ffff == token & 0xffff_ffff)
+}
+
+/// The start time of `pid` if it is alive and not a zombie.
+fn process_start_time_alive(pid: u32) -> Option<u64> {
+    if pid == 0 {
+        return None;
+    }
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let mut fields = stat[stat.rfind(')')? + 1..].split_ascii_whitespace();
+    if matches!(fields.next(), Some("Z") | Some("X") | Some("x") | None) {
+        return None;
+    }
+    fields.nth(18)?.parse().ok()
+}
+
 /// `true` if process `pid` exists and is not a zombie (start time not checked).
 pub fn pid_alive(pid: u32) -> bool {
     if pid == 0 {

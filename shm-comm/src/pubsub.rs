@@ -595,7 +595,7 @@ impl RawSubscriber {
         Ok(RawSample {
             ring: *self.reader.ring(),
             _lease: self.lease.clone(),
-            chunk: p.chunk,
+            slot: p.slot,
             ptr: p.ptr,
             len: p.len as usize,
             codec: Codec::from_tag(p.tag),
@@ -695,7 +695,8 @@ pub struct RawSample {
     ring: Ring,
     /// Keeps the mapping (and counts against the subscriber's limit).
     _lease: Arc<Lease>,
-    chunk: u32,
+    /// The pin slot that pins the message's chunk.
+    slot: u32,
     ptr: *const u8,
     len: usize,
     codec: Codec,
@@ -740,7 +741,7 @@ impl RawSample {
 impl Drop for RawSample {
     fn drop(&mut self) {
         // `_lease` (the mapping) is dropped after this, once unpinned.
-        Reader::unpin(&self.ring, self.chunk);
+        Reader::unpin(&self.ring, self.slot);
     }
 }
 

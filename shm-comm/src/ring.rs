@@ -5,10 +5,13 @@
 //! # Layout of the region
 //! ```text
 //! 0     Control     geometry (immutable), then one cache line each for
-//!                   `write_seq`, the wake-up words, and the borrow budget
+//!                   `write_seq` and the wake-up words
 //! 256   entries     `capacity` × 64 B: { stamp: u64, chunk: u64 }
-//! ...   chunks      `chunks` × `stride` B: { stamp: u64, pins: u32, len: u32,
-//!                   tag: u32, 12 B reserved } then the payload (8-aligned)
+//! ...   pin table   `borrow_budget` owners (u64), then as many pin words
+//!                   (u32), rounded up to 64 B
+//! ...   chunks      `chunks` × `stride` B: { stamp: u64, 4 B reserved,
+//!                   len: u32, tag: u32, 12 B reserved } then the payload
+//!                   (8-aligned)
 //! ```
 //! Message `n` (0-based) is announced in entry `n % capacity`, which names the
 //! chunk holding it. Chunks are a pool larger than the ring (`capacity + 1 +
@@ -33,12 +36,22 @@
 //! is exact: it counts exactly the messages never returned.
 //!
 //! # Pins
-//! To borrow, a reader increments `chunk.pins` and then re-checks the chunk
-//! stamp; the writer, to claim a chunk, stores an odd stamp and then checks
-//! `pins` (both SeqCst: a Dekker handshake). At least one side sees the
-//! other: either the reader sees the stamp change and unpins, or the writer
-//! sees the pin and picks another chunk. Pins are limited by a budget in the
-//! control block, so the pool always has a free chunk for the writer.
+//! The borrow budget is a table of `borrow_budget` pin slots. To borrow, a
+//! reader first owns a slot: one compare-and-swap of the slot's `owner`
+//! word from 0 to its process identity (`pid << 32 | start time`, low 32
+//! bits). It then stores `chunk + 1` into the slot's pin word and re-checks
+//! the chunk stamp; the writer, to claim a chunk, stores an odd stamp and
+//! then reads every pin word (both SeqCst: a Dekker handshake). At least
+//! one side sees the other: either the reader sees the stamp change and
+//! lets go, or the writer sees the pin and picks another chunk. At most
+//! `borrow_budget` chunks are pinned, so the pool always has a free one.
+//!
+//! A borrower killed while holding samples leaves its slots owned. A reader
+//! that finds no free slot checks the owners: the slot of a process that is
+//! gone (or whose pid now belongs to a process started at another time) is
+//! taken over with a compare-and-swap of its owner word, and its pin
+//! dropped. Since only a slot's owner writes its pin word, nothing races
+//! with that repair, and a kill -9 never shrinks the budget for good.
 //!
 //! # Waking
 //! Readers that go to sleep use the control block's `notify`/`waiters` pair
@@ -76,11 +89,9 @@ const OFF_CLOSED: usize = 12;
 const OFF_WRITE_SEQ: usize = 64;
 const OFF_NOTIFY: usize = 128;
 const OFF_WAITERS: usize = 132;
-const OFF_TOKENS: usize = 192;
 
 /// Chunk header offsets.
 const CH_STAMP: usize = 0;
-const CH_PINS: usize = 8;
 const CH_LEN: usize = 12;
 const CH_TAG: usize = 16;
 
@@ -139,8 +150,12 @@ impl Geometry {
         )
     }
 
-    fn chunks_off(&self) -> usize {
+    fn pins_off(&self) -> usize {
         CONTROL_LEN + self.capacity as usize * ENTRY_LEN
+    }
+
+    fn chunks_off(&self) -> usize {
+        self.pins_off() + align_up(self.borrow_budget as usize * 12, 64)
     }
 
     /// Bytes of region this geometry needs.
@@ -194,8 +209,6 @@ impl Ring {
         ring.u32_at(OFF_MAX_PAYLOAD)
             .store(geo.max_payload, Ordering::Relaxed);
         ring.u32_at(OFF_BUDGET)
-            .store(geo.borrow_budget, Ordering::Relaxed);
-        ring.u32_at(OFF_TOKENS)
             .store(geo.borrow_budget, Ordering::Relaxed);
         Ok(ring)
     }
@@ -298,9 +311,77 @@ impl Ring {
         }
     }
 
-    /// Borrow tokens left in the channel's budget.
+    /// Pin slots of the borrow budget that no process owns now (slots of
+    /// dead borrowers count as owned until a borrower takes them over).
     pub fn borrow_tokens(&self) -> u32 {
-        self.u32_at(OFF_TOKENS).load(Ordering::Relaxed)
+        (0..self.geo.borrow_budget)
+            .filter(|&i| self.pin_owner(i).load(Ordering::Relaxed) == 0)
+            .count() as u32
+    }
+
+    /// The owner word of pin slot `i` (`i < borrow_budget`).
+    fn pin_owner(&self, i: u32) -> &AtomicU64 {
+        debug_assert!(i < self.geo.borrow_budget);
+        self.u64_at(self.geo.pins_off() + i as usize * 8)
+    }
+
+    /// The pin word of slot `i`: `chunk + 1`, or 0 for none.
+    fn pin_word(&self, i: u32) -> &AtomicU32 {
+        debug_assert!(i < self.geo.borrow_budget);
+        self.u32_at(self.geo.pins_off() + self.geo.borrow_budget as usize * 8 + i as usize * 4)
+    }
+
+    /// `true` if some pin slot pins chunk `c`.
+    fn pinned(&self, c: u32) -> bool {
+        // SeqCst: the writer's side of the Dekker handshake with
+        // `Reader::pin_next` (SeqCst pin store, then SeqCst stamp load),
+        // after the writer's SeqCst odd-stamp store in `Writer::claim_now`.
+        (0..self.geo.borrow_budget).any(|i| self.pin_word(i).load(Ordering::SeqCst) == c + 1)
+    }
+
+    /// Owns a free pin slot for this process, or takes over one of a dead
+    /// process (dropping its pin). `None` if every slot is owned by a live one.
+    fn own_pin_slot(&self) -> Option<u32> {
+        let me = sync::process_token();
+        let budget = self.geo.borrow_budget;
+        for i in 0..budget {
+            // Acquire on success: pairs with the Release store of 0 in
+            // `release_pin_slot` (its last owner is done with the slot).
+            if self
+                .pin_owner(i)
+                .compare_exchange(0, me, Ordering::Acquire, Ordering::Relaxed)
+                .is_ok()
+            {
+                return Some(i);
+            }
+        }
+        for i in 0..budget {
+            let owner = self.pin_owner(i).load(Ordering::Relaxed);
+            if owner == 0 || owner == me || sync::token_alive(owner) {
+                continue;
+            }
+            // The owner is gone: take its slot over. Only the winner of this
+            // exchange may write the pin word (no one else owns the slot).
+            if self
+                .pin_owner(i)
+                .compare_exchange(owner, me, Ordering::Acquire, Ordering::Relaxed)
+                .is_ok()
+            {
+                // Release: as in `release_pin_slot`.
+                self.pin_word(i).store(0, Ordering::Release);
+                return Some(i);
+            }
+        }
+        None
+    }
+
+    /// Gives pin slot `i` back: unpins its chunk, then frees the slot.
+    fn release_pin_slot(&self, i: u32) {
+        // Release: the owner's reads of the pinned payload happen before the
+        // writer reuses the chunk; pairs with the SeqCst load in `pinned`.
+        self.pin_word(i).store(0, Ordering::Release);
+        // Release: pairs with the Acquire exchange in `own_pin_slot`.
+        self.pin_owner(i).store(0, Ordering::Release);
     }
 }
 
@@ -469,10 +550,11 @@ impl Writer {
             let off = self.ring.chunk_off(c);
             let stamp = self.ring.u64_at(off + CH_STAMP);
             let old = stamp.load(Ordering::Relaxed);
-            // SeqCst store then SeqCst load of `pins`: the Dekker handshake with
-            // `Reader::try_pin` (SeqCst `pins` increment, then SeqCst stamp load).
+            // SeqCst store then SeqCst loads of the pin words: the Dekker
+            // handshake with `Reader::pin_next` (SeqCst pin store, then
+            // SeqCst stamp load).
             stamp.store(2 * seq + 1, Ordering::SeqCst);
-            if self.ring.u32_at(off + CH_PINS).load(Ordering::SeqCst) == 0 {
+            if !self.ring.pinned(c) {
                 // Release fence: orders the odd stamp before the payload stores
                 // that follow; pairs with the Acquire fence in `Reader::try_read`
                 // (a reader that sees any new payload word also sees the stamp change).
@@ -563,7 +645,9 @@ enum Located {
 /// A pinned chunk: its payload cannot change until [`Reader::unpin`].
 #[derive(Debug)]
 pub struct Pinned {
-    /// Chunk index (pass back to `unpin`).
+    /// The pin slot holding it (pass back to `unpin`).
+    pub slot: u32,
+    /// Chunk index.
     pub chunk: u32,
     /// Payload start (8-aligned, in the region).
     pub ptr: *const u8,
@@ -805,32 +889,28 @@ impl Reader {
         }
     }
 
-    /// Pins the chunk of the next message so it can be read in place, taking
-    /// one token of the channel's borrow budget. Call [`unpin`](Self::unpin)
-    /// with the result when done.
+    /// Pins the chunk of the next message so it can be read in place,
+    /// owning one pin slot of the channel's borrow budget. Call
+    /// [`unpin`](Self::unpin) with the result when done.
     pub fn try_pin(&mut self) -> Result<Pinned, BorrowError> {
         if !self.ready() {
             return Err(BorrowError::Empty);
         }
         let ring = self.ring;
-        let tokens = ring.u32_at(OFF_TOKENS);
-        // Take a token first so that the pool always keeps a free chunk.
-        // Relaxed (here and where tokens are returned): a count that guards
-        // no memory; the pin and the chunk stamp order the chunk itself.
-        let got = tokens.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |t| t.checked_sub(1));
-        if got.is_err() {
-            return Err(BorrowError::Limit {
-                limit: self.ring.geo.borrow_budget,
-            });
-        }
-        let result = self.pin_next();
+        // Own a slot first so that the pool always keeps a free chunk.
+        let slot = ring.own_pin_slot().ok_or(BorrowError::Limit {
+            limit: ring.geo.borrow_budget,
+        })?;
+        let result = self.pin_next(slot);
         if result.is_err() {
-            tokens.fetch_add(1, Ordering::Relaxed);
+            ring.release_pin_slot(slot);
         }
         result
     }
 
-    fn pin_next(&mut self) -> Result<Pinned, BorrowError> {
+    fn pin_next(&mut self, slot: u32) -> Result<Pinned, BorrowError> {
+        let ring = self.ring; // a copy: `pin` must not borrow `self`
+        let pin = ring.pin_word(slot);
         loop {
             let (chunk, want) = match self.locate()? {
                 Located::Empty => return Err(BorrowError::Empty),
@@ -841,20 +921,20 @@ impl Reader {
                 Located::At { chunk, want } => (chunk, want),
             };
             let off = self.ring.chunk_off(chunk);
-            let pins = self.ring.u32_at(off + CH_PINS);
-            // SeqCst increment then SeqCst stamp load: the Dekker handshake
-            // with `Writer::claim` (SeqCst odd-stamp store, then SeqCst `pins` load).
-            pins.fetch_add(1, Ordering::SeqCst);
+            // SeqCst pin store then SeqCst stamp load: the Dekker handshake
+            // with `Writer::claim_now` (SeqCst odd-stamp store, then SeqCst
+            // loads of the pin words in `Ring::pinned`).
+            pin.store(chunk + 1, Ordering::SeqCst);
             if self.ring.u64_at(off + CH_STAMP).load(Ordering::SeqCst) != want {
-                // Release (and below): as in `unpin`.
-                pins.fetch_sub(1, Ordering::Release);
+                // Release (and below): as in `Ring::release_pin_slot`.
+                pin.store(0, Ordering::Release);
                 self.resync()?;
                 continue;
             }
             let len = self.ring.u32_at(off + CH_LEN).load(Ordering::Relaxed);
             let tag = self.ring.u32_at(off + CH_TAG).load(Ordering::Relaxed);
             if len > self.ring.geo.max_payload {
-                pins.fetch_sub(1, Ordering::Release);
+                pin.store(0, Ordering::Release);
                 return Err(BorrowError::Corrupt(format!(
                     "message {} claims {len} bytes; the limit is {}",
                     self.next, self.ring.geo.max_payload
@@ -862,6 +942,7 @@ impl Reader {
             }
             self.next += 1;
             return Ok(Pinned {
+                slot,
                 chunk,
                 ptr: self.ring.payload(chunk),
                 len,
@@ -891,14 +972,11 @@ impl Reader {
         self.ready()
     }
 
-    /// Releases a chunk pinned by [`try_pin`](Self::try_pin) (by this reader
-    /// or a clone of its ring) and returns the budget token.
-    pub fn unpin(ring: &Ring, chunk: u32) {
-        let off = ring.chunk_off(chunk);
-        // Release: our reads of the payload happen before the writer may reuse
-        // the chunk; pairs with the SeqCst load of `pins` in `Writer::claim`.
-        ring.u32_at(off + CH_PINS).fetch_sub(1, Ordering::Release);
-        ring.u32_at(OFF_TOKENS).fetch_add(1, Ordering::Relaxed);
+    /// Releases pin slot `slot` of [`try_pin`](Self::try_pin) (by this
+    /// reader or a clone of its ring): the chunk is free for the writer and
+    /// the slot for the next borrower.
+    pub fn unpin(ring: &Ring, slot: u32) {
+        ring.release_pin_slot(slot);
     }
 }
 

@@ -155,3 +155,15 @@ impl Event<'_> {
 pub(crate) fn pid_alive(pid: u32) -> bool {
     crate::platform::pid_alive(pid)
 }
+
+/// This process's identity as one nonzero word: `pid << 32 | start time`
+/// (low 32 bits of the start time in clock ticks), which a later process
+/// that reuses the pid does not share.
+pub(crate) fn process_token() -> u64 {
+    crate::platform::process_token()
+}
+
+/// `true` if the process of a [`process_token`] is still alive.
+pub(crate) fn token_alive(token: u64) -> bool {
+    crate::platform::token_alive(token)
+}
