@@ -2,7 +2,8 @@
 
 Import the public names from ``shm_comm`` (which subclasses ``Publisher`` and
 ``Subscriber`` to add typed topics); this module is an implementation detail.
-Timeouts are in seconds: ``None`` waits forever, ``0`` (or less) checks once.
+Timeouts are in seconds: ``None`` waits forever, ``0`` checks once; NaN or a
+negative timeout is a ``ValueError`` everywhere.
 Every blocking call releases the GIL and can be interrupted with Ctrl-C.
 """
 

@@ -205,9 +205,7 @@ struct Deadline {
 
 impl Deadline {
     fn new(timeout: Option<f64>) -> PyResult<Deadline> {
-        if timeout.is_some_and(f64::is_nan) {
-            return Err(PyValueError::new_err("timeout is NaN"));
-        }
+        check_timeout("timeout", timeout)?;
         Ok(Deadline { timeout, at: None })
     }
 
@@ -220,12 +218,25 @@ impl Deadline {
     }
 }
 
-/// A `timeout` argument: `None` waits forever, `0` (or less) checks once.
+/// Every timeout argument of the API, checked the same way: seconds, `0`
+/// checks once, `None` waits forever (so does `inf`); NaN or a negative
+/// number is a `ValueError` naming the argument (a non-number is already
+/// a `TypeError` from the conversion to `float`).
+fn check_timeout(arg: &str, timeout: Option<f64>) -> PyResult<()> {
+    match timeout {
+        Some(t) if t.is_nan() => Err(PyValueError::new_err(format!("{arg} is NaN"))),
+        Some(t) if t < 0.0 => Err(PyValueError::new_err(format!(
+            "{arg} must be a non-negative number of seconds (or None to wait forever), not {t}"
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// A `timeout` argument: `None` waits forever, `0` checks once.
 fn deadline(timeout: Option<f64>) -> PyResult<Option<Instant>> {
+    check_timeout("timeout", timeout)?;
     match timeout {
         None => Ok(None),
-        Some(t) if t.is_nan() => Err(PyValueError::new_err("timeout is NaN")),
-        Some(t) if t <= 0.0 => Ok(Some(Instant::now())),
         Some(t) => Ok(Instant::now().checked_add(Duration::from_secs_f64(t.min(1e9)))),
     }
 }

@@ -26,8 +26,8 @@ use shm_comm::{
 use crate::fields::{self, Fields};
 use crate::quick::QuickLock;
 use crate::{
-    blocking, closed, create_error, deadline, decode, error, open_error, too_large, typed, Buffer,
-    Deadline, Ser,
+    blocking, check_timeout, closed, create_error, deadline, decode, error, open_error, too_large,
+    typed, Buffer, Deadline, Ser,
 };
 
 /// Locks `m` without ever blocking while holding the GIL: try first, and if
@@ -58,7 +58,8 @@ fn connect_with<R: Send>(
     timeout_connect: f64,
     mut attempt: impl FnMut(Duration) -> Result<R, OpenError> + Send,
 ) -> PyResult<R> {
-    let deadline = deadline(Some(timeout_connect.max(0.0)))?;
+    check_timeout("timeout_connect", Some(timeout_connect))?;
+    let deadline = deadline(Some(timeout_connect))?;
     let start = Instant::now();
     let mut last = None;
     let got = blocking(py, deadline, |until| {
@@ -190,7 +191,10 @@ impl Publisher {
         block: bool,
         timeout: Option<f64>,
     ) -> PyResult<bool> {
-        let _ = (block, timeout);
+        // A publisher never blocks: `block` and `timeout` are accepted for
+        // compatibility, and `timeout` is checked like every other.
+        let _ = block;
+        check_timeout("timeout", timeout)?;
         if self.typed {
             let encoder = lock(py, &self.encoder).as_ref().map(|e| e.clone_ref(py));
             let Some(encoder) = encoder else {
@@ -223,7 +227,10 @@ impl Publisher {
         block: bool,
         timeout: Option<f64>,
     ) -> PyResult<bool> {
-        let _ = (block, timeout);
+        // A publisher never blocks: `block` and `timeout` are accepted for
+        // compatibility, and `timeout` is checked like every other.
+        let _ = block;
+        check_timeout("timeout", timeout)?;
         let buf = Buffer::get(payload)?;
         let codec = if self.typed { Codec::Typed } else { Codec::Raw };
         self.publish(py, buf.as_slice(), codec)
@@ -1308,6 +1315,7 @@ impl Requester {
     }
 
     fn wait(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<Option<(Codec, Vec<u8>)>> {
+        check_timeout("timeout", timeout)?;
         if let Some(held) = self.held.take(py) {
             return Ok(Some(held));
         }
@@ -1498,6 +1506,7 @@ impl Replier {
 
 impl Replier {
     fn take(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<Option<(Codec, Vec<u8>)>> {
+        check_timeout("timeout", timeout)?;
         if let Some(held) = self.held.take(py) {
             return Ok(Some(held));
         }
@@ -1681,6 +1690,7 @@ impl Pusher {
         block: bool,
         timeout: Option<f64>,
     ) -> PyResult<bool> {
+        check_timeout("timeout", timeout)?;
         let raw = self.handle(py)?;
         match raw.try_send(data, codec) {
             Ok(()) => return Ok(true),
@@ -1837,6 +1847,7 @@ impl Puller {
     }
 
     fn take(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<Option<(Codec, Vec<u8>)>> {
+        check_timeout("timeout", timeout)?;
         if let Some(held) = self.held.take(py) {
             return Ok(Some(held));
         }

@@ -108,3 +108,50 @@ def test_another_users_segment_is_refused_naming_its_owner(chan, role, marker):
             Pusher(chan)
     assert path.exists()
     assert not os.path.exists(marker)
+
+
+BAD_TIMEOUTS = [float("nan"), -1.0, -1e-9]
+
+
+def _timeout_calls(make_chan):
+    """Every call of the API that takes a timeout, as (label, call(timeout))."""
+    t = make_chan()
+    pub, sub = Publisher(t), Subscriber(t)
+    q = make_chan()
+    push, pull = Pusher(q), Puller(q)
+    s = make_chan()
+    rep, req = Replier(s), Requester(s)
+    calls = [
+        ("Subscriber()", lambda to: Subscriber(t, timeout_connect=to)),
+        ("Puller()", lambda to: Puller(q, timeout_connect=to)),
+        ("Requester()", lambda to: Requester(s, timeout_connect=to)),
+        ("Publisher.send", lambda to: pub.send(1, timeout=to)),
+        ("Publisher.send_bytes", lambda to: pub.send_bytes(b"x", timeout=to)),
+        ("Subscriber.recv", lambda to: sub.recv(timeout=to)),
+        ("Subscriber.recv_bytes", lambda to: sub.recv_bytes(timeout=to)),
+        ("Subscriber.borrow", lambda to: sub.borrow(timeout=to)),
+        ("Pusher.send", lambda to: push.send(1, timeout=to)),
+        ("Pusher.send_bytes", lambda to: push.send_bytes(b"x", timeout=to)),
+        ("Puller.recv", lambda to: pull.recv(timeout=to)),
+        ("Puller.recv_bytes", lambda to: pull.recv_bytes(timeout=to)),
+        ("Replier.recv", lambda to: rep.recv(timeout=to)),
+        ("Replier.recv_bytes", lambda to: rep.recv_bytes(timeout=to)),
+        ("Requester.request", lambda to: req.request(1, timeout=to)),
+        ("Requester.recv", lambda to: req.recv(timeout=to)),
+    ]
+    return calls, [pub, sub, push, pull, rep, req]
+
+
+def test_nan_and_negative_timeouts_are_the_same_value_error_everywhere(make_chan):
+    calls, handles = _timeout_calls(make_chan)
+    try:
+        for label, call in calls:
+            for bad in BAD_TIMEOUTS:
+                with pytest.raises(ValueError, match="timeout"):
+                    call(bad)
+                    pytest.fail(f"{label} accepted timeout {bad}")
+            with pytest.raises(TypeError):
+                call("1.0")
+    finally:
+        for h in handles:
+            h.close()
