@@ -409,3 +409,68 @@ fn a_typed_puller_of_another_type_gets_a_layout_mismatch_naming_the_field() {
         other => panic!("expected LayoutMismatch, got {other:?}"),
     }
 }
+
+/// Receives jobs `0..n` (in any order) on a fresh puller of `name`, exactly
+/// once each, and checks that nothing else is queued.
+fn pull_all(name: &str, n: u64) -> Puller<Job> {
+    let puller = Puller::<Job>::connect_timeout(name, T).unwrap();
+    let mut seen = vec![0u32; n as usize];
+    for _ in 0..n {
+        let job = puller
+            .recv_timeout(Duration::from_secs(5))
+            .expect("a queued job was lost");
+        assert_eq!(job, Job::new(job.id), "damaged job");
+        seen[job.id as usize] += 1;
+    }
+    assert!(seen.iter().all(|&c| c == 1), "{seen:?}");
+    assert_eq!(puller.try_recv(), Err(TryRecvError::Empty));
+    puller
+}
+
+#[test]
+fn jobs_of_a_pusher_that_left_before_any_puller_came_are_delivered() {
+    let ch = TestChannel::new("pp-linger");
+    // In this process: the pusher is the only participant and leaves at once.
+    let local = Pusher::<Job>::create(ch.name()).unwrap();
+    for id in 0..20 {
+        local.send(Job::new(id)).unwrap();
+    }
+    drop(local);
+    assert!(
+        segment_exists(ch.name()),
+        "a queue that holds jobs outlives its last participant"
+    );
+    let puller = pull_all(ch.name(), 20);
+    drop(puller);
+    assert!(
+        !segment_exists(ch.name()),
+        "the puller that drained it, last out, removes the queue"
+    );
+    // The same across processes: a pusher process exits right after sending.
+    let ch = TestChannel::new("pp-linger");
+    let mut p = pusher(ch.name(), 0, 20, 128);
+    p.say("go");
+    assert_eq!(p.expect("pushed", T), "20");
+    assert!(p.wait_success(T));
+    drop(pull_all(ch.name(), 20));
+    assert!(!segment_exists(ch.name()));
+}
+
+#[test]
+fn jobs_of_a_pusher_killed_right_after_sending_survive_the_next_pusher() {
+    let ch = TestChannel::new("pp-linger-kill");
+    let mut p = peer(&["pusher", ch.name(), "0", "20", "128", "hold"]);
+    p.expect("ready", T);
+    p.say("go");
+    assert_eq!(p.expect("pushed", T), "20");
+    p.kill();
+    // Every participant is dead; the next pusher must join the queue (its
+    // jobs are still there), not replace it with an empty one.
+    let next = Pusher::<Job>::create(ch.name()).unwrap();
+    for id in 20..30 {
+        next.send(Job::new(id)).unwrap();
+    }
+    drop(next);
+    drop(pull_all(ch.name(), 30));
+    assert!(!segment_exists(ch.name()));
+}

@@ -38,9 +38,17 @@
 //! The first pusher creates the queue (its options set the geometry); other
 //! pushers join it. Pullers join an existing queue, waiting up to their
 //! connect timeout for it. The queue lives as long as any participant
-//! (pusher or puller) does, so jobs pushed by a pusher that exited are still
-//! delivered; the last participant to leave removes it, and a queue whose
-//! participants all died is replaced by the next pusher.
+//! (pusher or puller) does, **and as long as it holds jobs**: a pusher may
+//! send its jobs and exit (or be killed) before any puller has connected,
+//! and a puller that comes later still gets every job. This is ZeroMQ's
+//! `LINGER`, unlimited while jobs remain: the last participant to leave
+//! removes the queue only if it is empty; a queue whose participants all
+//! died is joined by the next pusher or puller (the dead ones pruned) if it
+//! holds jobs, and replaced by the next pusher if it is empty. A queue whose
+//! jobs nobody will ever take stays until a cleanup removes it by hand
+//! ([`segment::force_unlink`](crate::segment::force_unlink)). A queue holds
+//! on to a job a pusher died while writing (its `send` never returned) the
+//! same way, until a puller skips it.
 //!
 //! # Crashes
 //! A puller killed while taking a job (between claiming it and finishing the
@@ -171,6 +179,7 @@ impl Endpoint {
                 region_len: geo.region_len().ok_or_else(|| config("too large".into()))?,
             },
             PUSHER,
+            Some(Queue::holds_jobs),
             // SAFETY: the segment hands us its zeroed, page-aligned body of
             // `len` bytes, kept alive by the segment stored with the queue.
             |base, len| init = unsafe { Queue::init(base, len, geo) }.map(drop),
@@ -401,6 +410,7 @@ fn join(
             timeout,
         },
         PULLER,
+        Some(Queue::holds_jobs),
     )?;
     Endpoint::attach(seg, layout)
 }

@@ -262,6 +262,17 @@ impl Queue {
         enq.saturating_sub(deq)
     }
 
+    /// `true` if the queue in `base` holds jobs (or a hole left by a pusher
+    /// that died while writing): a [`Linger`](crate::segment::Linger) for
+    /// work queues. `false` for a region that is not a valid queue.
+    ///
+    /// # Safety
+    /// As for [`attach`](Self::attach), for the duration of the call.
+    pub unsafe fn holds_jobs(base: *mut u8, len: usize) -> bool {
+        // SAFETY: forwarded from the caller.
+        unsafe { Self::attach(base, len) }.is_ok_and(|q| !q.is_empty())
+    }
+
     /// `true` if no job is queued (approximate).
     pub fn is_empty(&self) -> bool {
         self.len() == 0

@@ -240,6 +240,7 @@ impl Service {
                 region_len: body_len,
             },
             REPLIER,
+            None,
             // SAFETY: the segment hands us its zeroed, page-aligned body of
             // `len >= queue region` bytes, kept alive by the segment.
             |base, len| init = unsafe { Queue::init(base, len, shape.queue) }.map(drop),
@@ -261,6 +262,7 @@ impl Service {
                 timeout,
             },
             REQUESTER,
+            None,
         )?;
         Self::attach(seg, typed)
     }

@@ -942,16 +942,27 @@ impl Table {
     }
 }
 
+/// Says, under the segment's lock, whether a shared segment whose last
+/// participant leaves (or whose participants all died) must stay: `true`
+/// keeps it (a queue that still holds jobs). Called with the body.
+///
+/// # Safety
+/// `body` is valid for reads and writes of `len` bytes (the mapped body of
+/// the segment) for the duration of the call; other processes may use it.
+pub type Linger = unsafe fn(body: *mut u8, len: usize) -> bool;
+
 /// A segment shared by many participants (PUSH/PULL queues, REQ/REP
 /// services): created by the first, joined by the others, removed by the last
-/// one to leave. Participants are recorded (pid + start time) in a table at
-/// the start of the region; a segment whose participants all died is stale
-/// and replaced by the next `create_or_join`.
+/// one to leave unless its [`Linger`] keeps it. Participants are recorded
+/// (pid + start time) in a table at the start of the region; a segment whose
+/// participants all died is stale and replaced by the next `create_or_join`
+/// (again unless its `Linger` keeps it: then it is joined).
 #[derive(Debug)]
 pub struct SharedSegment {
     seg: Segment,
     fd: OwnedFd,
     index: u32,
+    linger: Option<Linger>,
 }
 
 impl std::ops::Deref for SharedSegment {
@@ -969,6 +980,7 @@ impl SharedSegment {
     pub fn create_or_join(
         spec: &CreateSpec<'_>,
         role: u32,
+        linger: Option<Linger>,
         init_body: impl FnOnce(*mut u8, usize),
     ) -> Result<SharedSegment, CreateError> {
         let file = file_name(spec.name, spec.role)?;
@@ -990,11 +1002,16 @@ impl SharedSegment {
                     })?;
                     let index = table(&seg).register(role).expect("fresh table has room");
                     platform::unlock(&fd);
-                    return Ok(SharedSegment { seg, fd, index });
+                    return Ok(SharedSegment {
+                        seg,
+                        fd,
+                        index,
+                        linger,
+                    });
                 }
                 Ok(None) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                    if let Some(joined) = join_existing(spec, &file, role)? {
+                    if let Some(joined) = join_existing(spec, &file, role, linger)? {
                         return Ok(joined);
                     }
                 }
@@ -1011,7 +1028,11 @@ impl SharedSegment {
     }
 
     /// Joins an existing segment, waiting up to `spec.timeout` for it.
-    pub fn join(spec: &OpenSpec<'_>, role: u32) -> Result<SharedSegment, OpenError> {
+    pub fn join(
+        spec: &OpenSpec<'_>,
+        role: u32,
+        linger: Option<Linger>,
+    ) -> Result<SharedSegment, OpenError> {
         let deadline = Instant::now().checked_add(spec.timeout);
         loop {
             let left = deadline.map_or(Duration::MAX, |d| {
@@ -1042,7 +1063,12 @@ impl SharedSegment {
                     name: spec.name.to_owned(),
                     max: MAX_PARTICIPANTS,
                 })?;
-                return Ok(SharedSegment { seg, fd, index });
+                return Ok(SharedSegment {
+                    seg,
+                    fd,
+                    index,
+                    linger,
+                });
             }
             if deadline.is_some_and(|d| Instant::now() >= d) {
                 return Err(OpenError::NotReady {
@@ -1056,9 +1082,7 @@ impl SharedSegment {
 
     /// The body: the region after the participant table.
     pub fn body(&self) -> (*mut u8, usize) {
-        let (base, len) = self.seg.region();
-        // SAFETY: `region_len >= TABLE_LEN` was checked on join (or set on create).
-        (unsafe { base.add(TABLE_LEN) }, len - TABLE_LEN)
+        body(&self.seg)
     }
 
     /// This participant's index in the table (stable while joined).
@@ -1072,6 +1096,19 @@ impl SharedSegment {
     }
 }
 
+fn body(seg: &Segment) -> (*mut u8, usize) {
+    let (base, len) = seg.region();
+    // SAFETY: `region_len >= TABLE_LEN` was checked on join (or set on create).
+    (unsafe { base.add(TABLE_LEN) }, len - TABLE_LEN)
+}
+
+/// `true` if `linger` keeps the segment (called under its lock).
+fn lingers(seg: &Segment, linger: Option<Linger>) -> bool {
+    let (base, len) = body(seg);
+    // SAFETY: the body lies inside the mapping `seg` keeps alive.
+    linger.is_some_and(|keep| unsafe { keep(base, len) })
+}
+
 fn table(seg: &Segment) -> Table {
     Table {
         base: seg.region().0,
@@ -1079,11 +1116,12 @@ fn table(seg: &Segment) -> Table {
 }
 
 /// Under the lock: joins an existing segment, or unlinks it if all its
-/// participants are dead (`Ok(None)`: create again).
+/// participants are dead and `linger` does not keep it (`Ok(None)`: create again).
 fn join_existing(
     spec: &CreateSpec<'_>,
     file: &str,
     role: u32,
+    linger: Option<Linger>,
 ) -> Result<Option<SharedSegment>, CreateError> {
     let fd = match platform::shm_open_existing(file) {
         Ok(fd) => fd,
@@ -1146,7 +1184,7 @@ fn join_existing(
         })));
     }
     let t = table(&seg);
-    if t.prune() == 0 {
+    if t.prune() == 0 && !lingers(&seg, linger) {
         return stale();
     }
     let index = t.register(role);
@@ -1157,7 +1195,12 @@ fn join_existing(
             max: MAX_PARTICIPANTS,
         }))
     })?;
-    Ok(Some(SharedSegment { seg, fd, index }))
+    Ok(Some(SharedSegment {
+        seg,
+        fd,
+        index,
+        linger,
+    }))
 }
 
 impl Drop for SharedSegment {
@@ -1170,7 +1213,7 @@ impl Drop for SharedSegment {
             t.pid(self.index).store(0, Ordering::Release);
         }
         if locked {
-            if t.prune() == 0 && !self.seg.is_replaced() {
+            if t.prune() == 0 && !self.seg.is_replaced() && !lingers(&self.seg, self.linger) {
                 let _ = platform::shm_unlink(&self.seg.file);
             }
             platform::unlock(&self.fd);
