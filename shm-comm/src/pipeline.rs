@@ -73,7 +73,7 @@ use crate::error::{
 };
 use crate::layout::LayoutDescriptor;
 use crate::message::{as_bytes, read_with, typed_payload, ShmMessage};
-use crate::queue::{Geometry, Queue};
+use crate::queue::{Geometry, PushError, Queue};
 use crate::segment::{ChannelKind, CreateSpec, OpenSpec, Payload, SharedSegment};
 
 const ROLE: &str = "queue";
@@ -206,27 +206,35 @@ impl Endpoint {
         self.misses.fetch_add(1, Ordering::Relaxed) % REPAIR_EVERY == REPAIR_EVERY - 1
     }
 
-    fn try_push(&self, data: &[u8], codec: Codec, repair: bool) -> bool {
-        self.queue.try_push(data, codec.tag(), repair).is_ok()
+    /// `Ok(true)`: queued; `Ok(false)`: full; `Err`: the queue is corrupt
+    /// (what was found).
+    fn try_push(&self, data: &[u8], codec: Codec, repair: bool) -> Result<bool, String> {
+        match self.queue.try_push(data, codec.tag(), repair) {
+            Ok(()) => Ok(true),
+            Err(PushError::Full) => Ok(false),
+            Err(PushError::Corrupt(why)) => Err(why),
+        }
     }
 
     /// Pushes if there is room; after a miss, now and then looks for a dead
     /// puller in the way. A job that fits costs no more than the queue's own
     /// atomics.
-    fn push_now(&self, data: &[u8], codec: Codec) -> bool {
-        self.try_push(data, codec, false) || (self.repair_now() && self.try_push(data, codec, true))
+    fn push_now(&self, data: &[u8], codec: Codec) -> Result<bool, String> {
+        Ok(self.try_push(data, codec, false)?
+            || (self.repair_now() && self.try_push(data, codec, true)?))
     }
 
     /// Pushes, waiting until `deadline()` (called only if the queue is full,
-    /// so a push that fits costs no clock reading); `false` if still full then.
+    /// so a push that fits costs no clock reading); `Ok(false)` if still
+    /// full then.
     fn push_deadline(
         &self,
         data: &[u8],
         codec: Codec,
         deadline: impl FnOnce() -> Option<Instant>,
-    ) -> bool {
-        if self.push_now(data, codec) {
-            return true;
+    ) -> Result<bool, String> {
+        if self.push_now(data, codec)? {
+            return Ok(true);
         }
         let deadline = deadline();
         let mut first = true;
@@ -241,8 +249,8 @@ impl Endpoint {
                 // One last try: it either queues the job (once) or we give up.
                 return self.try_push(data, codec, true);
             }
-            if self.try_push(data, codec, repair) {
-                return true;
+            if self.try_push(data, codec, repair)? {
+                return Ok(true);
             }
         }
     }
@@ -350,28 +358,32 @@ impl<T: ShmMessage> Pusher<T> {
 
     /// Queues `job` if there is room; otherwise gives it back in `Full`.
     pub fn try_send(&self, job: T) -> Result<(), TrySendError<T>> {
-        if self.ep.push_now(as_bytes(&job), Codec::Typed) {
-            Ok(())
-        } else {
-            Err(TrySendError::Full(job))
+        match self.ep.push_now(as_bytes(&job), Codec::Typed) {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(TrySendError::Full(job)),
+            Err(why) => Err(TrySendError::Corrupt(job, why)),
         }
     }
 
     /// Queues `job`, waiting up to `timeout` for room.
     pub fn send_timeout(&self, job: T, timeout: Duration) -> Result<(), SendTimeoutError<T>> {
-        if self.ep.push_deadline(as_bytes(&job), Codec::Typed, || {
+        let r = self.ep.push_deadline(as_bytes(&job), Codec::Typed, || {
             Instant::now().checked_add(timeout)
-        }) {
-            Ok(())
-        } else {
-            Err(SendTimeoutError::Timeout(job))
+        });
+        match r {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(SendTimeoutError::Timeout(job)),
+            Err(why) => Err(SendTimeoutError::Corrupt(job, why)),
         }
     }
 
-    /// Queues `job`, waiting as long as it takes for room.
+    /// Queues `job`, waiting as long as it takes for room (an error only
+    /// if the queue is corrupt).
     pub fn send(&self, job: T) -> Result<(), SendTimeoutError<T>> {
-        self.ep.push_deadline(as_bytes(&job), Codec::Typed, || None);
-        Ok(())
+        match self.ep.push_deadline(as_bytes(&job), Codec::Typed, || None) {
+            Err(why) => Err(SendTimeoutError::Corrupt(job, why)),
+            Ok(_) => Ok(()),
+        }
     }
 
     /// Jobs waiting in the queue (approximate).
@@ -509,10 +521,10 @@ impl DynPusher {
         self.ep
             .check_len(data.len())
             .map_err(|(l, m)| too_large(l, m))?;
-        if self.ep.push_now(data, codec) {
-            Ok(())
-        } else {
-            Err(TrySendError::Full(()))
+        match self.ep.push_now(data, codec) {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(TrySendError::Full(())),
+            Err(why) => Err(TrySendError::Corrupt((), why)),
         }
     }
 
@@ -526,10 +538,10 @@ impl DynPusher {
         self.ep
             .check_len(data.len())
             .map_err(|(len, max)| SendTimeoutError::TooLarge { len, max })?;
-        if self.ep.push_deadline(data, codec, || deadline) {
-            Ok(())
-        } else {
-            Err(SendTimeoutError::Timeout(()))
+        match self.ep.push_deadline(data, codec, || deadline) {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(SendTimeoutError::Timeout(())),
+            Err(why) => Err(SendTimeoutError::Corrupt((), why)),
         }
     }
 

@@ -74,6 +74,11 @@ fn dec(s: u64) -> (u32, u64, u32) {
     ((s >> 32) as u32, (s >> 30) & 3, (s & PID_MASK) as u32)
 }
 
+/// A state's kind, for messages.
+fn kind_name(kind: u64) -> &'static str {
+    ["EMPTY", "WRITING", "FULL", "READING"][(kind & 3) as usize]
+}
+
 /// The shape of a queue.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Geometry {
@@ -132,9 +137,17 @@ unsafe impl Send for Queue {}
 // SAFETY: as above.
 unsafe impl Sync for Queue {}
 
-/// The queue had no room.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Full;
+/// Why [`Queue::try_push`] did not queue a job.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PushError {
+    /// No room now (or, rarely, other processes kept changing the queue
+    /// under this call): try again later.
+    Full,
+    /// The queue's shared state is impossible (a peer wrote garbage into
+    /// it); says what was found. The cell in the way has been reset, so a
+    /// later push may succeed.
+    Corrupt(String),
+}
 
 impl Queue {
     /// Writes the geometry into a zeroed region.
@@ -296,14 +309,24 @@ impl Queue {
         true
     }
 
-    /// Pushes `data` tagged `tag`, or returns [`Full`]. With `repair`, cells
-    /// blocking the way that are held by dead processes are freed first
-    /// (costs a `/proc` lookup, so callers pass it when they found the
-    /// queue full once already).
-    pub fn try_push(&self, data: &[u8], tag: u32, repair: bool) -> Result<(), Full> {
+    /// Most steps (cells looked at) of one `try_push` or `try_pop`: a
+    /// legitimate call helps the position past a few cells claimed by
+    /// others at most (or past a lap of them after a repair); beyond this
+    /// it gives up for this call (a spurious full or empty, which callers
+    /// retry within their deadlines) instead of looping on shared state.
+    fn max_steps(&self) -> u32 {
+        self.geo.capacity.saturating_add(64)
+    }
+
+    /// Pushes `data` tagged `tag`, or returns [`PushError::Full`]. With
+    /// `repair`, cells blocking the way that are held by dead processes are
+    /// freed first (costs a `/proc` lookup, so callers pass it when they
+    /// found the queue full once already). A cell in an impossible state
+    /// for the enqueue position (see [`PushError::Corrupt`]) is reset.
+    pub fn try_push(&self, data: &[u8], tag: u32, repair: bool) -> Result<(), PushError> {
         assert!(data.len() <= self.geo.max_payload as usize);
         let enq = self.u64_at(OFF_ENQ);
-        loop {
+        for _ in 0..self.max_steps() {
             let pos = enq.load(Ordering::Relaxed);
             let (off, lap) = self.cell(pos);
             let state = self.u64_at(off);
@@ -347,8 +370,9 @@ impl Queue {
                 self.not_empty().notify();
                 return Ok(());
             }
-            if d >= 0 {
-                // Position already taken (or far behind): help it advance.
+            if d == 0 || (d == 1 && kind == EMPTY) {
+                // Position already taken (and maybe already emptied again):
+                // help it advance.
                 let _ = enq.compare_exchange(
                     pos,
                     pos.wrapping_add(1),
@@ -357,20 +381,42 @@ impl Queue {
                 );
                 continue;
             }
-            // d < 0: the cell still holds the previous lap.
-            let stuck = match kind {
-                READING | WRITING => repair && self.repair(off, s, pid, enc(lap, EMPTY, 0)),
-                _ => false,
-            };
-            if !stuck && enq.load(Ordering::Relaxed) == pos {
-                return Err(Full);
+            if d == -1 && kind != EMPTY {
+                // The cell still holds the previous lap: full, unless its
+                // holder is dead.
+                let stuck = match kind {
+                    READING | WRITING => repair && self.repair(off, s, pid, enc(lap, EMPTY, 0)),
+                    _ => false,
+                };
+                if !stuck && enq.load(Ordering::Relaxed) == pos {
+                    return Err(PushError::Full);
+                }
+                continue;
             }
+            // Any other state is impossible for a position that has not
+            // moved meanwhile: a cell is only claimed at the enqueue
+            // position (the claimer then advances it), so it is at most one
+            // lap ahead (emptied) or behind (not yet emptied).
+            if enq.load(Ordering::Relaxed) != pos {
+                continue;
+            }
+            // AcqRel: as for any claim of the cell. Reset for this position.
+            let _ =
+                state.compare_exchange(s, enc(lap, EMPTY, 0), Ordering::AcqRel, Ordering::Relaxed);
+            return Err(PushError::Corrupt(format!(
+                "cell {} was {} of lap {slap} (pid {pid}) at enqueue position {pos} (lap {lap}); reset",
+                pos % u64::from(self.geo.capacity),
+                kind_name(kind)
+            )));
         }
+        Err(PushError::Full)
     }
 
     /// Copies the next job into `dst` (room for `cap` bytes) and returns
     /// `(len, tag)`. With `repair`, a cell whose pusher died mid-write is
-    /// skipped (that job never existed).
+    /// skipped (that job never existed). A cell in an impossible state for
+    /// the dequeue position, or a job longer than the cell (or than `cap`),
+    /// is skipped and reported as [`TryRecvError::Corrupt`].
     ///
     /// # Safety
     /// `dst` is valid for writes of `cap` bytes.
@@ -381,7 +427,7 @@ impl Queue {
         repair: bool,
     ) -> Result<(u32, u32), TryRecvError> {
         let deq = self.u64_at(OFF_DEQ);
-        loop {
+        for _ in 0..self.max_steps() {
             let pos = deq.load(Ordering::Relaxed);
             let (off, lap) = self.cell(pos);
             let state = self.u64_at(off);
@@ -430,7 +476,7 @@ impl Queue {
                 }
                 return Ok((len, tag));
             }
-            if d > 0 || (d == 0 && kind == READING) {
+            if d == 1 || (d == 0 && kind == READING) {
                 // Already taken: help the position advance.
                 let _ = deq.compare_exchange(
                     pos,
@@ -440,18 +486,50 @@ impl Queue {
                 );
                 continue;
             }
-            if repair
-                && d == 0
-                && kind == WRITING
-                && self.repair(off, s, pid, enc(lap.wrapping_add(1), EMPTY, 0))
-            {
+            if d == 0 {
+                // EMPTY: no job yet; WRITING: not written yet, or its
+                // pusher died (then, with `repair`, skip the hole).
+                if repair
+                    && kind == WRITING
+                    && self.repair(off, s, pid, enc(lap.wrapping_add(1), EMPTY, 0))
+                {
+                    continue;
+                }
+                return Err(TryRecvError::Empty);
+            }
+            if d == -1 && kind == READING {
+                // The previous lap's job is still being copied out.
+                if repair && self.repair(off, s, pid, enc(lap, EMPTY, 0)) {
+                    continue;
+                }
+                return Err(TryRecvError::Empty);
+            }
+            // Any other state is impossible for a position that has not
+            // moved meanwhile: the dequeue position passes a cell only by
+            // claiming it, or helping after someone did.
+            if deq.load(Ordering::Relaxed) != pos {
                 continue;
             }
-            if repair && d < 0 && kind == READING && self.repair(off, s, pid, enc(lap, EMPTY, 0)) {
-                continue;
-            }
-            return Err(TryRecvError::Empty);
+            // AcqRel: as for any claim of the cell. Skip it, as if taken.
+            let _ = state.compare_exchange(
+                s,
+                enc(lap.wrapping_add(1), EMPTY, 0),
+                Ordering::AcqRel,
+                Ordering::Relaxed,
+            );
+            let _ = deq.compare_exchange(
+                pos,
+                pos.wrapping_add(1),
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            );
+            return Err(TryRecvError::Corrupt(format!(
+                "cell {} was {} of lap {slap} (pid {pid}) at dequeue position {pos} (lap {lap}); skipped",
+                pos % u64::from(self.geo.capacity),
+                kind_name(kind)
+            )));
         }
+        Err(TryRecvError::Empty)
     }
 
     /// `true` if a `try_pop` may find a job now: the cell at the dequeue
@@ -648,7 +726,7 @@ mod tests {
         for i in 0..4u8 {
             q.try_push(&[i; 3], 0, false).unwrap();
         }
-        assert_eq!(q.try_push(b"x", 0, true), Err(Full));
+        assert_eq!(q.try_push(b"x", 0, true), Err(PushError::Full));
         for round in 0..10u8 {
             assert_eq!(pop(&q).unwrap(), vec![round; 3]);
             q.try_push(&[round + 4; 3], 0, false).unwrap();
@@ -669,7 +747,7 @@ mod tests {
         q.u64_at(off)
             .store(enc(lap, READING, ghost.me), Ordering::Release);
         // The queue is full; a push with repair frees the dead reader's cell.
-        assert_eq!(q.try_push(b"a", 0, false), Err(Full));
+        assert_eq!(q.try_push(b"a", 0, false), Err(PushError::Full));
         q.try_push(b"a", 0, true).unwrap();
         // Job 0 was lost (the one being read); 1..3 and the new one remain.
         for want in [vec![1u8], vec![2], vec![3], b"a".to_vec()] {
@@ -704,6 +782,202 @@ mod tests {
         let soon = Some(Instant::now() + std::time::Duration::from_millis(5));
         assert_eq!(q.wait_jobs(soon, true, true), (false, false));
         assert_eq!(pop(&q).unwrap(), b"j");
+    }
+
+    /// A queue in leaked heap memory (for threads that may outlive a test
+    /// that gave up on them).
+    fn leaked_queue(geo: Geometry) -> Queue {
+        let (buf, q) = queue(geo);
+        std::mem::forget(buf);
+        q
+    }
+
+    /// Runs `f` on a thread and returns its result, or panics if it takes
+    /// longer than `limit` (a spin on corrupt state).
+    fn within<R: Send + 'static>(
+        limit: std::time::Duration,
+        what: &str,
+        f: impl FnOnce() -> R + Send + 'static,
+    ) -> R {
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(f());
+        });
+        rx.recv_timeout(limit)
+            .unwrap_or_else(|_| panic!("{what} did not return within {limit:?}"))
+    }
+
+    fn push_result(q: Queue, repair: bool) -> Result<(), PushError> {
+        within(std::time::Duration::from_secs(2), "try_push", move || {
+            q.try_push(b"job", 7, repair)
+        })
+    }
+
+    fn pop_result(q: Queue) -> Result<Vec<u8>, TryRecvError> {
+        within(std::time::Duration::from_secs(2), "try_pop", move || {
+            pop(&q)
+        })
+    }
+
+    #[test]
+    fn impossible_cell_states_are_corrupt_errors_and_get_repaired() {
+        let ms = std::time::Duration::from_millis;
+        let geo = Geometry {
+            capacity: 8,
+            max_payload: 16,
+        };
+        // Every cell's lap far ahead of the positions (one pass of writes):
+        // each push reports the cell in its way as corrupt and resets it,
+        // then the queue works again.
+        let q = leaked_queue(geo);
+        for i in 0..8u64 {
+            let (off, _) = q.cell(i);
+            q.u64_at(off)
+                .store(enc(0x4000_0000, EMPTY, 0), Ordering::Relaxed);
+        }
+        let mut corrupt = 0;
+        for _ in 0..9 {
+            match push_result(q, true) {
+                Ok(()) => break,
+                Err(PushError::Corrupt(why)) => {
+                    corrupt += 1;
+                    assert!(why.contains("lap"), "{why}");
+                }
+                Err(e) => panic!("unexpected {e:?}"),
+            }
+        }
+        assert!(corrupt >= 1, "no corruption reported");
+        assert_eq!(pop_result(q).unwrap(), b"job");
+        // Cells far ahead of pullers: the same on the other side.
+        let q = leaked_queue(geo);
+        for i in 0..8u64 {
+            let (off, _) = q.cell(i);
+            q.u64_at(off)
+                .store(enc(0x7000_0000, FULL, 0), Ordering::Relaxed);
+        }
+        assert!(matches!(pop_result(q), Err(TryRecvError::Corrupt(_))));
+        // A claim far ahead, held by a live process (this one): impossible.
+        let q = leaked_queue(geo);
+        let (off, _) = q.cell(0);
+        q.u64_at(off)
+            .store(enc(77, WRITING, q.me), Ordering::Relaxed);
+        assert!(matches!(push_result(q, false), Err(PushError::Corrupt(_))));
+        q.try_push(b"ok", 0, false).unwrap();
+        assert_eq!(pop_result(q).unwrap(), b"ok");
+        // Positions far from the cells: the enqueue position many laps
+        // ahead, the dequeue position many laps behind.
+        let q = leaked_queue(geo);
+        q.u64_at(OFF_ENQ).store(8 * 1000, Ordering::Relaxed);
+        assert!(matches!(push_result(q, true), Err(PushError::Corrupt(_))));
+        let q = leaked_queue(geo);
+        q.try_push(b"a", 0, false).unwrap();
+        q.u64_at(OFF_DEQ).store(u64::MAX - 80, Ordering::Relaxed);
+        assert!(matches!(pop_result(q), Err(TryRecvError::Corrupt(_))));
+        // A length over max_payload: corrupt, and the job is dropped.
+        let q = leaked_queue(geo);
+        q.try_push(b"a", 0, false).unwrap();
+        let (off, _) = q.cell(0);
+        q.u32_at(off + 8).store(1 << 20, Ordering::Relaxed);
+        assert!(matches!(pop_result(q), Err(TryRecvError::Corrupt(_))));
+        assert_eq!(pop_result(q), Err(TryRecvError::Empty));
+        // The waits on such a queue end by their deadlines.
+        let q = leaked_queue(geo);
+        for i in 0..8u64 {
+            let (off, _) = q.cell(i);
+            q.u64_at(off).store(enc(5, READING, 1), Ordering::Relaxed);
+        }
+        within(ms(2000), "wait_job", move || {
+            q.wait_jobs(Some(Instant::now() + ms(20)), true, true);
+            q.wait_job(Some(Instant::now() + ms(20)), true);
+            q.wait_room(Some(Instant::now() + ms(20)), true);
+        });
+    }
+
+    #[test]
+    fn random_bytes_over_a_live_queue_never_hang_or_crash_its_peers() {
+        let ms = std::time::Duration::from_millis;
+        let geo = Geometry {
+            capacity: 16,
+            max_payload: 24,
+        };
+        let q = leaked_queue(geo);
+        let words = geo.region_len().unwrap() / 8;
+        let stop: &'static std::sync::atomic::AtomicBool =
+            Box::leak(Box::new(std::sync::atomic::AtomicBool::new(false)));
+        let (tx, rx) = std::sync::mpsc::channel::<(&str, std::time::Duration, u64)>();
+        let worker = |name: &'static str, push: bool| {
+            let tx = tx.clone();
+            std::thread::spawn(move || {
+                let (mut slowest, mut ops) = (std::time::Duration::ZERO, 0u64);
+                let mut buf = [0u8; 24];
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let t0 = Instant::now();
+                    let deadline = Some(t0 + ms(5));
+                    if push {
+                        if q.try_push(b"payload", 1, ops % 4 == 0).is_err() {
+                            q.wait_room(deadline, true);
+                        }
+                    } else {
+                        // SAFETY: `buf` has 24 bytes.
+                        if unsafe { q.try_pop(buf.as_mut_ptr(), 24, ops % 4 == 0) }.is_err() {
+                            q.wait_jobs(deadline, true, ops % 2 == 0);
+                        }
+                    }
+                    slowest = slowest.max(t0.elapsed());
+                    ops += 1;
+                }
+                let _ = tx.send((name, slowest, ops));
+            });
+        };
+        worker("pusher 1", true);
+        worker("pusher 2", true);
+        worker("puller 1", false);
+        worker("puller 2", false);
+        // Scribble random words (atomically: this process reads them too)
+        // over positions, events and cells while the peers run.
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        let end = Instant::now() + ms(400);
+        let mut round = 0u32;
+        let far_ahead = |round: u32| {
+            for i in 0..u64::from(geo.capacity) {
+                let (off, _) = q.cell(i);
+                let s = enc(0x4000_0000 + round, u64::from(round) & 3, 0);
+                q.u64_at(off).store(s, Ordering::Relaxed);
+            }
+        };
+        while Instant::now() < end {
+            round += 1;
+            if round % 50 == 0 {
+                // Now and then one pass over every cell, all far ahead.
+                far_ahead(round);
+            }
+            for _ in 0..64 {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                if x & 1 == 0 {
+                    let w = 8 + (x as usize >> 8) % (words - 8);
+                    q.u64_at(w * 8).store(x, Ordering::Relaxed);
+                } else {
+                    // A plausible cell state, of any lap, kind and pid.
+                    let (off, _) = q.cell(x >> 40);
+                    let s = enc((x >> 32) as u32, (x >> 4) & 3, (x >> 8) as u32);
+                    q.u64_at(off).store(s, Ordering::Relaxed);
+                }
+            }
+            std::thread::sleep(ms(1));
+        }
+        far_ahead(0);
+        // Then let them run on the damaged queue for a while.
+        std::thread::sleep(ms(200));
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        for _ in 0..4 {
+            let (name, slowest, ops) = rx
+                .recv_timeout(std::time::Duration::from_secs(5))
+                .expect("a peer hung on the scribbled queue");
+            eprintln!("{name}: {ops} operations, slowest {slowest:?}");
+            assert!(slowest < ms(1000), "{name} took {slowest:?}");
+        }
     }
 
     #[test]

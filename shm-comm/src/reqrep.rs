@@ -437,8 +437,13 @@ impl RawRequester {
         let pending = Pending { call };
         let (mut repair, mut first) = (false, true);
         loop {
-            if self.svc.queue.try_push(&frame, codec.tag(), repair).is_ok() {
-                return Ok(pending);
+            match self.svc.queue.try_push(&frame, codec.tag(), repair) {
+                Ok(()) => return Ok(pending),
+                Err(queue::PushError::Full) => {}
+                Err(queue::PushError::Corrupt(why)) => {
+                    self.cancel(pending);
+                    return Err(RequestError::Corrupt(why));
+                }
             }
             if deadline.is_some_and(|d| Instant::now() >= d) {
                 self.cancel(pending);
@@ -564,6 +569,10 @@ impl RawRequester {
                 .is_ok()
             {
                 return Ok(());
+            }
+            // Changed under us: by a replier, or by a peer writing garbage.
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                return Err(self.timeout());
             }
         }
     }
