@@ -135,7 +135,9 @@ impl Endpoint {
         let (base, len) = seg.body();
         // SAFETY: the body is page-aligned + 4096 and lives as long as `seg`,
         // which is stored next to the queue.
-        let queue = unsafe { Queue::attach(base, len) }.map_err(corrupt)?;
+        let queue = unsafe { Queue::attach(base, len) }
+            .map_err(corrupt)?
+            .with_peers(seg.peers());
         if let Some(n) = typed_len {
             if queue.geometry().max_payload != n {
                 return Err(corrupt(format!(

@@ -6,19 +6,28 @@
 //! Dmitry Vyukov's bounded MPMC queue (two position counters, one sequence
 //! word per cell), made robust to processes that die mid-operation: instead
 //! of claiming a *position* and then owning its cell invisibly, a process
-//! claims the *cell* with one compare-and-swap that records its pid, and only
-//! then advances the position counter (anyone may help advance it). A cell
-//! stuck in "writing" or "reading" by a dead pid is repaired by the next
-//! process that finds it blocking its way, so the queue never stalls.
+//! claims the *cell* with one compare-and-swap that records who claimed it,
+//! and only then advances the position counter (anyone may help advance
+//! it). A cell stuck in "writing" or "reading" by a dead claimer is
+//! repaired by the next process that finds it blocking its way, so the
+//! queue never stalls.
 //!
 //! # Cell state (`u64`)
-//! `lap << 32 | kind << 30 | pid`, where `lap = position / capacity`
+//! `lap << 32 | kind << 30 | claimer`, where `lap = position / capacity`
 //! (wrapping, compared by wrapping difference) and `kind` is one of:
 //! - `EMPTY`   (lap L): ready for the push at position `L * cap + i`;
-//! - `WRITING` (lap L, pid): a pusher is filling it;
+//! - `WRITING` (lap L, claimer): a pusher is filling it;
 //! - `FULL`    (lap L): holds the job of position `L * cap + i`;
-//! - `READING` (lap L, pid): a puller is copying it out; it then stores
+//! - `READING` (lap L, claimer): a puller is copying it out; it then stores
 //!   `EMPTY (L + 1)`.
+//!
+//! The claimer (30 bits) is the claim token of the participant (see
+//! [`Peers`](crate::segment::Peers): its participant-table index and start
+//! time, so that a claim by a dead process is recognized even once its
+//! pid belongs to another live process); a queue without peers (tests on
+//! heap memory) records the pid. Any state more than a lap away from the
+//! position it is read at is impossible: a [`PushError::Corrupt`] or
+//! [`TryRecvError::Corrupt`], and the cell is reset.
 //!
 //! # What a crash can lose
 //! - A pusher killed while filling a cell: that job was never sent (its
@@ -42,6 +51,7 @@ use std::time::Instant;
 
 use crate::error::TryRecvError;
 use crate::ring::{copy_in, copy_out};
+use crate::segment::Peers;
 use crate::sync::{self, AtomicU32, AtomicU64, Ordering};
 
 const OFF_CAPACITY: usize = 0;
@@ -128,7 +138,9 @@ pub struct Queue {
     base: std::ptr::NonNull<u8>,
     geo: Geometry,
     stride: usize,
+    /// What our claims record: our claim token, or our pid without `peers`.
     me: u32,
+    peers: Option<Peers>,
 }
 
 // SAFETY: the queue only touches its region through atomics and the cell
@@ -213,7 +225,25 @@ impl Queue {
             geo,
             stride: geo.stride(),
             me: crate::platform::pid(),
+            peers: None,
         })
+    }
+
+    /// The queue, its claims naming participants of `peers` (the shared
+    /// segment's table) instead of pids.
+    pub fn with_peers(mut self, peers: Peers) -> Queue {
+        self.me = peers.me();
+        self.peers = Some(peers);
+        self
+    }
+
+    /// `true` if the claimer recorded in a cell or mailbox is alive (reads
+    /// `/proc`; `false` for a claimer that names no live participant).
+    pub fn claimer_alive(&self, claimer: u32) -> bool {
+        match &self.peers {
+            Some(p) => p.alive(claimer),
+            None => sync::pid_alive(claimer),
+        }
     }
 
     /// The geometry.
@@ -298,8 +328,8 @@ impl Queue {
 
     /// Repairs a cell held by a dead process: returns `true` if it did (or
     /// someone else changed the cell meanwhile).
-    fn repair(&self, off: usize, seen: u64, pid: u32, to: u64) -> bool {
-        if pid == self.me || sync::pid_alive(pid) {
+    fn repair(&self, off: usize, seen: u64, claimer: u32, to: u64) -> bool {
+        if claimer == self.me || self.claimer_alive(claimer) {
             return false;
         }
         // AcqRel: as for any claim of the cell (see `try_push`).
@@ -557,8 +587,8 @@ impl Queue {
         }
     }
 
-    /// This process's pid, as recorded in the cells it claims.
-    pub fn pid(&self) -> u32 {
+    /// What this participant's claims record (see the module docs).
+    pub fn claimer(&self) -> u32 {
         self.me
     }
 
@@ -977,6 +1007,48 @@ mod tests {
                 .expect("a peer hung on the scribbled queue");
             eprintln!("{name}: {ops} operations, slowest {slowest:?}");
             assert!(slowest < ms(1000), "{name} took {slowest:?}");
+        }
+    }
+
+    #[test]
+    fn claims_name_participants_so_a_reused_pid_does_not_keep_them_alive() {
+        let (_b, q) = queue(GEO);
+        let mut table = vec![0u64; crate::segment::TABLE_LEN / 8];
+        let peers = Peers::register_in(table.as_mut_ptr().cast(), 1);
+        let q = q.with_peers(peers);
+        // Entry 5: a participant that died, whose pid this process now has
+        // (same pid, another start time).
+        let me = crate::platform::pid();
+        let start = crate::platform::process_start_time(me).unwrap();
+        let ghost = peers.fake_entry(5, me, start + 1);
+        assert!(q.claimer_alive(q.claimer()));
+        assert!(!q.claimer_alive(ghost));
+        // Pid 1 (alive) as a pid-recording build wrote it: entry 1, free.
+        assert!(!q.claimer_alive(1));
+        // An index beyond the table.
+        assert!(!q.claimer_alive(255));
+        for i in 0..4u8 {
+            q.try_push(&[i], 0, false).unwrap();
+        }
+        for (pos, claimer) in [(0, ghost), (1, 1)] {
+            let (off, lap) = q.cell(pos);
+            q.u64_at(off)
+                .store(enc(lap, READING, claimer), Ordering::Release);
+        }
+        assert_eq!(q.try_push(b"a", 0, false), Err(PushError::Full));
+        q.try_push(b"a", 0, true).unwrap();
+        q.try_push(b"b", 0, true).unwrap();
+        for want in [vec![2u8], vec![3], b"a".to_vec(), b"b".to_vec()] {
+            assert_eq!(pop(&q).unwrap(), want);
+        }
+        // A live participant's claim is never repaired.
+        let (off, lap) = q.cell(q.pushed());
+        q.u64_at(off).store(
+            enc(lap.wrapping_sub(1), READING, q.claimer()),
+            Ordering::Release,
+        );
+        for _ in 0..4 {
+            assert_eq!(q.try_push(b"c", 0, true), Err(PushError::Full));
         }
     }
 

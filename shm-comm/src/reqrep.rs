@@ -75,7 +75,9 @@ const MB_HEADER: usize = 64;
 /// How often a waiting requester re-checks for dead repliers / stuck mailboxes.
 const SLICE: Duration = Duration::from_millis(50);
 
-// Mailbox state: call << 32 | kind << 30 | pid.
+// Mailbox state: call << 32 | kind << 30 | claimer, the claimer (of WRITING
+// only) being the replier's claim token (see `segment::Peers`): a replier
+// that died mid-write is recognized even once its pid is reused.
 const IDLE: u64 = 0;
 const WAITING: u64 = 1;
 const WRITING: u64 = 2;
@@ -284,7 +286,9 @@ impl Service {
         let (base, len) = seg.body();
         // SAFETY: the body is page-aligned and lives as long as `seg`, stored
         // next to the queue.
-        let queue = unsafe { Queue::attach(base, len) }.map_err(corrupt)?;
+        let queue = unsafe { Queue::attach(base, len) }
+            .map_err(corrupt)?
+            .with_peers(seg.peers());
         let qlen = queue
             .geometry()
             .region_len()
@@ -548,7 +552,7 @@ impl RawRequester {
             // Release store of READY in `reply`.
             let s = mb.state.load(Ordering::Acquire);
             let (_, kind, pid) = dec(s);
-            if kind == WRITING && sync::pid_alive(pid) {
+            if kind == WRITING && self.svc.queue.claimer_alive(pid) {
                 if deadline.is_some_and(|d| Instant::now() >= d) {
                     return Err(RequestError::Timeout {
                         replier_alive: true,
@@ -679,7 +683,7 @@ impl RawReplier {
             });
         }
         let mb = self.svc.mailbox(call.mailbox);
-        let me = self.svc.queue.pid();
+        let me = self.svc.queue.claimer();
         // AcqRel: pairs with the requester's CAS in `arm` (and its timeout
         // withdrawal): only a mailbox still waiting for this call is written.
         if mb
@@ -928,5 +932,51 @@ impl DynReplier {
     /// The untyped replier.
     pub fn raw(&self) -> &RawReplier {
         &self.raw
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Removes the channel's segments when dropped, even if the test fails.
+    struct Cleanup(String);
+    impl Drop for Cleanup {
+        fn drop(&mut self) {
+            let _ = crate::segment::force_unlink(&self.0);
+        }
+    }
+
+    #[test]
+    fn a_reply_mailbox_claimed_by_a_live_non_participant_does_not_wedge_its_requester() {
+        let name = format!("test/rr-unit/{}-claim", std::process::id());
+        let _cleanup = Cleanup(name.clone());
+        let replier = DynReplier::create(&name, ServiceOptions::default()).unwrap();
+        let requester = DynRequester::connect(&name, Duration::from_secs(5)).unwrap();
+        let raw = requester.raw();
+        // A replier was writing a reply into this requester's mailbox and
+        // died; its pid now belongs to a live process that is no participant
+        // (pid 1), or to this very process. WRITING has kind 2; the claimer
+        // is in the low 30 bits, as recorded by a build that stored pids.
+        for claimer in [1, crate::platform::pid()] {
+            let mb = raw.svc.mailbox(raw.svc.seg.index());
+            let call = raw.next_call.load(Ordering::Relaxed).wrapping_sub(1);
+            mb.state
+                .store(enc(call, WRITING, claimer), Ordering::Release);
+            let server = std::thread::scope(|s| {
+                let server = s.spawn(|| {
+                    let (call, frame) = replier.recv_timeout(Duration::from_secs(5)).unwrap();
+                    replier.reply(&call, &frame.data, frame.codec).unwrap()
+                });
+                let r = requester.request(b"ping", Codec::Raw, Duration::from_secs(1));
+                assert_eq!(
+                    r.map(|f| f.data),
+                    Ok(b"ping".to_vec()),
+                    "claimed by {claimer}"
+                );
+                server.join().unwrap()
+            });
+            assert!(server);
+        }
     }
 }

@@ -36,7 +36,7 @@ pub const MAX_NAME_LEN: usize = 100;
 /// Magic bytes at offset 0 of every segment.
 pub const MAGIC: [u8; 8] = *b"SHMCOMM\0";
 /// Version of the header and region layouts; bumped on any incompatible change.
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
 /// Value of `init` once the creator has finished writing the segment.
 pub const INIT_READY: u32 = 0x5245_4459;
 /// Size reserved for the header; regions start after it.
@@ -942,6 +942,76 @@ impl Table {
     }
 }
 
+/// How protocol words of a shared segment (queue cells, reply mailboxes)
+/// name the participant that claimed them, so that a claim outlives no
+/// process and survives pid reuse: a *claim token* of 30 bits, the
+/// claimer's participant-table index in the low 8 bits and the low 22 bits
+/// of its start time (clock ticks since boot, as recorded in its entry)
+/// above them. A token is alive only while entry `index` is registered,
+/// with that start time, to a live process started then: a dead claimer's
+/// entry is pruned or reused by a process started later, and a pid reused
+/// by an unrelated process (or by another participant) has another start
+/// time. A token naming an entry out of range is dead (a peer wrote garbage).
+#[derive(Clone, Copy, Debug)]
+pub struct Peers {
+    table: Table,
+    me: u32,
+}
+
+// SAFETY: the table is read only through atomics, inside a mapping that
+// the `SharedSegment` the peers came from keeps alive (see `peers`).
+unsafe impl Send for Peers {}
+// SAFETY: as above.
+unsafe impl Sync for Peers {}
+
+const TOKEN_INDEX_BITS: u32 = 8;
+const TOKEN_START_MASK: u64 = (1 << 22) - 1;
+
+fn claim_token(index: u32, start: u64) -> u32 {
+    index | (((start & TOKEN_START_MASK) as u32) << TOKEN_INDEX_BITS)
+}
+
+impl Peers {
+    /// This participant's claim token.
+    pub fn me(&self) -> u32 {
+        self.me
+    }
+
+    /// `true` if the participant that `token` names is registered and alive
+    /// (reads `/proc`).
+    pub fn alive(&self, token: u32) -> bool {
+        let i = token & ((1 << TOKEN_INDEX_BITS) - 1);
+        if i >= MAX_PARTICIPANTS {
+            return false;
+        }
+        // Acquire: pairs with the Release store of `pid` in `register`.
+        let pid = self.table.pid(i).load(Ordering::Acquire);
+        let start = self.table.start(i).load(Ordering::Relaxed);
+        pid != 0 && claim_token(i, start) == token && platform::process_alive(pid, start)
+    }
+
+    /// Peers over a participant table in `base` (TABLE_LEN bytes, 8-aligned,
+    /// zeroed or holding entries), registering this process with `role`.
+    #[cfg(test)]
+    pub(crate) fn register_in(base: *mut u8, role: u32) -> Peers {
+        let table = Table { base };
+        let index = table.register(role).expect("room in the table");
+        Peers {
+            table,
+            me: claim_token(index, table.start(index).load(Ordering::Relaxed)),
+        }
+    }
+
+    /// Test hook: writes entry `i` of the table as if `pid`, started at
+    /// `start`, had registered there.
+    #[cfg(test)]
+    pub(crate) fn fake_entry(&self, i: u32, pid: u32, start: u64) -> u32 {
+        self.table.start(i).store(start, Ordering::Relaxed);
+        self.table.pid(i).store(pid, Ordering::Release);
+        claim_token(i, start)
+    }
+}
+
 /// Says, under the segment's lock, whether a shared segment whose last
 /// participant leaves (or whose participants all died) must stay: `true`
 /// keeps it (a queue that still holds jobs). Called with the body.
@@ -1093,6 +1163,15 @@ impl SharedSegment {
     /// Live participants with `role`.
     pub fn count_live(&self, role: u32) -> u32 {
         table(&self.seg).count_live(role)
+    }
+
+    /// How claims in this segment name participants; valid while `self` is.
+    pub fn peers(&self) -> Peers {
+        let table = table(&self.seg);
+        Peers {
+            table,
+            me: claim_token(self.index, table.start(self.index).load(Ordering::Relaxed)),
+        }
     }
 }
 
