@@ -74,6 +74,9 @@ const REQ_HEADER: usize = 16;
 const MB_HEADER: usize = 64;
 /// How often a waiting requester re-checks for dead repliers / stuck mailboxes.
 const SLICE: Duration = Duration::from_millis(50);
+/// A timed-out call looks up whether a replier is alive (reading `/proc`
+/// for each) at most this often; polls in between reuse the last verdict.
+const LIVENESS_EVERY: Duration = Duration::from_millis(5);
 
 // Mailbox state: call << 32 | kind << 30 | claimer, the claimer (of WRITING
 // only) being the replier's claim token (see `segment::Peers`): a replier
@@ -367,6 +370,13 @@ pub struct RawRequester {
     in_call: Mutex<()>,
     /// The last wait for a reply timed out: do not spin on the next one.
     idle: AtomicBool,
+    /// Times a timeout looked up whether a replier is alive (`/proc`).
+    liveness_checks: std::sync::atomic::AtomicU64,
+    /// The last such verdict, and when it was made (nanoseconds after
+    /// `epoch`, plus one; 0: never): reused for `LIVENESS_EVERY`.
+    replier_alive: AtomicBool,
+    alive_at: std::sync::atomic::AtomicU64,
+    epoch: Instant,
 }
 
 /// A request sent by [`RawRequester::send`] whose reply has not been taken.
@@ -388,6 +398,10 @@ impl RawRequester {
             next_call: AtomicU32::new(last.wrapping_add(1)),
             in_call: Mutex::new(()),
             idle: AtomicBool::new(false),
+            liveness_checks: std::sync::atomic::AtomicU64::new(0),
+            replier_alive: AtomicBool::new(false),
+            alive_at: std::sync::atomic::AtomicU64::new(0),
+            epoch: Instant::now(),
         }
     }
 
@@ -464,8 +478,36 @@ impl RawRequester {
 
     fn timeout(&self) -> RequestError {
         RequestError::Timeout {
-            replier_alive: self.svc.seg.count_live(REPLIER) > 0,
+            replier_alive: self.replier_alive(),
         }
+    }
+
+    /// Whether a replier is alive: looked up (in `/proc`, per replier) at
+    /// most every `LIVENESS_EVERY`, so that polling with a zero timeout
+    /// makes no system call (a replier that died is told within that time).
+    fn replier_alive(&self) -> bool {
+        let now = (self.epoch.elapsed().as_nanos() as u64).saturating_add(1);
+        // Relaxed: a cached hint private to this requester; the verdict and
+        // its time may be seen out of step, costing at most an early or a
+        // late look-up.
+        let at = self.alive_at.load(Ordering::Relaxed);
+        if at != 0 && now.saturating_sub(at) < LIVENESS_EVERY.as_nanos() as u64 {
+            return self.replier_alive.load(Ordering::Relaxed);
+        }
+        let alive = self.svc.seg.count_live(REPLIER) > 0;
+        // Relaxed: as above; the count is a statistic.
+        self.liveness_checks.fetch_add(1, Ordering::Relaxed);
+        self.replier_alive.store(alive, Ordering::Relaxed);
+        self.alive_at.store(now, Ordering::Relaxed);
+        alive
+    }
+
+    /// How many times this requester looked up whether a replier is alive
+    /// (for tests of the cost of polling).
+    #[doc(hidden)]
+    pub fn liveness_checks(&self) -> u64 {
+        // Relaxed: a statistic, orders nothing.
+        self.liveness_checks.load(Ordering::Relaxed)
     }
 
     /// Withdraws a pending call: a reply that arrives later is discarded.
@@ -978,5 +1020,38 @@ mod tests {
             });
             assert!(server);
         }
+    }
+
+    #[test]
+    fn empty_polls_for_a_reply_look_up_the_repliers_only_now_and_then() {
+        let name = format!("test/rr-unit/{}-poll", std::process::id());
+        let _cleanup = Cleanup(name.clone());
+        let _replier = DynReplier::create(&name, ServiceOptions::default()).unwrap();
+        let requester = DynRequester::connect(&name, Duration::from_secs(5)).unwrap();
+        let raw = requester.raw();
+        let pending = raw.send(b"ping", Codec::Raw, None).unwrap();
+        let mut out = Vec::new();
+        let polls = 10_000u32;
+        let before = raw.liveness_checks();
+        let t0 = Instant::now();
+        for _ in 0..polls {
+            // A poll with timeout 0, as Python's `recv(timeout=0)` makes.
+            let r = raw.wait_reply(&pending, Some(Instant::now()), &mut out);
+            assert_eq!(
+                r,
+                Err(RequestError::Timeout {
+                    replier_alive: true
+                })
+            );
+        }
+        let took = t0.elapsed();
+        let checks = raw.liveness_checks() - before;
+        eprintln!(
+            "{polls} empty polls: {:.0} ns each, {checks} liveness checks",
+            took.as_nanos() as f64 / f64::from(polls)
+        );
+        // At most one check per LIVENESS_EVERY of polling, and a first one.
+        let bound = took.as_nanos() / LIVENESS_EVERY.as_nanos() + 2;
+        assert!(u128::from(checks) <= bound, "{checks} checks in {took:?}");
     }
 }
