@@ -409,3 +409,129 @@ fn a_typed_puller_of_another_type_gets_a_layout_mismatch_naming_the_field() {
         other => panic!("expected LayoutMismatch, got {other:?}"),
     }
 }
+
+/// Receives jobs `0..n` (in any order) on a fresh puller of `name`, exactly
+/// once each, and checks that nothing else is queued.
+fn pull_all(name: &str, n: u64) -> Puller<Job> {
+    let puller = Puller::<Job>::connect_timeout(name, T).unwrap();
+    let mut seen = vec![0u32; n as usize];
+    for _ in 0..n {
+        let job = puller
+            .recv_timeout(Duration::from_secs(5))
+            .expect("a queued job was lost");
+        assert_eq!(job, Job::new(job.id), "damaged job");
+        seen[job.id as usize] += 1;
+    }
+    assert!(seen.iter().all(|&c| c == 1), "{seen:?}");
+    assert_eq!(puller.try_recv(), Err(TryRecvError::Empty));
+    puller
+}
+
+#[test]
+fn jobs_of_a_pusher_that_left_before_any_puller_came_are_delivered() {
+    let ch = TestChannel::new("pp-linger");
+    // In this process: the pusher is the only participant and leaves at once.
+    let local = Pusher::<Job>::create(ch.name()).unwrap();
+    for id in 0..20 {
+        local.send(Job::new(id)).unwrap();
+    }
+    drop(local);
+    assert!(
+        segment_exists(ch.name()),
+        "a queue that holds jobs outlives its last participant"
+    );
+    let puller = pull_all(ch.name(), 20);
+    drop(puller);
+    assert!(
+        !segment_exists(ch.name()),
+        "the puller that drained it, last out, removes the queue"
+    );
+    // The same across processes: a pusher process exits right after sending.
+    let ch = TestChannel::new("pp-linger");
+    let mut p = pusher(ch.name(), 0, 20, 128);
+    p.say("go");
+    assert_eq!(p.expect("pushed", T), "20");
+    assert!(p.wait_success(T));
+    drop(pull_all(ch.name(), 20));
+    assert!(!segment_exists(ch.name()));
+}
+
+#[test]
+fn jobs_of_a_pusher_killed_right_after_sending_survive_the_next_pusher() {
+    let ch = TestChannel::new("pp-linger-kill");
+    let mut p = peer(&["pusher", ch.name(), "0", "20", "128", "hold"]);
+    p.expect("ready", T);
+    p.say("go");
+    assert_eq!(p.expect("pushed", T), "20");
+    p.kill();
+    // Every participant is dead; the next pusher must join the queue (its
+    // jobs are still there), not replace it with an empty one.
+    let next = Pusher::<Job>::create(ch.name()).unwrap();
+    for id in 20..30 {
+        next.send(Job::new(id)).unwrap();
+    }
+    drop(next);
+    drop(pull_all(ch.name(), 30));
+    assert!(!segment_exists(ch.name()));
+}
+
+/// Overwrites the state word of the cell holding `job` in the queue
+/// segment of `name` (found by its bytes) with `state`.
+fn set_cell_state(name: &str, job: Job, state: u64) {
+    let file = shm_comm::segment::file_name(name, "queue").unwrap();
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(std::path::Path::new("/dev/shm").join(file))
+        .unwrap();
+    let bytes = std::fs::read(
+        std::path::Path::new("/dev/shm").join(shm_comm::segment::file_name(name, "queue").unwrap()),
+    )
+    .unwrap();
+    let mut want = job.id.to_ne_bytes().to_vec();
+    want.extend_from_slice(&job.check.to_ne_bytes());
+    // A cell is { state u64, len u32, tag u32 } then the payload.
+    let at = (16..bytes.len() - 16)
+        .step_by(8)
+        .find(|&i| bytes[i..i + 16] == want[..])
+        .expect("job not found in the segment");
+    f.write_all_at(&state.to_ne_bytes(), (at - 16) as u64)
+        .unwrap();
+}
+
+#[test]
+fn cells_claimed_by_live_processes_that_are_not_participants_are_repaired() {
+    let ch = TestChannel::new("pp-pid-reuse");
+    let pusher = Pusher::<Job>::create_with(
+        ch.name(),
+        QueueOptions {
+            capacity: 4,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    for id in 0..4 {
+        pusher.send(Job::new(id)).unwrap();
+    }
+    // Pullers "took" jobs 0 and 1 and died; their pids now belong to
+    // other live processes: pid 1, and this very process (a pid reused
+    // by a participant). A claim is READING (kind 3) of lap 0 with the
+    // claimer in the low 30 bits, as recorded by a build that stored pids.
+    set_cell_state(ch.name(), Job::new(0), 3 << 30 | 1);
+    set_cell_state(
+        ch.name(),
+        Job::new(1),
+        3 << 30 | u64::from(std::process::id()),
+    );
+    // The queue is full of two live jobs and two dead claims: sends must
+    // free the dead claims (losing the two jobs being taken) in time.
+    for id in 4..6 {
+        pusher
+            .send_timeout(Job::new(id), Duration::from_secs(2))
+            .unwrap_or_else(|e| panic!("job {id}: {e:?}: a dead claim wedges the queue"));
+    }
+    let puller = Puller::<Job>::connect_timeout(ch.name(), T).unwrap();
+    for id in [2, 3, 4, 5] {
+        assert_eq!(puller.recv_timeout(T).unwrap(), Job::new(id));
+    }
+}

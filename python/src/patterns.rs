@@ -1697,6 +1697,7 @@ impl Pusher {
             Err(TrySendError::TooLarge { len, max }) => return Err(too_large(py, len, max)),
             Err(TrySendError::Full(())) if !block => return Ok(false),
             Err(TrySendError::Full(())) => {}
+            Err(TrySendError::Corrupt((), why)) => return Err(error(py, "SHMError", why)),
         }
         let deadline = deadline(timeout)?;
         // The wait runs with the GIL released, when another thread may write
@@ -1718,6 +1719,7 @@ impl Pusher {
             Some(Err(Some(SendTimeoutError::TooLarge { len, max }))) => {
                 Err(too_large(py, len, max))
             }
+            Some(Err(Some(SendTimeoutError::Corrupt((), why)))) => Err(error(py, "SHMError", why)),
             Some(Err(Some(SendTimeoutError::Timeout(())))) | None => Err(error(
                 py,
                 "SHMBufferFullError",

@@ -312,6 +312,11 @@ pub enum TrySendError<T> {
         /// The limit.
         max: usize,
     },
+    /// The queue's shared state is impossible (a peer wrote garbage into
+    /// it); gives the message back and says what was found. The damage in
+    /// the way is repaired where it can be, so a later send may succeed.
+    #[error("queue data is corrupt: {1}")]
+    Corrupt(T, String),
 }
 
 /// Why a blocking send on a queue did not send; gives the message back.
@@ -328,6 +333,11 @@ pub enum SendTimeoutError<T> {
         /// The limit.
         max: usize,
     },
+    /// The queue's shared state is impossible (a peer wrote garbage into
+    /// it); gives the message back and says what was found (see
+    /// [`TrySendError::Corrupt`]).
+    #[error("queue data is corrupt: {1}")]
+    Corrupt(T, String),
 }
 
 impl<T> std::fmt::Debug for TrySendError<T> {
@@ -337,6 +347,7 @@ impl<T> std::fmt::Debug for TrySendError<T> {
             TrySendError::TooLarge { len, max } => {
                 write!(f, "TooLarge {{ len: {len}, max: {max} }}")
             }
+            TrySendError::Corrupt(_, why) => write!(f, "Corrupt(.., {why:?})"),
         }
     }
 }
@@ -348,6 +359,7 @@ impl<T> std::fmt::Debug for SendTimeoutError<T> {
             SendTimeoutError::TooLarge { len, max } => {
                 write!(f, "TooLarge {{ len: {len}, max: {max} }}")
             }
+            SendTimeoutError::Corrupt(_, why) => write!(f, "Corrupt(.., {why:?})"),
         }
     }
 }

@@ -38,9 +38,17 @@
 //! The first pusher creates the queue (its options set the geometry); other
 //! pushers join it. Pullers join an existing queue, waiting up to their
 //! connect timeout for it. The queue lives as long as any participant
-//! (pusher or puller) does, so jobs pushed by a pusher that exited are still
-//! delivered; the last participant to leave removes it, and a queue whose
-//! participants all died is replaced by the next pusher.
+//! (pusher or puller) does, **and as long as it holds jobs**: a pusher may
+//! send its jobs and exit (or be killed) before any puller has connected,
+//! and a puller that comes later still gets every job. This is ZeroMQ's
+//! `LINGER`, unlimited while jobs remain: the last participant to leave
+//! removes the queue only if it is empty; a queue whose participants all
+//! died is joined by the next pusher or puller (the dead ones pruned) if it
+//! holds jobs, and replaced by the next pusher if it is empty. A queue whose
+//! jobs nobody will ever take stays until a cleanup removes it by hand
+//! ([`segment::force_unlink`](crate::segment::force_unlink)). A queue holds
+//! on to a job a pusher died while writing (its `send` never returned) the
+//! same way, until a puller skips it.
 //!
 //! # Crashes
 //! A puller killed while taking a job (between claiming it and finishing the
@@ -65,7 +73,7 @@ use crate::error::{
 };
 use crate::layout::LayoutDescriptor;
 use crate::message::{as_bytes, read_with, typed_payload, ShmMessage};
-use crate::queue::{Geometry, Queue};
+use crate::queue::{Geometry, PushError, Queue};
 use crate::segment::{ChannelKind, CreateSpec, OpenSpec, Payload, SharedSegment};
 
 const ROLE: &str = "queue";
@@ -127,7 +135,9 @@ impl Endpoint {
         let (base, len) = seg.body();
         // SAFETY: the body is page-aligned + 4096 and lives as long as `seg`,
         // which is stored next to the queue.
-        let queue = unsafe { Queue::attach(base, len) }.map_err(corrupt)?;
+        let queue = unsafe { Queue::attach(base, len) }
+            .map_err(corrupt)?
+            .with_peers(seg.peers());
         if let Some(n) = typed_len {
             if queue.geometry().max_payload != n {
                 return Err(corrupt(format!(
@@ -171,6 +181,7 @@ impl Endpoint {
                 region_len: geo.region_len().ok_or_else(|| config("too large".into()))?,
             },
             PUSHER,
+            Some(Queue::holds_jobs),
             // SAFETY: the segment hands us its zeroed, page-aligned body of
             // `len` bytes, kept alive by the segment stored with the queue.
             |base, len| init = unsafe { Queue::init(base, len, geo) }.map(drop),
@@ -197,27 +208,35 @@ impl Endpoint {
         self.misses.fetch_add(1, Ordering::Relaxed) % REPAIR_EVERY == REPAIR_EVERY - 1
     }
 
-    fn try_push(&self, data: &[u8], codec: Codec, repair: bool) -> bool {
-        self.queue.try_push(data, codec.tag(), repair).is_ok()
+    /// `Ok(true)`: queued; `Ok(false)`: full; `Err`: the queue is corrupt
+    /// (what was found).
+    fn try_push(&self, data: &[u8], codec: Codec, repair: bool) -> Result<bool, String> {
+        match self.queue.try_push(data, codec.tag(), repair) {
+            Ok(()) => Ok(true),
+            Err(PushError::Full) => Ok(false),
+            Err(PushError::Corrupt(why)) => Err(why),
+        }
     }
 
     /// Pushes if there is room; after a miss, now and then looks for a dead
     /// puller in the way. A job that fits costs no more than the queue's own
     /// atomics.
-    fn push_now(&self, data: &[u8], codec: Codec) -> bool {
-        self.try_push(data, codec, false) || (self.repair_now() && self.try_push(data, codec, true))
+    fn push_now(&self, data: &[u8], codec: Codec) -> Result<bool, String> {
+        Ok(self.try_push(data, codec, false)?
+            || (self.repair_now() && self.try_push(data, codec, true)?))
     }
 
     /// Pushes, waiting until `deadline()` (called only if the queue is full,
-    /// so a push that fits costs no clock reading); `false` if still full then.
+    /// so a push that fits costs no clock reading); `Ok(false)` if still
+    /// full then.
     fn push_deadline(
         &self,
         data: &[u8],
         codec: Codec,
         deadline: impl FnOnce() -> Option<Instant>,
-    ) -> bool {
-        if self.push_now(data, codec) {
-            return true;
+    ) -> Result<bool, String> {
+        if self.push_now(data, codec)? {
+            return Ok(true);
         }
         let deadline = deadline();
         let mut first = true;
@@ -232,8 +251,8 @@ impl Endpoint {
                 // One last try: it either queues the job (once) or we give up.
                 return self.try_push(data, codec, true);
             }
-            if self.try_push(data, codec, repair) {
-                return true;
+            if self.try_push(data, codec, repair)? {
+                return Ok(true);
             }
         }
     }
@@ -341,28 +360,32 @@ impl<T: ShmMessage> Pusher<T> {
 
     /// Queues `job` if there is room; otherwise gives it back in `Full`.
     pub fn try_send(&self, job: T) -> Result<(), TrySendError<T>> {
-        if self.ep.push_now(as_bytes(&job), Codec::Typed) {
-            Ok(())
-        } else {
-            Err(TrySendError::Full(job))
+        match self.ep.push_now(as_bytes(&job), Codec::Typed) {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(TrySendError::Full(job)),
+            Err(why) => Err(TrySendError::Corrupt(job, why)),
         }
     }
 
     /// Queues `job`, waiting up to `timeout` for room.
     pub fn send_timeout(&self, job: T, timeout: Duration) -> Result<(), SendTimeoutError<T>> {
-        if self.ep.push_deadline(as_bytes(&job), Codec::Typed, || {
+        let r = self.ep.push_deadline(as_bytes(&job), Codec::Typed, || {
             Instant::now().checked_add(timeout)
-        }) {
-            Ok(())
-        } else {
-            Err(SendTimeoutError::Timeout(job))
+        });
+        match r {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(SendTimeoutError::Timeout(job)),
+            Err(why) => Err(SendTimeoutError::Corrupt(job, why)),
         }
     }
 
-    /// Queues `job`, waiting as long as it takes for room.
+    /// Queues `job`, waiting as long as it takes for room (an error only
+    /// if the queue is corrupt).
     pub fn send(&self, job: T) -> Result<(), SendTimeoutError<T>> {
-        self.ep.push_deadline(as_bytes(&job), Codec::Typed, || None);
-        Ok(())
+        match self.ep.push_deadline(as_bytes(&job), Codec::Typed, || None) {
+            Err(why) => Err(SendTimeoutError::Corrupt(job, why)),
+            Ok(_) => Ok(()),
+        }
     }
 
     /// Jobs waiting in the queue (approximate).
@@ -401,6 +424,7 @@ fn join(
             timeout,
         },
         PULLER,
+        Some(Queue::holds_jobs),
     )?;
     Endpoint::attach(seg, layout)
 }
@@ -499,10 +523,10 @@ impl DynPusher {
         self.ep
             .check_len(data.len())
             .map_err(|(l, m)| too_large(l, m))?;
-        if self.ep.push_now(data, codec) {
-            Ok(())
-        } else {
-            Err(TrySendError::Full(()))
+        match self.ep.push_now(data, codec) {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(TrySendError::Full(())),
+            Err(why) => Err(TrySendError::Corrupt((), why)),
         }
     }
 
@@ -516,10 +540,10 @@ impl DynPusher {
         self.ep
             .check_len(data.len())
             .map_err(|(len, max)| SendTimeoutError::TooLarge { len, max })?;
-        if self.ep.push_deadline(data, codec, || deadline) {
-            Ok(())
-        } else {
-            Err(SendTimeoutError::Timeout(()))
+        match self.ep.push_deadline(data, codec, || deadline) {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(SendTimeoutError::Timeout(())),
+            Err(why) => Err(SendTimeoutError::Corrupt((), why)),
         }
     }
 

@@ -6,19 +6,28 @@
 //! Dmitry Vyukov's bounded MPMC queue (two position counters, one sequence
 //! word per cell), made robust to processes that die mid-operation: instead
 //! of claiming a *position* and then owning its cell invisibly, a process
-//! claims the *cell* with one compare-and-swap that records its pid, and only
-//! then advances the position counter (anyone may help advance it). A cell
-//! stuck in "writing" or "reading" by a dead pid is repaired by the next
-//! process that finds it blocking its way, so the queue never stalls.
+//! claims the *cell* with one compare-and-swap that records who claimed it,
+//! and only then advances the position counter (anyone may help advance
+//! it). A cell stuck in "writing" or "reading" by a dead claimer is
+//! repaired by the next process that finds it blocking its way, so the
+//! queue never stalls.
 //!
 //! # Cell state (`u64`)
-//! `lap << 32 | kind << 30 | pid`, where `lap = position / capacity`
+//! `lap << 32 | kind << 30 | claimer`, where `lap = position / capacity`
 //! (wrapping, compared by wrapping difference) and `kind` is one of:
 //! - `EMPTY`   (lap L): ready for the push at position `L * cap + i`;
-//! - `WRITING` (lap L, pid): a pusher is filling it;
+//! - `WRITING` (lap L, claimer): a pusher is filling it;
 //! - `FULL`    (lap L): holds the job of position `L * cap + i`;
-//! - `READING` (lap L, pid): a puller is copying it out; it then stores
+//! - `READING` (lap L, claimer): a puller is copying it out; it then stores
 //!   `EMPTY (L + 1)`.
+//!
+//! The claimer (30 bits) is the claim token of the participant (see
+//! [`Peers`](crate::segment::Peers): its participant-table index and start
+//! time, so that a claim by a dead process is recognized even once its
+//! pid belongs to another live process); a queue without peers (tests on
+//! heap memory) records the pid. Any state more than a lap away from the
+//! position it is read at is impossible: a [`PushError::Corrupt`] or
+//! [`TryRecvError::Corrupt`], and the cell is reset.
 //!
 //! # What a crash can lose
 //! - A pusher killed while filling a cell: that job was never sent (its
@@ -42,6 +51,7 @@ use std::time::Instant;
 
 use crate::error::TryRecvError;
 use crate::ring::{copy_in, copy_out};
+use crate::segment::Peers;
 use crate::sync::{self, AtomicU32, AtomicU64, Ordering};
 
 const OFF_CAPACITY: usize = 0;
@@ -72,6 +82,11 @@ fn enc(lap: u32, kind: u64, pid: u32) -> u64 {
 
 fn dec(s: u64) -> (u32, u64, u32) {
     ((s >> 32) as u32, (s >> 30) & 3, (s & PID_MASK) as u32)
+}
+
+/// A state's kind, for messages.
+fn kind_name(kind: u64) -> &'static str {
+    ["EMPTY", "WRITING", "FULL", "READING"][(kind & 3) as usize]
 }
 
 /// The shape of a queue.
@@ -123,7 +138,9 @@ pub struct Queue {
     base: std::ptr::NonNull<u8>,
     geo: Geometry,
     stride: usize,
+    /// What our claims record: our claim token, or our pid without `peers`.
     me: u32,
+    peers: Option<Peers>,
 }
 
 // SAFETY: the queue only touches its region through atomics and the cell
@@ -132,9 +149,17 @@ unsafe impl Send for Queue {}
 // SAFETY: as above.
 unsafe impl Sync for Queue {}
 
-/// The queue had no room.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Full;
+/// Why [`Queue::try_push`] did not queue a job.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PushError {
+    /// No room now (or, rarely, other processes kept changing the queue
+    /// under this call): try again later.
+    Full,
+    /// The queue's shared state is impossible (a peer wrote garbage into
+    /// it); says what was found. The cell in the way has been reset, so a
+    /// later push may succeed.
+    Corrupt(String),
+}
 
 impl Queue {
     /// Writes the geometry into a zeroed region.
@@ -200,7 +225,25 @@ impl Queue {
             geo,
             stride: geo.stride(),
             me: crate::platform::pid(),
+            peers: None,
         })
+    }
+
+    /// The queue, its claims naming participants of `peers` (the shared
+    /// segment's table) instead of pids.
+    pub fn with_peers(mut self, peers: Peers) -> Queue {
+        self.me = peers.me();
+        self.peers = Some(peers);
+        self
+    }
+
+    /// `true` if the claimer recorded in a cell or mailbox is alive (reads
+    /// `/proc`; `false` for a claimer that names no live participant).
+    pub fn claimer_alive(&self, claimer: u32) -> bool {
+        match &self.peers {
+            Some(p) => p.alive(claimer),
+            None => sync::pid_alive(claimer),
+        }
     }
 
     /// The geometry.
@@ -262,6 +305,17 @@ impl Queue {
         enq.saturating_sub(deq)
     }
 
+    /// `true` if the queue in `base` holds jobs (or a hole left by a pusher
+    /// that died while writing): a [`Linger`](crate::segment::Linger) for
+    /// work queues. `false` for a region that is not a valid queue.
+    ///
+    /// # Safety
+    /// As for [`attach`](Self::attach), for the duration of the call.
+    pub unsafe fn holds_jobs(base: *mut u8, len: usize) -> bool {
+        // SAFETY: forwarded from the caller.
+        unsafe { Self::attach(base, len) }.is_ok_and(|q| !q.is_empty())
+    }
+
     /// `true` if no job is queued (approximate).
     pub fn is_empty(&self) -> bool {
         self.len() == 0
@@ -274,8 +328,8 @@ impl Queue {
 
     /// Repairs a cell held by a dead process: returns `true` if it did (or
     /// someone else changed the cell meanwhile).
-    fn repair(&self, off: usize, seen: u64, pid: u32, to: u64) -> bool {
-        if pid == self.me || sync::pid_alive(pid) {
+    fn repair(&self, off: usize, seen: u64, claimer: u32, to: u64) -> bool {
+        if claimer == self.me || self.claimer_alive(claimer) {
             return false;
         }
         // AcqRel: as for any claim of the cell (see `try_push`).
@@ -285,14 +339,24 @@ impl Queue {
         true
     }
 
-    /// Pushes `data` tagged `tag`, or returns [`Full`]. With `repair`, cells
-    /// blocking the way that are held by dead processes are freed first
-    /// (costs a `/proc` lookup, so callers pass it when they found the
-    /// queue full once already).
-    pub fn try_push(&self, data: &[u8], tag: u32, repair: bool) -> Result<(), Full> {
+    /// Most steps (cells looked at) of one `try_push` or `try_pop`: a
+    /// legitimate call helps the position past a few cells claimed by
+    /// others at most (or past a lap of them after a repair); beyond this
+    /// it gives up for this call (a spurious full or empty, which callers
+    /// retry within their deadlines) instead of looping on shared state.
+    fn max_steps(&self) -> u32 {
+        self.geo.capacity.saturating_add(64)
+    }
+
+    /// Pushes `data` tagged `tag`, or returns [`PushError::Full`]. With
+    /// `repair`, cells blocking the way that are held by dead processes are
+    /// freed first (costs a `/proc` lookup, so callers pass it when they
+    /// found the queue full once already). A cell in an impossible state
+    /// for the enqueue position (see [`PushError::Corrupt`]) is reset.
+    pub fn try_push(&self, data: &[u8], tag: u32, repair: bool) -> Result<(), PushError> {
         assert!(data.len() <= self.geo.max_payload as usize);
         let enq = self.u64_at(OFF_ENQ);
-        loop {
+        for _ in 0..self.max_steps() {
             let pos = enq.load(Ordering::Relaxed);
             let (off, lap) = self.cell(pos);
             let state = self.u64_at(off);
@@ -336,8 +400,9 @@ impl Queue {
                 self.not_empty().notify();
                 return Ok(());
             }
-            if d >= 0 {
-                // Position already taken (or far behind): help it advance.
+            if d == 0 || (d == 1 && kind == EMPTY) {
+                // Position already taken (and maybe already emptied again):
+                // help it advance.
                 let _ = enq.compare_exchange(
                     pos,
                     pos.wrapping_add(1),
@@ -346,20 +411,42 @@ impl Queue {
                 );
                 continue;
             }
-            // d < 0: the cell still holds the previous lap.
-            let stuck = match kind {
-                READING | WRITING => repair && self.repair(off, s, pid, enc(lap, EMPTY, 0)),
-                _ => false,
-            };
-            if !stuck && enq.load(Ordering::Relaxed) == pos {
-                return Err(Full);
+            if d == -1 && kind != EMPTY {
+                // The cell still holds the previous lap: full, unless its
+                // holder is dead.
+                let stuck = match kind {
+                    READING | WRITING => repair && self.repair(off, s, pid, enc(lap, EMPTY, 0)),
+                    _ => false,
+                };
+                if !stuck && enq.load(Ordering::Relaxed) == pos {
+                    return Err(PushError::Full);
+                }
+                continue;
             }
+            // Any other state is impossible for a position that has not
+            // moved meanwhile: a cell is only claimed at the enqueue
+            // position (the claimer then advances it), so it is at most one
+            // lap ahead (emptied) or behind (not yet emptied).
+            if enq.load(Ordering::Relaxed) != pos {
+                continue;
+            }
+            // AcqRel: as for any claim of the cell. Reset for this position.
+            let _ =
+                state.compare_exchange(s, enc(lap, EMPTY, 0), Ordering::AcqRel, Ordering::Relaxed);
+            return Err(PushError::Corrupt(format!(
+                "cell {} was {} of lap {slap} (pid {pid}) at enqueue position {pos} (lap {lap}); reset",
+                pos % u64::from(self.geo.capacity),
+                kind_name(kind)
+            )));
         }
+        Err(PushError::Full)
     }
 
     /// Copies the next job into `dst` (room for `cap` bytes) and returns
     /// `(len, tag)`. With `repair`, a cell whose pusher died mid-write is
-    /// skipped (that job never existed).
+    /// skipped (that job never existed). A cell in an impossible state for
+    /// the dequeue position, or a job longer than the cell (or than `cap`),
+    /// is skipped and reported as [`TryRecvError::Corrupt`].
     ///
     /// # Safety
     /// `dst` is valid for writes of `cap` bytes.
@@ -370,7 +457,7 @@ impl Queue {
         repair: bool,
     ) -> Result<(u32, u32), TryRecvError> {
         let deq = self.u64_at(OFF_DEQ);
-        loop {
+        for _ in 0..self.max_steps() {
             let pos = deq.load(Ordering::Relaxed);
             let (off, lap) = self.cell(pos);
             let state = self.u64_at(off);
@@ -419,7 +506,7 @@ impl Queue {
                 }
                 return Ok((len, tag));
             }
-            if d > 0 || (d == 0 && kind == READING) {
+            if d == 1 || (d == 0 && kind == READING) {
                 // Already taken: help the position advance.
                 let _ = deq.compare_exchange(
                     pos,
@@ -429,18 +516,50 @@ impl Queue {
                 );
                 continue;
             }
-            if repair
-                && d == 0
-                && kind == WRITING
-                && self.repair(off, s, pid, enc(lap.wrapping_add(1), EMPTY, 0))
-            {
+            if d == 0 {
+                // EMPTY: no job yet; WRITING: not written yet, or its
+                // pusher died (then, with `repair`, skip the hole).
+                if repair
+                    && kind == WRITING
+                    && self.repair(off, s, pid, enc(lap.wrapping_add(1), EMPTY, 0))
+                {
+                    continue;
+                }
+                return Err(TryRecvError::Empty);
+            }
+            if d == -1 && kind == READING {
+                // The previous lap's job is still being copied out.
+                if repair && self.repair(off, s, pid, enc(lap, EMPTY, 0)) {
+                    continue;
+                }
+                return Err(TryRecvError::Empty);
+            }
+            // Any other state is impossible for a position that has not
+            // moved meanwhile: the dequeue position passes a cell only by
+            // claiming it, or helping after someone did.
+            if deq.load(Ordering::Relaxed) != pos {
                 continue;
             }
-            if repair && d < 0 && kind == READING && self.repair(off, s, pid, enc(lap, EMPTY, 0)) {
-                continue;
-            }
-            return Err(TryRecvError::Empty);
+            // AcqRel: as for any claim of the cell. Skip it, as if taken.
+            let _ = state.compare_exchange(
+                s,
+                enc(lap.wrapping_add(1), EMPTY, 0),
+                Ordering::AcqRel,
+                Ordering::Relaxed,
+            );
+            let _ = deq.compare_exchange(
+                pos,
+                pos.wrapping_add(1),
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            );
+            return Err(TryRecvError::Corrupt(format!(
+                "cell {} was {} of lap {slap} (pid {pid}) at dequeue position {pos} (lap {lap}); skipped",
+                pos % u64::from(self.geo.capacity),
+                kind_name(kind)
+            )));
         }
+        Err(TryRecvError::Empty)
     }
 
     /// `true` if a `try_pop` may find a job now: the cell at the dequeue
@@ -468,8 +587,8 @@ impl Queue {
         }
     }
 
-    /// This process's pid, as recorded in the cells it claims.
-    pub fn pid(&self) -> u32 {
+    /// What this participant's claims record (see the module docs).
+    pub fn claimer(&self) -> u32 {
         self.me
     }
 
@@ -637,7 +756,7 @@ mod tests {
         for i in 0..4u8 {
             q.try_push(&[i; 3], 0, false).unwrap();
         }
-        assert_eq!(q.try_push(b"x", 0, true), Err(Full));
+        assert_eq!(q.try_push(b"x", 0, true), Err(PushError::Full));
         for round in 0..10u8 {
             assert_eq!(pop(&q).unwrap(), vec![round; 3]);
             q.try_push(&[round + 4; 3], 0, false).unwrap();
@@ -658,7 +777,7 @@ mod tests {
         q.u64_at(off)
             .store(enc(lap, READING, ghost.me), Ordering::Release);
         // The queue is full; a push with repair frees the dead reader's cell.
-        assert_eq!(q.try_push(b"a", 0, false), Err(Full));
+        assert_eq!(q.try_push(b"a", 0, false), Err(PushError::Full));
         q.try_push(b"a", 0, true).unwrap();
         // Job 0 was lost (the one being read); 1..3 and the new one remain.
         for want in [vec![1u8], vec![2], vec![3], b"a".to_vec()] {
@@ -693,6 +812,244 @@ mod tests {
         let soon = Some(Instant::now() + std::time::Duration::from_millis(5));
         assert_eq!(q.wait_jobs(soon, true, true), (false, false));
         assert_eq!(pop(&q).unwrap(), b"j");
+    }
+
+    /// A queue in leaked heap memory (for threads that may outlive a test
+    /// that gave up on them).
+    fn leaked_queue(geo: Geometry) -> Queue {
+        let (buf, q) = queue(geo);
+        std::mem::forget(buf);
+        q
+    }
+
+    /// Runs `f` on a thread and returns its result, or panics if it takes
+    /// longer than `limit` (a spin on corrupt state).
+    fn within<R: Send + 'static>(
+        limit: std::time::Duration,
+        what: &str,
+        f: impl FnOnce() -> R + Send + 'static,
+    ) -> R {
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(f());
+        });
+        rx.recv_timeout(limit)
+            .unwrap_or_else(|_| panic!("{what} did not return within {limit:?}"))
+    }
+
+    fn push_result(q: Queue, repair: bool) -> Result<(), PushError> {
+        within(std::time::Duration::from_secs(2), "try_push", move || {
+            q.try_push(b"job", 7, repair)
+        })
+    }
+
+    fn pop_result(q: Queue) -> Result<Vec<u8>, TryRecvError> {
+        within(std::time::Duration::from_secs(2), "try_pop", move || {
+            pop(&q)
+        })
+    }
+
+    #[test]
+    fn impossible_cell_states_are_corrupt_errors_and_get_repaired() {
+        let ms = std::time::Duration::from_millis;
+        let geo = Geometry {
+            capacity: 8,
+            max_payload: 16,
+        };
+        // Every cell's lap far ahead of the positions (one pass of writes):
+        // each push reports the cell in its way as corrupt and resets it,
+        // then the queue works again.
+        let q = leaked_queue(geo);
+        for i in 0..8u64 {
+            let (off, _) = q.cell(i);
+            q.u64_at(off)
+                .store(enc(0x4000_0000, EMPTY, 0), Ordering::Relaxed);
+        }
+        let mut corrupt = 0;
+        for _ in 0..9 {
+            match push_result(q, true) {
+                Ok(()) => break,
+                Err(PushError::Corrupt(why)) => {
+                    corrupt += 1;
+                    assert!(why.contains("lap"), "{why}");
+                }
+                Err(e) => panic!("unexpected {e:?}"),
+            }
+        }
+        assert!(corrupt >= 1, "no corruption reported");
+        assert_eq!(pop_result(q).unwrap(), b"job");
+        // Cells far ahead of pullers: the same on the other side.
+        let q = leaked_queue(geo);
+        for i in 0..8u64 {
+            let (off, _) = q.cell(i);
+            q.u64_at(off)
+                .store(enc(0x7000_0000, FULL, 0), Ordering::Relaxed);
+        }
+        assert!(matches!(pop_result(q), Err(TryRecvError::Corrupt(_))));
+        // A claim far ahead, held by a live process (this one): impossible.
+        let q = leaked_queue(geo);
+        let (off, _) = q.cell(0);
+        q.u64_at(off)
+            .store(enc(77, WRITING, q.me), Ordering::Relaxed);
+        assert!(matches!(push_result(q, false), Err(PushError::Corrupt(_))));
+        q.try_push(b"ok", 0, false).unwrap();
+        assert_eq!(pop_result(q).unwrap(), b"ok");
+        // Positions far from the cells: the enqueue position many laps
+        // ahead, the dequeue position many laps behind.
+        let q = leaked_queue(geo);
+        q.u64_at(OFF_ENQ).store(8 * 1000, Ordering::Relaxed);
+        assert!(matches!(push_result(q, true), Err(PushError::Corrupt(_))));
+        let q = leaked_queue(geo);
+        q.try_push(b"a", 0, false).unwrap();
+        q.u64_at(OFF_DEQ).store(u64::MAX - 80, Ordering::Relaxed);
+        assert!(matches!(pop_result(q), Err(TryRecvError::Corrupt(_))));
+        // A length over max_payload: corrupt, and the job is dropped.
+        let q = leaked_queue(geo);
+        q.try_push(b"a", 0, false).unwrap();
+        let (off, _) = q.cell(0);
+        q.u32_at(off + 8).store(1 << 20, Ordering::Relaxed);
+        assert!(matches!(pop_result(q), Err(TryRecvError::Corrupt(_))));
+        assert_eq!(pop_result(q), Err(TryRecvError::Empty));
+        // The waits on such a queue end by their deadlines.
+        let q = leaked_queue(geo);
+        for i in 0..8u64 {
+            let (off, _) = q.cell(i);
+            q.u64_at(off).store(enc(5, READING, 1), Ordering::Relaxed);
+        }
+        within(ms(2000), "wait_job", move || {
+            q.wait_jobs(Some(Instant::now() + ms(20)), true, true);
+            q.wait_job(Some(Instant::now() + ms(20)), true);
+            q.wait_room(Some(Instant::now() + ms(20)), true);
+        });
+    }
+
+    #[test]
+    fn random_bytes_over_a_live_queue_never_hang_or_crash_its_peers() {
+        let ms = std::time::Duration::from_millis;
+        let geo = Geometry {
+            capacity: 16,
+            max_payload: 24,
+        };
+        let q = leaked_queue(geo);
+        let words = geo.region_len().unwrap() / 8;
+        let stop: &'static std::sync::atomic::AtomicBool =
+            Box::leak(Box::new(std::sync::atomic::AtomicBool::new(false)));
+        let (tx, rx) = std::sync::mpsc::channel::<(&str, std::time::Duration, u64)>();
+        let worker = |name: &'static str, push: bool| {
+            let tx = tx.clone();
+            std::thread::spawn(move || {
+                let (mut slowest, mut ops) = (std::time::Duration::ZERO, 0u64);
+                let mut buf = [0u8; 24];
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let t0 = Instant::now();
+                    let deadline = Some(t0 + ms(5));
+                    if push {
+                        if q.try_push(b"payload", 1, ops % 4 == 0).is_err() {
+                            q.wait_room(deadline, true);
+                        }
+                    } else {
+                        // SAFETY: `buf` has 24 bytes.
+                        if unsafe { q.try_pop(buf.as_mut_ptr(), 24, ops % 4 == 0) }.is_err() {
+                            q.wait_jobs(deadline, true, ops % 2 == 0);
+                        }
+                    }
+                    slowest = slowest.max(t0.elapsed());
+                    ops += 1;
+                }
+                let _ = tx.send((name, slowest, ops));
+            });
+        };
+        worker("pusher 1", true);
+        worker("pusher 2", true);
+        worker("puller 1", false);
+        worker("puller 2", false);
+        // Scribble random words (atomically: this process reads them too)
+        // over positions, events and cells while the peers run.
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        let end = Instant::now() + ms(400);
+        let mut round = 0u32;
+        let far_ahead = |round: u32| {
+            for i in 0..u64::from(geo.capacity) {
+                let (off, _) = q.cell(i);
+                let s = enc(0x4000_0000 + round, u64::from(round) & 3, 0);
+                q.u64_at(off).store(s, Ordering::Relaxed);
+            }
+        };
+        while Instant::now() < end {
+            round += 1;
+            if round % 50 == 0 {
+                // Now and then one pass over every cell, all far ahead.
+                far_ahead(round);
+            }
+            for _ in 0..64 {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                if x & 1 == 0 {
+                    let w = 8 + (x as usize >> 8) % (words - 8);
+                    q.u64_at(w * 8).store(x, Ordering::Relaxed);
+                } else {
+                    // A plausible cell state, of any lap, kind and pid.
+                    let (off, _) = q.cell(x >> 40);
+                    let s = enc((x >> 32) as u32, (x >> 4) & 3, (x >> 8) as u32);
+                    q.u64_at(off).store(s, Ordering::Relaxed);
+                }
+            }
+            std::thread::sleep(ms(1));
+        }
+        far_ahead(0);
+        // Then let them run on the damaged queue for a while.
+        std::thread::sleep(ms(200));
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        for _ in 0..4 {
+            let (name, slowest, ops) = rx
+                .recv_timeout(std::time::Duration::from_secs(5))
+                .expect("a peer hung on the scribbled queue");
+            eprintln!("{name}: {ops} operations, slowest {slowest:?}");
+            assert!(slowest < ms(1000), "{name} took {slowest:?}");
+        }
+    }
+
+    #[test]
+    fn claims_name_participants_so_a_reused_pid_does_not_keep_them_alive() {
+        let (_b, q) = queue(GEO);
+        let mut table = vec![0u64; crate::segment::TABLE_LEN / 8];
+        let peers = Peers::register_in(table.as_mut_ptr().cast(), 1);
+        let q = q.with_peers(peers);
+        // Entry 5: a participant that died, whose pid this process now has
+        // (same pid, another start time).
+        let me = crate::platform::pid();
+        let start = crate::platform::process_start_time(me).unwrap();
+        let ghost = peers.fake_entry(5, me, start + 1);
+        assert!(q.claimer_alive(q.claimer()));
+        assert!(!q.claimer_alive(ghost));
+        // Pid 1 (alive) as a pid-recording build wrote it: entry 1, free.
+        assert!(!q.claimer_alive(1));
+        // An index beyond the table.
+        assert!(!q.claimer_alive(255));
+        for i in 0..4u8 {
+            q.try_push(&[i], 0, false).unwrap();
+        }
+        for (pos, claimer) in [(0, ghost), (1, 1)] {
+            let (off, lap) = q.cell(pos);
+            q.u64_at(off)
+                .store(enc(lap, READING, claimer), Ordering::Release);
+        }
+        assert_eq!(q.try_push(b"a", 0, false), Err(PushError::Full));
+        q.try_push(b"a", 0, true).unwrap();
+        q.try_push(b"b", 0, true).unwrap();
+        for want in [vec![2u8], vec![3], b"a".to_vec(), b"b".to_vec()] {
+            assert_eq!(pop(&q).unwrap(), want);
+        }
+        // A live participant's claim is never repaired.
+        let (off, lap) = q.cell(q.pushed());
+        q.u64_at(off).store(
+            enc(lap.wrapping_sub(1), READING, q.claimer()),
+            Ordering::Release,
+        );
+        for _ in 0..4 {
+            assert_eq!(q.try_push(b"c", 0, true), Err(PushError::Full));
+        }
     }
 
     #[test]

@@ -74,8 +74,13 @@ const REQ_HEADER: usize = 16;
 const MB_HEADER: usize = 64;
 /// How often a waiting requester re-checks for dead repliers / stuck mailboxes.
 const SLICE: Duration = Duration::from_millis(50);
+/// A timed-out call looks up whether a replier is alive (reading `/proc`
+/// for each) at most this often; polls in between reuse the last verdict.
+const LIVENESS_EVERY: Duration = Duration::from_millis(5);
 
-// Mailbox state: call << 32 | kind << 30 | pid.
+// Mailbox state: call << 32 | kind << 30 | claimer, the claimer (of WRITING
+// only) being the replier's claim token (see `segment::Peers`): a replier
+// that died mid-write is recognized even once its pid is reused.
 const IDLE: u64 = 0;
 const WAITING: u64 = 1;
 const WRITING: u64 = 2;
@@ -240,6 +245,7 @@ impl Service {
                 region_len: body_len,
             },
             REPLIER,
+            None,
             // SAFETY: the segment hands us its zeroed, page-aligned body of
             // `len >= queue region` bytes, kept alive by the segment.
             |base, len| init = unsafe { Queue::init(base, len, shape.queue) }.map(drop),
@@ -261,6 +267,7 @@ impl Service {
                 timeout,
             },
             REQUESTER,
+            None,
         )?;
         Self::attach(seg, typed)
     }
@@ -282,7 +289,9 @@ impl Service {
         let (base, len) = seg.body();
         // SAFETY: the body is page-aligned and lives as long as `seg`, stored
         // next to the queue.
-        let queue = unsafe { Queue::attach(base, len) }.map_err(corrupt)?;
+        let queue = unsafe { Queue::attach(base, len) }
+            .map_err(corrupt)?
+            .with_peers(seg.peers());
         let qlen = queue
             .geometry()
             .region_len()
@@ -361,6 +370,13 @@ pub struct RawRequester {
     in_call: Mutex<()>,
     /// The last wait for a reply timed out: do not spin on the next one.
     idle: AtomicBool,
+    /// Times a timeout looked up whether a replier is alive (`/proc`).
+    liveness_checks: std::sync::atomic::AtomicU64,
+    /// The last such verdict, and when it was made (nanoseconds after
+    /// `epoch`, plus one; 0: never): reused for `LIVENESS_EVERY`.
+    replier_alive: AtomicBool,
+    alive_at: std::sync::atomic::AtomicU64,
+    epoch: Instant,
 }
 
 /// A request sent by [`RawRequester::send`] whose reply has not been taken.
@@ -382,6 +398,10 @@ impl RawRequester {
             next_call: AtomicU32::new(last.wrapping_add(1)),
             in_call: Mutex::new(()),
             idle: AtomicBool::new(false),
+            liveness_checks: std::sync::atomic::AtomicU64::new(0),
+            replier_alive: AtomicBool::new(false),
+            alive_at: std::sync::atomic::AtomicU64::new(0),
+            epoch: Instant::now(),
         }
     }
 
@@ -435,8 +455,13 @@ impl RawRequester {
         let pending = Pending { call };
         let (mut repair, mut first) = (false, true);
         loop {
-            if self.svc.queue.try_push(&frame, codec.tag(), repair).is_ok() {
-                return Ok(pending);
+            match self.svc.queue.try_push(&frame, codec.tag(), repair) {
+                Ok(()) => return Ok(pending),
+                Err(queue::PushError::Full) => {}
+                Err(queue::PushError::Corrupt(why)) => {
+                    self.cancel(pending);
+                    return Err(RequestError::Corrupt(why));
+                }
             }
             if deadline.is_some_and(|d| Instant::now() >= d) {
                 self.cancel(pending);
@@ -453,8 +478,36 @@ impl RawRequester {
 
     fn timeout(&self) -> RequestError {
         RequestError::Timeout {
-            replier_alive: self.svc.seg.count_live(REPLIER) > 0,
+            replier_alive: self.replier_alive(),
         }
+    }
+
+    /// Whether a replier is alive: looked up (in `/proc`, per replier) at
+    /// most every `LIVENESS_EVERY`, so that polling with a zero timeout
+    /// makes no system call (a replier that died is told within that time).
+    fn replier_alive(&self) -> bool {
+        let now = (self.epoch.elapsed().as_nanos() as u64).saturating_add(1);
+        // Relaxed: a cached hint private to this requester; the verdict and
+        // its time may be seen out of step, costing at most an early or a
+        // late look-up.
+        let at = self.alive_at.load(Ordering::Relaxed);
+        if at != 0 && now.saturating_sub(at) < LIVENESS_EVERY.as_nanos() as u64 {
+            return self.replier_alive.load(Ordering::Relaxed);
+        }
+        let alive = self.svc.seg.count_live(REPLIER) > 0;
+        // Relaxed: as above; the count is a statistic.
+        self.liveness_checks.fetch_add(1, Ordering::Relaxed);
+        self.replier_alive.store(alive, Ordering::Relaxed);
+        self.alive_at.store(now, Ordering::Relaxed);
+        alive
+    }
+
+    /// How many times this requester looked up whether a replier is alive
+    /// (for tests of the cost of polling).
+    #[doc(hidden)]
+    pub fn liveness_checks(&self) -> u64 {
+        // Relaxed: a statistic, orders nothing.
+        self.liveness_checks.load(Ordering::Relaxed)
     }
 
     /// Withdraws a pending call: a reply that arrives later is discarded.
@@ -541,7 +594,7 @@ impl RawRequester {
             // Release store of READY in `reply`.
             let s = mb.state.load(Ordering::Acquire);
             let (_, kind, pid) = dec(s);
-            if kind == WRITING && sync::pid_alive(pid) {
+            if kind == WRITING && self.svc.queue.claimer_alive(pid) {
                 if deadline.is_some_and(|d| Instant::now() >= d) {
                     return Err(RequestError::Timeout {
                         replier_alive: true,
@@ -562,6 +615,10 @@ impl RawRequester {
                 .is_ok()
             {
                 return Ok(());
+            }
+            // Changed under us: by a replier, or by a peer writing garbage.
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                return Err(self.timeout());
             }
         }
     }
@@ -668,7 +725,7 @@ impl RawReplier {
             });
         }
         let mb = self.svc.mailbox(call.mailbox);
-        let me = self.svc.queue.pid();
+        let me = self.svc.queue.claimer();
         // AcqRel: pairs with the requester's CAS in `arm` (and its timeout
         // withdrawal): only a mailbox still waiting for this call is written.
         if mb
@@ -917,5 +974,84 @@ impl DynReplier {
     /// The untyped replier.
     pub fn raw(&self) -> &RawReplier {
         &self.raw
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Removes the channel's segments when dropped, even if the test fails.
+    struct Cleanup(String);
+    impl Drop for Cleanup {
+        fn drop(&mut self) {
+            let _ = crate::segment::force_unlink(&self.0);
+        }
+    }
+
+    #[test]
+    fn a_reply_mailbox_claimed_by_a_live_non_participant_does_not_wedge_its_requester() {
+        let name = format!("test/rr-unit/{}-claim", std::process::id());
+        let _cleanup = Cleanup(name.clone());
+        let replier = DynReplier::create(&name, ServiceOptions::default()).unwrap();
+        let requester = DynRequester::connect(&name, Duration::from_secs(5)).unwrap();
+        let raw = requester.raw();
+        // A replier was writing a reply into this requester's mailbox and
+        // died; its pid now belongs to a live process that is no participant
+        // (pid 1), or to this very process. WRITING has kind 2; the claimer
+        // is in the low 30 bits, as recorded by a build that stored pids.
+        for claimer in [1, crate::platform::pid()] {
+            let mb = raw.svc.mailbox(raw.svc.seg.index());
+            let call = raw.next_call.load(Ordering::Relaxed).wrapping_sub(1);
+            mb.state
+                .store(enc(call, WRITING, claimer), Ordering::Release);
+            let server = std::thread::scope(|s| {
+                let server = s.spawn(|| {
+                    let (call, frame) = replier.recv_timeout(Duration::from_secs(5)).unwrap();
+                    replier.reply(&call, &frame.data, frame.codec).unwrap()
+                });
+                let r = requester.request(b"ping", Codec::Raw, Duration::from_secs(1));
+                assert_eq!(
+                    r.map(|f| f.data),
+                    Ok(b"ping".to_vec()),
+                    "claimed by {claimer}"
+                );
+                server.join().unwrap()
+            });
+            assert!(server);
+        }
+    }
+
+    #[test]
+    fn empty_polls_for_a_reply_look_up_the_repliers_only_now_and_then() {
+        let name = format!("test/rr-unit/{}-poll", std::process::id());
+        let _cleanup = Cleanup(name.clone());
+        let _replier = DynReplier::create(&name, ServiceOptions::default()).unwrap();
+        let requester = DynRequester::connect(&name, Duration::from_secs(5)).unwrap();
+        let raw = requester.raw();
+        let pending = raw.send(b"ping", Codec::Raw, None).unwrap();
+        let mut out = Vec::new();
+        let polls = 10_000u32;
+        let before = raw.liveness_checks();
+        let t0 = Instant::now();
+        for _ in 0..polls {
+            // A poll with timeout 0, as Python's `recv(timeout=0)` makes.
+            let r = raw.wait_reply(&pending, Some(Instant::now()), &mut out);
+            assert_eq!(
+                r,
+                Err(RequestError::Timeout {
+                    replier_alive: true
+                })
+            );
+        }
+        let took = t0.elapsed();
+        let checks = raw.liveness_checks() - before;
+        eprintln!(
+            "{polls} empty polls: {:.0} ns each, {checks} liveness checks",
+            took.as_nanos() as f64 / f64::from(polls)
+        );
+        // At most one check per LIVENESS_EVERY of polling, and a first one.
+        let bound = took.as_nanos() / LIVENESS_EVERY.as_nanos() + 2;
+        assert!(u128::from(checks) <= bound, "{checks} checks in {took:?}");
     }
 }

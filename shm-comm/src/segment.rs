@@ -1091,16 +1091,97 @@ impl Table {
     }
 }
 
+/// How protocol words of a shared segment (queue cells, reply mailboxes)
+/// name the participant that claimed them, so that a claim outlives no
+/// process and survives pid reuse: a *claim token* of 30 bits, the
+/// claimer's participant-table index in the low 8 bits and the low 22 bits
+/// of its start time (clock ticks since boot, as recorded in its entry)
+/// above them. A token is alive only while entry `index` is registered,
+/// with that start time, to a live process started then: a dead claimer's
+/// entry is pruned or reused by a process started later, and a pid reused
+/// by an unrelated process (or by another participant) has another start
+/// time. A token naming an entry out of range is dead (a peer wrote garbage).
+#[derive(Clone, Copy, Debug)]
+pub struct Peers {
+    table: Table,
+    me: u32,
+}
+
+// SAFETY: the table is read only through atomics, inside a mapping that
+// the `SharedSegment` the peers came from keeps alive (see `peers`).
+unsafe impl Send for Peers {}
+// SAFETY: as above.
+unsafe impl Sync for Peers {}
+
+const TOKEN_INDEX_BITS: u32 = 8;
+const TOKEN_START_MASK: u64 = (1 << 22) - 1;
+
+fn claim_token(index: u32, start: u64) -> u32 {
+    index | (((start & TOKEN_START_MASK) as u32) << TOKEN_INDEX_BITS)
+}
+
+impl Peers {
+    /// This participant's claim token.
+    pub fn me(&self) -> u32 {
+        self.me
+    }
+
+    /// `true` if the participant that `token` names is registered and alive
+    /// (reads `/proc`).
+    pub fn alive(&self, token: u32) -> bool {
+        let i = token & ((1 << TOKEN_INDEX_BITS) - 1);
+        if i >= MAX_PARTICIPANTS {
+            return false;
+        }
+        // Acquire: pairs with the Release store of `pid` in `register`.
+        let pid = self.table.pid(i).load(Ordering::Acquire);
+        let start = self.table.start(i).load(Ordering::Relaxed);
+        pid != 0 && claim_token(i, start) == token && platform::process_alive(pid, start)
+    }
+
+    /// Peers over a participant table in `base` (TABLE_LEN bytes, 8-aligned,
+    /// zeroed or holding entries), registering this process with `role`.
+    #[cfg(test)]
+    pub(crate) fn register_in(base: *mut u8, role: u32) -> Peers {
+        let table = Table { base };
+        let index = table.register(role).expect("room in the table");
+        Peers {
+            table,
+            me: claim_token(index, table.start(index).load(Ordering::Relaxed)),
+        }
+    }
+
+    /// Test hook: writes entry `i` of the table as if `pid`, started at
+    /// `start`, had registered there.
+    #[cfg(test)]
+    pub(crate) fn fake_entry(&self, i: u32, pid: u32, start: u64) -> u32 {
+        self.table.start(i).store(start, Ordering::Relaxed);
+        self.table.pid(i).store(pid, Ordering::Release);
+        claim_token(i, start)
+    }
+}
+
+/// Says, under the segment's lock, whether a shared segment whose last
+/// participant leaves (or whose participants all died) must stay: `true`
+/// keeps it (a queue that still holds jobs). Called with the body.
+///
+/// # Safety
+/// `body` is valid for reads and writes of `len` bytes (the mapped body of
+/// the segment) for the duration of the call; other processes may use it.
+pub type Linger = unsafe fn(body: *mut u8, len: usize) -> bool;
+
 /// A segment shared by many participants (PUSH/PULL queues, REQ/REP
 /// services): created by the first, joined by the others, removed by the last
-/// one to leave. Participants are recorded (pid + start time) in a table at
-/// the start of the region; a segment whose participants all died is stale
-/// and replaced by the next `create_or_join`.
+/// one to leave unless its [`Linger`] keeps it. Participants are recorded
+/// (pid + start time) in a table at the start of the region; a segment whose
+/// participants all died is stale and replaced by the next `create_or_join`
+/// (again unless its `Linger` keeps it: then it is joined).
 #[derive(Debug)]
 pub struct SharedSegment {
     seg: Segment,
     fd: OwnedFd,
     index: u32,
+    linger: Option<Linger>,
 }
 
 impl std::ops::Deref for SharedSegment {
@@ -1118,6 +1199,7 @@ impl SharedSegment {
     pub fn create_or_join(
         spec: &CreateSpec<'_>,
         role: u32,
+        linger: Option<Linger>,
         init_body: impl FnOnce(*mut u8, usize),
     ) -> Result<SharedSegment, CreateError> {
         let file = file_name(spec.name, spec.role)?;
@@ -1139,11 +1221,16 @@ impl SharedSegment {
                     })?;
                     let index = table(&seg).register(role).expect("fresh table has room");
                     platform::unlock(&fd);
-                    return Ok(SharedSegment { seg, fd, index });
+                    return Ok(SharedSegment {
+                        seg,
+                        fd,
+                        index,
+                        linger,
+                    });
                 }
                 Ok(None) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                    if let Some(joined) = join_existing(spec, &file, role)? {
+                    if let Some(joined) = join_existing(spec, &file, role, linger)? {
                         return Ok(joined);
                     }
                 }
@@ -1160,7 +1247,11 @@ impl SharedSegment {
     }
 
     /// Joins an existing segment, waiting up to `spec.timeout` for it.
-    pub fn join(spec: &OpenSpec<'_>, role: u32) -> Result<SharedSegment, OpenError> {
+    pub fn join(
+        spec: &OpenSpec<'_>,
+        role: u32,
+        linger: Option<Linger>,
+    ) -> Result<SharedSegment, OpenError> {
         let deadline = Instant::now().checked_add(spec.timeout);
         loop {
             let left = deadline.map_or(Duration::MAX, |d| {
@@ -1191,7 +1282,12 @@ impl SharedSegment {
                     name: spec.name.to_owned(),
                     max: MAX_PARTICIPANTS,
                 })?;
-                return Ok(SharedSegment { seg, fd, index });
+                return Ok(SharedSegment {
+                    seg,
+                    fd,
+                    index,
+                    linger,
+                });
             }
             if deadline.is_some_and(|d| Instant::now() >= d) {
                 return Err(OpenError::NotReady {
@@ -1205,9 +1301,7 @@ impl SharedSegment {
 
     /// The body: the region after the participant table.
     pub fn body(&self) -> (*mut u8, usize) {
-        let (base, len) = self.seg.region();
-        // SAFETY: `region_len >= TABLE_LEN` was checked on join (or set on create).
-        (unsafe { base.add(TABLE_LEN) }, len - TABLE_LEN)
+        body(&self.seg)
     }
 
     /// This participant's index in the table (stable while joined).
@@ -1219,6 +1313,28 @@ impl SharedSegment {
     pub fn count_live(&self, role: u32) -> u32 {
         table(&self.seg).count_live(role)
     }
+
+    /// How claims in this segment name participants; valid while `self` is.
+    pub fn peers(&self) -> Peers {
+        let table = table(&self.seg);
+        Peers {
+            table,
+            me: claim_token(self.index, table.start(self.index).load(Ordering::Relaxed)),
+        }
+    }
+}
+
+fn body(seg: &Segment) -> (*mut u8, usize) {
+    let (base, len) = seg.region();
+    // SAFETY: `region_len >= TABLE_LEN` was checked on join (or set on create).
+    (unsafe { base.add(TABLE_LEN) }, len - TABLE_LEN)
+}
+
+/// `true` if `linger` keeps the segment (called under its lock).
+fn lingers(seg: &Segment, linger: Option<Linger>) -> bool {
+    let (base, len) = body(seg);
+    // SAFETY: the body lies inside the mapping `seg` keeps alive.
+    linger.is_some_and(|keep| unsafe { keep(base, len) })
 }
 
 fn table(seg: &Segment) -> Table {
@@ -1228,11 +1344,12 @@ fn table(seg: &Segment) -> Table {
 }
 
 /// Under the lock: joins an existing segment, or unlinks it if all its
-/// participants are dead (`Ok(None)`: create again).
+/// participants are dead and `linger` does not keep it (`Ok(None)`: create again).
 fn join_existing(
     spec: &CreateSpec<'_>,
     file: &str,
     role: u32,
+    linger: Option<Linger>,
 ) -> Result<Option<SharedSegment>, CreateError> {
     let Some(fd) = open_checked(spec.name, file).map_err(|e| CreateError::Existing(Box::new(e)))?
     else {
@@ -1296,7 +1413,7 @@ fn join_existing(
         })));
     }
     let t = table(&seg);
-    if t.prune() == 0 {
+    if t.prune() == 0 && !lingers(&seg, linger) {
         return stale();
     }
     let index = t.register(role);
@@ -1307,7 +1424,12 @@ fn join_existing(
             max: MAX_PARTICIPANTS,
         }))
     })?;
-    Ok(Some(SharedSegment { seg, fd, index }))
+    Ok(Some(SharedSegment {
+        seg,
+        fd,
+        index,
+        linger,
+    }))
 }
 
 impl Drop for SharedSegment {
@@ -1320,7 +1442,7 @@ impl Drop for SharedSegment {
             t.pid(self.index).store(0, Ordering::Release);
         }
         if locked {
-            if t.prune() == 0 && !self.seg.is_replaced() {
+            if t.prune() == 0 && !self.seg.is_replaced() && !lingers(&self.seg, self.linger) {
                 let _ = platform::shm_unlink(&self.seg.file);
             }
             platform::unlock(&self.fd);

@@ -336,7 +336,7 @@ fn main() {
         }
         // Creates (or joins) the typed queue with CAPACITY slots, and after
         // `go` sends jobs FROM..FROM+COUNT (blocking send), prints `pushed
-        // COUNT` and exits.
+        // COUNT` and exits (or, with a fifth argument `hold`, waits for `stop`).
         "pusher" => {
             let from: u64 = arg(&args, 2, "from");
             let count: u64 = arg(&args, 3, "count");
@@ -362,6 +362,11 @@ fn main() {
                 }
             }
             say(&format!("pushed {count}"));
+            // With a fifth argument `hold`, stays (joined) until `stop`, so
+            // that the test can kill it right after its sends returned.
+            if args.get(5).map(String::as_str) == Some("hold") {
+                wait_for(&cmds, "stop");
+            }
         }
         // Joins the typed queue and records every job it receives in the
         // ledger file LEDGER until `stop`; then drains the queue with
