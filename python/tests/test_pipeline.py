@@ -234,3 +234,28 @@ def test_second_pusher_joins_the_same_queue(chan):
         a.send("from a")
         b.send("from b")
         assert {pull.recv(1.0), pull.recv(1.0)} == {"from a", "from b"}
+
+
+@pytest.mark.parametrize("how", ["exit", "kill"])
+def test_jobs_of_a_pusher_gone_before_any_puller_are_all_delivered(chan, spawn, how):
+    """Found: two workers started 0.7 s before a pusher of 20 jobs got 0 of
+    20 (the pusher's close removed the queue with its jobs before the
+    workers, polling with back-off, attached). A queue that holds jobs now
+    outlives its last participant, until a puller takes them."""
+    pusher = spawn("""
+        import os, signal, sys, shm_comm
+        push = shm_comm.Pusher(sys.argv[1])
+        for i in range(20):
+            push.send(i)
+        if sys.argv[2] == "kill":
+            os.kill(os.getpid(), signal.SIGKILL)
+        push.close()
+        print("sent", flush=True)
+    """, chan, how)
+    assert pusher.proc.wait(timeout=20) in (0, -9)
+    got = []
+    with Puller(chan, timeout_connect=5.0) as pull:
+        while (job := pull.recv(timeout=1.0)) is not None:
+            got.append(job)
+    assert got == list(range(20))
+    assert f"{chan}.queue" not in shm_comm.list_segments(), "removed once drained"
