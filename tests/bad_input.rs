@@ -63,15 +63,14 @@ mod ring {
     pub const MAX_PAYLOAD: usize = 4;
     pub const BUDGET: usize = 8;
     pub const WRITE_SEQ: usize = 64;
-    /// Entries start after the 256-byte control block, 64 bytes each:
-    /// `{ stamp: u64, chunk: u64 }`.
-    pub const ENTRIES: usize = 256;
+    /// The pin table follows the 256-byte control block: `budget` owner
+    /// words (u64), then `budget` pin words (u32).
+    pub const PINS: usize = 256;
+    /// Entries start on the first 4096-byte boundary after the pin table
+    /// (what subscribers map read-only), 64 bytes each:
+    /// `{ stamp: u64, chunk: u64 }`; the chunks follow them.
+    pub const ENTRIES: usize = 4096;
     pub const ENTRY_LEN: usize = 64;
-    /// The pin table follows the entries: `budget` owner words (u64), then
-    /// `budget` pin words (u32), rounded up to 64 bytes.
-    pub fn pins_len(budget: u32) -> usize {
-        (budget as usize * 12).div_ceil(64) * 64
-    }
     /// Chunk header: `{ stamp: u64, 4 B, len: u32, tag: u32, .. }`, 32 bytes.
     pub const CHUNK_HEADER: usize = 32;
     pub const CH_LEN: usize = 12;
@@ -287,7 +286,7 @@ fn fake_segment_offsets_match_the_library() {
     assert_eq!(img.u32(r + ring::CAPACITY), GEO.capacity);
     assert_eq!(img.u32(r + ring::MAX_PAYLOAD), 16, "typed: the type's size");
     assert_eq!(img.u32(r + ring::BUDGET), GEO.borrow_budget);
-    let pins = r + ring::ENTRIES + GEO.capacity as usize * ring::ENTRY_LEN;
+    let pins = r + ring::PINS;
     for i in 0..GEO.borrow_budget as usize {
         assert_eq!(img.u64(pins + i * 8), 0, "pin slot {i} owned");
     }
@@ -1198,11 +1197,7 @@ fn entry_off(region: usize, seq: u64) -> usize {
 /// Offset in the file of chunk `c`'s header, for slots of `max_payload` bytes.
 fn chunk_off(region: usize, max_payload: usize, c: u64) -> usize {
     let stride = (ring::CHUNK_HEADER + max_payload.div_ceil(8) * 8).div_ceil(64) * 64;
-    region
-        + ring::ENTRIES
-        + GEO.capacity as usize * ring::ENTRY_LEN
-        + ring::pins_len(GEO.borrow_budget)
-        + c as usize * stride
+    region + ring::ENTRIES + GEO.capacity as usize * ring::ENTRY_LEN + c as usize * stride
 }
 
 fn region_of(name: &str) -> usize {
@@ -1349,7 +1344,7 @@ fn typed_chunk_of_the_wrong_length_is_corrupt_and_borrowing_leaks_nothing() {
                 "len {bad}: {r:?}"
             );
         }
-        let pins = region_of(ch.name()) + ring::ENTRIES + GEO.capacity as usize * ring::ENTRY_LEN;
+        let pins = region_of(ch.name()) + ring::PINS;
         for i in 0..GEO.borrow_budget as usize {
             assert_eq!(
                 peek_u64(ch.name(), pins + i * 8),

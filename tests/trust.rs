@@ -442,3 +442,36 @@ fn a_full_shared_memory_directory_is_a_typed_error_not_sigbus() {
     let _u = Unmount(dir.clone());
     assert_child_ok("full", &[("SHM_COMM_DIR", d)]);
 }
+
+/// The permissions of this process's mappings of `path`, from /proc/self/maps.
+fn mapping_perms(path: &Path) -> Vec<String> {
+    let p = path.to_str().unwrap();
+    fs::read_to_string("/proc/self/maps")
+        .unwrap()
+        .lines()
+        .filter(|l| l.ends_with(p))
+        .map(|l| l.split_whitespace().nth(1).unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn a_subscriber_maps_the_entries_and_chunks_read_only() {
+    use shm_comm::pubsub::{Publisher, Subscriber};
+    use suite::Check;
+    let ch = TestChannel::new("trust-ro");
+    let mut p = Publisher::<Check>::create_with(ch.name(), GEO).unwrap();
+    let path = path_of(ch.name(), "pub");
+    let before = mapping_perms(&path);
+    assert!(before.iter().all(|m| m == "rw-s"), "{before:?}");
+    let mut s = Subscriber::<Check>::connect_with(ch.name(), short()).unwrap();
+    let after = mapping_perms(&path);
+    assert!(
+        after.iter().any(|m| m == "r--s"),
+        "the subscriber's view of the payload is writable: {after:?}"
+    );
+    // It still receives and borrows (the pin table stays writable).
+    p.send(&Check::new(1)).unwrap();
+    assert_eq!(s.recv_timeout(T).unwrap().seq, 1);
+    p.send(&Check::new(2)).unwrap();
+    assert!(s.borrow_timeout(T).unwrap().verify());
+}

@@ -251,6 +251,46 @@ impl Mapping {
         self.len
     }
 
+    /// Makes `len` bytes from `off` read-only in this mapping (this
+    /// process's view only; other mappings of the file keep their rights).
+    /// The range is shrunk inwards to whole pages (but for the mapping's
+    /// last page, which a range to the end includes); out-of-range parts
+    /// are ignored.
+    pub fn protect_read_only(&self, off: usize, len: usize) -> io::Result<()> {
+        // SAFETY: sysconf has no preconditions.
+        let page = usize::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) })
+            .ok()
+            .filter(|&p| p.is_power_of_two())
+            .unwrap_or(4096);
+        let start = off.div_ceil(page) * page;
+        let end = off.saturating_add(len);
+        // The mapping is made of whole pages: a range that reaches its end
+        // takes the last (partly past the file's end) page too.
+        let end = if end >= self.len {
+            self.len.div_ceil(page) * page
+        } else {
+            end / page * page
+        };
+        if start >= end {
+            return Ok(());
+        }
+        // SAFETY: `start..end` lies inside this live mapping (page aligned,
+        // since the mapping itself is); removing write access changes no
+        // memory. Every write this process makes there afterwards would
+        // fault: callers only protect what their role never writes.
+        if unsafe {
+            libc::mprotect(
+                self.ptr.as_ptr().add(start).cast(),
+                end - start,
+                libc::PROT_READ,
+            )
+        } != 0
+        {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
+    }
+
     /// Never true (a mapping has at least one byte); for clippy's sake.
     pub fn is_empty(&self) -> bool {
         self.len == 0

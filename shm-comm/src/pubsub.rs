@@ -650,6 +650,15 @@ fn open(name: &str, expect: &Expect, timeout: Duration) -> Result<(Segment, Ring
         name: name.to_owned(),
         reason,
     })?;
+    // A subscriber never writes the entries and chunks: map them read-only,
+    // so that a stray write faults here instead of breaking the topic.
+    let (off, len) = ring.reader_read_only();
+    seg.protect_read_only(off, len)
+        .map_err(|source| OpenError::Io {
+            name: name.to_owned(),
+            op: "mprotect",
+            source,
+        })?;
     if let Expect::Typed(ours) = expect {
         if ring.geometry().max_payload != ours.size {
             return Err(OpenError::Corrupt {

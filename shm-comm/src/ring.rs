@@ -6,13 +6,19 @@
 //! ```text
 //! 0     Control     geometry (immutable), then one cache line each for
 //!                   `write_seq` and the wake-up words
-//! 256   entries     `capacity` × 64 B: { stamp: u64, chunk: u64 }
-//! ...   pin table   `borrow_budget` owners (u64), then as many pin words
-//!                   (u32), rounded up to 64 B
+//! 256   pin table   `borrow_budget` owners (u64), then as many pin words (u32)
+//! 4096n entries     `capacity` × 64 B: { stamp: u64, chunk: u64 }, from the
+//!                   first 4096-byte boundary after the pin table
 //! ...   chunks      `chunks` × `stride` B: { stamp: u64, 4 B reserved,
 //!                   len: u32, tag: u32, 12 B reserved } then the payload
 //!                   (8-aligned)
 //! ```
+//! Readers write only the first part (the wake-up words and the pin
+//! table); entries and chunks, from a page boundary on, are the writer's
+//! alone, so a subscriber maps them read-only ([`Ring::reader_read_only`]):
+//! a reader's stray write there faults in the reader instead of breaking
+//! the topic for everyone.
+//!
 //! Message `n` (0-based) is announced in entry `n % capacity`, which names the
 //! chunk holding it. Chunks are a pool larger than the ring (`capacity + 1 +
 //! borrow_budget`): the writer always fills a chunk that is in no entry and
@@ -67,6 +73,9 @@ use crate::sync::{self, fence, AtomicU32, AtomicU64, Ordering};
 
 /// Bytes of the control block.
 const CONTROL_LEN: usize = 256;
+/// The part of the region that readers only read starts on a multiple of
+/// this (a page on x86-64; larger pages protect from the next boundary).
+const READ_ONLY_ALIGN: usize = 4096;
 /// Bytes per entry (one cache line, so the writer and readers of neighbouring
 /// entries do not share a line).
 const ENTRY_LEN: usize = 64;
@@ -151,11 +160,19 @@ impl Geometry {
     }
 
     fn pins_off(&self) -> usize {
-        CONTROL_LEN + self.capacity as usize * ENTRY_LEN
+        CONTROL_LEN
+    }
+
+    /// Where the entries start: the first page boundary after the pin table.
+    fn entries_off(&self) -> usize {
+        align_up(
+            CONTROL_LEN + self.borrow_budget as usize * 12,
+            READ_ONLY_ALIGN,
+        )
     }
 
     fn chunks_off(&self) -> usize {
-        self.pins_off() + align_up(self.borrow_budget as usize * 12, 64)
+        self.entries_off() + self.capacity as usize * ENTRY_LEN
     }
 
     /// Bytes of region this geometry needs.
@@ -173,7 +190,11 @@ impl Geometry {
 pub struct Ring {
     base: NonNull<u8>,
     geo: Geometry,
+    /// `geo.stride()`, `geo.entries_off()`, `geo.chunks_off()`: derived
+    /// once, read on every message.
     stride: usize,
+    entries: usize,
+    chunks: usize,
 }
 
 // SAFETY: the ring only accesses its region through atomics and the
@@ -197,11 +218,7 @@ impl Ring {
             return Err(format!("region of {len} bytes, {need} needed"));
         }
         let base = NonNull::new(base).ok_or("null region")?;
-        let ring = Ring {
-            base,
-            geo,
-            stride: geo.stride(),
-        };
+        let ring = Ring::with(base, geo);
         // Plain (Relaxed) stores: the region is published to others by the
         // Release store of the segment's `init` word.
         ring.u32_at(OFF_CAPACITY)
@@ -234,6 +251,8 @@ impl Ring {
                 borrow_budget: 0,
             },
             stride: 0,
+            entries: 0,
+            chunks: 0,
         };
         let geo = Geometry {
             capacity: probe.u32_at(OFF_CAPACITY).load(Ordering::Relaxed),
@@ -248,16 +267,30 @@ impl Ring {
                 geo.capacity, geo.max_payload, geo.borrow_budget
             ));
         }
-        Ok(Ring {
+        Ok(Ring::with(base, geo))
+    }
+
+    fn with(base: NonNull<u8>, geo: Geometry) -> Ring {
+        Ring {
             base,
             geo,
             stride: geo.stride(),
-        })
+            entries: geo.entries_off(),
+            chunks: geo.chunks_off(),
+        }
     }
 
     /// The geometry.
     pub fn geometry(&self) -> Geometry {
         self.geo
+    }
+
+    /// The part of the region a reader never writes, as `(offset, len)`
+    /// from the region's start: the entries and chunks. Its offset is a
+    /// multiple of 4096, so a subscriber can map it read-only.
+    pub fn reader_read_only(&self) -> (usize, usize) {
+        let end = self.geo.region_len().unwrap_or(self.entries);
+        (self.entries, end - self.entries)
     }
 
     fn u32_at(&self, off: usize) -> &AtomicU32 {
@@ -279,12 +312,12 @@ impl Ring {
     }
 
     fn entry_off(&self, n: u64) -> usize {
-        CONTROL_LEN + (n % u64::from(self.geo.capacity)) as usize * ENTRY_LEN
+        self.entries + (n % u64::from(self.geo.capacity)) as usize * ENTRY_LEN
     }
 
     fn chunk_off(&self, c: u32) -> usize {
         debug_assert!(c < self.geo.chunks());
-        self.geo.chunks_off() + c as usize * self.stride
+        self.chunks + c as usize * self.stride
     }
 
     fn payload(&self, c: u32) -> *mut u8 {

@@ -837,6 +837,14 @@ impl Segment {
         )
     }
 
+    /// Makes `len` bytes at `off` (from the region's start) read-only in
+    /// this process's mapping, for a role that only reads them (whole pages
+    /// within the range).
+    pub fn protect_read_only(&self, off: usize, len: usize) -> std::io::Result<()> {
+        let len = len.min(self.region_len.saturating_sub(off));
+        self.map.protect_read_only(self.region_off + off, len)
+    }
+
     /// A handle that keeps the mapping alive.
     pub fn mapping(&self) -> Arc<Mapping> {
         self.map.clone()
