@@ -820,11 +820,21 @@ impl<T: ShmMessage> std::ops::Deref for Loan<'_, T> {
     type Target = T;
     fn deref(&self) -> &T {
         // SAFETY: the slot is 8-aligned (T's alignment is at most 8), holds
-        // at least size_of::<T>() bytes, every bit pattern is a valid T, and
-        // it is claimed by this loan: no other writer, and readers never
-        // return its contents before `send`. A reader lapped by the writer
-        // may still be copying the chunk's previous message (in its own
-        // process, with atomic loads) while we write it: its seqlock check
+        // at least size_of::<T>() bytes, and every bit pattern is a valid T.
+        // What a reference needs is that nothing else *writes* these bytes
+        // while it lives, and nothing does:
+        // - this loan holds the writer's claim on the chunk (one writer per
+        //   topic, and the claim is exclusive: odd stamp, no pin);
+        // - readers never write payloads: a subscriber's mapping of the
+        //   entries and chunks is read-only (`Ring::reader_read_only`), so
+        //   the MMU enforces it for every subscriber process;
+        // - no subscriber in this process shares this mapping: every
+        //   publisher and subscriber maps the segment on its own, so to
+        //   this program the other mappings are memory outside any of its
+        //   allocations.
+        // A lapped reader may still *read* the chunk's previous message
+        // while we write: it reads with atomic loads (or one opaque copy
+        // instruction), as memory that others modify, and its seqlock check
         // sees the claim's odd stamp and discards what it read.
         unsafe { &*self.raw.ptr.cast::<T>() }
     }
@@ -832,7 +842,9 @@ impl<T: ShmMessage> std::ops::Deref for Loan<'_, T> {
 
 impl<T: ShmMessage> std::ops::DerefMut for Loan<'_, T> {
     fn deref_mut(&mut self) -> &mut T {
-        // SAFETY: as in `deref`; `&mut self` makes the access unique.
+        // SAFETY: as in `deref` (nothing else writes the slot; readers in
+        // other mappings only read it); `&mut self` makes this program's
+        // access unique.
         unsafe { &mut *self.raw.ptr.cast::<T>() }
     }
 }
