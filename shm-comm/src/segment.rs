@@ -86,36 +86,64 @@ pub enum Payload {
 
 /// The fixed header at offset 0. Written once by the creator before `init`
 /// becomes [`INIT_READY`]; afterwards only `init` and `closed` change.
+///
+/// Not API: public so that tests can build damaged segments from the real
+/// offsets (`offset_of!`). The offsets below are the on-disk format of
+/// [`VERSION`]: changing one fails to compile until the version changes too.
+#[doc(hidden)]
 #[repr(C)]
-struct Header {
-    magic: [u8; 8],
-    version: u32,
+#[allow(missing_docs, missing_debug_implementations)]
+pub struct Header {
+    pub magic: [u8; 8],
+    pub version: u32,
     /// 0 while the creator writes; [`INIT_READY`] (Release) once it is done.
-    init: AtomicU32,
+    pub init: AtomicU32,
     /// [`ENDIAN_MARK`] in the creator's byte order.
-    endian: u32,
+    pub endian: u32,
     /// `usize::BITS` of the creator.
-    ptr_width: u32,
-    kind: u32,
+    pub ptr_width: u32,
+    pub kind: u32,
     /// 0 dynamic, 1 typed.
-    payload: u32,
-    creator_pid: u32,
+    pub payload: u32,
+    pub creator_pid: u32,
     /// 1 once the owner has shut the channel down (it is about to be unlinked).
-    closed: AtomicU32,
-    creator_start: u64,
-    total_len: u64,
-    layout_hash: u64,
-    layout_off: u64,
-    layout_len: u64,
-    region_off: u64,
-    region_len: u64,
+    pub closed: AtomicU32,
+    pub creator_start: u64,
+    pub total_len: u64,
+    pub layout_hash: u64,
+    pub layout_off: u64,
+    pub layout_len: u64,
+    pub region_off: u64,
+    pub region_len: u64,
     /// Length of `name`: the channel name, kept so that a file whose name
     /// had to be shortened (see [`file_name`]) can still be listed.
-    name_len: u32,
-    name: [u8; MAX_NAME_LEN],
+    pub name_len: u32,
+    pub name: [u8; MAX_NAME_LEN],
 }
 
-const _: () = assert!(std::mem::size_of::<Header>() <= HEADER_LEN);
+const _: () = {
+    use std::mem::offset_of;
+    assert!(std::mem::size_of::<Header>() <= HEADER_LEN);
+    assert!(VERSION == 2, "the offsets below are version 2's");
+    assert!(offset_of!(Header, magic) == 0);
+    assert!(offset_of!(Header, version) == 8);
+    assert!(offset_of!(Header, init) == 12);
+    assert!(offset_of!(Header, endian) == 16);
+    assert!(offset_of!(Header, ptr_width) == 20);
+    assert!(offset_of!(Header, kind) == 24);
+    assert!(offset_of!(Header, payload) == 28);
+    assert!(offset_of!(Header, creator_pid) == 32);
+    assert!(offset_of!(Header, closed) == 36);
+    assert!(offset_of!(Header, creator_start) == 40);
+    assert!(offset_of!(Header, total_len) == 48);
+    assert!(offset_of!(Header, layout_hash) == 56);
+    assert!(offset_of!(Header, layout_off) == 64);
+    assert!(offset_of!(Header, layout_len) == 72);
+    assert!(offset_of!(Header, region_off) == 80);
+    assert!(offset_of!(Header, region_len) == 88);
+    assert!(offset_of!(Header, name_len) == 96);
+    assert!(offset_of!(Header, name) == 100);
+};
 
 /// Checks a channel name: 1 to [`MAX_NAME_LEN`] bytes of `A-Z a-z 0-9 _ - .`
 /// in components separated by single `/`, no `.` or `..` component.
