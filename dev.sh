@@ -46,7 +46,7 @@ test_all() {
     step "latency regression guard (ratios to the raw floor measured in the same run)"
     cargo build --release --quiet -p shm-comm-benches
     ./target/release/shm-comm-benches --check
-    "$VENV/bin/python" examples/benchmark.py --check
+    "$VENV/bin/python" benches/python/benchmark.py --check
 }
 
 case "${1:-}" in

@@ -14,7 +14,7 @@
 #      shm-comm 1.0.0 into .venv-orig)
 #   2. the Rust harness built with `--features iceoryx2`, run on two cores
 #      and with --one-core
-#   3. the Python benchmark (examples/benchmark.py)
+#   3. the Python benchmark (benches/python/benchmark.py)
 #   4. everything into bench-results/ (OUT=dir to change it):
 #        rust.txt, rust.json, rust-one-core.txt, rust-one-core.json,
 #        python.md, python.json, python.png, *.log (progress),
@@ -78,9 +78,9 @@ fi
 
 # --- 3. Python benchmark -----------------------------------------------------
 step "Python benchmark"
-"$VENV/bin/python" examples/benchmark.py "${QUICK[@]}" --json "$OUT/python.json" \
+"$VENV/bin/python" benches/python/benchmark.py "${QUICK[@]}" --json "$OUT/python.json" \
     --png "$OUT/python.png" >"$OUT/python.md" 2> >(tee "$OUT/python.log" >&2) \
-    || fail "examples/benchmark.py ${QUICK[*]}"
+    || fail "benches/python/benchmark.py ${QUICK[*]}"
 
 # --- 4. summary ----------------------------------------------------------------
 step "summary ($OUT/summary.md)"
@@ -146,12 +146,12 @@ table_or_note() {   # file, what
     table_or_note "$OUT/rust-one-core.txt" "shm-comm-benches --one-core"
     echo '```'
     echo
-    echo "## Python benchmark (\`examples/benchmark.py${QUICK[*]:+ ${QUICK[*]}}\`)"
+    echo "## Python benchmark (\`benches/python/benchmark.py${QUICK[*]:+ ${QUICK[*]}}\`)"
     echo
     echo "Latency in µs; ratio = peer / ours (how many times faster ours is), against"
-    echo "the row named in \`vs\`. See benches/python_README.md."
+    echo "the row named in \`vs\`. See benches/python/README.md."
     echo
-    table_or_note "$OUT/python.md" "examples/benchmark.py"
+    table_or_note "$OUT/python.md" "benches/python/benchmark.py"
     echo
     if [ -s "$OUT/python.png" ]; then
         echo "![Python benchmark: latency distributions and stream rates](python.png)"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs the peers that examples/benchmark.py compares shm_comm against.
+# Installs the peers that benches/python/benchmark.py compares shm_comm against.
 #
 #   benches/setup_peers.sh            # from the repository root (or anywhere)
 #

@@ -1,0 +1,108 @@
+"""The benchmark's cases: what each row measures and which row it is judged against."""
+
+from __future__ import annotations
+
+
+# ---------------------------------------------------------------------------
+# The cases
+# ---------------------------------------------------------------------------
+
+def _case(cid, kind, transport, impl, payload, mode, label, ref=None, **extra):
+    return dict(id=cid, kind=kind, transport=transport, impl=impl, payload=payload,
+                mode=mode, label=label, ref=ref, **extra)
+
+
+CASES = [
+    # --- one-way latency, 64 B and a small dict -----------------------------
+    _case("ours-64B-block", "pingpong", "shm", "ours", "b64", "block",
+          "ours send_bytes/recv_bytes 64 B, recv(timeout=1.0)"),
+    _case("ours-64B-busy", "pingpong", "shm", "ours", "b64", "busy",
+          "ours send_bytes/recv_bytes 64 B, recv(timeout=0) loop"),
+    _case("raw-shm-floor", "pingpong", "raw", "py", "b64", "busy",
+          "raw mmap /dev/shm + counter, busy loop (Python floor)", ref="ours-64B-busy"),
+    # The loan rows right after the 64 B rows they are judged against: the
+    # host may move the two vCPUs apart or together within minutes, and a
+    # ratio holds only between rows measured in the same placement.
+    _case("ours-64B-loan", "pingpong", "shm", "ours", "loan64", "block",
+          "ours typed 64 B topic: loan()['seq'] = i, borrow()['seq'] (in place)",
+          ref="ours-64B-block"),
+    _case("ours-1MiB-loan", "pingpong", "shm", "ours", "loan", "block",
+          "ours typed 1 MiB topic: loan()['seq'] = i, borrow()['seq'] (in place, 0 copy)",
+          ref="ours-64B-loan"),
+    _case("ours-dict-pickle", "pingpong", "shm", "ours", "dict", "block",
+          "ours send/recv dict, pickle, recv(timeout=1.0)", codec="pickle"),
+    _case("ours-dict-msgpack", "pingpong", "shm", "ours", "dict", "block",
+          "ours send/recv dict, msgpack, recv(timeout=1.0)", codec="msgpack"),
+    _case("iceoryx2-64B-busy", "pingpong", "iox2", "py", "b64", "busy",
+          "iceoryx2 pub/sub 64 B ctypes struct, receive() loop", ref="ours-64B-busy"),
+    _case("orig-64B-busy", "pingpong", "shm", "orig", "b64", "busy",
+          "shm-comm 1.0.0 send_bytes/recv_bytes 64 B, recv(timeout=0) loop",
+          ref="ours-64B-busy"),
+    _case("orig-64B-block", "pingpong", "shm", "orig", "b64", "block",
+          "shm-comm 1.0.0 send_bytes/recv_bytes 64 B, recv(timeout=1.0)",
+          ref="ours-64B-block"),
+    _case("orig-dict-pickle", "pingpong", "shm", "orig", "dict", "block",
+          "shm-comm 1.0.0 send/recv dict, pickle, recv(timeout=1.0)",
+          ref="ours-dict-pickle", codec="pickle"),
+    _case("zmq-ipc-64B", "pingpong", "zmq", "py", "b64", "block",
+          "pyzmq PAIR ipc:// 64 B, blocking recv", ref="ours-64B-block", endpoint="ipc"),
+    _case("zmq-tcp-64B", "pingpong", "zmq", "py", "b64", "block",
+          "pyzmq PAIR tcp://127.0.0.1 64 B, blocking recv", ref="ours-64B-block",
+          endpoint="tcp"),
+    _case("mp-pipe-64B", "pingpong", "pipe", "py", "b64", "block",
+          "multiprocessing.Pipe send_bytes/recv_bytes 64 B", ref="ours-64B-block"),
+    # --- 64 B at 1 kHz: the echo is idle (asleep) when each ping arrives -------
+    _case("ours-64B-1kHz", "pingpong", "shm", "ours", "b64", "block",
+          "ours 64 B, recv(timeout=1.0), one ping per ms", gap_ms=1.0),
+    _case("orig-64B-1kHz", "pingpong", "shm", "orig", "b64", "block",
+          "shm-comm 1.0.0 64 B, recv(timeout=1.0), one ping per ms",
+          ref="ours-64B-1kHz", gap_ms=1.0),
+    _case("zmq-ipc-64B-1kHz", "pingpong", "zmq", "py", "b64", "block",
+          "pyzmq PAIR ipc:// 64 B, blocking recv, one ping per ms",
+          ref="ours-64B-1kHz", endpoint="ipc", gap_ms=1.0),
+    _case("mp-pipe-64B-1kHz", "pingpong", "pipe", "py", "b64", "block",
+          "multiprocessing.Pipe 64 B, one ping per ms", ref="ours-64B-1kHz", gap_ms=1.0),
+    # --- 1 MiB numpy array (copied; the zero-copy loan rows are above) -------
+    _case("ours-1MiB-bytes", "pingpong", "shm", "ours", "1mib", "block",
+          "ours send_bytes(array) / recv_bytes + numpy.frombuffer (copy)",
+          ref="ours-1MiB-loan"),
+    _case("ours-1MiB-bytes-busy", "pingpong", "shm", "ours", "1mib", "busy",
+          "ours send_bytes(array) / recv_bytes (copy), recv(timeout=0) loop",
+          ref="ours-1MiB-bytes"),
+    _case("orig-1MiB-busy", "pingpong", "shm", "orig", "1mib", "busy",
+          "shm-comm 1.0.0 send_bytes(array) / recv_bytes, recv(timeout=0) loop",
+          ref="ours-1MiB-bytes-busy"),
+    _case("zmq-ipc-1MiB", "pingpong", "zmq", "py", "1mib", "block",
+          "pyzmq PAIR ipc:// send(array) / recv", ref="ours-1MiB-bytes", endpoint="ipc"),
+    # --- REQ/REP: one call at a time (latency is half a call) -----------------
+    _case("ours-reqrep", "pingpong", "reqrep", "ours", "b64", "block",
+          "ours REQ/REP 64 B, send_bytes + recv_bytes(timeout=1.0) per call"),
+    _case("orig-reqrep", "pingpong", "reqrep", "orig", "b64", "block",
+          "shm-comm 1.0.0 REQ/REP 64 B, send_bytes + recv_bytes(timeout=1.0)",
+          ref="ours-reqrep"),
+    # --- one-way throughput, 64 B --------------------------------------------
+    _case("ours-stream-busy", "stream", "shm", "ours", "b64", "busy",
+          "ours PUB/SUB 64 B, receiver recv(timeout=0) loop"),
+    _case("ours-stream-block", "stream", "shm", "ours", "b64", "block",
+          "ours PUB/SUB 64 B, receiver recv(timeout=1.0)"),
+    _case("ours-pushpull", "stream", "pipeline", "ours", "b64", "block",
+          "ours PUSH/PULL 64 B (lossless), recv(timeout=1.0)"),
+    _case("orig-stream-busy", "stream", "shm", "orig", "b64", "busy",
+          "shm-comm 1.0.0 PUB/SUB 64 B, receiver recv(timeout=0) loop",
+          ref="ours-stream-busy"),
+    _case("orig-stream-block", "stream", "shm", "orig", "b64", "block",
+          "shm-comm 1.0.0 PUB/SUB 64 B, receiver recv(timeout=1.0)",
+          ref="ours-stream-block"),
+    _case("orig-pushpull", "stream", "pipeline", "orig", "b64", "block",
+          "shm-comm 1.0.0 PUSH/PULL 64 B, recv(timeout=1.0)", ref="ours-pushpull"),
+    _case("zmq-ipc-stream", "stream", "zmq", "py", "b64", "block",
+          "pyzmq PUSH/PULL ipc:// 64 B (lossless)", ref="ours-pushpull", endpoint="ipc"),
+    _case("mp-pipe-stream", "stream", "pipe", "py", "b64", "block",
+          "multiprocessing.Pipe 64 B (lossless)", ref="ours-pushpull"),
+    _case("iceoryx2-stream-busy", "stream", "iox2", "py", "b64", "busy",
+          "iceoryx2 pub/sub 64 B, receive() loop", ref="ours-stream-busy"),
+]
+
+LOSSY = {"shm", "iox2"}        # PUB/SUB: a slow receiver misses messages
+
+
