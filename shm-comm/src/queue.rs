@@ -22,7 +22,7 @@
 //!   `EMPTY (L + 1)`.
 //!
 //! The claimer (30 bits) is the claim token of the participant (see
-//! [`Peers`](crate::segment::Peers): its participant-table index and start
+//! [`Peers`]: its participant-table index and start
 //! time, so that a claim by a dead process is recognized even once its
 //! pid belongs to another live process); a queue without peers (tests on
 //! heap memory) records the pid. Any state more than a lap away from the
