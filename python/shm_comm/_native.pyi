@@ -266,3 +266,31 @@ def check_layout(layout: dict[str, Any]) -> dict[str, Any]:
 
 def first_difference(ours: dict[str, Any], theirs: dict[str, Any]) -> str | None:
     """The first difference between two layouts, or ``None``."""
+
+# ---------------------------------------------------------------------------
+# The schema compiler (shm-comm-schema), for shm_comm.schema
+# ---------------------------------------------------------------------------
+
+class CompiledSchema:
+    """The result of :func:`compile_schema`."""
+
+    @property
+    def std_set(self) -> bool:
+        """``True`` if this is the standard set itself."""
+    @property
+    def sources(self) -> list[tuple[str, str]]:
+        """The files compiled (not the prelude), as ``(path, text)``."""
+    def messages(self) -> list[dict[str, Any]]:
+        """Every message, dependencies first, as dicts: ``name``, ``doc``,
+        ``doc_lines``, ``file``, ``line``, ``prelude``, ``variant_of``,
+        ``fields`` (``name``, ``doc``, ``ty``, ``type``, ``offset``, ``size``,
+        ``padding``, ``line``), ``constants`` and ``layout`` (a layout dict)."""
+    def generate_python(self) -> str:
+        """The Python module (as ``shm-comm-schema gen-python``)."""
+    def generate_rust(self) -> str:
+        """The Rust module (as ``shm-comm-schema gen-rust``)."""
+
+def compile_schema(sources: list[tuple[str, str]], prelude: list[tuple[str, str]] = ...,
+                   std_set: bool = False) -> CompiledSchema:
+    """Compiles schema files (``(path, text)`` pairs) with the messages of
+    ``prelude`` in scope. Raises ``shm_comm.schema.SchemaError``."""

@@ -10,6 +10,7 @@ mod fields;
 mod msgpack;
 mod patterns;
 mod quick;
+mod schema;
 mod typed;
 
 use std::time::{Duration, Instant};
@@ -338,5 +339,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(typed::layout_hash, m)?)?;
     m.add_function(wrap_pyfunction!(typed::check_layout, m)?)?;
     m.add_function(wrap_pyfunction!(typed::first_difference, m)?)?;
+    schema::register(m)?;
     Ok(())
 }

@@ -1,8 +1,9 @@
 """The standard message set (``schemas/`` -> ``shm_comm.msgs``) and the
 schema compiler (``shm_comm.schema``).
 
-- Agreement: for every message, the layout Python computes from the TOML
-  (pure Python), the native hash of it, the generated class and the layout
+- Agreement: for every message, the layout the schema compiler (the Rust
+  crate ``shm-comm-schema``, which ``shm_comm.schema`` calls through the
+  native module) computes from the TOML, the generated class and the layout
   Rust's ``#[derive(ShmMessage)]`` builds for the generated Rust type are
   identical field by field, with the same hash.
 - Multi-process: a Rust node publishes ``Imu``, ``JointState`` and
@@ -45,7 +46,7 @@ def _std_sources() -> list[tuple[str, str]]:
     return [(f"schemas/{p.name}", p.read_text(encoding="utf-8")) for p in sorted(SCHEMAS.glob("*.toml"))]
 
 
-#: The standard set compiled by the pure-Python compiler, from the TOML files.
+#: The standard set compiled from the TOML files by the one schema compiler.
 STD = schema.compile_sources(_std_sources(), std_set=True)
 NAMES = [m.name for m in STD.generated()]
 
@@ -108,14 +109,14 @@ def same_type(path: str, a: dict, b: dict) -> None:
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_python_schema_native_hash_and_rust_derive_agree(name, derived):
-    ours = STD.get(name).layout  # computed here, in pure Python, from the TOML
-    # The native module's hash of the Python layout, and its validation.
-    assert _native.layout_hash(ours) == ours["hash"] == schema.structural_hash(ours)
-    checked = _native.check_layout(ours)
-    same_layout(name, ours, checked)
-    # The layout rustc gave the generated Rust type (through the derive).
+def test_schema_compiler_and_rust_derive_agree(name, derived):
+    ours = STD.get(name).layout  # the compiler's layout, as Python sees it
+    # The layout rustc gave the generated Rust type (through the derive), in
+    # another process: field by field, and by hash.
     same_layout(name, ours, derived[name])
+    # Python's view is a valid descriptor with its own structural hash.
+    assert _native.layout_hash(ours) == ours["hash"] == schema.structural_hash(ours)
+    same_layout(name, ours, _native.check_layout(ours))
     # The generated Python class.
     cls = getattr(msgs, name)
     assert cls.__shm_layout__ == ours
@@ -133,8 +134,8 @@ def test_the_whole_standard_set_is_there(derived):
         assert name in NAMES, name
 
 
-def test_python_compiler_writes_the_checked_in_module_byte_for_byte():
-    """Two implementations (Rust generated msgs.py, Python regenerates it)."""
+def test_python_module_of_the_compiler_is_the_checked_in_one_byte_for_byte():
+    """``shm_comm.schema`` regenerates the checked-in msgs.py exactly."""
     checked_in = (ROOT / "python" / "shm_comm" / "msgs.py").read_text(encoding="utf-8")
     assert schema.generate_python(STD) == checked_in
     # The embedded copy of the standard set is schemas/ itself.

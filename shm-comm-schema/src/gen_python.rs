@@ -2,9 +2,8 @@
 //! layout dict (`__shm_layout__`, the format of `shm_comm.typed`) and numpy
 //! dtype (`__shm_dtype__`).
 //!
-//! `python/shm_comm/schema.py` is a second, pure-Python implementation of
-//! the compiler and of this generator; a test checks that both write the
-//! same bytes for the standard set.
+//! `python -m shm_comm.schema gen` runs this generator too, through the
+//! native module `shm_comm._native`.
 
 use std::collections::BTreeSet;
 use std::fmt::Write;

@@ -3,7 +3,7 @@
 //! byte for byte.
 //!
 //! # The schema format
-//! A schema file is TOML (readable by `serde` and by Python's `tomllib`):
+//! A schema file is TOML:
 //!
 //! ```toml
 //! version = 1                      # the version of this format (required)
@@ -164,6 +164,18 @@ pub fn compile_std(sources: &[Source]) -> Result<Schema, SchemaError> {
 /// `PointCloud`.
 pub fn compile_user(sources: &[Source]) -> Result<Schema, SchemaError> {
     compile::compile(&std_sources(), sources, false)
+}
+
+/// Compiles `sources` with the messages of `prelude` in scope (marked
+/// [`Message::prelude`], not generated again); `std_set` marks the result as
+/// the standard set itself. [`compile_std`] and [`compile_user`] are the two
+/// usual cases; this is the general one (the Python binding uses it).
+pub fn compile_sources(
+    prelude: &[Source],
+    sources: &[Source],
+    std_set: bool,
+) -> Result<Schema, SchemaError> {
+    compile::compile(prelude, sources, std_set)
 }
 
 /// The generated files of the standard set, from `ROOT/schemas/*.toml`:

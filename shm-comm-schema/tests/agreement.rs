@@ -3,8 +3,9 @@
 //! of the generated type (`shm_comm::msgs`) is the one the schema compiler
 //! computes from `schemas/`, field by field, with the same hash.
 //!
-//! The Python side (`python/tests/test_msgs.py`) computes the layouts again in
-//! pure Python from the same TOML files and compares them with these.
+//! The Python side (`python/tests/test_msgs.py`) compiles the same TOML files
+//! with this compiler (`shm_comm.schema` calls it through the native module)
+//! and compares the layouts with those of the derive, in another process.
 
 use shm_comm::{Kind, LayoutDescriptor, TypeDesc};
 use shm_comm_schema::{compile_std, read_sources, std_sources, STD_FILES};
