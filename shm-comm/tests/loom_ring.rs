@@ -11,9 +11,11 @@
 //!   returned has both words equal (not torn), in order, and every
 //!   position is read or counted missed;
 //! - `a_pinned_chunk_is_never_rewritten`: a reader pins a message while
-//!   the writer publishes more through a pool of three chunks (it must
-//!   skip the pinned one): the pinned payload stays the message pinned
-//!   until unpinned, and the budget is whole again afterwards;
+//!   the writer publishes three more through a pool of three chunks (it
+//!   must skip the pinned one, which the third claim reaches): the pinned
+//!   payload stays the message pinned until unpinned, and the budget is
+//!   whole again afterwards. (Weakening the reader's SeqCst pin store to
+//!   Release makes this model fail.)
 //! - `a_dead_borrowers_pin_slot_is_reclaimed`: a borrower that dies while
 //!   holding the only pin slot does not shrink the budget for good: a
 //!   live reader waiting for a slot takes it over once the borrower is
@@ -138,7 +140,7 @@ fn a_pinned_chunk_is_never_rewritten() {
             assert_eq!(first, again, "pinned chunk rewritten");
             Reader::unpin(&ring, p.slot);
         });
-        for v in 2..=3 {
+        for v in 2..=4 {
             send(&mut w, v);
         }
         reader.join().unwrap();

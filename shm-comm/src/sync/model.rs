@@ -13,12 +13,13 @@
 //! - **SeqCst.** Loom treats SeqCst loads and stores as AcqRel (its README,
 //!   "Unsupported features"), which would report every Dekker handshake
 //!   (store one word, load another, both SeqCst) as broken. Here a SeqCst
-//!   store is followed by, and a SeqCst load preceded by, a SeqCst fence,
-//!   which loom models: two SeqCst accesses are then never reordered, as in
-//!   C++ (and as on x86, where the store is an `xchg`, and on Arm, where
-//!   `stlr` then `ldar` are not reordered). The fence also orders the
-//!   thread's relaxed accesses around it, which SeqCst accesses alone do
-//!   not: a bug that needs those reordered is not found here.
+//!   store (and a SeqCst read-modify-write) is followed by a SeqCst fence,
+//!   which loom models: what x86 executes (the store is an `xchg`, a full
+//!   barrier; the SeqCst load a plain load). A SeqCst store then SeqCst
+//!   load is thus never reordered, as in C++. Limits: weakening a SeqCst
+//!   *load* after a SeqCst store to Acquire is not caught (the store's
+//!   fence still orders it), and the fence also orders the thread's
+//!   relaxed accesses after the store, which C++ does not promise.
 //! - **Futex.** [`wait`] checks the word and sleeps under one loom mutex and
 //!   condition variable per model run, [`wake_all`] wakes under the same
 //!   mutex: the futex's "check and sleep" is atomic with respect to
@@ -34,7 +35,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
-/// SeqCst accesses made visible to loom: see the module docs.
+/// SeqCst read-modify-writes made visible to loom: see the module docs.
 fn before(order: Ordering) {
     if order == Ordering::SeqCst {
         loom::sync::atomic::fence(Ordering::SeqCst);
@@ -65,7 +66,6 @@ macro_rules! atomic {
             }
             /// As the std method.
             pub fn load(&self, order: Ordering) -> $t {
-                before(order);
                 self.0.load(order)
             }
             /// As the std method.
