@@ -4,6 +4,7 @@
 pub mod codec;
 pub mod error;
 pub mod layout;
+pub mod mailbox;
 pub mod message;
 pub mod msgs;
 pub mod pipeline;
@@ -14,6 +15,11 @@ pub mod reqrep;
 pub mod ring;
 pub mod segment;
 mod sync;
+
+/// The `sync` door's model side, for the loom models in `tests/loom_*.rs`
+/// (only with `--cfg loom`).
+#[cfg(loom)]
+pub use sync::model as loom_model;
 
 pub use codec::{Codec, Frame};
 pub use error::{

@@ -1,6 +1,9 @@
 //! The only module that makes system calls: segment files, `mmap`,
 //! `flock`, futex, and reading process identities from `/proc`. Linux only.
 
+// Under loom, `sync` models the futex and process identities instead.
+#![cfg_attr(loom, allow(dead_code))]
+
 use std::ffi::CString;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};

@@ -224,7 +224,7 @@ impl Queue {
             base: std::ptr::NonNull::new(base).ok_or("null region")?,
             geo,
             stride: geo.stride(),
-            me: crate::platform::pid(),
+            me: sync::pid(),
             peers: None,
         })
     }
@@ -251,16 +251,18 @@ impl Queue {
         self.geo
     }
 
+    #[inline(always)]
     fn u32_at(&self, off: usize) -> &AtomicU32 {
         // SAFETY: callers pass 4-aligned offsets inside the region (header
         // fields and cell headers, which `attach`/`init` proved fit); the
         // region is only accessed atomically.
-        unsafe { AtomicU32::from_ptr(self.base.as_ptr().add(off).cast()) }
+        unsafe { sync::u32_at(self.base.as_ptr().add(off)) }
     }
 
+    #[inline(always)]
     fn u64_at(&self, off: usize) -> &AtomicU64 {
         // SAFETY: as in `u32_at`, 8-aligned.
-        unsafe { AtomicU64::from_ptr(self.base.as_ptr().add(off).cast()) }
+        unsafe { sync::u64_at(self.base.as_ptr().add(off)) }
     }
 
     fn cell(&self, pos: u64) -> (usize, u32) {

@@ -49,18 +49,17 @@
 //! replaced by the next replier.
 
 use std::marker::PhantomData;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use crate::codec::{Codec, Frame};
 use crate::error::{CreateError, OpenError, RecvTimeoutError, TryRecvError};
 use crate::layout::{FieldDescriptor, Kind, LayoutDescriptor, TypeDesc};
+use crate::mailbox::{self, ArmError, Mailbox, TakeError};
 use crate::message::{as_bytes, read_with, ShmMessage};
 use crate::queue::{self, Queue};
-use crate::ring::{copy_in, copy_out};
 use crate::segment::{ChannelKind, CreateSpec, OpenSpec, Payload, SharedSegment, MAX_PARTICIPANTS};
-use crate::sync::{self, AtomicU32, AtomicU64, Ordering};
 
 const ROLE: &str = "svc";
 /// Participant role of repliers.
@@ -71,29 +70,12 @@ pub const REQUESTER: u32 = 4;
 /// Bytes of the header every request frame carries before its payload.
 const REQ_HEADER: usize = 16;
 /// Bytes of a mailbox header (state, len, tag, event); the payload follows.
-const MB_HEADER: usize = 64;
+const MB_HEADER: usize = mailbox::HEADER;
 /// How often a waiting requester re-checks for dead repliers / stuck mailboxes.
 const SLICE: Duration = Duration::from_millis(50);
 /// A timed-out call looks up whether a replier is alive (reading `/proc`
 /// for each) at most this often; polls in between reuse the last verdict.
 const LIVENESS_EVERY: Duration = Duration::from_millis(5);
-
-// Mailbox state: call << 32 | kind << 30 | claimer, the claimer (of WRITING
-// only) being the replier's claim token (see `segment::Peers`): a replier
-// that died mid-write is recognized even once its pid is reused.
-const IDLE: u64 = 0;
-const WAITING: u64 = 1;
-const WRITING: u64 = 2;
-const READY: u64 = 3;
-const PID_MASK: u64 = (1 << 30) - 1;
-
-fn enc(call: u32, kind: u64, pid: u32) -> u64 {
-    (u64::from(call) << 32) | (kind << 30) | (u64::from(pid) & PID_MASK)
-}
-
-fn dec(s: u64) -> (u32, u64, u32) {
-    ((s >> 32) as u32, (s >> 30) & 3, (s & PID_MASK) as u32)
-}
 
 /// Service settings (used by the replier that creates the service).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -188,15 +170,6 @@ struct Service {
 unsafe impl Send for Service {}
 // SAFETY: as above.
 unsafe impl Sync for Service {}
-
-/// A reply mailbox in shared memory.
-struct Mailbox<'a> {
-    state: &'a AtomicU64,
-    len: &'a AtomicU32,
-    tag: &'a AtomicU32,
-    event: sync::Event<'a>,
-    payload: *mut u8,
-}
 
 /// A synthetic layout that names both message types of a typed service, so
 /// that the segment's descriptor and hash cover the request and the reply.
@@ -334,23 +307,17 @@ impl Service {
         })
     }
 
-    fn mailbox(&self, i: u32) -> Mailbox<'_> {
+    fn mailbox(&self, i: u32) -> Mailbox {
         debug_assert!(i < MAX_PARTICIPANTS);
         // SAFETY: `i < MAX_PARTICIPANTS` (checked by callers) and the body
         // holds MAX_PARTICIPANTS mailboxes of `stride` bytes (checked in
-        // `attach`); fields are 8-aligned and accessed atomically.
+        // `attach`), each 64-aligned with `reply_max <= stride - MB_HEADER`
+        // bytes of payload, kept alive by `seg` and accessed atomically.
         unsafe {
-            let base = self.mailboxes.add(i as usize * self.stride);
-            Mailbox {
-                state: AtomicU64::from_ptr(base.cast()),
-                len: AtomicU32::from_ptr(base.add(8).cast()),
-                tag: AtomicU32::from_ptr(base.add(12).cast()),
-                event: sync::Event {
-                    notify: AtomicU32::from_ptr(base.add(16).cast()),
-                    waiters: AtomicU32::from_ptr(base.add(20).cast()),
-                },
-                payload: base.add(MB_HEADER),
-            }
+            Mailbox::at(
+                self.mailboxes.add(i as usize * self.stride),
+                self.reply_max as usize,
+            )
         }
     }
 
@@ -371,11 +338,11 @@ pub struct RawRequester {
     /// The last wait for a reply timed out: do not spin on the next one.
     idle: AtomicBool,
     /// Times a timeout looked up whether a replier is alive (`/proc`).
-    liveness_checks: std::sync::atomic::AtomicU64,
+    liveness_checks: AtomicU64,
     /// The last such verdict, and when it was made (nanoseconds after
     /// `epoch`, plus one; 0: never): reused for `LIVENESS_EVERY`.
     replier_alive: AtomicBool,
-    alive_at: std::sync::atomic::AtomicU64,
+    alive_at: AtomicU64,
     epoch: Instant,
 }
 
@@ -390,17 +357,15 @@ impl RawRequester {
         let me = svc.seg.index();
         // Continue the mailbox's call numbering, so that stale requests of a
         // previous (dead) owner of this mailbox can never match our calls.
-        // Acquire: pairs with the Release stores of the state (READY in
-        // `reply`, IDLE in `request_into`) of whoever used the mailbox last.
-        let (last, _, _) = dec(svc.mailbox(me).state.load(Ordering::Acquire));
+        let last = svc.mailbox(me).last_call();
         RawRequester {
             svc,
             next_call: AtomicU32::new(last.wrapping_add(1)),
             in_call: Mutex::new(()),
             idle: AtomicBool::new(false),
-            liveness_checks: std::sync::atomic::AtomicU64::new(0),
+            liveness_checks: AtomicU64::new(0),
             replier_alive: AtomicBool::new(false),
-            alive_at: std::sync::atomic::AtomicU64::new(0),
+            alive_at: AtomicU64::new(0),
             epoch: Instant::now(),
         }
     }
@@ -446,7 +411,15 @@ impl RawRequester {
         let call = self.next_call.fetch_add(1, Ordering::Relaxed);
         let me = self.svc.seg.index();
         let mb = self.svc.mailbox(me);
-        self.arm(&mb, call, deadline)?;
+        mb.arm(call, deadline, |claimer| {
+            self.svc.queue.claimer_alive(claimer)
+        })
+        .map_err(|e| match e {
+            ArmError::Busy => RequestError::Timeout {
+                replier_alive: true,
+            },
+            ArmError::Contended => self.timeout(),
+        })?;
         let mut frame = Vec::with_capacity(REQ_HEADER + data.len());
         frame.extend_from_slice(&me.to_le_bytes());
         frame.extend_from_slice(&call.to_le_bytes());
@@ -512,15 +485,7 @@ impl RawRequester {
 
     /// Withdraws a pending call: a reply that arrives later is discarded.
     pub fn cancel(&self, pending: Pending) {
-        let mb = self.svc.mailbox(self.svc.seg.index());
-        // AcqRel: pairs with the replier's CAS in `reply`: either it wrote
-        // first (we leave its READY, the next `arm` clears it) or it fails.
-        let _ = mb.state.compare_exchange(
-            enc(pending.call, WAITING, 0),
-            enc(pending.call, IDLE, 0),
-            Ordering::AcqRel,
-            Ordering::Relaxed,
-        );
+        self.svc.mailbox(self.svc.seg.index()).cancel(pending.call);
     }
 
     /// Waits until `deadline` for the reply to `pending`, written into `out`.
@@ -534,89 +499,27 @@ impl RawRequester {
     ) -> Result<Codec, RequestError> {
         let call = pending.call;
         let mb = self.svc.mailbox(self.svc.seg.index());
-        // Acquire: pairs with the Release store of READY in `reply`: the
-        // reply's bytes, length and tag are visible once this sees READY.
-        let ready = || mb.state.load(Ordering::Acquire) == enc(call, READY, 0);
         loop {
             let slice = Instant::now() + SLICE;
             let until = deadline.map_or(slice, |d| d.min(slice));
             // Spin only while replies come quickly: after a wait that timed
             // out, go straight to the futex.
-            let got = mb
-                .event
-                .wait(ready, Some(until), !self.idle.load(Ordering::Relaxed));
+            let got = mb.wait(call, Some(until), !self.idle.load(Ordering::Relaxed));
             self.idle.store(!got, Ordering::Relaxed);
             if got {
-                break;
-            }
-            if deadline.is_some_and(|d| Instant::now() >= d) {
-                return Err(self.timeout());
-            }
-        }
-        // Acquire (in `ready`): pairs with the Release store of READY in `reply`.
-        let len = mb.len.load(Ordering::Relaxed) as usize;
-        let tag = mb.tag.load(Ordering::Relaxed);
-        // Release: our reads of the reply happen before a replier can write
-        // the mailbox again; pairs with its AcqRel CAS in `reply` (which
-        // only follows a new `arm`).
-        let done = || mb.state.store(enc(call, IDLE, 0), Ordering::Release);
-        if len > self.svc.reply_max as usize {
-            done();
-            return Err(RequestError::Corrupt(format!(
-                "reply of {len} bytes; the limit is {}",
-                self.svc.reply_max
-            )));
-        }
-        out.clear();
-        out.reserve(len);
-        // SAFETY: the mailbox payload holds `reply_max >= len` bytes (rounded
-        // to 8) and is ours: state READY(call) is only changed by us (no
-        // replier writes a mailbox that is not WAITING); `out` has room for `len` bytes.
-        unsafe {
-            copy_out(mb.payload, out.as_mut_ptr(), len);
-            out.set_len(len);
-        }
-        // Release: our reads of the reply happen before the mailbox is reused.
-        done();
-        Ok(Codec::from_tag(tag))
-    }
-
-    /// Puts the mailbox in WAITING(call), first letting a replier that is
-    /// still writing a late reply for an earlier call finish (or die).
-    fn arm(
-        &self,
-        mb: &Mailbox<'_>,
-        call: u32,
-        deadline: Option<Instant>,
-    ) -> Result<(), RequestError> {
-        loop {
-            // Acquire: pairs with the replier's AcqRel CAS to WRITING and its
-            // Release store of READY in `reply`.
-            let s = mb.state.load(Ordering::Acquire);
-            let (_, kind, pid) = dec(s);
-            if kind == WRITING && self.svc.queue.claimer_alive(pid) {
-                if deadline.is_some_and(|d| Instant::now() >= d) {
-                    return Err(RequestError::Timeout {
-                        replier_alive: true,
-                    });
+                match mb.take(call, out) {
+                    Ok(tag) => return Ok(Codec::from_tag(tag)),
+                    Err(TakeError::TooLong(len)) => {
+                        return Err(RequestError::Corrupt(format!(
+                            "reply of {len} bytes; the limit is {}",
+                            self.svc.reply_max
+                        )))
+                    }
+                    // Only we move the mailbox out of READY(call), unless a
+                    // peer wrote garbage into it: wait on.
+                    Err(TakeError::NotReady) => {}
                 }
-                sync::yield_now();
-                continue;
             }
-            // AcqRel: pairs with the replier's CAS on the state in `reply`.
-            if mb
-                .state
-                .compare_exchange(
-                    s,
-                    enc(call, WAITING, 0),
-                    Ordering::AcqRel,
-                    Ordering::Relaxed,
-                )
-                .is_ok()
-            {
-                return Ok(());
-            }
-            // Changed under us: by a replier, or by a peer writing garbage.
             if deadline.is_some_and(|d| Instant::now() >= d) {
                 return Err(self.timeout());
             }
@@ -724,31 +627,13 @@ impl RawReplier {
                 max,
             });
         }
-        let mb = self.svc.mailbox(call.mailbox);
-        let me = self.svc.queue.claimer();
-        // AcqRel: pairs with the requester's CAS in `arm` (and its timeout
-        // withdrawal): only a mailbox still waiting for this call is written.
-        if mb
-            .state
-            .compare_exchange(
-                enc(call.call, WAITING, 0),
-                enc(call.call, WRITING, me),
-                Ordering::AcqRel,
-                Ordering::Relaxed,
-            )
-            .is_err()
-        {
-            return Ok(false);
-        }
-        // SAFETY: the mailbox payload holds `reply_max >= data.len()` bytes
-        // (rounded to 8) and is ours while the state says WRITING with our pid.
-        unsafe { copy_in(data, mb.payload) };
-        mb.len.store(data.len() as u32, Ordering::Relaxed);
-        mb.tag.store(codec.tag(), Ordering::Relaxed);
-        // Release: pairs with the Acquire load of READY in `wait_reply`.
-        mb.state.store(enc(call.call, READY, 0), Ordering::Release);
-        mb.event.notify();
-        Ok(true)
+        let delivered = self.svc.mailbox(call.mailbox).put(
+            call.call,
+            self.svc.queue.claimer(),
+            data,
+            codec.tag(),
+        );
+        Ok(delivered)
     }
 
     /// Requests waiting in the queue (approximate).
@@ -1003,8 +888,7 @@ mod tests {
         for claimer in [1, crate::platform::pid()] {
             let mb = raw.svc.mailbox(raw.svc.seg.index());
             let call = raw.next_call.load(Ordering::Relaxed).wrapping_sub(1);
-            mb.state
-                .store(enc(call, WRITING, claimer), Ordering::Release);
+            mb.set_writing(call, claimer);
             let server = std::thread::scope(|s| {
                 let server = s.spawn(|| {
                     let (call, frame) = replier.recv_timeout(Duration::from_secs(5)).unwrap();

@@ -22,8 +22,8 @@
 //!   unlinked and the create retried. A crashed owner thus never leaves a
 //!   channel unusable, and a live one is never hijacked.
 
+use crate::sync::{self, AtomicU32, AtomicU64, Ordering};
 use std::os::fd::OwnedFd;
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -97,7 +97,8 @@ pub struct Header {
     pub magic: [u8; 8],
     pub version: u32,
     /// 0 while the creator writes; [`INIT_READY`] (Release) once it is done.
-    pub init: AtomicU32,
+    /// Accessed atomically only, through `Header::init`.
+    pub init: u32,
     /// [`ENDIAN_MARK`] in the creator's byte order.
     pub endian: u32,
     /// `usize::BITS` of the creator.
@@ -107,7 +108,8 @@ pub struct Header {
     pub payload: u32,
     pub creator_pid: u32,
     /// 1 once the owner has shut the channel down (it is about to be unlinked).
-    pub closed: AtomicU32,
+    /// Accessed atomically only, through `Segment::closed_flag`.
+    pub closed: u32,
     pub creator_start: u64,
     pub total_len: u64,
     pub layout_hash: u64,
@@ -119,6 +121,21 @@ pub struct Header {
     /// had to be shortened (see [`file_name`]) can still be listed.
     pub name_len: u32,
     pub name: [u8; MAX_NAME_LEN],
+}
+
+impl Header {
+    /// The `init` word of the header at `base`.
+    ///
+    /// # Safety
+    /// `base` is the page-aligned start of a live mapping of at least
+    /// `HEADER_LEN` bytes, which outlives `'a`; every process accesses
+    /// `init` atomically only.
+    unsafe fn init<'a>(base: *mut u8) -> &'a AtomicU32 {
+        let h = base.cast::<Header>();
+        // SAFETY: forwarded from the caller; `init` is an aligned `u32`
+        // inside the header.
+        unsafe { sync::u32_at((&raw mut (*h).init).cast()) }
+    }
 }
 
 const _: () = {
@@ -361,13 +378,13 @@ fn init_new(
     let header = Header {
         magic: MAGIC,
         version: VERSION,
-        init: AtomicU32::new(0),
+        init: 0,
         endian: ENDIAN_MARK,
         ptr_width: usize::BITS,
         kind: spec.kind as u32,
         payload: u32::from(matches!(spec.payload, Payload::Typed { .. })),
         creator_pid: pid,
-        closed: AtomicU32::new(0),
+        closed: 0,
         creator_start: start,
         total_len: total as u64,
         layout_hash: hash,
@@ -388,11 +405,11 @@ fn init_new(
     // SAFETY: `region_off + region_len == total`: the region is inside the mapping.
     init_region(unsafe { base.add(region_off) }, spec.region_len);
     // SAFETY: the header was written above at offset 0 of a live mapping.
-    let init = unsafe { &(*base.cast::<Header>()).init };
+    let init = unsafe { Header::init(base) };
     // Release: pairs with the Acquire load of `init` in `read_header`; makes
     // the header, descriptor and region writes above visible to openers.
     init.store(INIT_READY, Ordering::Release);
-    platform::futex_wake_all(init);
+    sync::wake_all(init);
     Ok(Segment {
         map: Arc::new(map),
         name: spec.name.into(),
@@ -641,7 +658,7 @@ fn read_header(map: &Mapping) -> HeaderSnapshot {
     // volatile reads, which tolerate any bytes a foreign writer left there
     // (every field is an integer, valid for every bit pattern).
     unsafe {
-        let init = (*h).init.load(Ordering::Acquire);
+        let init = Header::init(map.as_ptr()).load(Ordering::Acquire);
         HeaderSnapshot {
             magic: std::ptr::read_volatile(&raw const (*h).magic),
             version: std::ptr::read_volatile(&raw const (*h).version),
@@ -699,11 +716,15 @@ fn map_validated(
                 waited: now - start,
             });
         }
-        // SAFETY: the mapping is at least HEADER_LEN bytes; `init` is an
-        // aligned u32 inside the header, only ever accessed atomically.
-        let init = unsafe { &(*map.as_ptr().cast::<Header>()).init };
+        // SAFETY: the mapping is at least HEADER_LEN bytes and starts with
+        // a header (being written by its creator).
+        let init = unsafe { Header::init(map.as_ptr()) };
         let slice = deadline.map_or(Duration::MAX, |d| d.saturating_duration_since(now));
-        platform::futex_wait(init, h.init, Some(slice.min(Duration::from_millis(10))));
+        sync::wait(
+            init,
+            h.init,
+            Some(now + slice.min(Duration::from_millis(10))),
+        );
     };
     validate(spec, &h, map, len, file.to_owned(), inode)
 }
@@ -886,7 +907,7 @@ impl Segment {
         // SAFETY: the mapping starts with a header (validated or written by
         // us) and lives as long as `self`; `closed` is an aligned `u32` in
         // it that every process accesses atomically only.
-        unsafe { AtomicU32::from_ptr((&raw mut (*h).closed).cast()) }
+        unsafe { sync::u32_at((&raw mut (*h).closed).cast()) }
     }
 }
 
@@ -1055,28 +1076,17 @@ struct Table {
 impl Table {
     fn pid(&self, i: u32) -> &AtomicU32 {
         // SAFETY: `i < MAX_PARTICIPANTS`, so the entry lies inside the
-        // TABLE_LEN bytes at the start of the region, which the mapping keeps alive.
-        unsafe { AtomicU32::from_ptr(self.base.add(TABLE_FIRST + i as usize * TABLE_ENTRY).cast()) }
+        // TABLE_LEN bytes at the start of the region, which the mapping
+        // keeps alive; its words are only accessed atomically.
+        unsafe { sync::u32_at(self.base.add(TABLE_FIRST + i as usize * TABLE_ENTRY)) }
     }
     fn role(&self, i: u32) -> &AtomicU32 {
         // SAFETY: as in `pid`, 4 bytes further.
-        unsafe {
-            AtomicU32::from_ptr(
-                self.base
-                    .add(TABLE_FIRST + i as usize * TABLE_ENTRY + 4)
-                    .cast(),
-            )
-        }
+        unsafe { sync::u32_at(self.base.add(TABLE_FIRST + i as usize * TABLE_ENTRY + 4)) }
     }
-    fn start(&self, i: u32) -> &std::sync::atomic::AtomicU64 {
+    fn start(&self, i: u32) -> &AtomicU64 {
         // SAFETY: as in `pid`, 8 bytes further (8-aligned).
-        unsafe {
-            std::sync::atomic::AtomicU64::from_ptr(
-                self.base
-                    .add(TABLE_FIRST + i as usize * TABLE_ENTRY + 8)
-                    .cast(),
-            )
-        }
+        unsafe { sync::u64_at(self.base.add(TABLE_FIRST + i as usize * TABLE_ENTRY + 8)) }
     }
 
     /// Frees entries of dead processes; returns how many live ones remain.

@@ -1,10 +1,60 @@
-//! The only door to atomics and blocking waits for the ring: the ring imports
-//! nothing else that synchronizes, so swapping this module (for loom's atomics,
-//! say) swaps them all.
+//! The only door to atomics on shared memory and to blocking waits: the
+//! protocol floor (ring, queue, mailbox, participant table, segment header)
+//! makes its atomics here and nowhere else, so swapping this module swaps
+//! them all.
+//!
+//! - Normal builds: [`u32_at`]/[`u64_at`] are `AtomicU32::from_ptr` and
+//!   `AtomicU64::from_ptr`, inlined: the door costs no instruction.
+//! - `--cfg loom` (the models in `tests/loom_*.rs`): the atomics are loom's,
+//!   one per word of a region made by [`model::Memory`]; waits and wake-ups
+//!   are a loom mutex and condition variable (a lost wake-up is a deadlock
+//!   that loom reports), and process identities and deaths are set by the
+//!   model (see `model`).
+//!
+//! A shared-memory atomic made anywhere else is refused by clippy
+//! (`disallowed-methods` in the crate's `clippy.toml`) and by the test
+//! `tests/door.rs`.
 
+#[cfg(not(loom))]
 pub(crate) use std::sync::atomic::{fence, AtomicU32, AtomicU64, Ordering};
 
+#[cfg(loom)]
+pub(crate) use model::{fence, AtomicU32, AtomicU64};
+#[cfg(loom)]
+pub(crate) use std::sync::atomic::Ordering;
+
+#[cfg(loom)]
+pub mod model;
+
 use std::time::{Duration, Instant};
+
+/// The `u32` word at `p` in shared memory, as an atomic.
+///
+/// # Safety
+/// `p` is 4-aligned and valid for reads and writes for `'a`, and every
+/// process and thread accesses the word atomically only.
+#[cfg(not(loom))]
+#[inline(always)]
+#[allow(clippy::disallowed_methods)] // the one place shared-memory atomics are made
+pub(crate) unsafe fn u32_at<'a>(p: *mut u8) -> &'a AtomicU32 {
+    // SAFETY: forwarded from the caller.
+    unsafe { AtomicU32::from_ptr(p.cast()) }
+}
+
+/// The `u64` word at `p` in shared memory, as an atomic.
+///
+/// # Safety
+/// As for [`u32_at`], 8-aligned.
+#[cfg(not(loom))]
+#[inline(always)]
+#[allow(clippy::disallowed_methods)] // the one place shared-memory atomics are made
+pub(crate) unsafe fn u64_at<'a>(p: *mut u8) -> &'a AtomicU64 {
+    // SAFETY: forwarded from the caller.
+    unsafe { AtomicU64::from_ptr(p.cast()) }
+}
+
+#[cfg(loom)]
+pub(crate) use model::{u32_at, u64_at};
 
 /// Pause inside a spin loop.
 #[inline]
@@ -31,6 +81,7 @@ pub(crate) fn prefetch(p: *const u8) {
 }
 
 /// Blocks while `word == expected`, at most until `deadline`; may return early.
+#[cfg(not(loom))]
 pub(crate) fn wait(word: &AtomicU32, expected: u32, deadline: Option<Instant>) {
     let timeout = deadline.map(|d| d.saturating_duration_since(Instant::now()));
     if timeout == Some(Duration::ZERO) {
@@ -40,14 +91,19 @@ pub(crate) fn wait(word: &AtomicU32, expected: u32, deadline: Option<Instant>) {
 }
 
 /// Wakes every waiter on `word`.
+#[cfg(not(loom))]
 pub(crate) fn wake_all(word: &AtomicU32) {
     crate::platform::futex_wake_all(word);
 }
 
 /// Lets another runnable thread go first.
+#[cfg(not(loom))]
 pub(crate) fn yield_now() {
     crate::platform::yield_now();
 }
+
+#[cfg(loom)]
+pub(crate) use model::{wait, wake_all, yield_now};
 
 /// How long a waiter spins (checking after every pause) before sleeping:
 /// long enough to catch a peer that answers within microseconds, short
@@ -107,7 +163,9 @@ impl Event<'_> {
         deadline: Option<Instant>,
         spin: bool,
     ) -> bool {
-        if spin {
+        // Under loom the spin (timed by the clock) is left out: a model's
+        // runs must not depend on time.
+        if spin && !cfg!(loom) {
             let start = Instant::now();
             if deadline.is_some_and(|d| start >= d) {
                 return ready();
@@ -152,18 +210,30 @@ impl Event<'_> {
 }
 
 /// `true` if process `pid` exists and is not a zombie.
+#[cfg(not(loom))]
 pub(crate) fn pid_alive(pid: u32) -> bool {
     crate::platform::pid_alive(pid)
+}
+
+/// This process's pid.
+#[cfg(not(loom))]
+pub(crate) fn pid() -> u32 {
+    crate::platform::pid()
 }
 
 /// This process's identity as one nonzero word: `pid << 32 | start time`
 /// (low 32 bits of the start time in clock ticks), which a later process
 /// that reuses the pid does not share.
+#[cfg(not(loom))]
 pub(crate) fn process_token() -> u64 {
     crate::platform::process_token()
 }
 
 /// `true` if the process of a [`process_token`] is still alive.
+#[cfg(not(loom))]
 pub(crate) fn token_alive(token: u64) -> bool {
     crate::platform::token_alive(token)
 }
+
+#[cfg(loom)]
+pub(crate) use model::{pid, pid_alive, process_token, token_alive};
