@@ -7,6 +7,7 @@
 //! GIL and wakes at least every 100 ms to let Ctrl-C through.
 
 mod fields;
+mod handle;
 mod msgpack;
 mod patterns;
 mod quick;

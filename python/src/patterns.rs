@@ -5,7 +5,7 @@
 //! threads); mutable state sits behind a `Mutex` that is only waited for
 //! with the GIL released, so a thread blocked in `recv` never blocks others.
 
-use std::sync::{Arc, Mutex, MutexGuard, TryLockError};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use pyo3::exceptions::{PyBufferError, PyOverflowError, PyTypeError};
@@ -19,91 +19,15 @@ use shm_comm::pubsub::{
 };
 use shm_comm::reqrep::{Call, DynReplier, DynRequester, Pending, RequestError, ServiceOptions};
 use shm_comm::segment::Payload;
-use shm_comm::{
-    OpenError, RecvTimeoutError, SendError, SendTimeoutError, TryRecvError, TrySendError,
-};
+use shm_comm::{RecvTimeoutError, SendError, SendTimeoutError, TryRecvError, TrySendError};
 
 use crate::fields::{self, Fields};
+use crate::handle::{connect_with, lock, stats_dict, Held};
 use crate::quick::QuickLock;
 use crate::{
-    blocking, check_timeout, closed, create_error, deadline, decode, error, open_error, too_large,
-    typed, Buffer, Deadline, Ser,
+    blocking, check_timeout, closed, create_error, deadline, decode, error, too_large, typed,
+    Buffer, Deadline, Ser,
 };
-
-/// Locks `m` without ever blocking while holding the GIL: try first, and if
-/// another thread holds it, wait for it with the GIL released.
-fn lock<'a, T: Send>(py: Python<'_>, m: &'a Mutex<T>) -> MutexGuard<'a, T> {
-    match m.try_lock() {
-        Ok(g) => g,
-        Err(TryLockError::Poisoned(p)) => p.into_inner(),
-        Err(TryLockError::WouldBlock) => {
-            // `MutexGuard` is not `Send`, so lock inside `detach` only to wait,
-            // then take it again (uncontended by then, or we loop).
-            loop {
-                py.detach(|| drop(m.lock()));
-                match m.try_lock() {
-                    Ok(g) => return g,
-                    Err(TryLockError::Poisoned(p)) => return p.into_inner(),
-                    Err(TryLockError::WouldBlock) => {}
-                }
-            }
-        }
-    }
-}
-
-/// Waits for `name` to be connectable, in slices, so Ctrl-C works while a
-/// subscriber waits for its publisher.
-fn connect_with<R: Send>(
-    py: Python<'_>,
-    timeout_connect: f64,
-    mut attempt: impl FnMut(Duration) -> Result<R, OpenError> + Send,
-) -> PyResult<R> {
-    check_timeout("timeout_connect", Some(timeout_connect))?;
-    let deadline = deadline(Some(timeout_connect))?;
-    let start = Instant::now();
-    let mut last = None;
-    let got = blocking(py, deadline, |until| {
-        let left = until.saturating_duration_since(Instant::now());
-        match attempt(left) {
-            Ok(r) => Some(Ok(r)),
-            // Not there yet, or its creator has not finished setting it up:
-            // either may change before `timeout_connect` (a slice ends
-            // long before it), so try again until then.
-            Err(e @ (OpenError::NotFound { .. } | OpenError::NotReady { .. })) => {
-                last = Some(e);
-                None
-            }
-            Err(e) => Some(Err(e)),
-        }
-    })?;
-    match got {
-        Some(r) => r.map_err(|e| open_error(py, e)),
-        None => {
-            let waited = start.elapsed();
-            Err(open_error(
-                py,
-                match last {
-                    Some(OpenError::NotReady { name, pid, .. }) => {
-                        OpenError::NotReady { name, pid, waited }
-                    }
-                    Some(OpenError::NotFound { name, .. }) => OpenError::NotFound { name, waited },
-                    _ => OpenError::NotFound {
-                        name: String::new(),
-                        waited,
-                    },
-                },
-            ))
-        }
-    }
-}
-
-fn stats_dict<'py>(py: Python<'py>, items: &[(&str, u64)]) -> PyResult<Bound<'py, PyDict>> {
-    let d = PyDict::new(py);
-    for (k, v) in items {
-        d.set_item(*k, *v)?;
-    }
-    Ok(d)
-}
 
 // ---------------------------------------------------------------------------
 // PUB/SUB
@@ -675,45 +599,6 @@ fn uninit_bytes<'py>(
 
 fn borrow_error(py: Python<'_>, e: shm_comm::BorrowError) -> PyErr {
     error(py, "SHMError", e.to_string())
-}
-
-/// A frame taken from a queue but not handed to Python yet because its
-/// `bytes` could not be made (`MemoryError`): the next receive returns it
-/// first, so a failed allocation never loses a job, request or reply.
-#[derive(Default)]
-struct Held(Mutex<Option<(Codec, Vec<u8>)>>);
-
-impl Held {
-    fn take(&self, py: Python<'_>) -> Option<(Codec, Vec<u8>)> {
-        lock(py, &self.0).take()
-    }
-
-    fn clear(&self, py: Python<'_>) {
-        lock(py, &self.0).take();
-    }
-
-    /// `data` as `bytes`; if there is no memory for it, the frame is kept
-    /// for the next receive and the error raised.
-    fn bytes<'py>(
-        &self,
-        py: Python<'py>,
-        codec: Codec,
-        data: Vec<u8>,
-    ) -> PyResult<Bound<'py, PyBytes>> {
-        let n =
-            isize::try_from(data.len()).map_err(|_| PyOverflowError::new_err("frame too large"))?;
-        // SAFETY: `data` is valid for `n` bytes, which CPython copies into a
-        // new `bytes` (or returns NULL with an exception set).
-        let obj = unsafe { pyo3::ffi::PyBytes_FromStringAndSize(data.as_ptr().cast(), n) };
-        // SAFETY: `obj` is a new reference or NULL with an exception set.
-        match unsafe { Bound::from_owned_ptr_or_err(py, obj) } {
-            Ok(b) => Ok(b.cast_into::<PyBytes>()?),
-            Err(e) => {
-                *lock(py, &self.0) = Some((codec, data));
-                Err(e)
-            }
-        }
-    }
 }
 
 /// A message borrowed in place from a topic's slot: a read-only buffer.
