@@ -1,6 +1,10 @@
 //! What the pattern classes share: taking their locks without blocking
 //! while holding the GIL, connecting with Ctrl-C working, their `stats()`
 //! dicts, and frames held back for want of memory.
+//!
+//! Thread safety: every class is `frozen` (shared freely between Python
+//! threads); mutable state sits behind a `Mutex` that is only waited for
+//! with the GIL released, so a thread blocked in `recv` never blocks others.
 
 use std::sync::{Mutex, MutexGuard, TryLockError};
 use std::time::{Duration, Instant};

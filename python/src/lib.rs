@@ -9,9 +9,12 @@
 mod fields;
 mod handle;
 mod msgpack;
-mod patterns;
+mod pipeline;
+mod pubsub;
 mod quick;
+mod reqrep;
 mod typed;
+mod zerocopy;
 
 use std::time::{Duration, Instant};
 
@@ -326,14 +329,14 @@ fn list_segments() -> Vec<String> {
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     // Now, so that `error` never imports (runs Python code) later.
     error_classes(m.py())?;
-    m.add_class::<patterns::Publisher>()?;
-    m.add_class::<patterns::Subscriber>()?;
-    m.add_class::<patterns::Requester>()?;
-    m.add_class::<patterns::Replier>()?;
-    m.add_class::<patterns::Pusher>()?;
-    m.add_class::<patterns::Puller>()?;
-    m.add_class::<patterns::Sample>()?;
-    m.add_class::<patterns::Loan>()?;
+    m.add_class::<pubsub::Publisher>()?;
+    m.add_class::<pubsub::Subscriber>()?;
+    m.add_class::<reqrep::Requester>()?;
+    m.add_class::<reqrep::Replier>()?;
+    m.add_class::<pipeline::Pusher>()?;
+    m.add_class::<pipeline::Puller>()?;
+    m.add_class::<zerocopy::Sample>()?;
+    m.add_class::<zerocopy::Loan>()?;
     m.add_function(wrap_pyfunction!(force_unlink, m)?)?;
     m.add_function(wrap_pyfunction!(list_segments, m)?)?;
     m.add_function(wrap_pyfunction!(typed::layout_hash, m)?)?;
