@@ -1,6 +1,7 @@
-//! What the pattern classes share: taking their locks without blocking
-//! while holding the GIL, connecting with Ctrl-C working, their `stats()`
-//! dicts, and frames held back for want of memory.
+//! What the pattern classes share: the handle surface (`name`,
+//! `serialization`, `closed`, the context manager, `repr`), taking their
+//! locks without blocking while holding the GIL, connecting with Ctrl-C
+//! working, their `stats()` dicts, and frames held back for want of memory.
 //!
 //! Thread safety: every class is `frozen` (shared freely between Python
 //! threads); mutable state sits behind a `Mutex` that is only waited for
@@ -16,7 +17,75 @@ use pyo3::types::{PyBytes, PyDict};
 use shm_comm::codec::Codec;
 use shm_comm::OpenError;
 
+use crate::quick::QuickLock;
 use crate::{blocking, check_timeout, deadline, open_error};
+
+/// The surface the six pattern classes share, as a second `#[pymethods]`
+/// block of `$class` (PyO3's `multiple-pymethods`): the `name`,
+/// `serialization` and `closed` properties, the context manager and the
+/// `repr`. `__exit__` calls the class's own `close`, which each class
+/// defines: what closing means (and its docstring) differs. The class has
+/// the fields `name: String`, `ser: Ser` and `inner`, a [`Slot`].
+macro_rules! handle_surface {
+    ($class:ident) => {
+        #[pyo3::pymethods]
+        impl $class {
+            #[getter]
+            fn name(&self) -> &str {
+                &self.name
+            }
+
+            #[getter]
+            fn serialization(&self) -> &'static str {
+                self.ser.name()
+            }
+
+            #[getter]
+            fn closed(&self, py: pyo3::Python<'_>) -> bool {
+                $crate::handle::Slot::is_vacant(&self.inner, py)
+            }
+
+            fn __enter__(slf: pyo3::Bound<'_, Self>) -> pyo3::Bound<'_, Self> {
+                slf
+            }
+
+            #[pyo3(signature = (*_args))]
+            fn __exit__(
+                &self,
+                py: pyo3::Python<'_>,
+                _args: &pyo3::Bound<'_, pyo3::types::PyTuple>,
+            ) -> bool {
+                self.close(py);
+                false
+            }
+
+            fn __repr__(&self, py: pyo3::Python<'_>) -> String {
+                let state = if self.closed(py) { "closed" } else { "open" };
+                format!("{}({:?}, {state})", stringify!($class), self.name)
+            }
+        }
+    };
+}
+pub(crate) use handle_surface;
+
+/// Where a pattern class keeps what it is connected to: `None` once
+/// closed, behind either kind of lock.
+pub(crate) trait Slot {
+    /// Closed.
+    fn is_vacant(&self, py: Python<'_>) -> bool;
+}
+
+impl<T: Send> Slot for Mutex<Option<T>> {
+    fn is_vacant(&self, py: Python<'_>) -> bool {
+        lock(py, self).is_none()
+    }
+}
+
+impl<T> Slot for QuickLock<Option<T>> {
+    fn is_vacant(&self, py: Python<'_>) -> bool {
+        self.lock(py).is_none()
+    }
+}
 
 /// Locks `m` without ever blocking while holding the GIL: try first, and if
 /// another thread holds it, wait for it with the GIL released.

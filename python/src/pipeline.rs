@@ -10,7 +10,7 @@ use shm_comm::codec::Codec;
 use shm_comm::pipeline::{DynPuller, DynPusher, QueueOptions};
 use shm_comm::{RecvTimeoutError, SendTimeoutError, TryRecvError, TrySendError};
 
-use crate::handle::{connect_with, lock, stats_dict, Held};
+use crate::handle::{connect_with, handle_surface, lock, stats_dict, Held};
 use crate::{
     blocking, check_timeout, closed, create_error, deadline, decode, error, too_large, Buffer, Ser,
 };
@@ -98,37 +98,9 @@ impl Pusher {
     fn close(&self, py: Python<'_>) {
         lock(py, &self.inner).take();
     }
-
-    #[getter]
-    fn serialization(&self) -> &'static str {
-        self.ser.name()
-    }
-
-    #[getter]
-    fn name(&self) -> &str {
-        &self.name
-    }
-
-    #[getter]
-    fn closed(&self, py: Python<'_>) -> bool {
-        lock(py, &self.inner).is_none()
-    }
-
-    fn __enter__(slf: Bound<'_, Self>) -> Bound<'_, Self> {
-        slf
-    }
-
-    #[pyo3(signature = (*_args))]
-    fn __exit__(&self, py: Python<'_>, _args: &Bound<'_, pyo3::types::PyTuple>) -> bool {
-        self.close(py);
-        false
-    }
-
-    fn __repr__(&self, py: Python<'_>) -> String {
-        let state = if self.closed(py) { "closed" } else { "open" };
-        format!("Pusher({:?}, {state})", self.name)
-    }
 }
+
+handle_surface!(Pusher);
 
 impl Pusher {
     fn handle(&self, py: Python<'_>) -> PyResult<std::sync::Arc<DynPusher>> {
@@ -264,37 +236,9 @@ impl Puller {
     fn close(&self, py: Python<'_>) {
         lock(py, &self.inner).take();
     }
-
-    #[getter]
-    fn name(&self) -> &str {
-        &self.name
-    }
-
-    #[getter]
-    fn serialization(&self) -> &'static str {
-        self.ser.name()
-    }
-
-    #[getter]
-    fn closed(&self, py: Python<'_>) -> bool {
-        lock(py, &self.inner).is_none()
-    }
-
-    fn __enter__(slf: Bound<'_, Self>) -> Bound<'_, Self> {
-        slf
-    }
-
-    #[pyo3(signature = (*_args))]
-    fn __exit__(&self, py: Python<'_>, _args: &Bound<'_, pyo3::types::PyTuple>) -> bool {
-        self.close(py);
-        false
-    }
-
-    fn __repr__(&self, py: Python<'_>) -> String {
-        let state = if self.closed(py) { "closed" } else { "open" };
-        format!("Puller({:?}, {state})", self.name)
-    }
 }
+
+handle_surface!(Puller);
 
 impl Puller {
     fn handle(&self, py: Python<'_>) -> PyResult<std::sync::Arc<DynPuller>> {

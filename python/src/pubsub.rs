@@ -15,7 +15,7 @@ use shm_comm::segment::Payload;
 use shm_comm::{SendError, TryRecvError};
 
 use crate::fields::Fields;
-use crate::handle::{connect_with, lock, stats_dict};
+use crate::handle::{connect_with, handle_surface, lock, stats_dict};
 use crate::quick::QuickLock;
 use crate::zerocopy::{Claimed, Loan, LoanState, Sample};
 use crate::{
@@ -219,37 +219,9 @@ impl Publisher {
             }
         }
     }
-
-    #[getter]
-    fn name(&self) -> &str {
-        &self.name
-    }
-
-    #[getter]
-    fn serialization(&self) -> &'static str {
-        self.ser.name()
-    }
-
-    #[getter]
-    fn closed(&self, py: Python<'_>) -> bool {
-        self.inner.lock(py).is_none()
-    }
-
-    fn __enter__(slf: Bound<'_, Self>) -> Bound<'_, Self> {
-        slf
-    }
-
-    #[pyo3(signature = (*_args))]
-    fn __exit__(&self, py: Python<'_>, _args: &Bound<'_, pyo3::types::PyTuple>) -> bool {
-        self.close(py);
-        false
-    }
-
-    fn __repr__(&self, py: Python<'_>) -> String {
-        let state = if self.closed(py) { "closed" } else { "open" };
-        format!("Publisher({:?}, {state})", self.name)
-    }
 }
+
+handle_surface!(Publisher);
 
 impl Publisher {
     fn publish(&self, py: Python<'_>, data: &[u8], codec: Codec) -> PyResult<bool> {
@@ -469,37 +441,9 @@ impl Subscriber {
     fn close(&self, py: Python<'_>) {
         self.inner.lock(py).take();
     }
-
-    #[getter]
-    fn name(&self) -> &str {
-        &self.name
-    }
-
-    #[getter]
-    fn serialization(&self) -> &'static str {
-        self.ser.name()
-    }
-
-    #[getter]
-    fn closed(&self, py: Python<'_>) -> bool {
-        self.inner.lock(py).is_none()
-    }
-
-    fn __enter__(slf: Bound<'_, Self>) -> Bound<'_, Self> {
-        slf
-    }
-
-    #[pyo3(signature = (*_args))]
-    fn __exit__(&self, py: Python<'_>, _args: &Bound<'_, pyo3::types::PyTuple>) -> bool {
-        self.close(py);
-        false
-    }
-
-    fn __repr__(&self, py: Python<'_>) -> String {
-        let state = if self.closed(py) { "closed" } else { "open" };
-        format!("Subscriber({:?}, {state})", self.name)
-    }
 }
+
+handle_surface!(Subscriber);
 
 impl Subscriber {
     /// The next frame as `(codec, bytes)`, or `None` on timeout. The frame is

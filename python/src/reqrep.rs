@@ -10,7 +10,7 @@ use shm_comm::codec::Codec;
 use shm_comm::reqrep::{Call, DynReplier, DynRequester, Pending, RequestError, ServiceOptions};
 use shm_comm::RecvTimeoutError;
 
-use crate::handle::{connect_with, lock, stats_dict, Held};
+use crate::handle::{connect_with, handle_surface, lock, stats_dict, Held};
 use crate::{
     blocking, check_timeout, closed, create_error, deadline, decode, error, too_large, Buffer, Ser,
 };
@@ -155,37 +155,9 @@ impl Requester {
     fn close(&self, py: Python<'_>) {
         lock(py, &self.inner).take();
     }
-
-    #[getter]
-    fn serialization(&self) -> &'static str {
-        self.ser.name()
-    }
-
-    #[getter]
-    fn name(&self) -> &str {
-        &self.name
-    }
-
-    #[getter]
-    fn closed(&self, py: Python<'_>) -> bool {
-        lock(py, &self.inner).is_none()
-    }
-
-    fn __enter__(slf: Bound<'_, Self>) -> Bound<'_, Self> {
-        slf
-    }
-
-    #[pyo3(signature = (*_args))]
-    fn __exit__(&self, py: Python<'_>, _args: &Bound<'_, pyo3::types::PyTuple>) -> bool {
-        self.close(py);
-        false
-    }
-
-    fn __repr__(&self, py: Python<'_>) -> String {
-        let state = if self.closed(py) { "closed" } else { "open" };
-        format!("Requester({:?}, {state})", self.name)
-    }
 }
+
+handle_surface!(Requester);
 
 impl Requester {
     /// The requester and its pending call, without holding the lock after.
@@ -381,37 +353,9 @@ impl Replier {
     fn close(&self, py: Python<'_>) {
         lock(py, &self.inner).take();
     }
-
-    #[getter]
-    fn serialization(&self) -> &'static str {
-        self.ser.name()
-    }
-
-    #[getter]
-    fn name(&self) -> &str {
-        &self.name
-    }
-
-    #[getter]
-    fn closed(&self, py: Python<'_>) -> bool {
-        lock(py, &self.inner).is_none()
-    }
-
-    fn __enter__(slf: Bound<'_, Self>) -> Bound<'_, Self> {
-        slf
-    }
-
-    #[pyo3(signature = (*_args))]
-    fn __exit__(&self, py: Python<'_>, _args: &Bound<'_, pyo3::types::PyTuple>) -> bool {
-        self.close(py);
-        false
-    }
-
-    fn __repr__(&self, py: Python<'_>) -> String {
-        let state = if self.closed(py) { "closed" } else { "open" };
-        format!("Replier({:?}, {state})", self.name)
-    }
 }
+
+handle_surface!(Replier);
 
 impl Replier {
     fn take(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<Option<(Codec, Vec<u8>)>> {
