@@ -31,7 +31,9 @@ const SIGNAL_SLICE: Duration = Duration::from_millis(100);
 
 /// The exception classes live in pure Python (`shm_comm._errors`), so that
 /// they can have several bases (e.g. `SHMMessageTooLargeError` is also a
-/// `ValueError`).
+/// `ValueError`). These are the ones this module raises; the module's
+/// import fails unless `_errors.__all__` lists exactly these (see
+/// `error_classes`), so the two lists cannot drift apart.
 const ERROR_CLASSES: [&str; 9] = [
     "SHMError",
     "SHMConnectionError",
@@ -44,12 +46,31 @@ const ERROR_CLASSES: [&str; 9] = [
     "SHMLayoutError",
 ];
 
-/// The classes of `ERROR_CLASSES`, fetched once (the module's init does it).
+/// The classes of `ERROR_CLASSES`, fetched once (the module's init does it),
+/// after checking that `_errors.__all__` names the same classes.
 fn error_classes(py: Python<'_>) -> PyResult<&'static [Py<PyType>]> {
     static CLASSES: PyOnceLock<Vec<Py<PyType>>> = PyOnceLock::new();
     CLASSES
         .get_or_try_init(py, || {
             let module = py.import("shm_comm._errors")?;
+            let listed: Vec<String> = module.getattr("__all__")?.extract()?;
+            let only_python: Vec<&str> = listed
+                .iter()
+                .map(String::as_str)
+                .filter(|n| !ERROR_CLASSES.contains(n))
+                .collect();
+            let only_native: Vec<&str> = ERROR_CLASSES
+                .iter()
+                .copied()
+                .filter(|n| !listed.iter().any(|l| l == n))
+                .collect();
+            if !only_python.is_empty() || !only_native.is_empty() {
+                return Err(pyo3::exceptions::PyImportError::new_err(format!(
+                    "the exception classes of shm_comm._errors.__all__ and of the native \
+                     module differ: only in _errors: {only_python:?}; only native: \
+                     {only_native:?}"
+                )));
+            }
             ERROR_CLASSES
                 .iter()
                 .map(|name| Ok(module.getattr(*name)?.cast_into::<PyType>()?.unbind()))
