@@ -22,18 +22,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import _native, typed
-from ._errors import (
-    SHMBufferFullError,
-    SHMConfigError,
-    SHMConnectionError,
-    SHMError,
-    SHMLayoutError,
-    SHMMessageTooLargeError,
-    SHMNameError,
-    SHMSerializationError,
-    SHMTimeoutError,
-)
+from . import _errors, _native, typed
+# The exception classes (SHMError and its subclasses); their one list is
+# `_errors.__all__`, which the native module checks against the classes it
+# raises when it is imported.
+from ._errors import *  # noqa: F403
+from ._errors import SHMError, SHMLayoutError
 from ._native import Loan, Puller, Pusher, Replier, Requester, Sample, force_unlink, list_segments
 
 __version__ = "2.0.0"
@@ -47,21 +41,13 @@ __all__ = [
     "Puller",
     "Sample",
     "Loan",
-    "SHMError",
-    "SHMConnectionError",
-    "SHMTimeoutError",
-    "SHMBufferFullError",
-    "SHMSerializationError",
-    "SHMMessageTooLargeError",
-    "SHMNameError",
-    "SHMConfigError",
-    "SHMLayoutError",
     "force_unlink",
     "list_segments",
     "typed",
     "msgs",
     "__version__",
 ]
+__all__ += _errors.__all__
 
 
 def __getattr__(name: str) -> Any:

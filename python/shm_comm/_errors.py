@@ -1,6 +1,10 @@
 """Exceptions of shm_comm. Everything the library raises is an ``SHMError``;
 the subclasses also derive from the matching built-in exception, so code
-that catches ``ValueError`` or ``TimeoutError`` keeps working."""
+that catches ``ValueError`` or ``TimeoutError`` keeps working.
+
+This module is the one place the exception classes are defined and listed:
+``__all__`` below is what ``shm_comm`` re-exports, and the native module
+checks, when imported, that it names exactly the classes it raises."""
 
 from __future__ import annotations
 

@@ -7,11 +7,15 @@
 //! GIL and wakes at least every 100 ms to let Ctrl-C through.
 
 mod fields;
+mod handle;
 mod msgpack;
-mod patterns;
+mod pipeline;
+mod pubsub;
 mod quick;
+mod reqrep;
 mod schema;
 mod typed;
+mod zerocopy;
 
 use std::time::{Duration, Instant};
 
@@ -28,7 +32,9 @@ const SIGNAL_SLICE: Duration = Duration::from_millis(100);
 
 /// The exception classes live in pure Python (`shm_comm._errors`), so that
 /// they can have several bases (e.g. `SHMMessageTooLargeError` is also a
-/// `ValueError`).
+/// `ValueError`). These are the ones this module raises; the module's
+/// import fails unless `_errors.__all__` lists exactly these (see
+/// `error_classes`), so the two lists cannot drift apart.
 const ERROR_CLASSES: [&str; 9] = [
     "SHMError",
     "SHMConnectionError",
@@ -41,12 +47,31 @@ const ERROR_CLASSES: [&str; 9] = [
     "SHMLayoutError",
 ];
 
-/// The classes of `ERROR_CLASSES`, fetched once (the module's init does it).
+/// The classes of `ERROR_CLASSES`, fetched once (the module's init does it),
+/// after checking that `_errors.__all__` names the same classes.
 fn error_classes(py: Python<'_>) -> PyResult<&'static [Py<PyType>]> {
     static CLASSES: PyOnceLock<Vec<Py<PyType>>> = PyOnceLock::new();
     CLASSES
         .get_or_try_init(py, || {
             let module = py.import("shm_comm._errors")?;
+            let listed: Vec<String> = module.getattr("__all__")?.extract()?;
+            let only_python: Vec<&str> = listed
+                .iter()
+                .map(String::as_str)
+                .filter(|n| !ERROR_CLASSES.contains(n))
+                .collect();
+            let only_native: Vec<&str> = ERROR_CLASSES
+                .iter()
+                .copied()
+                .filter(|n| !listed.iter().any(|l| l == n))
+                .collect();
+            if !only_python.is_empty() || !only_native.is_empty() {
+                return Err(pyo3::exceptions::PyImportError::new_err(format!(
+                    "the exception classes of shm_comm._errors.__all__ and of the native \
+                     module differ: only in _errors: {only_python:?}; only native: \
+                     {only_native:?}"
+                )));
+            }
             ERROR_CLASSES
                 .iter()
                 .map(|name| Ok(module.getattr(*name)?.cast_into::<PyType>()?.unbind()))
@@ -326,14 +351,14 @@ fn list_segments() -> Vec<String> {
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     // Now, so that `error` never imports (runs Python code) later.
     error_classes(m.py())?;
-    m.add_class::<patterns::Publisher>()?;
-    m.add_class::<patterns::Subscriber>()?;
-    m.add_class::<patterns::Requester>()?;
-    m.add_class::<patterns::Replier>()?;
-    m.add_class::<patterns::Pusher>()?;
-    m.add_class::<patterns::Puller>()?;
-    m.add_class::<patterns::Sample>()?;
-    m.add_class::<patterns::Loan>()?;
+    m.add_class::<pubsub::Publisher>()?;
+    m.add_class::<pubsub::Subscriber>()?;
+    m.add_class::<reqrep::Requester>()?;
+    m.add_class::<reqrep::Replier>()?;
+    m.add_class::<pipeline::Pusher>()?;
+    m.add_class::<pipeline::Puller>()?;
+    m.add_class::<zerocopy::Sample>()?;
+    m.add_class::<zerocopy::Loan>()?;
     m.add_function(wrap_pyfunction!(force_unlink, m)?)?;
     m.add_function(wrap_pyfunction!(list_segments, m)?)?;
     m.add_function(wrap_pyfunction!(typed::layout_hash, m)?)?;

@@ -281,7 +281,7 @@ def test_stats_while_another_thread_waits_is_prompt(kind, chan):
     BUG (open) for Subscriber/Replier/Requester: the waiting thread holds the
     handle's mutex through each 100 ms wait slice and takes it again at once
     (``blocking`` in python/src/lib.rs with ``recv_frame``/``take``/
-    ``wait_until``/``borrow`` in patterns.rs), while ``lock()`` retries
+    ``wait_until``/``borrow`` in pubsub.rs and reqrep.rs), while ``lock()`` retries
     ``try_lock`` only after taking the GIL back: the other caller is starved
     for several slices (measured 0.2 to 1.7 s), without bound in theory.
     ``Puller`` (which waits on an ``Arc`` clone, not under the mutex) is

@@ -1,0 +1,536 @@
+//! PUB/SUB: `Publisher` and `Subscriber`, with the original 1.0.0
+//! signatures. Their zero-copy companions, `Sample` and `Loan`, are in
+//! `zerocopy`.
+
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use pyo3::exceptions::PyOverflowError;
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyDict};
+
+use shm_comm::codec::Codec;
+use shm_comm::pubsub::{ConnectOptions, Expect, PubOptions, RawPublisher, RawSubscriber};
+use shm_comm::segment::Payload;
+use shm_comm::{SendError, TryRecvError};
+
+use crate::fields::Fields;
+use crate::handle::{connect_with, handle_surface, lock, stats_dict};
+use crate::quick::QuickLock;
+use crate::zerocopy::{Claimed, Loan, LoanState, Sample};
+use crate::{
+    blocking, check_timeout, closed, create_error, decode, error, too_large, typed, Buffer,
+    Deadline, Ser,
+};
+
+/// Broadcasts messages to every subscriber of a topic. Never blocks.
+///
+/// `Publisher(name, num_slots=64, slot_size=4096, serialization="pickle")`;
+/// pass `layout=` (a layout dict) to create a typed topic instead.
+#[pyclass(subclass, frozen, module = "shm_comm._native")]
+pub(crate) struct Publisher {
+    pub(crate) name: String,
+    ser: Ser,
+    typed: bool,
+    pub(crate) inner: QuickLock<Option<RawPublisher>>,
+    /// Packs objects into a typed topic's layout (set by `shm_comm.Publisher`).
+    encoder: Mutex<Option<Py<PyAny>>>,
+    /// A typed topic's fields, for `loan[name]`.
+    pub(crate) fields: Option<Arc<Fields>>,
+    /// The topic's mapping, kept by `close()` while a loan is open: the
+    /// loan (and views of it) may still write into it, and holds this
+    /// publisher, so the memory stays mapped until this object is freed.
+    orphaned: Mutex<Option<Arc<dyn std::any::Any + Send + Sync>>>,
+    /// The claim of a loan dropped while `inner` was held (see `Loan`'s
+    /// `Drop`), given back by the next call that takes it; `claim_dropped`
+    /// says there may be one (so the calls check with one plain load).
+    pub(crate) dropped_claim: Mutex<Option<shm_comm::ring::Claim>>,
+    pub(crate) claim_dropped: std::sync::atomic::AtomicBool,
+}
+
+#[pymethods]
+impl Publisher {
+    #[new]
+    #[pyo3(signature = (name, num_slots=64, slot_size=4096, serialization="pickle", *, layout=None, borrow_budget=8))]
+    fn new(
+        py: Python<'_>,
+        name: &str,
+        num_slots: u32,
+        slot_size: u32,
+        serialization: &str,
+        layout: Option<&Bound<'_, PyDict>>,
+        borrow_budget: u32,
+    ) -> PyResult<Self> {
+        let ser = Ser::parse(py, serialization)?;
+        let (payload, fields) = match layout {
+            None => (Payload::Dynamic, None),
+            Some(d) => {
+                let l = typed::from_dict(d)?;
+                let payload = Payload::Typed {
+                    hash: l.hash(),
+                    descriptor: l.encode(),
+                };
+                (payload, Some(Fields::new(py, &l)?))
+            }
+        };
+        let opts = PubOptions {
+            capacity: num_slots,
+            max_payload: slot_size,
+            borrow_budget,
+        };
+        let name_owned = name.to_owned();
+        let raw = py
+            .detach(|| RawPublisher::create(&name_owned, &payload, opts))
+            .map_err(|e| create_error(py, e))?;
+        Ok(Publisher {
+            name: name.to_owned(),
+            ser,
+            typed: layout.is_some(),
+            inner: QuickLock::new(Some(raw)),
+            encoder: Mutex::new(None),
+            fields,
+            orphaned: Mutex::new(None),
+            dropped_claim: Mutex::new(None),
+            claim_dropped: std::sync::atomic::AtomicBool::new(false),
+        })
+    }
+
+    /// Serializes and publishes `data`; returns `True`. `block` and
+    /// `timeout` are accepted for compatibility: a publisher never blocks.
+    #[pyo3(signature = (data, *, block=false, timeout=None))]
+    fn send(
+        &self,
+        py: Python<'_>,
+        data: &Bound<'_, PyAny>,
+        block: bool,
+        timeout: Option<f64>,
+    ) -> PyResult<bool> {
+        // A publisher never blocks: `block` and `timeout` are accepted for
+        // compatibility, and `timeout` is checked like every other.
+        let _ = block;
+        check_timeout("timeout", timeout)?;
+        if self.typed {
+            let encoder = lock(py, &self.encoder).as_ref().map(|e| e.clone_ref(py));
+            let Some(encoder) = encoder else {
+                return Err(error(
+                    py,
+                    "SHMSerializationError",
+                    "typed topic without an encoder: publish packed bytes with send_bytes()",
+                ));
+            };
+            let packed = encoder.bind(py).call1((data,))?;
+            let buf = Buffer::get(&packed)?;
+            return self.publish(py, buf.as_slice(), Codec::Typed);
+        }
+        let bytes = self.ser.encode(data)?;
+        self.publish(py, &bytes, self.ser.codec())
+    }
+
+    /// Installs a callable packing objects into the typed topic's layout.
+    fn _set_encoder(&self, py: Python<'_>, encoder: Py<PyAny>) {
+        // The old one is dropped after the lock (its finalizer may run).
+        let _old = lock(py, &self.encoder).replace(encoder);
+    }
+
+    /// Publishes raw bytes (any buffer: bytes, bytearray, memoryview, numpy array).
+    #[pyo3(signature = (payload, *, block=false, timeout=None))]
+    fn send_bytes(
+        &self,
+        py: Python<'_>,
+        payload: &Bound<'_, PyAny>,
+        block: bool,
+        timeout: Option<f64>,
+    ) -> PyResult<bool> {
+        // A publisher never blocks: `block` and `timeout` are accepted for
+        // compatibility, and `timeout` is checked like every other.
+        let _ = block;
+        check_timeout("timeout", timeout)?;
+        let buf = Buffer::get(payload)?;
+        let codec = if self.typed { Codec::Typed } else { Codec::Raw };
+        self.publish(py, buf.as_slice(), codec)
+    }
+
+    /// Claims the next slot for writing in place; see `Loan`.
+    fn loan(slf: &Bound<'_, Self>) -> PyResult<Loan> {
+        let py = slf.py();
+        let me = slf.get();
+        let mut g = me.inner.lock(py);
+        let raw = g
+            .as_mut()
+            .ok_or_else(|| closed(py, "Publisher", &me.name))?;
+        me.settle(py, raw);
+        let cap = raw.max_payload();
+        let (claim, ptr) = raw.claim().map_err(|e| send_error(py, e))?;
+        Ok(Loan {
+            publisher: slf.clone().unbind(),
+            inner: QuickLock::new(Claimed {
+                state: Some(LoanState {
+                    claim,
+                    ptr: ptr as usize,
+                }),
+                exports: 0,
+            }),
+            cap,
+            codec: if me.typed { Codec::Typed } else { Codec::Raw },
+        })
+    }
+
+    /// `msg_count` (published), `drop_count` (always 0: a publisher never
+    /// drops), `num_slots`, `slot_size`, `borrow_budget`.
+    fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        // The figures under the lock, the dict (Python objects) after it.
+        let (published, geo) = {
+            let g = self.inner.lock(py);
+            let raw = g
+                .as_ref()
+                .ok_or_else(|| closed(py, "Publisher", &self.name))?;
+            (raw.published(), raw.geometry())
+        };
+        stats_dict(
+            py,
+            &[
+                ("msg_count", published),
+                ("drop_count", 0),
+                ("num_slots", u64::from(geo.capacity)),
+                ("slot_size", u64::from(geo.max_payload)),
+                ("borrow_budget", u64::from(geo.borrow_budget)),
+            ],
+        )
+    }
+
+    /// The topic's layout dict (typed topics) or `None`.
+    fn layout<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyDict>>> {
+        let layout = {
+            let g = self.inner.lock(py);
+            let raw = g
+                .as_ref()
+                .ok_or_else(|| closed(py, "Publisher", &self.name))?;
+            raw.layout()
+        };
+        layout.map(|l| typed::to_dict(py, &l)).transpose()
+    }
+
+    /// Removes the topic. Idempotent.
+    fn close(&self, py: Python<'_>) {
+        let raw = self.inner.lock(py).take();
+        if let Some(raw) = raw {
+            if raw.claim_open() {
+                *lock(py, &self.orphaned) = Some(raw.keep_alive());
+            }
+        }
+    }
+}
+
+handle_surface!(Publisher);
+
+impl Publisher {
+    fn publish(&self, py: Python<'_>, data: &[u8], codec: Codec) -> PyResult<bool> {
+        let mut g = self.inner.lock(py);
+        let raw = g
+            .as_mut()
+            .ok_or_else(|| closed(py, "Publisher", &self.name))?;
+        self.settle(py, raw);
+        raw.send(data, codec).map_err(|e| send_error(py, e))?;
+        Ok(true)
+    }
+
+    /// Gives back the claim of a loan dropped while the lock was held.
+    fn settle(&self, py: Python<'_>, raw: &mut RawPublisher) {
+        use std::sync::atomic::Ordering;
+        // Relaxed: a hint; the claim itself passes through the mutex. A flag
+        // set just after this load is seen by a later call.
+        if self.claim_dropped.load(Ordering::Relaxed) {
+            self.claim_dropped.store(false, Ordering::Relaxed);
+            if let Some(claim) = lock(py, &self.dropped_claim).take() {
+                raw.abandon(claim);
+            }
+        }
+    }
+}
+
+pub(crate) fn send_error(py: Python<'_>, e: SendError) -> PyErr {
+    match e {
+        SendError::TooLarge { len, max } => too_large(py, len, max),
+        SendError::Encode(s) => error(py, "SHMSerializationError", s),
+        e => error(py, "SHMError", e.to_string()),
+    }
+}
+
+struct SubState {
+    raw: RawSubscriber,
+}
+
+/// Receives the messages published on a topic after it connected.
+///
+/// `Subscriber(name, timeout_connect=5.0, serialization="pickle")`. Frames
+/// are decoded by the codec they were sent with (msgpack, raw bytes, typed),
+/// except that a pickle frame is only unpickled by a receiver whose
+/// `serialization` is "pickle": elsewhere it is an `SHMSerializationError`.
+#[pyclass(subclass, frozen, module = "shm_comm._native")]
+pub(crate) struct Subscriber {
+    name: String,
+    ser: Ser,
+    inner: QuickLock<Option<SubState>>,
+    /// Set once by `shm_comm.Subscriber` for typed topics; read on every
+    /// `recv` without a lock.
+    decoder: std::sync::OnceLock<Py<PyAny>>,
+    /// A typed topic's fields, for `sample[name]` (read on the first borrow).
+    pub(crate) fields: std::sync::OnceLock<Option<Arc<Fields>>>,
+}
+
+#[pymethods]
+impl Subscriber {
+    #[new]
+    #[pyo3(signature = (name, timeout_connect=5.0, serialization="pickle", *, last_value=false, max_borrows=4))]
+    fn new(
+        py: Python<'_>,
+        name: &str,
+        timeout_connect: f64,
+        serialization: &str,
+        last_value: bool,
+        max_borrows: u32,
+    ) -> PyResult<Self> {
+        let ser = Ser::parse(py, serialization)?;
+        let raw = connect_with(py, timeout_connect, |left| {
+            RawSubscriber::connect(
+                name,
+                Expect::Any,
+                ConnectOptions {
+                    timeout: left,
+                    last_value,
+                    max_borrows,
+                },
+            )
+        })?;
+        Ok(Subscriber {
+            name: name.to_owned(),
+            ser,
+            inner: QuickLock::new(Some(SubState { raw })),
+            decoder: std::sync::OnceLock::new(),
+            fields: std::sync::OnceLock::new(),
+        })
+    }
+
+    /// The next message, deserialized; `None` if none arrived within
+    /// `timeout` seconds (`None` waits forever, `0` checks once).
+    #[pyo3(signature = (timeout=None))]
+    fn recv<'py>(&self, py: Python<'py>, timeout: Option<f64>) -> PyResult<Bound<'py, PyAny>> {
+        match self.recv_frame(py, timeout)? {
+            Some((codec, data)) => decode(py, codec, &data, self.decoder.get(), self.ser),
+            None => Ok(py.None().into_bound(py)),
+        }
+    }
+
+    /// The next message as raw bytes, or `None` on timeout.
+    #[pyo3(signature = (timeout=None))]
+    fn recv_bytes<'py>(
+        &self,
+        py: Python<'py>,
+        timeout: Option<f64>,
+    ) -> PyResult<Option<Bound<'py, PyBytes>>> {
+        Ok(self.recv_frame(py, timeout)?.map(|(_, data)| data))
+    }
+
+    /// The next frame as `(codec, bytes)` (codec: "raw", "pickle",
+    /// "msgpack", "typed"), or `None` on timeout.
+    #[pyo3(signature = (timeout=None))]
+    fn recv_frame_bytes<'py>(
+        &self,
+        py: Python<'py>,
+        timeout: Option<f64>,
+    ) -> PyResult<Option<(String, Bound<'py, PyBytes>)>> {
+        Ok(self
+            .recv_frame(py, timeout)?
+            .map(|(c, data)| (c.name(), data)))
+    }
+
+    /// Borrows the next message in place: a read-only buffer over the slot
+    /// (use `memoryview(sample)` or `numpy.frombuffer(sample, ...)`). The
+    /// slot is not overwritten while the sample or any view of it lives.
+    /// `None` on timeout.
+    #[pyo3(signature = (timeout=None))]
+    fn borrow(slf: &Bound<'_, Self>, timeout: Option<f64>) -> PyResult<Option<Sample>> {
+        let py = slf.py();
+        let me = slf.get();
+        let mut deadline = Deadline::new(timeout)?;
+        let attempt = |raw: &mut RawSubscriber| match raw.try_borrow() {
+            Ok(s) => Some(Ok(s)),
+            Err(shm_comm::BorrowError::Empty) => None,
+            Err(e) => Some(Err(e)),
+        };
+        // The fields first (samples read them through this subscriber): an
+        // error there must not consume a message. Made outside the lock
+        // (they are Python objects).
+        if me.fields.get().is_none() {
+            let layout = me
+                .inner
+                .lock(py)
+                .as_ref()
+                .ok_or_else(|| closed(py, "Subscriber", &me.name))?
+                .raw
+                .layout();
+            let f = layout.map(|l| Fields::new(py, &l)).transpose()?;
+            me.fields.get_or_init(|| f);
+        }
+        loop {
+            {
+                let mut g = me.inner.lock(py);
+                let st = g
+                    .as_mut()
+                    .ok_or_else(|| closed(py, "Subscriber", &me.name))?;
+                if let Some(r) = attempt(&mut st.raw) {
+                    return r
+                        .map(|s| Some(Sample::new(s, slf.clone().unbind())))
+                        .map_err(|e| borrow_error(py, e));
+                }
+            }
+            let deadline = deadline.get();
+            if deadline.is_some_and(|d| Instant::now() >= d) || !me.wait(py, deadline)? {
+                return Ok(None);
+            }
+        }
+    }
+
+    /// Installs a callable turning typed frames (bytes) into objects.
+    fn _set_decoder(&self, py: Python<'_>, decoder: Py<PyAny>) -> PyResult<()> {
+        self.decoder
+            .set(decoder)
+            .map_err(|_| error(py, "SHMError", "the decoder is already set"))
+    }
+
+    /// The topic's layout dict (typed topics) or `None`.
+    fn layout<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyDict>>> {
+        let layout = {
+            let g = self.inner.lock(py);
+            let st = g
+                .as_ref()
+                .ok_or_else(|| closed(py, "Subscriber", &self.name))?;
+            st.raw.layout()
+        };
+        layout.map(|l| typed::to_dict(py, &l)).transpose()
+    }
+
+    /// `msg_count` (published on the topic), `drop_count` (messages this
+    /// subscriber missed by falling behind), `lag` (published, not yet
+    /// read), `local_tail` (this subscriber's position), `num_slots`,
+    /// `slot_size`, `publisher_pid`, `publisher_alive`.
+    fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        // The figures under the lock, the dict (Python objects) after it.
+        let items = {
+            let g = self.inner.lock(py);
+            let raw = &g
+                .as_ref()
+                .ok_or_else(|| closed(py, "Subscriber", &self.name))?
+                .raw;
+            let (geo, published, lag) = (raw.geometry(), raw.published(), raw.lag());
+            [
+                ("msg_count", published),
+                ("drop_count", raw.missed()),
+                ("lag", lag),
+                ("local_tail", published - lag.min(published)),
+                ("num_slots", u64::from(geo.capacity)),
+                ("slot_size", u64::from(geo.max_payload)),
+                ("publisher_pid", u64::from(raw.publisher_pid())),
+                ("publisher_alive", u64::from(raw.publisher_alive())),
+            ]
+        };
+        stats_dict(py, &items)
+    }
+
+    /// Disconnects (never removes the topic). Idempotent.
+    fn close(&self, py: Python<'_>) {
+        self.inner.lock(py).take();
+    }
+}
+
+handle_surface!(Subscriber);
+
+impl Subscriber {
+    /// The next frame as `(codec, bytes)`, or `None` on timeout. The frame is
+    /// copied once, from the slot into a reused buffer, then into the
+    /// Python `bytes` (with the GIL held); waiting happens with the GIL released.
+    fn recv_frame<'py>(
+        &self,
+        py: Python<'py>,
+        timeout: Option<f64>,
+    ) -> PyResult<Option<(Codec, Bound<'py, PyBytes>)>> {
+        let mut deadline = Deadline::new(timeout)?;
+        loop {
+            {
+                let mut g = self.inner.lock(py);
+                let st = g
+                    .as_mut()
+                    .ok_or_else(|| closed(py, "Subscriber", &self.name))?;
+                // Copied once, from the slot straight into the `bytes`.
+                let got = st
+                    .raw
+                    .try_recv_with(|len, copy| uninit_bytes(py, len, copy));
+                match got {
+                    Ok(Ok((bytes, codec))) => return Ok(Some((codec, bytes))),
+                    // No memory for the `bytes`: the message stays unread.
+                    Ok(Err(e)) => return Err(e),
+                    Err(TryRecvError::Empty) => {}
+                    Err(TryRecvError::Corrupt(s)) => return Err(error(py, "SHMError", s)),
+                }
+            }
+            let deadline = deadline.get();
+            if deadline.is_some_and(|d| Instant::now() >= d) || !self.wait(py, deadline)? {
+                return Ok(None);
+            }
+        }
+    }
+
+    /// Waits (GIL released) until a message may be ready, the subscriber is
+    /// closed (`true`: the caller's next attempt reports it) or `deadline`
+    /// passes (`false`). The subscriber's lock is only taken between slices,
+    /// never held while waiting, so other threads using the same subscriber
+    /// (`stats()`, `close()`, another `recv`) are not held up.
+    fn wait(&self, py: Python<'_>, deadline: Option<Instant>) -> PyResult<bool> {
+        let mut waiter = match self.inner.lock(py).as_ref() {
+            Some(st) => st.raw.waiter(),
+            None => return Ok(true),
+        };
+        let ready = blocking(py, deadline, |until| {
+            let ready = waiter.wait(Some(until));
+            let mut g = self.inner.lock_detached();
+            let Some(st) = g.as_mut() else {
+                return Some(()); // closed meanwhile
+            };
+            st.raw.after_wait(ready);
+            if ready {
+                return Some(());
+            }
+            // The publisher may have been replaced: wait on the current one.
+            waiter = st.raw.waiter();
+            None
+        })?;
+        Ok(ready.is_some())
+    }
+}
+
+/// A `bytes` of `len` bytes that `fill` writes in full (no zero-filling
+/// first: `fill` is the ring's copy, which writes every byte).
+fn uninit_bytes<'py>(
+    py: Python<'py>,
+    len: usize,
+    fill: &mut dyn FnMut(&mut [u8]),
+) -> PyResult<Bound<'py, PyBytes>> {
+    let n = isize::try_from(len).map_err(|_| PyOverflowError::new_err("frame too large"))?;
+    // SAFETY: a NULL source asks CPython for an uninitialized `bytes` of `n`
+    // bytes (plus its terminating NUL), owned by the returned reference.
+    let obj = unsafe { pyo3::ffi::PyBytes_FromStringAndSize(std::ptr::null(), n) };
+    // SAFETY: `obj` is a new reference or NULL with an exception set.
+    let bytes = unsafe { Bound::from_owned_ptr_or_err(py, obj)? }.cast_into::<PyBytes>()?;
+    // SAFETY: the object was just created and nobody else sees it yet, so
+    // writing its `len` bytes of storage is sound; they are all written
+    // below before the object escapes (`copy_out` writes `len` bytes).
+    let buf = unsafe {
+        std::slice::from_raw_parts_mut(pyo3::ffi::PyBytes_AsString(obj).cast::<u8>(), len)
+    };
+    fill(buf);
+    Ok(bytes)
+}
+
+fn borrow_error(py: Python<'_>, e: shm_comm::BorrowError) -> PyErr {
+    error(py, "SHMError", e.to_string())
+}
