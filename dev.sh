@@ -40,6 +40,8 @@ test_all() {
     RUSTDOCFLAGS=-Dwarnings cargo doc --workspace --no-deps --quiet
     step "rust tests"
     cargo test --workspace
+    step "loom models (every interleaving of the shared-memory protocols)"
+    bash shm-comm/tests/loom.sh
     python_env
     step "python tests"
     "$VENV/bin/python" -m pytest python/tests -q
