@@ -1,4 +1,4 @@
-//! `#[derive(ShmMessage)]` on realistic robot messages: the layout descriptor
+//! `#[derive(ShmMessage, Clone, Copy)]` on realistic robot messages: the layout descriptor
 //! must say exactly what rustc says (`offset_of!`, `size_of`), hash by structure
 //! only, and survive encoding.
 
@@ -246,7 +246,7 @@ mod poses {
     use super::Vec3;
     use shm_comm::ShmMessage;
 
-    #[derive(ShmMessage)]
+    #[derive(ShmMessage, Clone, Copy)]
     #[repr(C)]
     pub struct Pose {
         pub position: Vec3,
@@ -254,7 +254,7 @@ mod poses {
     }
 
     /// Same structure, another type name (and doc comments).
-    #[derive(ShmMessage)]
+    #[derive(ShmMessage, Clone, Copy)]
     #[repr(C)]
     pub struct RobotPose {
         /// Where.
@@ -263,21 +263,21 @@ mod poses {
         pub yaw: f64,
     }
 
-    #[derive(ShmMessage)]
+    #[derive(ShmMessage, Clone, Copy)]
     #[repr(C)]
     pub struct Renamed {
         pub position: Vec3,
         pub heading: f64,
     }
 
-    #[derive(ShmMessage)]
+    #[derive(ShmMessage, Clone, Copy)]
     #[repr(C)]
     pub struct Reordered {
         pub yaw: f64,
         pub position: Vec3,
     }
 
-    #[derive(ShmMessage)]
+    #[derive(ShmMessage, Clone, Copy)]
     #[repr(C)]
     pub struct Retyped {
         pub position: Vec3,
@@ -285,7 +285,7 @@ mod poses {
     }
 
     /// A nested field renamed: `Vec3` with `w` instead of `z`.
-    #[derive(ShmMessage)]
+    #[derive(ShmMessage, Clone, Copy)]
     #[repr(C)]
     pub struct Xyw {
         pub x: f64,
@@ -293,7 +293,7 @@ mod poses {
         pub w: f64,
     }
 
-    #[derive(ShmMessage)]
+    #[derive(ShmMessage, Clone, Copy)]
     #[repr(C)]
     pub struct NestedRenamed {
         pub position: Xyw,
@@ -326,7 +326,7 @@ fn hash_depends_on_structure_not_on_type_name() {
 
 #[test]
 fn raw_identifiers_are_stored_without_prefix() {
-    #[derive(ShmMessage)]
+    #[derive(ShmMessage, Clone, Copy)]
     #[repr(C)]
     struct r#Match {
         r#type: u32,
@@ -349,7 +349,7 @@ mod hygiene {
     pub const fields: usize = 2;
     pub const N: usize = 8;
 
-    #[derive(ShmMessage)]
+    #[derive(ShmMessage, Clone, Copy)]
     #[repr(C)]
     pub struct Tricky {
         pub a: [u8; LAYOUT],
@@ -368,7 +368,7 @@ fn generated_names_do_not_capture_user_constants() {
 
 #[test]
 fn renamed_runtime_crate() {
-    #[derive(renamed::ShmMessage)]
+    #[derive(renamed::ShmMessage, Clone, Copy)]
     #[shm(crate = "renamed")]
     #[repr(C)]
     struct Ping {
@@ -386,4 +386,132 @@ fn renamed_runtime_crate() {
             capacity: 4
         }
     );
+}
+
+/// A message with a foreign `bytemuck::Pod` field (glam's, through its
+/// `bytemuck` feature), stored as opaque bytes.
+#[derive(ShmMessage, Clone, Copy, Debug, PartialEq)]
+#[repr(C)]
+pub struct Waypoint {
+    pub stamp_ns: u64,
+    #[shm(pod)]
+    pub position: glam::Vec3,
+    pub speed: f32,
+    #[shm(pod)]
+    pub corners: [glam::Vec2; 2],
+}
+
+#[test]
+fn pod_fields_are_opaque_with_their_size_and_alignment() {
+    let layout = Waypoint::layout();
+    let fields: Vec<(&str, u32, &TypeDesc)> = layout
+        .fields
+        .iter()
+        .map(|f| (f.name.as_str(), f.offset, &f.ty))
+        .collect();
+    let opaque = |size, align| TypeDesc::of(Kind::Opaque { size, align });
+    assert_eq!(
+        fields,
+        [
+            ("stamp_ns", 0, &TypeDesc::scalar(Scalar::U64)),
+            ("position", 8, &opaque(12, 4)),
+            ("speed", 20, &TypeDesc::scalar(Scalar::F32)),
+            ("corners", 24, &opaque(16, 4)),
+        ]
+    );
+    assert_eq!(
+        layout.fields[3].offset as usize,
+        offset_of!(Waypoint, corners)
+    );
+    assert_eq!(
+        (layout.size as usize, layout.align as usize),
+        (size_of::<Waypoint>(), align_of::<Waypoint>())
+    );
+    assert_eq!(layout.size, 40);
+    let back = LayoutDescriptor::decode(&layout.encode()).unwrap();
+    assert_eq!(&back, layout);
+    assert_eq!(back.hash(), layout.hash());
+    assert_eq!(layout.fields[1].ty.to_string(), "opaque(12 bytes, align 4)");
+}
+
+/// The same bytes as `Waypoint`, with the vectors described as numbers.
+#[derive(ShmMessage, Clone, Copy, Debug)]
+#[repr(C)]
+pub struct WaypointNumbers {
+    pub stamp_ns: u64,
+    pub position: [f32; 3],
+    pub speed: f32,
+    pub corners: [[f32; 2]; 2],
+}
+
+#[test]
+fn an_opaque_field_is_not_the_numbers_it_holds() {
+    assert_eq!(size_of::<Waypoint>(), size_of::<WaypointNumbers>());
+    assert_ne!(Waypoint::layout_hash(), WaypointNumbers::layout_hash());
+    assert_eq!(
+        Waypoint::layout()
+            .first_difference(WaypointNumbers::layout())
+            .unwrap(),
+        "`position`: opaque(12 bytes, align 4) at offset 8 vs [f32; 3] at offset 8"
+    );
+}
+
+fn waypoints() -> [Waypoint; 3] {
+    std::array::from_fn(|i| Waypoint {
+        stamp_ns: 1_000 + i as u64,
+        position: glam::Vec3::new(i as f32, 2.0, -3.5),
+        speed: 0.25 * i as f32,
+        corners: [glam::Vec2::splat(i as f32), glam::Vec2::new(-1.0, 8.0)],
+    })
+}
+
+#[test]
+fn bytemuck_casts_slices_of_messages_both_ways() {
+    use shm_comm::bytemuck;
+    let msgs = waypoints();
+    let bytes: &[u8] = bytemuck::cast_slice(&msgs);
+    assert_eq!(bytes.len(), 3 * size_of::<Waypoint>());
+    assert_eq!(&bytes[..8], &1_000u64.to_ne_bytes());
+    let at = offset_of!(Waypoint, position) + size_of::<Waypoint>();
+    assert_eq!(&bytes[at..at + 4], &1.0f32.to_ne_bytes());
+    // Back, from a copy with the message's alignment.
+    let copy: Vec<u64> = bytemuck::cast_slice::<u8, u64>(bytes).to_vec();
+    let back: &[Waypoint] = bytemuck::cast_slice(&copy);
+    assert_eq!(back, &msgs);
+    let zero: Imu = bytemuck::Zeroable::zeroed();
+    assert_eq!(zero.header.stamp_ns, 0);
+    assert!(!zero.valid.get());
+    // Nested messages and the helpers are plain bytes too.
+    let imu: &[u8] = bytemuck::bytes_of(&zero);
+    assert!(imu.iter().all(|&b| b == 0) && imu.len() == size_of::<Imu>());
+}
+
+#[test]
+fn zerocopy_reads_and_writes_messages_through_zc() {
+    use shm_comm::zerocopy::{FromBytes, IntoBytes};
+    use shm_comm::Zc;
+    let msgs = waypoints();
+    let bytes = Zc::from_ref(&msgs[1]).as_bytes();
+    assert_eq!(bytes, shm_comm::bytemuck::bytes_of(&msgs[1]));
+    let one = Zc::<Waypoint>::ref_from_bytes(bytes).unwrap();
+    assert_eq!(**one, msgs[1]);
+    assert_eq!(one.position, glam::Vec3::new(1.0, 2.0, -3.5));
+    // A wrong length is refused.
+    assert!(Zc::<Waypoint>::ref_from_bytes(&bytes[1..]).is_err());
+
+    let all = Zc::slice_from(&msgs).as_bytes();
+    let read = <[Zc<Waypoint>]>::ref_from_bytes(all).unwrap();
+    assert_eq!(Zc::slice_as_inner(read), &msgs);
+    // Misaligned bytes are refused, not read.
+    let mut buf = vec![0u64; size_of::<Waypoint>() / 8 + 1];
+    let raw = buf.as_mut_bytes();
+    raw[1..1 + size_of::<Waypoint>()].copy_from_slice(bytes);
+    assert!(Zc::<Waypoint>::ref_from_bytes(&raw[1..1 + size_of::<Waypoint>()]).is_err());
+    let (read, _) = Zc::<Waypoint>::read_from_prefix(&raw[1..]).unwrap();
+    assert_eq!(read.into_inner(), msgs[1]);
+
+    // Writing through the wrapper writes the message.
+    let mut msg = msgs[0];
+    Zc::from_mut(&mut msg).as_mut_bytes()[..8].copy_from_slice(&7u64.to_ne_bytes());
+    assert_eq!(msg.stamp_ns, 7);
 }

@@ -289,3 +289,20 @@ fn dynamic_pubsub_demo_runs_publisher_and_subscriber_processes() {
         .iter()
         .any(|(n, _)| n == ch.name()));
 }
+
+#[test]
+fn pod_field_demo_publishes_glam_vectors_and_reads_them_back() {
+    let ch = TestChannel::new("example-target");
+    let bin = example("pod_field");
+    let run = finish(
+        start(&bin, &["--count", "5", "--topic", ch.name()]),
+        "pod_field demo",
+    );
+    assert!(run.status.success(), "{}", run.stderr);
+    assert!(
+        run.stdout.contains("position: opaque(12 bytes, align 4)"),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("published 5 targets"), "{}", run.stdout);
+}

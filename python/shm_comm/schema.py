@@ -285,6 +285,10 @@ def schema_from_layout(layout: dict, topic: str | None = None) -> str:
             s = f"string<{t['capacity']}>"
         elif kind == "vec":
             s = f"vec<{ty(t['elem'])}, {t['capacity']}>"
+        elif kind == "opaque":
+            raise SchemaError(f"<from-topic {topic}>", 1,
+                              "the layout has an opaque field (a Rust `#[shm(pod)]` foreign type), "
+                              "which the schema language cannot describe")
         else:
             s = kind
         for d in reversed(t.get("shape") or []):

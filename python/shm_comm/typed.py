@@ -15,6 +15,9 @@ layout kind            Python value
 ``struct``             a nested message dataclass
 ``string``             ``str`` (bounded: at most ``capacity`` UTF-8 bytes)
 ``vec``                ``numpy.ndarray`` of its ``len`` items (bounded)
+``opaque``             a foreign type's bytes (Rust ``#[shm(pod)]``, such
+                       as a ``glam::Vec3``): ``bytes`` in a message object,
+                       a ``uint8`` numpy view in a sample (read-only)
 =====================  ===============================================
 """
 
@@ -86,6 +89,8 @@ def _type_dtype(t: dict) -> np.dtype:
         base = np.dtype({"names": ["len", "reserved", "items"],
                          "formats": ["<u4", "<u4", (elem, (t["capacity"],))],
                          "offsets": [0, 4, 8], "itemsize": 8 + elem.itemsize * t["capacity"]})
+    elif kind == "opaque":
+        base = np.dtype(("u1", (t["size"],)))
     else:
         raise SHMLayoutError(f"unknown field kind {kind!r}")
     shape = tuple(t.get("shape") or ())
@@ -166,6 +171,8 @@ def layout_of(msg_type: type) -> dict:
 
 def _from_record(t: dict, value: Any, copy: bool) -> Any:
     kind = t["kind"]
+    if kind == "opaque":  # never has a shape (the layout check refuses one)
+        return value.tobytes() if copy else value
     shape = t.get("shape") or ()
     if shape:
         if kind in _SCALARS:
@@ -278,7 +285,13 @@ def _fill(t: dict, slot: Any, value: Any, where: str) -> None:
         for i, v in enumerate(value):
             _fill(dict(t, shape=shape[1:]), slot[i], v, f"{where}[{i}]")
         return
-    if kind == "struct":
+    if kind == "opaque":
+        raw = np.frombuffer(value, dtype="u1") if isinstance(value, (bytes, bytearray, memoryview)) \
+            else np.ascontiguousarray(value).reshape(-1).view("u1")
+        if raw.size != t["size"]:
+            raise SHMSerializationError(f"`{where}`: {raw.size} bytes for an opaque field of {t['size']}")
+        slot[...] = raw
+    elif kind == "struct":
         _fill_struct(t["layout"], slot, value, where)
     elif kind == "string":
         b = str(value or "").encode("utf-8")

@@ -3,8 +3,9 @@
 //! A descriptor dict: `{"name", "size", "align", "hash", "fields": [field]}`;
 //! a field: `{"name", "offset", "size", "shape": [dims], "kind", ...}` where
 //! `kind` is a scalar name (`"u8"` ... `"f64"`, `"flag"`), `"struct"` (with
-//! `"layout"`: a descriptor dict), `"string"` (with `"capacity"`) or `"vec"`
-//! (with `"capacity"` and `"elem"`: a type dict `{"kind", "shape", "size", ...}`).
+//! `"layout"`: a descriptor dict), `"string"` (with `"capacity"`), `"vec"`
+//! (with `"capacity"` and `"elem"`: a type dict `{"kind", "shape", "size", ...}`)
+//! or `"opaque"` (with `"align"`: a foreign type's `size` bytes, undescribed).
 
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
@@ -31,6 +32,10 @@ fn type_into(py: Python<'_>, t: &TypeDesc, d: &Bound<'_, PyDict>) -> PyResult<()
             let e = PyDict::new(py);
             type_into(py, elem, &e)?;
             d.set_item("elem", e)?;
+        }
+        Kind::Opaque { align, .. } => {
+            d.set_item("kind", "opaque")?;
+            d.set_item("align", align)?;
         }
     }
     Ok(())
@@ -80,6 +85,10 @@ fn type_from(d: &Bound<'_, PyDict>, depth: u32) -> PyResult<TypeDesc> {
         "vec" => Kind::FixedVec {
             elem: Box::new(type_from(&get::<Bound<'_, PyDict>>(d, "elem")?, depth + 1)?),
             capacity: get(d, "capacity")?,
+        },
+        "opaque" => Kind::Opaque {
+            size: get(d, "size")?,
+            align: get(d, "align")?,
         },
         s => Kind::Scalar(
             Scalar::from_name(s)

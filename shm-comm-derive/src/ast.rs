@@ -26,6 +26,8 @@ pub struct Field<'a> {
     pub name: String,
     /// The field's type.
     pub ty: &'a Type,
+    /// `#[shm(pod)]`: a foreign `bytemuck::Pod` type, described as opaque bytes.
+    pub pod: bool,
 }
 
 impl<'a> Message<'a> {
@@ -49,12 +51,13 @@ impl<'a> Message<'a> {
         let fields = fields
             .iter()
             .map(|field| {
-                attr::field(field, errors);
+                let pod = attr::field(field, errors);
                 let ident = field.ident.as_ref()?;
                 Some(Field {
                     ident,
                     name: ident.unraw().to_string(),
                     ty: &field.ty,
+                    pod,
                 })
             })
             .collect::<Option<Vec<_>>>()?;

@@ -15,7 +15,8 @@ pub fn crate_path(attrs: &[Attribute]) -> Result<Path> {
         let parsed = attr.parse_nested_meta(|meta| {
             if !meta.path.is_ident("crate") {
                 return Err(meta.error(
-                    "unknown `shm` attribute: the only one is `#[shm(crate = \"path::to::shm_comm\")]`",
+                    "unknown `shm` attribute: the only one on the struct is \
+                     `#[shm(crate = \"path::to::shm_comm\")]` (`#[shm(pod)]` goes on a field)",
                 ));
             }
             let lit: LitStr = meta.value()?.parse()?;
@@ -40,15 +41,27 @@ pub fn default_crate_path() -> Path {
     parse_quote!(::shm_comm)
 }
 
-/// Refuses `#[shm(..)]` on a field: there is no field attribute.
-pub fn field(field: &syn::Field, errors: &mut Errors) {
+/// Reads the field attributes: `#[shm(pod)]` marks a field whose type is a
+/// foreign `bytemuck::Pod` type, stored as an opaque block of bytes.
+pub fn field(field: &syn::Field, errors: &mut Errors) -> bool {
+    let mut pod = false;
     for attr in shm_attrs(&field.attrs) {
-        errors.push(Error::new_spanned(
-            attr,
-            "`#[shm(..)]` is not supported on fields; the only attribute is \
-             `#[shm(crate = \"..\")]` on the struct",
-        ));
+        let parsed = attr.parse_nested_meta(|meta| {
+            if !meta.path.is_ident("pod") {
+                return Err(meta.error(
+                    "unknown `shm` field attribute: the only one is `#[shm(pod)]` (a foreign \
+                     `bytemuck::Pod` type, stored as opaque bytes)",
+                ));
+            }
+            if pod {
+                return Err(meta.error("duplicate `pod` in `#[shm(..)]`"));
+            }
+            pod = true;
+            Ok(())
+        });
+        errors.ok(parsed);
     }
+    pod
 }
 
 fn shm_attrs(attrs: &[Attribute]) -> impl Iterator<Item = &Attribute> {

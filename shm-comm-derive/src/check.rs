@@ -3,6 +3,7 @@
 //! These checks only make the common mistakes readable: the `ShmType` bound on
 //! every field is what makes the derive sound. A type not recognised here
 //! (a path to a user type, a type alias, a macro) is left to that bound.
+//! A `#[shm(pod)]` field is left to its `bytemuck::Pod` bound alone.
 
 use syn::{Error, Path, Type};
 
@@ -10,7 +11,7 @@ use crate::ast::{Errors, Message};
 
 /// Checks every field type of `message`.
 pub fn check(message: &Message<'_>, errors: &mut Errors) {
-    for field in &message.fields {
+    for field in message.fields.iter().filter(|f| !f.pod) {
         field_type(field.ty, errors);
     }
 }

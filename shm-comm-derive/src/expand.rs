@@ -1,4 +1,6 @@
-//! The generated code: the two impls and the compile-time layout proofs.
+//! The generated code: the impls (`ShmType`, `ShmMessage`, bytemuck's
+//! `Zeroable` and `Pod`, `ZcRepr` for zerocopy) and the compile-time layout
+//! proofs they rest on.
 
 use proc_macro2::{Span, TokenStream};
 use quote::{quote, quote_spanned};
@@ -28,11 +30,17 @@ fn impl_message(message: &Message<'_>) -> TokenStream {
     let name = &message.name;
     let fields = message.fields.iter().map(|field| {
         let (ident, field_name, field_ty) = (field.ident, &field.name, field.ty);
-        // The `ShmType` bound of each field is checked here, and only here: the
-        // span puts its error (the trait's `on_unimplemented` message) on the
-        // field's type.
-        let type_desc = quote_spanned! {field_ty.span()=>
-            <#field_ty as #private::ShmType>::type_desc()
+        // The `ShmType` bound of each field (`PodField` for a `#[shm(pod)]`
+        // one) is checked here: the span puts its error (the trait's
+        // `on_unimplemented` message) on the field's type.
+        let type_desc = if field.pod {
+            quote_spanned! {field_ty.span()=>
+                #private::opaque::<#field_ty>()
+            }
+        } else {
+            quote_spanned! {field_ty.span()=>
+                <#field_ty as #private::ShmType>::type_desc()
+            }
         };
         quote! {
             #private::FieldDescriptor::new(
@@ -44,6 +52,17 @@ fn impl_message(message: &Message<'_>) -> TokenStream {
     });
     let padding = no_padding_proofs(message, &private);
     let align = align_proof(message, &private);
+    // Evaluated at compile time: the fields' own checks (`FixedString<N>`
+    // needs `N % 4 == 0`), which the `ShmType` contract of a field relies on.
+    let field_checks = message.fields.iter().filter(|f| !f.pod).map(|f| {
+        let field_ty = f.ty;
+        quote_spanned! {field_ty.span()=>
+            let () = <#field_ty as #private::ShmType>::FIELD_CHECK;
+        }
+    });
+    // The error of a message that is not `Copy` (which `Pod` requires) goes
+    // on its name.
+    let pod_ty = quote_spanned!(ty.span()=> #ty);
 
     // SAFETY (of the two `unsafe impl`s below; a comment in a `quote!` would not
     // reach the generated code, so it lives here):
@@ -56,15 +75,51 @@ fn impl_message(message: &Message<'_>) -> TokenStream {
     //   padding-free, valid for every bit pattern and aligned to at most 8; a
     //   struct of such fields with no padding is valid for every bit pattern too;
     // - `align` makes rustc prove `align_of::<Self>() <= 8`;
+    // - `field_checks` makes rustc evaluate every field type's own checks, so
+    //   that the fields' `ShmType` contracts hold even if `layout` is never
+    //   called;
+    // - a `#[shm(pod)]` field is `bytemuck::Pod` (the `PodField` bound in its
+    //   `type_desc`): padding-free, valid for every bit pattern, without
+    //   interior mutability; its alignment is at most the struct's, so at most 8;
     // - the struct has no generics, so it is `'static`;
     // - `layout` describes exactly this layout: its name, size, alignment, and for
     //   each field its name, its offset from `offset_of!` and its `ShmType`
     //   descriptor (whose size is the field's `size_of`), in declaration order.
     //   `type_desc` wraps that same descriptor in a `Kind::Struct`.
+    // bytemuck's `Zeroable` and `Pod` ask for exactly that: inhabited, every
+    // bit pattern valid (zeros included), no padding, `repr(C)`, no pointers
+    // nor interior mutability; and `Pod` is `Copy + 'static` (checked by rustc).
+    // `ZcRepr`: `Bytes` is `size / align` unsigned integers of `align` bytes,
+    // and the `assert!` below proves its size and alignment are the struct's.
     quote! {
         const _: () = {
             #padding
             #align
+            const _: () = { #(#field_checks)* };
+
+            #[automatically_derived]
+            unsafe impl #private::bytemuck::Zeroable for #ty {}
+
+            #[automatically_derived]
+            unsafe impl #private::bytemuck::Pod for #pod_ty {}
+
+            // The alignment is clamped to 8 so that an alignment over 8 is one
+            // error (`align`'s), not two; the build fails then anyway.
+            #[automatically_derived]
+            unsafe impl #private::ZcRepr for #pod_ty {
+                type Bytes = [
+                    <#private::Align<{ #private::zc_align::<#ty>() }> as #private::AlignUnit>::Unit;
+                    #private::size_of::<#ty>() / #private::zc_align::<#ty>()
+                ];
+            }
+            const _: () = ::core::assert!(
+                #private::align_of::<#ty>() > 8
+                    || #private::size_of::<<#ty as #private::ZcRepr>::Bytes>()
+                        == #private::size_of::<#ty>()
+                    && #private::align_of::<<#ty as #private::ZcRepr>::Bytes>()
+                        == #private::align_of::<#ty>(),
+                "internal error in `#[derive(ShmMessage)]`: `ZcRepr::Bytes` does not match the message",
+            );
 
             #[automatically_derived]
             unsafe impl #private::ShmType for #ty {

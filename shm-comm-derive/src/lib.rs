@@ -1,7 +1,9 @@
 //! `#[derive(ShmMessage)]` for [`shm_comm`](https://docs.rs/shm-comm).
 //!
 //! The derive turns a plain `#[repr(C)]` struct into a shared-memory message: it
-//! implements `ShmType` and `ShmMessage`, building the type's layout descriptor
+//! implements `ShmType` and `ShmMessage` (and bytemuck's `Zeroable` and `Pod`,
+//! and `ZcRepr`, through which `shm_comm::Zc<T>` gives zerocopy's traits),
+//! building the type's layout descriptor
 //! from what rustc reports (`size_of`, `align_of`, `offset_of!`), and makes rustc
 //! prove at compile time that the struct has no hidden padding.
 //!
@@ -25,7 +27,9 @@ mod expand;
 use proc_macro::TokenStream;
 use syn::{parse_macro_input, DeriveInput};
 
-/// Derives `shm_comm::ShmType` and `shm_comm::ShmMessage` for a struct.
+/// Derives `shm_comm::ShmType` and `shm_comm::ShmMessage` for a struct, and
+/// `bytemuck::Zeroable`, `bytemuck::Pod` and `shm_comm::cast::ZcRepr` (the
+/// zerocopy traits of `shm_comm::Zc<T>`), all resting on the same checks.
 ///
 /// ```ignore
 /// use shm_comm::{FixedString, Flag, ShmMessage};
@@ -58,6 +62,7 @@ use syn::{parse_macro_input, DeriveInput};
 ///   error names the field and the number of padding bytes, to be replaced by an
 ///   explicit field such as `_pad: [u8; 4]`.
 /// - Its alignment is at most 8 bytes.
+/// - It is **`Copy`** (derive `Clone, Copy`): `bytemuck::Pod` requires it.
 /// - Every field type is a **fixed-layout shared-memory type** (`ShmType`).
 ///
 /// # Accepted field types
@@ -65,7 +70,8 @@ use syn::{parse_macro_input, DeriveInput};
 /// - `shm_comm::Flag` (a boolean stored as a byte);
 /// - arrays `[T; N]` of accepted types, nested to any depth (`[[f32; 3]; 3]`);
 /// - `shm_comm::FixedString<N>` and `shm_comm::FixedVec<T, N>`;
-/// - other structs that derive `ShmMessage`.
+/// - other structs that derive `ShmMessage`;
+/// - with `#[shm(pod)]`, any `bytemuck::Pod` type (see below).
 ///
 /// Any other type is refused. The following are refused from their syntax,
 /// with a hint at what to use instead: references, raw pointers, function
@@ -79,6 +85,10 @@ use syn::{parse_macro_input, DeriveInput};
 /// - `#[shm(crate = "path")]` on the struct: the path of the `shm_comm` crate
 ///   if it is not `::shm_comm` (renamed dependency, re-export from another
 ///   crate).
+/// - `#[shm(pod)]` on a field: its type is a foreign `bytemuck::Pod` type
+///   (`glam::Vec3` or a nalgebra vector with their crate's `bytemuck`
+///   feature), described in the layout as `Kind::Opaque { size, align }`:
+///   other languages see its bytes, not its fields.
 ///
 /// Doc comments on the struct and its fields are allowed and ignored.
 #[proc_macro_derive(ShmMessage, attributes(shm))]

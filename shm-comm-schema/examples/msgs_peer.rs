@@ -221,6 +221,9 @@ fn json_type(t: &TypeDesc, out: &mut String) {
             json_type(elem, out);
             out.push('}');
         }
+        Kind::Opaque { align, .. } => {
+            let _ = write!(out, "\"kind\": \"opaque\", \"align\": {align}");
+        }
     }
 }
 

@@ -178,6 +178,10 @@ fn type_entries(t: &TypeDesc) -> String {
                 type_entries(elem)
             );
         }
+        // Not written by the schema language; here for completeness.
+        Kind::Opaque { align, .. } => {
+            let _ = write!(s, "\"kind\": \"opaque\", \"align\": {align}");
+        }
     }
     s
 }

@@ -117,6 +117,16 @@ pub enum Kind {
         /// `N`, the capacity in elements.
         capacity: u32,
     },
+    /// A foreign `bytemuck::Pod` type (a `#[shm(pod)]` field, such as a
+    /// `glam::Vec3`): a block of bytes whose size and alignment are known but
+    /// whose contents are not described. Never inside an array shape: a
+    /// `#[shm(pod)] [T; N]` field is one opaque block of `N * size_of::<T>()`.
+    Opaque {
+        /// `size_of` the type.
+        size: u32,
+        /// `align_of` the type.
+        align: u32,
+    },
 }
 
 impl Kind {
@@ -135,6 +145,7 @@ impl Kind {
             Kind::Struct(l) => Some(l.size),
             Kind::FixedString { capacity } => capacity.checked_add(4),
             Kind::FixedVec { elem, capacity } => elem.size.checked_mul(*capacity)?.checked_add(8),
+            Kind::Opaque { size, .. } => Some(*size),
         }
     }
 
@@ -145,6 +156,7 @@ impl Kind {
             Kind::Struct(l) => l.align,
             Kind::FixedString { .. } => 4,
             Kind::FixedVec { elem, .. } => elem.align().max(4),
+            Kind::Opaque { align, .. } => *align,
         }
     }
 }
@@ -156,6 +168,7 @@ impl fmt::Display for Kind {
             Kind::Struct(l) => f.write_str(&l.name),
             Kind::FixedString { capacity } => write!(f, "FixedString<{capacity}>"),
             Kind::FixedVec { elem, capacity } => write!(f, "FixedVec<{elem}, {capacity}>"),
+            Kind::Opaque { size, align } => write!(f, "opaque({size} bytes, align {align})"),
         }
     }
 }
@@ -292,7 +305,8 @@ impl LayoutDescriptor {
     /// Little-endian throughout: `u32 len + UTF-8` for strings, `u32` for numbers.
     /// Layout: name, size, align, field count, then per field: name, offset,
     /// size, shape (count + dims), kind (code `0..=10` scalar, `32` struct with a
-    /// nested layout, `33` fixed string + capacity, `34` fixed vec + capacity + elem type).
+    /// nested layout, `33` fixed string + capacity, `34` fixed vec + capacity + elem type,
+    /// `35` opaque + size + align).
     pub fn encode(&self) -> Vec<u8> {
         let mut enc = Encoder::new(true);
         enc.layout(self);
@@ -423,6 +437,7 @@ pub fn fnv1a64(bytes: &[u8]) -> u64 {
 const KIND_STRUCT: u8 = 32;
 const KIND_STRING: u8 = 33;
 const KIND_VEC: u8 = 34;
+const KIND_OPAQUE: u8 = 35;
 
 struct Encoder {
     out: Vec<u8>,
@@ -477,6 +492,11 @@ impl Encoder {
                 self.out.push(KIND_VEC);
                 self.u32(*capacity);
                 self.ty(elem);
+            }
+            Kind::Opaque { size, align } => {
+                self.out.push(KIND_OPAQUE);
+                self.u32(*size);
+                self.u32(*align);
             }
         }
     }
@@ -586,6 +606,18 @@ impl Decoder<'_> {
                     elem: Box::new(elem),
                     capacity,
                 }
+            }
+            KIND_OPAQUE => {
+                let (size, align) = (self.u32()?, self.u32()?);
+                if !align.is_power_of_two() || align > 4096 || size % align != 0 {
+                    return Err(LayoutError::new(format!(
+                        "opaque type of {size} bytes and align {align} is inconsistent"
+                    )));
+                }
+                if !shape.is_empty() {
+                    return Err(LayoutError::new("an opaque type has no array shape"));
+                }
+                Kind::Opaque { size, align }
             }
             c => Kind::Scalar(
                 *Scalar::ALL
@@ -708,6 +740,43 @@ mod tests {
             msg.contains("`accel.z`") && msg.contains("`accel.w`"),
             "{msg}"
         );
+    }
+
+    #[test]
+    fn opaque_fields_round_trip_and_hash_their_size_and_alignment() {
+        let with = |size, align| {
+            LayoutDescriptor::new(
+                "Pose",
+                16,
+                4,
+                vec![
+                    FieldDescriptor::new("position", 0, TypeDesc::of(Kind::Opaque { size, align })),
+                    FieldDescriptor::new("yaw", 12, TypeDesc::scalar(Scalar::F32)),
+                ],
+            )
+        };
+        let d = with(12, 4);
+        let back = LayoutDescriptor::decode(&d.encode()).unwrap();
+        assert_eq!(back, d);
+        assert_eq!(back.hash(), d.hash());
+        assert_eq!(d.fields[0].ty.to_string(), "opaque(12 bytes, align 4)");
+        // Same bytes, but described as numbers: another layout.
+        let mut fields = d.fields.clone();
+        fields[0].ty = TypeDesc::scalar(Scalar::F32).array(3);
+        let numbers = LayoutDescriptor::new("Pose", 16, 4, fields);
+        assert_ne!(numbers.hash(), d.hash());
+        assert_eq!(
+            d.first_difference(&numbers).unwrap(),
+            "`position`: opaque(12 bytes, align 4) at offset 0 vs [f32; 3] at offset 0"
+        );
+        // The alignment is part of the hash; inconsistent ones do not decode.
+        assert_ne!(with(12, 2).hash(), d.hash());
+        assert!(LayoutDescriptor::decode(&with(12, 3).encode()).is_err());
+        assert!(LayoutDescriptor::decode(&with(10, 4).encode()).is_err());
+        let mut shaped = d.fields.clone();
+        shaped[0].ty = TypeDesc::of(Kind::Opaque { size: 4, align: 4 }).array(3);
+        let shaped = LayoutDescriptor::new("Pose", 16, 4, shaped);
+        assert!(LayoutDescriptor::decode(&shaped.encode()).is_err());
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Shared-memory IPC for robots: PUB/SUB, REQ/REP and PUSH/PULL channels whose
 //! bytes go through rings in shared memory, never through a socket.
 
+pub mod cast;
 pub mod codec;
 pub mod error;
 pub mod layout;
@@ -21,6 +22,7 @@ mod sync;
 #[cfg(loom)]
 pub use sync::model as loom_model;
 
+pub use cast::Zc;
 pub use codec::{Codec, Frame};
 pub use error::{
     BorrowError, CreateError, DecodeError, NameError, OpenError, RecvError, RecvTimeoutError,
@@ -30,12 +32,38 @@ pub use layout::{FieldDescriptor, Kind, LayoutDescriptor, LayoutError, Scalar, T
 pub use message::{CapacityError, FixedString, FixedVec, Flag, ShmMessage, ShmType};
 pub use shm_comm_derive::ShmMessage;
 
+/// The `bytemuck` crate, whose `Pod` and `Zeroable` every message implements.
+pub use bytemuck;
+/// The `zerocopy` crate, whose traits [`Zc<T>`] implements for every message.
+pub use zerocopy;
+
 /// Not public API: the paths that `#[derive(ShmMessage)]` expands to.
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::cast::{zc_align, Align, AlignUnit, ZcRepr};
     pub use crate::layout::{FieldDescriptor, Kind, LayoutDescriptor, TypeDesc};
     pub use crate::message::{ShmMessage, ShmType};
+    pub use bytemuck;
     pub use core::mem::{align_of, offset_of, size_of};
     pub use std::sync::OnceLock;
     pub use std::vec::Vec;
+
+    use crate::layout::Kind as K;
+
+    /// What a `#[shm(pod)]` field's type must be.
+    #[diagnostic::on_unimplemented(
+        message = "`{Self}` cannot be a `#[shm(pod)]` field: it does not implement `bytemuck::Pod`",
+        label = "not `bytemuck::Pod`",
+        note = "`#[shm(pod)]` stores a foreign plain-old-data type as opaque bytes; enable its crate's `bytemuck` feature (glam, nalgebra, ...), or drop `#[shm(pod)]` for a type that derives `ShmMessage`"
+    )]
+    pub trait PodField: bytemuck::Pod {}
+    impl<T: bytemuck::Pod> PodField for T {}
+
+    /// The descriptor of a `#[shm(pod)]` field of type `T`.
+    pub fn opaque<T: PodField>() -> TypeDesc {
+        TypeDesc::of(K::Opaque {
+            size: size_of::<T>() as u32,
+            align: align_of::<T>() as u32,
+        })
+    }
 }

@@ -17,7 +17,12 @@ use crate::layout::{Kind, LayoutDescriptor, Scalar, TypeDesc};
 /// - it has no padding bytes, so all of its bytes are initialized;
 /// - every bit pattern of `size_of::<Self>()` bytes is a valid value (no `bool`,
 ///   `char`, enum, reference, pointer or niche);
+/// - it has no interior mutability (no `Cell`, `UnsafeCell` or atomic): a
+///   shared reference only reads;
 /// - `align_of::<Self>() <= 8`;
+/// - any condition the above depend on is checked when `FIELD_CHECK`
+///   is evaluated (a type whose validity depends on its const parameters fails
+///   to compile there when they are wrong);
 /// - [`type_desc`](Self::type_desc) describes exactly its layout, and its `size`
 ///   equals `size_of::<Self>()`.
 #[diagnostic::on_unimplemented(
@@ -26,6 +31,13 @@ use crate::layout::{Kind, LayoutDescriptor, Scalar, TypeDesc};
     note = "fields must be integers, floats, `shm_comm::Flag`, fixed arrays, `FixedString<N>`, `FixedVec<T, N>` or `#[derive(ShmMessage)]` structs; use `Flag` instead of `bool`"
 )]
 pub unsafe trait ShmType: Sized + 'static {
+    /// Not public API: evaluated by `#[derive(ShmMessage)]` for every field
+    /// type, so that a message compiles only if its fields' own compile-time
+    /// checks pass (`FixedString<N>` needs `N % 4 == 0`), whether or not its
+    /// layout is ever built.
+    #[doc(hidden)]
+    const FIELD_CHECK: () = ();
+
     /// The layout of `Self`.
     fn type_desc() -> TypeDesc;
 
@@ -115,6 +127,8 @@ scalar!(u8 => U8, u16 => U16, u32 => U32, u64 => U64, i8 => I8, i16 => I16,
 // padding-free (array elements are contiguous, size is a multiple of align) and
 // accepts every bit pattern; its descriptor is the element's with one more dimension.
 unsafe impl<T: ShmType, const N: usize> ShmType for [T; N] {
+    const FIELD_CHECK: () = T::FIELD_CHECK;
+
     fn type_desc() -> TypeDesc {
         T::type_desc().array(N as u32)
     }
@@ -143,6 +157,12 @@ impl Flag {
         self.0 = u8::from(v);
     }
 }
+
+// SAFETY: `Flag` is a `repr(transparent)` `u8`: every bit pattern (zero
+// included) is valid, it has no padding and no interior mutability.
+unsafe impl bytemuck::Zeroable for Flag {}
+// SAFETY: as above; `Flag` is `Copy` and `'static`.
+unsafe impl bytemuck::Pod for Flag {}
 
 impl From<bool> for Flag {
     fn from(v: bool) -> Flag {
@@ -277,6 +297,8 @@ impl<const N: usize> std::str::FromStr for FixedString<N> {
 // `CHECK`, evaluated in `type_desc`) has no padding; both fields accept every
 // bit pattern (the length is clamped on read); the descriptor is `4 + N` bytes.
 unsafe impl<const N: usize> ShmType for FixedString<N> {
+    const FIELD_CHECK: () = Self::CHECK;
+
     fn type_desc() -> TypeDesc {
         let () = Self::CHECK;
         TypeDesc::of(Kind::FixedString { capacity: N as u32 })
@@ -402,6 +424,11 @@ impl<T: ShmType + Copy, const N: usize> std::ops::Deref for FixedVec<T, N> {
 // size is exactly `8 + N * size_of::<T>()`, so there is no padding; `T: ShmType`
 // accepts every bit pattern and the length is clamped on read.
 unsafe impl<T: ShmType + Copy, const N: usize> ShmType for FixedVec<T, N> {
+    const FIELD_CHECK: () = {
+        let () = T::FIELD_CHECK;
+        Self::CHECK
+    };
+
     fn type_desc() -> TypeDesc {
         let () = Self::CHECK;
         TypeDesc::of(Kind::FixedVec {

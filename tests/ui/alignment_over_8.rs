@@ -1,7 +1,7 @@
 use shm_comm::{Scalar, ShmMessage, ShmType, TypeDesc};
 
 /// A hand-written (and wrong) `ShmType` impl for an over-aligned type.
-#[repr(C, align(16))]
+#[derive(Clone, Copy)] #[repr(C, align(16))]
 pub struct Simd {
     pub lanes: [u8; 16],
 }
@@ -14,7 +14,7 @@ unsafe impl ShmType for Simd {
     }
 }
 
-#[derive(ShmMessage)]
+#[derive(ShmMessage, Clone, Copy)]
 #[repr(C)]
 pub struct Packet {
     pub stamp: u64,

@@ -1,6 +1,6 @@
 use shm_comm::ShmMessage;
 
-#[derive(ShmMessage)]
+#[derive(ShmMessage, Clone, Copy)]
 #[repr(u8)]
 pub enum Mode {
     Idle,
@@ -9,7 +9,7 @@ pub enum Mode {
 
 // The derive above still implements the traits (as a stub), so this struct
 // does not get a second error for its field.
-#[derive(ShmMessage)]
+#[derive(ShmMessage, Clone, Copy)]
 #[repr(C)]
 pub struct Status {
     pub mode: Mode,

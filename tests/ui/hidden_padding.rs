@@ -1,6 +1,6 @@
 use shm_comm::ShmMessage;
 
-#[derive(ShmMessage)]
+#[derive(ShmMessage, Clone, Copy)]
 #[repr(C)]
 pub struct Imu {
     pub seq: u32,

@@ -1,6 +1,6 @@
 use shm_comm::{Flag, ShmMessage};
 
-#[derive(ShmMessage)]
+#[derive(ShmMessage, Clone, Copy)]
 #[repr(C)]
 pub struct Battery {
     pub voltage: f64,

@@ -1,6 +1,7 @@
 use shm_comm::ShmMessage;
 
 /// Forgot `#[derive(ShmMessage)]`.
+#[derive(Clone, Copy)]
 #[repr(C)]
 pub struct Quaternion {
     pub w: f64,
@@ -9,7 +10,7 @@ pub struct Quaternion {
     pub z: f64,
 }
 
-#[derive(ShmMessage)]
+#[derive(ShmMessage, Clone, Copy)]
 #[repr(C)]
 pub struct Attitude {
     pub stamp: u64,
