@@ -6,10 +6,9 @@ memory, never through a socket.
 
     from shm_comm import Publisher, Subscriber
 
-    with Publisher("robot/pose") as pub:
+    # (usually in two programs; a subscriber gets what is sent after it connects)
+    with Publisher("robot/pose") as pub, Subscriber("robot/pose") as sub:
         pub.send({"x": 1.0, "y": 2.0})
-
-    with Subscriber("robot/pose") as sub:
         pose = sub.recv(timeout=1.0)      # None on timeout
 
 Typed topics (a Rust ``#[derive(ShmMessage)]`` struct, or a class from
@@ -20,17 +19,27 @@ zero-copy numpy views into the shared slots.
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
+if not sys.platform.startswith("linux"):
+    raise ImportError(
+        f"shm_comm supports Linux only (it is built on Linux shared memory, futexes "
+        f"and /proc); this is {sys.platform!r}")
+
 from . import _errors, _native, typed
+from ._lifecycle import PIPELINE, PUBSUB, REQREP, Logged, connected, created
 # The exception classes (SHMError and its subclasses); their one list is
 # `_errors.__all__`, which the native module checks against the classes it
 # raises when it is imported.
 from ._errors import *  # noqa: F403
 from ._errors import SHMError, SHMLayoutError
-from ._native import Loan, Puller, Pusher, Replier, Requester, Sample, force_unlink, list_segments
+from ._native import Loan, Sample
+from .utils import force_unlink, list_segments
 
-__version__ = "2.0.0"
+#: The package's version: the native module's, which is the wheel's
+#: (both come from ``python/Cargo.toml``).
+__version__: str = _native.__version__
 
 __all__ = [
     "Publisher",
@@ -60,7 +69,7 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-class Publisher(_native.Publisher):
+class Publisher(Logged, _native.Publisher):
     """Broadcasts messages to every subscriber of a topic; never blocks.
 
     ``Publisher(name, num_slots=64, slot_size=4096, serialization="pickle")``
@@ -82,13 +91,14 @@ class Publisher(_native.Publisher):
         self.msg_type = msg_type
         if layout is not None:
             self._set_encoder(lambda obj: typed.encode(layout, obj))
+        created(self, PUBSUB)
         return self
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         pass
 
 
-class Subscriber(_native.Subscriber):
+class Subscriber(Logged, _native.Subscriber):
     """Receives what a topic's publisher sends after this subscriber connected.
 
     ``Subscriber(name, timeout_connect=5.0, serialization="pickle")``; raises
@@ -126,6 +136,7 @@ class Subscriber(_native.Subscriber):
         if msg_type is not None:
             mt = msg_type
             self._set_decoder(lambda data: typed.decode(mt.__shm_layout__, data))
+        connected(self, PUBSUB)
         return self
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -139,3 +150,47 @@ class Subscriber(_native.Subscriber):
             raise SHMError("recv_view() needs a typed topic; use borrow() for bytes")
         sample = self.borrow(timeout)
         return None if sample is None else typed.view(sample, self.msg_type)
+
+
+class Requester(Logged, _native.Requester):
+    __doc__ = _native.Requester.__doc__
+    _logger = REQREP
+
+    def __new__(cls, name: str, timeout_connect: float = 5.0,
+                serialization: str = "pickle") -> "Requester":
+        self = super().__new__(cls, name, timeout_connect, serialization)
+        connected(self, REQREP)
+        return self
+
+
+class Replier(Logged, _native.Replier):
+    __doc__ = _native.Replier.__doc__
+    _logger = REQREP
+
+    def __new__(cls, name: str, num_slots: int = 16, slot_size: int = 8192,
+                serialization: str = "pickle") -> "Replier":
+        self = super().__new__(cls, name, num_slots, slot_size, serialization)
+        created(self, REQREP)
+        return self
+
+
+class Pusher(Logged, _native.Pusher):
+    __doc__ = _native.Pusher.__doc__
+    _logger = PIPELINE
+
+    def __new__(cls, name: str, num_slots: int = 128, slot_size: int = 4096,
+                serialization: str = "pickle") -> "Pusher":
+        self = super().__new__(cls, name, num_slots, slot_size, serialization)
+        created(self, PIPELINE)
+        return self
+
+
+class Puller(Logged, _native.Puller):
+    __doc__ = _native.Puller.__doc__
+    _logger = PIPELINE
+
+    def __new__(cls, name: str, timeout_connect: float = 5.0,
+                serialization: str = "pickle") -> "Puller":
+        self = super().__new__(cls, name, timeout_connect, serialization)
+        connected(self, PIPELINE)
+        return self

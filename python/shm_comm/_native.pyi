@@ -11,6 +11,9 @@ from typing import Any, Callable
 
 from typing_extensions import Self
 
+#: The package's version (from ``python/Cargo.toml``, as the wheel's).
+__version__: str
+
 # ---------------------------------------------------------------------------
 # PUB/SUB
 # ---------------------------------------------------------------------------
@@ -252,8 +255,13 @@ class Puller:
 # Functions
 # ---------------------------------------------------------------------------
 
-def force_unlink(name: str) -> bool:
-    """Removes every segment of channel ``name``; ``True`` if any was removed."""
+def _segments_of(name: str) -> list[tuple[str, str, int | None]]:
+    """``(channel, role, pid of a live user or None)`` of the segments
+    ``force_unlink(name)`` acts on: segment ``name`` as ``list_segments()``
+    names it, otherwise every segment of channel ``name``."""
+
+def _unlink(channel: str, role: str) -> bool:
+    """Removes segment ``role`` of ``channel``; ``True`` if it existed."""
 
 def list_segments() -> list[str]:
     """The segments of this user that exist now, as ``"<channel>.<role>"``."""

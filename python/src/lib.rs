@@ -6,6 +6,9 @@
 //! re-exports them and adds typed topics. Every blocking call releases the
 //! GIL and wakes at least every 100 ms to let Ctrl-C through.
 
+#[cfg(not(target_os = "linux"))]
+compile_error!("shm-comm supports Linux only: it is built on Linux shared memory (/dev/shm), futexes and /proc");
+
 mod fields;
 mod handle;
 mod msgpack;
@@ -328,17 +331,44 @@ impl Drop for Buffer {
     }
 }
 
-/// Removes every segment of channel `name`, whoever created it (for cleaning
-/// up after crashed programs). Returns `True` if anything was removed.
-#[pyfunction]
-fn force_unlink(py: Python<'_>, name: &str) -> PyResult<bool> {
-    shm_comm::segment::force_unlink(name)
-        .map(|n| n > 0)
-        .map_err(|e| error(py, "SHMNameError", e.to_string()))
+/// The segments `force_unlink(name)` acts on, each with the pid of a live
+/// process that uses it (`None` if none): the segment `name` if it is one
+/// `list_segments()` returns (`"<channel>.<role>"`), otherwise every
+/// segment of channel `name`. An invalid channel name that is no listed
+/// segment is an `SHMNameError`.
+#[pyfunction(name = "_segments_of")]
+fn segments_of(py: Python<'_>, name: &str) -> PyResult<Vec<(String, String, Option<u32>)>> {
+    let all = shm_comm::segment::list();
+    let mut hits: Vec<(String, String)> = all
+        .iter()
+        .filter(|(chan, role)| name.strip_suffix(role.as_str()) == Some(&format!("{chan}.")))
+        .cloned()
+        .collect();
+    if hits.is_empty() {
+        shm_comm::segment::validate_name(name)
+            .map_err(|e| error(py, "SHMNameError", e.to_string()))?;
+        hits = all.into_iter().filter(|(chan, _)| chan == name).collect();
+    }
+    Ok(py.detach(|| {
+        hits.into_iter()
+            .map(|(chan, role)| {
+                let pid = shm_comm::segment::live_user(&chan, &role);
+                (chan, role, pid)
+            })
+            .collect()
+    }))
 }
 
-/// Names of the channels of this user that exist now (one entry per
-/// segment: a channel name with its role, e.g. `"robot/pose.pub"`).
+/// Removes segment `role` of channel `channel`, whoever created it (live
+/// peers keep their mappings). `True` if it existed.
+#[pyfunction(name = "_unlink")]
+fn unlink(py: Python<'_>, channel: &str, role: &str) -> PyResult<bool> {
+    shm_comm::segment::unlink(channel, role).map_err(|e| error(py, "SHMNameError", e.to_string()))
+}
+
+/// Names of the segments of this user that exist now, as
+/// `"<channel>.<role>"` (e.g. `"robot/pose.pub"`): names that
+/// `force_unlink` accepts.
 #[pyfunction]
 fn list_segments() -> Vec<String> {
     shm_comm::segment::list()
@@ -359,7 +389,10 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<pipeline::Puller>()?;
     m.add_class::<zerocopy::Sample>()?;
     m.add_class::<zerocopy::Loan>()?;
-    m.add_function(wrap_pyfunction!(force_unlink, m)?)?;
+    // The package's version, from `python/Cargo.toml` (as the wheel's is).
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add_function(wrap_pyfunction!(segments_of, m)?)?;
+    m.add_function(wrap_pyfunction!(unlink, m)?)?;
     m.add_function(wrap_pyfunction!(list_segments, m)?)?;
     m.add_function(wrap_pyfunction!(typed::layout_hash, m)?)?;
     m.add_function(wrap_pyfunction!(typed::check_layout, m)?)?;

@@ -78,17 +78,22 @@ impl Pusher {
         self.push(py, buf.as_slice(), Codec::Raw, block, timeout)
     }
 
-    /// `msg_count` (jobs waiting), `num_slots`, `slot_size`, `pullers`.
+    /// `msg_count` (jobs waiting), `drop_count` (always 0: a queue never
+    /// drops a job), `num_slots`, `slot_size`, `used_slots` (jobs waiting),
+    /// `free_slots` (room for more), `pullers`.
     fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let raw = self.handle(py)?;
         let geo = raw.geometry();
+        let (num_slots, waiting) = (u64::from(geo.capacity), raw.len());
         stats_dict(
             py,
             &[
-                ("msg_count", raw.len()),
+                ("msg_count", waiting),
                 ("drop_count", 0),
-                ("num_slots", u64::from(geo.capacity)),
+                ("num_slots", num_slots),
                 ("slot_size", u64::from(geo.max_payload)),
+                ("used_slots", waiting.min(num_slots)),
+                ("free_slots", num_slots.saturating_sub(waiting)),
                 ("pullers", u64::from(raw.pullers())),
             ],
         )
@@ -217,17 +222,21 @@ impl Puller {
             .transpose()
     }
 
-    /// `msg_count` (jobs waiting), `num_slots`, `slot_size`.
+    /// `msg_count` (jobs waiting), `drop_count` (always 0), `num_slots`,
+    /// `slot_size`, `used_slots` (jobs waiting), `free_slots`.
     fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let raw = self.handle(py)?;
         let geo = raw.geometry();
+        let (num_slots, waiting) = (u64::from(geo.capacity), raw.len());
         stats_dict(
             py,
             &[
-                ("msg_count", raw.len()),
+                ("msg_count", waiting),
                 ("drop_count", 0),
-                ("num_slots", u64::from(geo.capacity)),
+                ("num_slots", num_slots),
                 ("slot_size", u64::from(geo.max_payload)),
+                ("used_slots", waiting.min(num_slots)),
+                ("free_slots", num_slots.saturating_sub(waiting)),
             ],
         )
     }

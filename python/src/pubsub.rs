@@ -175,8 +175,14 @@ impl Publisher {
         })
     }
 
-    /// `msg_count` (published), `drop_count` (always 0: a publisher never
-    /// drops), `num_slots`, `slot_size`, `borrow_budget`.
+    /// The keys of the original shm-comm 1.0.0, with their meaning in this
+    /// ring: `head` (sequence number of the next message: messages
+    /// published), `tail` (sequence number of the oldest message still in
+    /// the ring: messages overwritten), `msg_count` (published),
+    /// `drop_count` (always 0: a publisher never drops; what a subscriber
+    /// missed is in its own stats), `num_slots`, `slot_size`, `used_slots`
+    /// (slots holding a message), `free_slots` (slots never written yet);
+    /// and `borrow_budget`.
     fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         // The figures under the lock, the dict (Python objects) after it.
         let (published, geo) = {
@@ -186,13 +192,19 @@ impl Publisher {
                 .ok_or_else(|| closed(py, "Publisher", &self.name))?;
             (raw.published(), raw.geometry())
         };
+        let num_slots = u64::from(geo.capacity);
+        let used = published.min(num_slots);
         stats_dict(
             py,
             &[
+                ("head", published),
+                ("tail", published - used),
+                ("num_slots", num_slots),
+                ("slot_size", u64::from(geo.max_payload)),
                 ("msg_count", published),
                 ("drop_count", 0),
-                ("num_slots", u64::from(geo.capacity)),
-                ("slot_size", u64::from(geo.max_payload)),
+                ("used_slots", used),
+                ("free_slots", num_slots - used),
                 ("borrow_budget", u64::from(geo.borrow_budget)),
             ],
         )
@@ -410,10 +422,13 @@ impl Subscriber {
         layout.map(|l| typed::to_dict(py, &l)).transpose()
     }
 
-    /// `msg_count` (published on the topic), `drop_count` (messages this
-    /// subscriber missed by falling behind), `lag` (published, not yet
-    /// read), `local_tail` (this subscriber's position), `num_slots`,
-    /// `slot_size`, `publisher_pid`, `publisher_alive`.
+    /// The keys of the original shm-comm 1.0.0, with their meaning in this
+    /// ring: `head` and `tail` (sequence numbers of the next message and of
+    /// the oldest one still in the ring), `msg_count` (published on the
+    /// topic), `drop_count` (messages this subscriber missed by falling
+    /// behind), `num_slots`, `slot_size`, `used_slots`, `free_slots` (as
+    /// the publisher's), `local_tail` (this subscriber's position); and
+    /// `lag` (published, not yet read), `publisher_pid`, `publisher_alive`.
     fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         // The figures under the lock, the dict (Python objects) after it.
         let items = {
@@ -423,13 +438,19 @@ impl Subscriber {
                 .ok_or_else(|| closed(py, "Subscriber", &self.name))?
                 .raw;
             let (geo, published, lag) = (raw.geometry(), raw.published(), raw.lag());
+            let num_slots = u64::from(geo.capacity);
+            let used = published.min(num_slots);
             [
+                ("head", published),
+                ("tail", published - used),
+                ("num_slots", num_slots),
+                ("slot_size", u64::from(geo.max_payload)),
                 ("msg_count", published),
                 ("drop_count", raw.missed()),
-                ("lag", lag),
+                ("used_slots", used),
+                ("free_slots", num_slots - used),
                 ("local_tail", published - lag.min(published)),
-                ("num_slots", u64::from(geo.capacity)),
-                ("slot_size", u64::from(geo.max_payload)),
+                ("lag", lag),
                 ("publisher_pid", u64::from(raw.publisher_pid())),
                 ("publisher_alive", u64::from(raw.publisher_alive())),
             ]

@@ -3,6 +3,8 @@ what a program written against it imports, constructs and calls."""
 
 from __future__ import annotations
 
+import os
+
 import importlib.util
 import inspect
 import math
@@ -263,7 +265,7 @@ def test_pipeline_and_reqrep_calls_after_close_raise(chan, make_chan):
             rep.recv(0)
 
 
-def test_list_segments_and_force_unlink(chan, make_chan):
+def test_list_segments_and_force_unlink(chan, make_chan, caplog):
     svc, queue = make_chan(), make_chan()
     pub = Publisher(chan)
     rep = Replier(svc)
@@ -272,17 +274,56 @@ def test_list_segments_and_force_unlink(chan, make_chan):
         segs = list_segments()
         assert all(isinstance(s, str) for s in segs)
         mine = sorted(s for s in segs if s.rsplit(".", 1)[0] in (chan, svc, queue))
-        assert len(mine) == 3, mine
-        assert f"{chan}.pub" in mine
-        # force_unlink removes every segment of a name and says whether it did.
-        assert force_unlink(chan) is True
-        assert force_unlink(chan) is False
+        assert mine == sorted([f"{chan}.pub", f"{svc}.svc", f"{queue}.queue"]), mine
+        # A segment in use (this process owns them all) is refused, with a
+        # warning naming the user, unless force=True.
+        for name in mine + [chan, svc, queue]:
+            caplog.clear()
+            assert force_unlink(name) is False
+            assert "still uses it" in caplog.text and str(os.getpid()) in caplog.text
+        assert sorted(s for s in list_segments() if s in mine) == mine
+        # Every name list_segments() gives is one force_unlink(force=True) takes.
+        assert force_unlink(f"{chan}.pub", force=True) is True
+        assert force_unlink(f"{chan}.pub", force=True) is False
         assert not [s for s in list_segments() if s.rsplit(".", 1)[0] == chan]
-        assert force_unlink(svc) and force_unlink(queue)
+        # A channel name removes all its segments.
+        assert force_unlink(svc, force=True) and force_unlink(queue, force=True)
+        assert not [s for s in list_segments() if s in mine]
     finally:
         pub.close()
         rep.close()
         push.close()
+
+
+def test_force_unlink_removes_a_dead_owners_segment(chan, spawn):
+    """What force_unlink is for: a segment left by a crashed program."""
+    from shm_comm.utils import pub_segment_name
+    child = spawn("""
+        import sys, shm_comm
+        pub = shm_comm.Publisher(sys.argv[1])
+        print("ready", flush=True)
+        sys.stdin.readline()
+    """, chan)
+    child.expect("ready")
+    assert force_unlink(pub_segment_name(chan)) is False  # alive: refused
+    child.kill()
+    assert force_unlink(pub_segment_name(chan)) is True
+    assert f"{chan}.pub" not in list_segments()
+
+
+def test_force_unlink_takes_the_names_of_1_0_0(make_chan):
+    """1.0.0 named segments ``shmcomm_<kind>_<channel>``; code (and its docs'
+    example ``force_unlink("shmcomm_pub_sensors")``) may still use them."""
+    chan = make_chan().replace("/", "_")
+    for make, legacy in ((Publisher, "shmcomm_pub_"), (Replier, "shmcomm_rep_"),
+                         (Pusher, "shmcomm_push_")):
+        obj = make(chan)
+        try:
+            assert force_unlink(legacy + chan) is False
+            assert force_unlink(legacy + chan, force=True) is True
+            assert not [s for s in list_segments() if s.rsplit(".", 1)[0] == chan]
+        finally:
+            obj.close()
 
 
 def test_force_unlink_of_a_name_that_never_existed(chan):

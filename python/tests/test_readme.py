@@ -1,4 +1,12 @@
-"""The original shm-comm 1.0.0 README's quick starts, run as printed.
+"""The README's Python snippets, and the original shm-comm 1.0.0 README's
+quick starts, run as printed.
+
+Every ``python`` block of this project's README.md runs as printed, in its
+own process, with one change: its channel names get a prefix unique to the
+test (so that parallel runs do not meet). Snippets that show one side of a
+topic get the other side from a helper process.
+
+The original README's quick starts:
 
 Each snippet runs as its own process, as the README intends (``python
 publisher.py`` in one terminal, ``python subscriber.py`` in another). The
@@ -10,6 +18,10 @@ test finishes.
 from __future__ import annotations
 
 import ast
+import re
+from pathlib import Path
+
+import pytest
 
 from shm_comm import Puller, Publisher, Pusher, Replier, Requester, Subscriber
 
@@ -231,3 +243,63 @@ def test_original_docstring_examples(make_chan):
     with Puller(work) as pull:
         assert pull.recv(timeout=2.0) == {"task": "calibrate", "axis": 3}
     push.close()
+
+
+# ---------------------------------------------------------------------------
+# This project's README.md
+# ---------------------------------------------------------------------------
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+def readme_snippets() -> list[str]:
+    return re.findall(r"^```python\n(.*?)^```$", README.read_text(encoding="utf-8"), re.S | re.M)
+
+
+def _renamed(src: str, prefix: str) -> str:
+    """``src`` with every channel name (a ``"word/word"`` literal) prefixed."""
+    return re.sub(r'"([a-z_]+/[a-z_]+)"', lambda m: f'"{prefix}/{m.group(1)}"', src)
+
+
+#: Publishers for the snippets that show a subscriber of a topic that a
+#: Rust program publishes: they publish the same types at 100 Hz.
+IMU_AND_CAMERA_PUBLISHER = """
+import sys, time
+from shm_comm import Publisher, msgs
+
+prefix = sys.argv[1]
+with Publisher(prefix + "/robot/imu", msg_type=msgs.Imu) as imu, \\
+        Publisher(prefix + "/camera/rgb", msg_type=msgs.ImageVga, num_slots=4) as cam:
+    print("ready", flush=True)
+    img = msgs.ImageVga(height=2, width=2, step=6)
+    img.data = list(range(12))
+    for _ in range(2000):
+        imu.send(msgs.Imu())
+        cam.send(img)
+        time.sleep(0.01)
+"""
+
+README_OUTPUT = [
+    ["{'x': 1.0, 'y': 0.0, 'heading': 0.1}"],
+    [],
+    None,  # printed by the snippet; checked below
+]
+
+
+def test_readme_has_the_snippets_tested_here():
+    """A new snippet in README.md needs a case in test_readme_snippet_runs_as_printed."""
+    assert len(readme_snippets()) == len(README_OUTPUT)
+
+
+@pytest.mark.parametrize("i", range(len(README_OUTPUT)))
+def test_readme_snippet_runs_as_printed(i, chan, spawn):
+    src = readme_snippets()[i]
+    if "robot/imu" in src:
+        helper = spawn(IMU_AND_CAMERA_PUBLISHER, chan)
+        helper.expect("ready")
+    lines = spawn(_renamed(src, chan)).wait_ok(30)
+    if README_OUTPUT[i] is not None:
+        assert lines == README_OUTPUT[i]
+    else:
+        # frame_id "" , linear_acceleration.z, the covariance (a numpy array)
+        assert lines[0].split() == ["0.0", "[0.", "0.", "0.", "0.", "0.", "0.", "0.", "0.", "0.]"], lines

@@ -1,6 +1,9 @@
 //! Shared-memory IPC for robots: PUB/SUB, REQ/REP and PUSH/PULL channels whose
 //! bytes go through rings in shared memory, never through a socket.
 
+#[cfg(not(target_os = "linux"))]
+compile_error!("shm-comm supports Linux only: it is built on Linux shared memory (/dev/shm), futexes and /proc");
+
 pub mod cast;
 pub mod codec;
 pub mod error;

@@ -1057,6 +1057,53 @@ pub fn force_unlink(name: &str) -> Result<usize, NameError> {
     Ok(n)
 }
 
+/// The pid of a live process that uses segment `role` of channel `name`:
+/// for a segment with a participant table (queues, services), a registered
+/// participant; for the others, its creator. `None` if none is alive, if
+/// there is no such segment, or if the file is not a segment of ours.
+pub fn live_user(name: &str, role: &str) -> Option<u32> {
+    let file = file_name(name, role).ok()?;
+    let fd = open_checked(name, &file).ok()??;
+    let len = usize::try_from(platform::fstat(&fd).ok()?.len).ok()?;
+    if len < HEADER_LEN {
+        return None;
+    }
+    let map = Mapping::map(&fd, len).ok()?;
+    let h = read_header(&map);
+    if h.magic != MAGIC {
+        return None;
+    }
+    let shared = matches!(
+        ChannelKind::from_u32(h.kind),
+        Some(ChannelKind::Request | ChannelKind::Queue)
+    );
+    let table_end = usize::try_from(h.region_off)
+        .ok()
+        .and_then(|off| off.checked_add(TABLE_LEN));
+    match table_end {
+        Some(end) if shared && h.init == INIT_READY && end <= len => {
+            let table = Table {
+                // SAFETY: `region_off + TABLE_LEN <= len`: the table lies
+                // inside the mapping, which lives until the end of the block.
+                base: unsafe { map.as_ptr().add(end - TABLE_LEN) },
+            };
+            (0..MAX_PARTICIPANTS).find_map(|i| {
+                // Acquire: pairs with the Release store of `pid` in `register`.
+                let pid = table.pid(i).load(Ordering::Acquire);
+                let start = table.start(i).load(Ordering::Relaxed);
+                (pid != 0 && platform::process_alive(pid, start)).then_some(pid)
+            })
+        }
+        _ => platform::process_alive(h.pid, h.start).then_some(h.pid),
+    }
+}
+
+/// Removes segment `role` of channel `name`, whoever created it. Returns
+/// `true` if it existed.
+pub fn unlink(name: &str, role: &str) -> Result<bool, NameError> {
+    Ok(platform::shm_unlink(&file_name(name, role)?).is_ok())
+}
+
 /// Bytes reserved at the start of a shared segment's region for its
 /// participant table; the body follows.
 pub const TABLE_LEN: usize = 4096;

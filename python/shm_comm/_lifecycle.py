@@ -1,0 +1,54 @@
+"""Lifecycle logging, under the logger names of shm-comm 1.0.0.
+
+1.0.0 logged the life of its endpoints (created, connected, closed) at INFO
+level to ``shmcomm.pubsub``, ``shmcomm.reqrep`` and ``shmcomm.pipeline``, and
+what ``force_unlink`` did to ``shmcomm.utils``; this package logs the same
+events under the same names. Nothing is logged on the message path: only
+when an endpoint is made or closed (and ``logger.info`` costs one cached
+level check when the logger is disabled).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+PUBSUB = logging.getLogger("shmcomm.pubsub")
+REQREP = logging.getLogger("shmcomm.reqrep")
+PIPELINE = logging.getLogger("shmcomm.pipeline")
+UTILS = logging.getLogger("shmcomm.utils")
+
+
+class Logged:
+    """Mixin for the endpoint classes: logs ``close()`` (once, also when a
+    ``with`` block ends) to the class's ``_logger``."""
+
+    _logger: logging.Logger = PUBSUB
+
+    def close(self) -> None:
+        was_open = not self.closed  # type: ignore[attr-defined]
+        super().close()  # type: ignore[misc]
+        if was_open:
+            self._logger.info("%s(%r) closed", type(self).__name__, self.name)  # type: ignore[attr-defined]
+
+    def __exit__(self, *_args: Any) -> bool:
+        self.close()
+        return False
+
+
+def created(obj: Any, logger: logging.Logger) -> None:
+    """Logs a created (owning) endpoint with its geometry, as 1.0.0 did."""
+    if logger.isEnabledFor(logging.INFO):
+        st = obj.stats()
+        num_slots, slot_size = st.get("num_slots"), st.get("slot_size")
+        if num_slots is None:
+            logger.info("%s(%r) ready", type(obj).__name__, obj.name)
+        else:
+            logger.info("%s(%r) ready — %d slots × %d bytes",
+                        type(obj).__name__, obj.name, num_slots, slot_size)
+
+
+def connected(obj: Any, logger: logging.Logger) -> None:
+    """Logs an endpoint that attached to an existing channel."""
+    if logger.isEnabledFor(logging.INFO):
+        logger.info("%s(%r) connected", type(obj).__name__, obj.name)
