@@ -11,6 +11,7 @@ pub mod pipeline;
 mod platform;
 pub mod pubsub;
 pub mod queue;
+pub mod region;
 pub mod reqrep;
 pub mod ring;
 pub mod segment;
