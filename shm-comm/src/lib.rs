@@ -29,7 +29,15 @@ pub use error::{
 };
 pub use layout::{FieldDescriptor, Kind, LayoutDescriptor, LayoutError, Scalar, TypeDesc};
 pub use message::{CapacityError, FixedString, FixedVec, Flag, ShmMessage, ShmType};
+pub use pubsub::TopicExt;
 pub use shm_comm_derive::ShmMessage;
+
+/// The names most programs use: `use shm_comm::prelude::*;`.
+pub mod prelude {
+    pub use crate::message::{FixedString, FixedVec, Flag, ShmMessage, ShmType};
+    pub use crate::pubsub::TopicExt;
+    pub use shm_comm_derive::ShmMessage;
+}
 
 /// Not public API: the paths that `#[derive(ShmMessage)]` expands to.
 #[doc(hidden)]

@@ -54,24 +54,6 @@ pub unsafe trait ShmMessage: ShmType {
     fn layout_hash() -> u64 {
         Self::layout().hash()
     }
-
-    /// Creates the topic `name` for this type: `Pose::publisher("robot/pose")`.
-    fn publisher(name: &str) -> Result<crate::pubsub::Publisher<Self>, crate::error::CreateError> {
-        crate::pubsub::Publisher::create(name)
-    }
-
-    /// Connects to the topic `name` of this type (waits up to 5 s for its publisher).
-    fn subscriber(name: &str) -> Result<crate::pubsub::Subscriber<Self>, crate::error::OpenError> {
-        crate::pubsub::Subscriber::connect(name)
-    }
-}
-
-/// The segment payload description of a typed channel of `T`.
-pub(crate) fn typed_payload<T: ShmMessage>() -> crate::segment::Payload {
-    crate::segment::Payload::Typed {
-        hash: T::layout_hash(),
-        descriptor: T::layout().encode(),
-    }
 }
 
 /// The bytes of a message.

@@ -73,7 +73,7 @@ use crate::error::{
     TrySendError,
 };
 use crate::layout::LayoutDescriptor;
-use crate::message::{as_bytes, read_with, typed_payload, ShmMessage};
+use crate::message::{as_bytes, read_with, ShmMessage};
 use crate::queue::{Geometry, PushError, Queue};
 use crate::region::fill_vec;
 use crate::segment::{ChannelKind, CreateSpec, CreatedOrJoined, OpenSpec, Payload, SharedSegment};
@@ -339,7 +339,7 @@ impl<T: ShmMessage> Pusher<T> {
     /// (its geometry is then the creator's).
     pub fn create_with(name: &str, opts: QueueOptions) -> Result<Self, CreateError> {
         Ok(Pusher {
-            ep: Endpoint::create(name, &typed_payload::<T>(), opts, Some(T::layout()))?,
+            ep: Endpoint::create(name, &Payload::typed::<T>(), opts, Some(T::layout()))?,
             _t: PhantomData,
         })
     }

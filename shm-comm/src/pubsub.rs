@@ -2,7 +2,7 @@
 //! latest-data semantics.
 //!
 //! ```
-//! use shm_comm::{ShmMessage, pubsub::{Publisher, Subscriber}};
+//! use shm_comm::{ShmMessage, TopicExt};
 //!
 //! #[derive(ShmMessage, Clone, Copy, Debug, PartialEq)]
 //! #[repr(C)]
@@ -73,9 +73,7 @@ use crate::error::{
     BorrowError, CreateError, OpenError, RecvError, RecvTimeoutError, SendError, TryRecvError,
 };
 use crate::layout::LayoutDescriptor;
-use crate::message::{
-    as_bytes, mut_from_bytes, read_with, ref_from_bytes, typed_payload, ShmMessage,
-};
+use crate::message::{as_bytes, mut_from_bytes, read_with, ref_from_bytes, ShmMessage};
 use crate::platform::Mapping;
 use crate::ring::{self, Geometry, Reader, Ring, Writer};
 use crate::segment::{ChannelKind, CreateSpec, OpenSpec, OwnedSegment, Payload, Segment};
@@ -734,6 +732,25 @@ impl RawSample {
     }
 }
 
+/// `Pose::publisher("robot/pose")` and `Pose::subscriber("robot/pose")`
+/// for every message type: PUB/SUB's constructors, named from the type.
+/// Implemented for every [`ShmMessage`]; in scope with
+/// `use shm_comm::TopicExt` (or `shm_comm::prelude::*`).
+pub trait TopicExt: ShmMessage {
+    /// Creates the topic `name` for this type (see [`Publisher::create`]).
+    fn publisher(name: &str) -> Result<Publisher<Self>, CreateError> {
+        Publisher::create(name)
+    }
+
+    /// Connects to the topic `name` of this type (waits up to 5 s for its
+    /// publisher; see [`Subscriber::connect`]).
+    fn subscriber(name: &str) -> Result<Subscriber<Self>, OpenError> {
+        Subscriber::connect(name)
+    }
+}
+
+impl<T: ShmMessage> TopicExt for T {}
+
 /// A typed publisher: see the [module docs](self).
 #[derive(Debug)]
 pub struct Publisher<T: ShmMessage> {
@@ -750,7 +767,7 @@ impl<T: ShmMessage> Publisher<T> {
     /// Creates topic `name`.
     pub fn create_with(name: &str, opts: PubOptions) -> Result<Self, CreateError> {
         Ok(Publisher {
-            raw: RawPublisher::create(name, &typed_payload::<T>(), opts)?,
+            raw: RawPublisher::create(name, &Payload::typed::<T>(), opts)?,
             _t: PhantomData,
         })
     }

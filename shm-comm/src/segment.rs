@@ -88,6 +88,17 @@ pub enum Payload {
     },
 }
 
+impl Payload {
+    /// The payload of a typed channel of `T`: its layout's hash and
+    /// encoded descriptor.
+    pub fn typed<T: crate::message::ShmMessage>() -> Payload {
+        Payload::Typed {
+            hash: T::layout_hash(),
+            descriptor: T::layout().encode(),
+        }
+    }
+}
+
 /// The fixed header at offset 0. Written once by the creator before `init`
 /// becomes [`INIT_READY`]; afterwards only `init` and `closed` change.
 ///
