@@ -332,12 +332,14 @@ impl RawLoan<'_> {
 
     /// The slot's `capacity()` bytes (stale bytes of its last message at
     /// first).
+    #[inline]
     pub fn as_bytes(&self) -> &[u8] {
         let claim = self.claim.as_ref().expect("claimed until sent");
         self.publisher.writer.payload_bytes(claim)
     }
 
     /// The slot's `capacity()` bytes, to write the message in place.
+    #[inline]
     pub fn as_mut_bytes(&mut self) -> &mut [u8] {
         let claim = self.claim.as_ref().expect("claimed until sent");
         self.publisher.writer.payload_bytes_mut(claim)
@@ -707,16 +709,19 @@ pub struct RawSample {
 impl RawSample {
     /// The payload bytes, in shared memory; they do not change while
     /// `self` lives.
+    #[inline]
     pub fn as_bytes(&self) -> &[u8] {
         self.pin.as_bytes()
     }
 
     /// Start of the payload (8-aligned).
+    #[inline]
     pub fn as_ptr(&self) -> *const u8 {
         self.pin.as_ptr()
     }
 
     /// Payload length.
+    #[inline]
     pub fn len(&self) -> usize {
         self.pin.len()
     }

@@ -172,6 +172,7 @@ impl Region {
     ///
     /// # Safety
     /// The bytes are inside the region, and nothing writes them for `'a`.
+    #[inline(always)]
     pub(crate) unsafe fn bytes<'a>(&self, off: usize, len: usize) -> &'a [u8] {
         debug_assert!(off + len <= self.len);
         // SAFETY: forwarded from the caller; the region is valid (see `new`)
@@ -188,6 +189,7 @@ impl Region {
     /// atomically, through mappings of their own, checking a sequence
     /// number that the claim made odd.
     #[allow(clippy::mut_from_ref)] // the region is shared memory, not `self`
+    #[inline(always)]
     pub(crate) unsafe fn bytes_mut<'a>(&self, off: usize, len: usize) -> &'a mut [u8] {
         debug_assert!(off + len <= self.len);
         // SAFETY: forwarded from the caller.

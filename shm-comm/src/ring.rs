@@ -498,6 +498,7 @@ impl Writer {
     /// The payload of a claimed chunk, `max_payload` bytes, to read what
     /// was written in place (stale bytes of the chunk's last message at
     /// first).
+    #[inline]
     pub fn payload_bytes(&self, claim: &Claim) -> &[u8] {
         let len = self.ring.geo.max_payload as usize;
         // SAFETY: as in `payload_bytes_mut`; `&self` keeps the writer from
@@ -511,6 +512,7 @@ impl Writer {
 
     /// The payload of a claimed chunk, `max_payload` bytes, to build the
     /// message in place.
+    #[inline]
     pub fn payload_bytes_mut(&mut self, claim: &Claim) -> &mut [u8] {
         let len = self.ring.geo.max_payload as usize;
         // SAFETY: the payload (`max_payload` bytes) is inside the region.
@@ -630,6 +632,7 @@ pub struct Borrowed {
 
 impl Borrowed {
     /// The payload bytes, in shared memory.
+    #[inline]
     pub fn as_bytes(&self) -> &[u8] {
         // SAFETY: `off` is the payload of a chunk whose `len <= max_payload`
         // bytes are inside the region, which outlives the ring's views (its
@@ -640,11 +643,13 @@ impl Borrowed {
     }
 
     /// Start of the payload (8-aligned).
+    #[inline]
     pub fn as_ptr(&self) -> *const u8 {
         self.ring.region.ptr(self.off)
     }
 
     /// Payload length.
+    #[inline]
     pub fn len(&self) -> usize {
         self.len as usize
     }
@@ -946,6 +951,7 @@ impl Reader {
     }
 
     /// [`try_pin`](Self::try_pin), as a guard that unpins when dropped.
+    #[inline]
     pub fn try_borrow(&mut self) -> Result<Borrowed, BorrowError> {
         let p = self.try_pin()?;
         Ok(Borrowed {

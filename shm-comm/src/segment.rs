@@ -1635,4 +1635,42 @@ mod tests {
             Some(("robot/pose.v2".to_owned(), "pub".to_owned()))
         );
     }
+
+    #[test]
+    fn openers_wait_for_publish_and_an_unpublished_segment_is_removed() {
+        let name = format!("unit/unpublished-{}", platform::pid());
+        let spec = CreateSpec {
+            name: &name,
+            role: "pub",
+            kind: ChannelKind::PubSub,
+            payload: &Payload::Dynamic,
+            region_len: 8192,
+        };
+        let open = OpenSpec {
+            name: &name,
+            role: "pub",
+            kind: ChannelKind::PubSub,
+            timeout: Duration::from_millis(20),
+        };
+        let new = OwnedSegment::create(&spec).unwrap();
+        new.region().u64_at(0).store(7, Ordering::Relaxed);
+        // `init` is not READY yet: openers wait, then give up.
+        assert!(matches!(
+            Segment::open(&open),
+            Err(OpenError::NotReady { .. })
+        ));
+        drop(new);
+        assert!(matches!(
+            Segment::open(&open),
+            Err(OpenError::NotFound { .. })
+        ));
+        let new = OwnedSegment::create(&spec).unwrap();
+        new.region().u64_at(0).store(7, Ordering::Relaxed);
+        let owned = new.publish();
+        let seg = Segment::open(&open).unwrap();
+        assert_eq!(seg.region().len(), 8192);
+        assert_eq!(seg.region().u64_at(0).load(Ordering::Relaxed), 7);
+        drop(owned);
+        assert!(seg.is_closed());
+    }
 }
