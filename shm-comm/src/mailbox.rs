@@ -28,6 +28,7 @@
 
 use std::time::Instant;
 
+use crate::region::state::{dec, enc};
 use crate::region::Region;
 use crate::sync::{self, AtomicU32, AtomicU64, Ordering};
 
@@ -38,15 +39,6 @@ const IDLE: u64 = 0;
 const WAITING: u64 = 1;
 const WRITING: u64 = 2;
 const READY: u64 = 3;
-const PID_MASK: u64 = (1 << 30) - 1;
-
-fn enc(call: u32, kind: u64, claimer: u32) -> u64 {
-    (u64::from(call) << 32) | (kind << 30) | (u64::from(claimer) & PID_MASK)
-}
-
-fn dec(s: u64) -> (u32, u64, u32) {
-    ((s >> 32) as u32, (s >> 30) & 3, (s & PID_MASK) as u32)
-}
 
 /// Why [`Mailbox::arm`] gave up at its deadline.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

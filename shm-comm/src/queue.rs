@@ -51,6 +51,7 @@ use std::mem::MaybeUninit;
 use std::time::Instant;
 
 use crate::error::TryRecvError;
+use crate::region::state::{dec, enc};
 use crate::region::{align_up, Region};
 use crate::segment::Peers;
 use crate::sync::{self, AtomicU32, AtomicU64, Ordering};
@@ -75,15 +76,6 @@ const EMPTY: u64 = 0;
 const WRITING: u64 = 1;
 const FULL: u64 = 2;
 const READING: u64 = 3;
-const PID_MASK: u64 = (1 << 30) - 1;
-
-fn enc(lap: u32, kind: u64, pid: u32) -> u64 {
-    (u64::from(lap) << 32) | (kind << 30) | (u64::from(pid) & PID_MASK)
-}
-
-fn dec(s: u64) -> (u32, u64, u32) {
-    ((s >> 32) as u32, (s >> 30) & 3, (s & PID_MASK) as u32)
-}
 
 /// A state's kind, for messages.
 fn kind_name(kind: u64) -> &'static str {

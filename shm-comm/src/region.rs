@@ -197,6 +197,28 @@ impl Region {
     }
 }
 
+/// The state words of queue cells and reply mailboxes (`u64`): `seq << 32 |
+/// kind << 30 | claimer`, where `seq` is the cell's lap (queue) or the call
+/// (mailbox), `kind` one of the protocol's four states, and `claimer` the
+/// 30-bit claim token of the participant holding the word (see
+/// `segment::Peers`), or 0.
+pub(crate) mod state {
+    /// The claimer's bits.
+    const CLAIMER_MASK: u64 = (1 << 30) - 1;
+
+    /// Packs `(seq, kind, claimer)` (`kind < 4`; the claimer is cut to 30 bits).
+    #[inline(always)]
+    pub(crate) fn enc(seq: u32, kind: u64, claimer: u32) -> u64 {
+        (u64::from(seq) << 32) | (kind << 30) | (u64::from(claimer) & CLAIMER_MASK)
+    }
+
+    /// Unpacks a state word into `(seq, kind, claimer)`.
+    #[inline(always)]
+    pub(crate) fn dec(s: u64) -> (u32, u64, u32) {
+        ((s >> 32) as u32, (s >> 30) & 3, (s & CLAIMER_MASK) as u32)
+    }
+}
+
 /// `v` rounded up to a multiple of `a`: the floor's geometry arithmetic.
 pub(crate) const fn align_up(v: usize, a: usize) -> usize {
     v.div_ceil(a) * a
