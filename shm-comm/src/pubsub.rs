@@ -74,9 +74,8 @@ use crate::error::{
 };
 use crate::layout::LayoutDescriptor;
 use crate::message::{as_bytes, mut_from_bytes, read_with, ref_from_bytes, ShmMessage};
-use crate::platform::Mapping;
 use crate::ring::{self, Geometry, Reader, Ring, Writer};
-use crate::segment::{ChannelKind, CreateSpec, OpenSpec, OwnedSegment, Payload, Segment};
+use crate::segment::{ChannelKind, CreateSpec, Mapping, OpenSpec, OwnedSegment, Payload, Segment};
 
 const ROLE: &str = "pub";
 

@@ -32,7 +32,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::error::{CreateError, NameError, OpenError};
-use crate::platform::{self, Mapping};
+use crate::platform;
+/// The mapping of a segment: what keeps its region valid.
+pub(crate) use crate::platform::Mapping;
 
 /// Longest accepted channel name, in bytes.
 pub const MAX_NAME_LEN: usize = 100;
