@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use shm_comm::pubsub::{ConnectOptions, PubOptions, Publisher, Subscriber};
-use shm_comm::{CreateError, ShmMessage};
+use shm_comm::{CreateError, ShmMessage, TopicExt};
 use suite::{field, Check, Peer, TestChannel};
 
 const PEER: &str = env!("CARGO_BIN_EXE_shm-comm-test-peer");

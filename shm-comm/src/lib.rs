@@ -15,6 +15,7 @@ pub mod pipeline;
 mod platform;
 pub mod pubsub;
 pub mod queue;
+pub mod region;
 pub mod reqrep;
 pub mod ring;
 pub mod segment;
@@ -33,12 +34,20 @@ pub use error::{
 };
 pub use layout::{FieldDescriptor, Kind, LayoutDescriptor, LayoutError, Scalar, TypeDesc};
 pub use message::{CapacityError, FixedString, FixedVec, Flag, ShmMessage, ShmType};
+pub use pubsub::TopicExt;
 pub use shm_comm_derive::ShmMessage;
 
 /// The `bytemuck` crate, whose `Pod` and `Zeroable` every message implements.
 pub use bytemuck;
 /// The `zerocopy` crate, whose traits [`Zc<T>`] implements for every message.
 pub use zerocopy;
+
+/// The names most programs use: `use shm_comm::prelude::*;`.
+pub mod prelude {
+    pub use crate::message::{FixedString, FixedVec, Flag, ShmMessage, ShmType};
+    pub use crate::pubsub::TopicExt;
+    pub use shm_comm_derive::ShmMessage;
+}
 
 /// Not public API: the paths that `#[derive(ShmMessage)]` expands to.
 #[doc(hidden)]

@@ -28,7 +28,8 @@
 
 use std::time::Instant;
 
-use crate::ring::{copy_in, copy_out};
+use crate::region::state::{dec, enc};
+use crate::region::Region;
 use crate::sync::{self, AtomicU32, AtomicU64, Ordering};
 
 /// Bytes of a mailbox header; the payload follows.
@@ -38,15 +39,6 @@ const IDLE: u64 = 0;
 const WAITING: u64 = 1;
 const WRITING: u64 = 2;
 const READY: u64 = 3;
-const PID_MASK: u64 = (1 << 30) - 1;
-
-fn enc(call: u32, kind: u64, claimer: u32) -> u64 {
-    (u64::from(call) << 32) | (kind << 30) | (u64::from(claimer) & PID_MASK)
-}
-
-fn dec(s: u64) -> (u32, u64, u32) {
-    ((s >> 32) as u32, (s >> 30) & 3, (s & PID_MASK) as u32)
-}
 
 /// Why [`Mailbox::arm`] gave up at its deadline.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,31 +59,30 @@ pub enum TakeError {
     TooLong(usize),
 }
 
-/// A view of one mailbox. Copyable; the region must outlive it.
+/// A view of one mailbox. Copyable; the region must outlive it (see
+/// [`Region::new`]).
 #[derive(Clone, Copy, Debug)]
 pub struct Mailbox {
-    base: std::ptr::NonNull<u8>,
+    region: Region,
     room: usize,
 }
 
-// SAFETY: the mailbox only touches its region through atomics and the
-// protocol above, designed for concurrent use across processes.
-unsafe impl Send for Mailbox {}
-// SAFETY: as above.
-unsafe impl Sync for Mailbox {}
-
 impl Mailbox {
-    /// The mailbox at `base`, with `room` bytes of payload.
+    /// The mailbox at the start of `region`, with `room` bytes of payload.
     ///
-    /// # Safety
-    /// `base` is 64-aligned, valid for reads and writes of `HEADER + room`
-    /// (rounded up to 8) bytes for as long as the mailbox (or a copy) is
-    /// used, and only accessed through mailboxes (atomically).
-    pub unsafe fn at(base: *mut u8, room: usize) -> Mailbox {
-        Mailbox {
-            base: std::ptr::NonNull::new(base).expect("null mailbox"),
-            room,
-        }
+    /// # Panics
+    /// If the region is shorter than `HEADER + room` (rounded up to 8).
+    pub fn at(region: Region, room: usize) -> Mailbox {
+        let need = room
+            .div_ceil(8)
+            .checked_mul(8)
+            .and_then(|r| r.checked_add(HEADER));
+        assert!(
+            need.is_some_and(|n| n <= region.len()),
+            "a mailbox of {room} bytes in a region of {}",
+            region.len()
+        );
+        Mailbox { region, room }
     }
 
     /// Bytes of payload.
@@ -99,15 +90,15 @@ impl Mailbox {
         self.room
     }
 
+    /// The state word: offset 0 of the mailbox.
     fn state(&self) -> &AtomicU64 {
-        // SAFETY: offset 0 of the mailbox, 8-aligned (see `at`).
-        unsafe { sync::u64_at(self.base.as_ptr()) }
+        self.region.u64_at(0)
     }
 
+    /// A 4-aligned word of the header.
     fn u32_at(&self, off: usize) -> &AtomicU32 {
         debug_assert!(off % 4 == 0 && off < HEADER);
-        // SAFETY: a 4-aligned offset inside the header (see `at`).
-        unsafe { sync::u32_at(self.base.as_ptr().add(off)) }
+        self.region.u32_at(off)
     }
 
     fn event(&self) -> sync::Event<'_> {
@@ -115,11 +106,6 @@ impl Mailbox {
             notify: self.u32_at(16),
             waiters: self.u32_at(20),
         }
-    }
-
-    fn payload(&self) -> *mut u8 {
-        // SAFETY: the payload follows the header inside the region (see `at`).
-        unsafe { self.base.as_ptr().add(HEADER) }
     }
 
     /// The call the mailbox last served (its next owner numbers its calls
@@ -213,15 +199,13 @@ impl Mailbox {
             done();
             return Err(TakeError::TooLong(len));
         }
-        out.clear();
-        out.reserve(len);
-        // SAFETY: the payload holds `room >= len` bytes (rounded to 8) and
-        // is ours: state READY(call) is only changed by us (no replier
-        // writes a mailbox that is not WAITING); `out` has room for `len`.
-        unsafe {
-            copy_out(self.payload(), out.as_mut_ptr(), len);
-            out.set_len(len);
-        }
+        // The payload holds `room >= len` bytes (rounded to 8) and is ours:
+        // state READY(call) is only changed by us (no replier writes a
+        // mailbox that is not WAITING).
+        let _ = crate::region::fill_vec(out, len, |room| {
+            self.region.copy_out(HEADER, room);
+            Ok::<_, std::convert::Infallible>(len)
+        });
         done();
         Ok(tag)
     }
@@ -249,9 +233,9 @@ impl Mailbox {
         {
             return false;
         }
-        // SAFETY: the payload holds `room >= data.len()` bytes (rounded to
-        // 8) and is ours while the state says WRITING with our claim.
-        unsafe { copy_in(data, self.payload()) };
+        // The payload holds `room >= data.len()` bytes (rounded to 8) and
+        // is ours while the state says WRITING with our claim.
+        self.region.copy_in(HEADER, data);
         self.u32_at(8).store(data.len() as u32, Ordering::Relaxed);
         self.u32_at(12).store(tag, Ordering::Relaxed);
         // Release: pairs with the Acquire load of READY in `is_ready`.

@@ -5,6 +5,8 @@
 //! valid for every bit pattern: that is why `bool`, `char` and enums are not
 //! [`ShmType`]s, and [`Flag`] (a `u8`) stands in for `bool`.
 
+use std::mem::MaybeUninit;
+
 use crate::layout::{Kind, LayoutDescriptor, Scalar, TypeDesc};
 
 /// A type with a fixed, fully described memory layout.
@@ -64,24 +66,6 @@ pub unsafe trait ShmMessage: ShmType {
     fn layout_hash() -> u64 {
         Self::layout().hash()
     }
-
-    /// Creates the topic `name` for this type: `Pose::publisher("robot/pose")`.
-    fn publisher(name: &str) -> Result<crate::pubsub::Publisher<Self>, crate::error::CreateError> {
-        crate::pubsub::Publisher::create(name)
-    }
-
-    /// Connects to the topic `name` of this type (waits up to 5 s for its publisher).
-    fn subscriber(name: &str) -> Result<crate::pubsub::Subscriber<Self>, crate::error::OpenError> {
-        crate::pubsub::Subscriber::connect(name)
-    }
-}
-
-/// The segment payload description of a typed channel of `T`.
-pub(crate) fn typed_payload<T: ShmMessage>() -> crate::segment::Payload {
-    crate::segment::Payload::Typed {
-        hash: T::layout_hash(),
-        descriptor: T::layout().encode(),
-    }
 }
 
 /// The bytes of a message.
@@ -91,21 +75,62 @@ pub(crate) fn as_bytes<T: ShmMessage>(msg: &T) -> &[u8] {
     unsafe { std::slice::from_raw_parts((msg as *const T).cast::<u8>(), std::mem::size_of::<T>()) }
 }
 
-/// Reads a `T` from `len` bytes written by `fill` (which gets a buffer of
-/// `size_of::<T>()` bytes and returns how many it wrote).
+/// Reads a `T` from `len` bytes written by `fill` (which gets the
+/// `size_of::<T>()` uninitialized bytes of the result, initializes the
+/// first `len` of them and returns `len`).
 pub(crate) fn read_with<T: ShmMessage, E>(
-    fill: impl FnOnce(*mut u8, usize) -> Result<usize, E>,
+    fill: impl FnOnce(&mut [MaybeUninit<u8>]) -> Result<usize, E>,
     wrong_size: impl FnOnce(usize) -> E,
 ) -> Result<T, E> {
-    let mut out = std::mem::MaybeUninit::<T>::uninit();
+    let mut out = MaybeUninit::<T>::uninit();
     let size = std::mem::size_of::<T>();
-    let len = fill(out.as_mut_ptr().cast(), size)?;
+    // SAFETY: the `size` bytes of `out`, as bytes that may be uninitialized
+    // (`MaybeUninit<u8>` has no validity requirement), borrowed from `out`.
+    let bytes =
+        unsafe { std::slice::from_raw_parts_mut(out.as_mut_ptr().cast::<MaybeUninit<u8>>(), size) };
+    let len = fill(bytes)?;
     if len != size {
         return Err(wrong_size(len));
     }
     // SAFETY: `fill` wrote all size_of::<T>() bytes, and every bit pattern
     // is a valid `T` (ShmType contract).
     Ok(unsafe { out.assume_init() })
+}
+
+/// A copy of the `T` in `bytes` (exactly `size_of::<T>()` of them, any
+/// alignment); `None` for another length.
+pub(crate) fn read_from_bytes<T: ShmType>(bytes: &[u8]) -> Option<T> {
+    if bytes.len() != std::mem::size_of::<T>() {
+        return None;
+    }
+    // SAFETY: `bytes` holds size_of::<T>() initialized bytes, read
+    // unaligned, and every bit pattern is a valid `T` (ShmType contract).
+    Some(unsafe { bytes.as_ptr().cast::<T>().read_unaligned() })
+}
+
+/// The `T` at the start of `bytes`, in place.
+///
+/// # Panics
+/// If `bytes` is shorter than `T` or not aligned for it.
+pub(crate) fn ref_from_bytes<T: ShmType>(bytes: &[u8]) -> &T {
+    assert!(bytes.len() >= std::mem::size_of::<T>());
+    assert!(bytes.as_ptr().cast::<T>().is_aligned());
+    // SAFETY: checked above: room and alignment for a `T`; the bytes are
+    // initialized and every bit pattern is a valid `T` (ShmType contract);
+    // the reference borrows `bytes`, so they do not change while it lives.
+    unsafe { &*bytes.as_ptr().cast::<T>() }
+}
+
+/// The `T` at the start of `bytes`, in place, mutably.
+///
+/// # Panics
+/// If `bytes` is shorter than `T` or not aligned for it.
+pub(crate) fn mut_from_bytes<T: ShmType>(bytes: &mut [u8]) -> &mut T {
+    assert!(bytes.len() >= std::mem::size_of::<T>());
+    assert!(bytes.as_ptr().cast::<T>().is_aligned());
+    // SAFETY: as in `ref_from_bytes`; any `T` written through the reference
+    // leaves valid bytes (`T` has no padding), and it borrows `bytes` uniquely.
+    unsafe { &mut *bytes.as_mut_ptr().cast::<T>() }
 }
 
 macro_rules! scalar {

@@ -63,6 +63,7 @@
 //! or puller can be shared by several threads.
 
 use std::marker::PhantomData;
+use std::mem::MaybeUninit;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
@@ -72,9 +73,10 @@ use crate::error::{
     TrySendError,
 };
 use crate::layout::LayoutDescriptor;
-use crate::message::{as_bytes, read_with, typed_payload, ShmMessage};
+use crate::message::{as_bytes, read_with, ShmMessage};
 use crate::queue::{Geometry, PushError, Queue};
-use crate::segment::{ChannelKind, CreateSpec, OpenSpec, Payload, SharedSegment};
+use crate::region::fill_vec;
+use crate::segment::{ChannelKind, CreateSpec, CreatedOrJoined, OpenSpec, Payload, SharedSegment};
 
 const ROLE: &str = "queue";
 /// Participant role of pushers.
@@ -132,10 +134,8 @@ impl Endpoint {
         };
         seg.check_payload(expect, "queue")?;
         let typed_len = expect.map(|l| l.size);
-        let (base, len) = seg.body();
-        // SAFETY: the body is page-aligned + 4096 and lives as long as `seg`,
-        // which is stored next to the queue.
-        let queue = unsafe { Queue::attach(base, len) }
+        // The body lives as long as `seg`, which is stored next to the queue.
+        let queue = Queue::attach(seg.body())
             .map_err(corrupt)?
             .with_peers(seg.peers());
         if let Some(n) = typed_len {
@@ -171,8 +171,7 @@ impl Endpoint {
             reason,
         };
         geo.check().map_err(config)?;
-        let mut init = Ok(());
-        let seg = SharedSegment::create_or_join(
+        let seg = match SharedSegment::create_or_join(
             &CreateSpec {
                 name,
                 role: ROLE,
@@ -182,11 +181,14 @@ impl Endpoint {
             },
             PUSHER,
             Some(Queue::holds_jobs),
-            // SAFETY: the segment hands us its zeroed, page-aligned body of
-            // `len` bytes, kept alive by the segment stored with the queue.
-            |base, len| init = unsafe { Queue::init(base, len, geo) }.map(drop),
-        )?;
-        init.map_err(config)?;
+        )? {
+            CreatedOrJoined::Created(new) => {
+                // The zeroed body, published once the queue is written.
+                Queue::init(new.body(), geo).map_err(config)?;
+                new.publish()
+            }
+            CreatedOrJoined::Joined(seg) => seg,
+        };
         Self::attach(seg, layout).map_err(|e| CreateError::Existing(Box::new(e)))
     }
 
@@ -257,49 +259,34 @@ impl Endpoint {
         }
     }
 
-    /// # Safety
-    /// `dst` is valid for writes of `cap` bytes.
-    unsafe fn try_pop(
+    /// Copies a job into the start of `dst` (see `Queue::try_pop_uninit`).
+    fn try_pop(
         &self,
-        dst: *mut u8,
-        cap: usize,
+        dst: &mut [MaybeUninit<u8>],
         repair: bool,
     ) -> Result<(usize, Codec), TryRecvError> {
-        // SAFETY: forwarded from the caller.
-        let (len, tag) = unsafe { self.queue.try_pop(dst, cap, repair) }?;
+        let (len, tag) = self.queue.try_pop_uninit(dst, repair)?;
         Ok((len as usize, Codec::from_tag(tag)))
     }
 
     /// Takes a job if one is queued; after a miss, now and then looks for a
     /// dead pusher in the way (a job there costs no more than the queue's
     /// own atomics).
-    ///
-    /// # Safety
-    /// `dst` is valid for writes of `cap` bytes.
-    unsafe fn pop_now(&self, dst: *mut u8, cap: usize) -> Result<(usize, Codec), TryRecvError> {
-        // SAFETY: forwarded from the caller.
-        match unsafe { self.try_pop(dst, cap, false) } {
-            // SAFETY: forwarded from the caller.
-            Err(TryRecvError::Empty) if self.repair_now() => unsafe {
-                self.try_pop(dst, cap, true)
-            },
+    fn pop_now(&self, dst: &mut [MaybeUninit<u8>]) -> Result<(usize, Codec), TryRecvError> {
+        match self.try_pop(dst, false) {
+            Err(TryRecvError::Empty) if self.repair_now() => self.try_pop(dst, true),
             r => r,
         }
     }
 
     /// Takes a job, waiting until `deadline()` (called only if the queue is
     /// empty, so a job already there costs no clock reading).
-    ///
-    /// # Safety
-    /// `dst` is valid for writes of `cap` bytes.
-    unsafe fn pop_deadline(
+    fn pop_deadline(
         &self,
-        dst: *mut u8,
-        cap: usize,
+        dst: &mut [MaybeUninit<u8>],
         deadline: impl FnOnce() -> Option<Instant>,
     ) -> Result<(usize, Codec), RecvTimeoutError> {
-        // SAFETY: forwarded from the caller.
-        match unsafe { self.pop_now(dst, cap) } {
+        match self.pop_now(dst) {
             Err(TryRecvError::Empty) => {}
             r => return r.map_err(Into::into),
         }
@@ -322,8 +309,7 @@ impl Endpoint {
             self.streaming.store(streaming, Ordering::Relaxed);
             // Look for a dead pusher in the way only after a slice with no job
             // (a live one finishes its write long before that).
-            // SAFETY: forwarded from the caller.
-            match unsafe { self.try_pop(dst, cap, !got) } {
+            match self.try_pop(dst, !got) {
                 // Another puller was quicker: no run to count on.
                 Err(TryRecvError::Empty) => self.streaming.store(false, Ordering::Relaxed),
                 r => return r.map_err(Into::into),
@@ -353,7 +339,7 @@ impl<T: ShmMessage> Pusher<T> {
     /// (its geometry is then the creator's).
     pub fn create_with(name: &str, opts: QueueOptions) -> Result<Self, CreateError> {
         Ok(Pusher {
-            ep: Endpoint::create(name, &typed_payload::<T>(), opts, Some(T::layout()))?,
+            ep: Endpoint::create(name, &Payload::typed::<T>(), opts, Some(T::layout()))?,
             _t: PhantomData,
         })
     }
@@ -453,8 +439,7 @@ impl<T: ShmMessage> Puller<T> {
     /// Takes a job if one is queued. Never blocks.
     pub fn try_recv(&self) -> Result<T, TryRecvError> {
         read_with(
-            // SAFETY: `read_with` hands a buffer of `cap` writable bytes.
-            |dst, cap| unsafe { self.ep.pop_now(dst, cap) }.map(|(n, _)| n),
+            |dst| self.ep.pop_now(dst).map(|(n, _)| n),
             |len| Self::wrong_size(len, TryRecvError::Corrupt),
         )
     }
@@ -474,8 +459,7 @@ impl<T: ShmMessage> Puller<T> {
         deadline: impl FnOnce() -> Option<Instant>,
     ) -> Result<T, RecvTimeoutError> {
         read_with(
-            // SAFETY: `read_with` hands a buffer of `cap` writable bytes.
-            |dst, cap| unsafe { self.ep.pop_deadline(dst, cap, deadline) }.map(|(n, _)| n),
+            |dst| self.ep.pop_deadline(dst, deadline).map(|(n, _)| n),
             |len| Self::wrong_size(len, RecvTimeoutError::Corrupt),
         )
     }
@@ -602,25 +586,24 @@ impl DynPuller {
         buf: &mut Vec<u8>,
         deadline: impl FnOnce() -> Option<Instant>,
     ) -> Result<Codec, RecvTimeoutError> {
-        buf.clear();
-        buf.reserve(self.max_payload());
-        let cap = buf.capacity();
-        // SAFETY: `buf` has `cap` bytes of capacity; the queue writes at most
-        // `cap` and reports how many.
-        let (len, codec) = unsafe { self.ep.pop_deadline(buf.as_mut_ptr(), cap, deadline) }?;
-        // SAFETY: `len` bytes were written.
-        unsafe { buf.set_len(len) };
+        let mut codec = Codec::Raw;
+        fill_vec(buf, self.max_payload(), |room| {
+            let (len, c) = self.ep.pop_deadline(room, deadline)?;
+            codec = c;
+            Ok::<_, RecvTimeoutError>(len)
+        })?;
         Ok(codec)
     }
 
     /// Takes a frame if one is queued.
     pub fn try_recv(&self) -> Result<Frame, TryRecvError> {
-        let mut data = Vec::with_capacity(self.max_payload());
-        let cap = data.capacity();
-        // SAFETY: as in `recv_into`.
-        let (len, codec) = unsafe { self.ep.pop_now(data.as_mut_ptr(), cap) }?;
-        // SAFETY: `len` bytes were written.
-        unsafe { data.set_len(len) };
+        let mut data = Vec::new();
+        let mut codec = Codec::Raw;
+        fill_vec(&mut data, self.max_payload(), |room| {
+            let (len, c) = self.ep.pop_now(room)?;
+            codec = c;
+            Ok::<_, TryRecvError>(len)
+        })?;
         Ok(Frame { codec, data })
     }
 

@@ -2,7 +2,7 @@
 //! latest-data semantics.
 //!
 //! ```
-//! use shm_comm::{ShmMessage, pubsub::{Publisher, Subscriber}};
+//! use shm_comm::{ShmMessage, TopicExt};
 //!
 //! #[derive(ShmMessage, Clone, Copy, Debug, PartialEq)]
 //! #[repr(C)]
@@ -64,6 +64,7 @@
 //! whether one is there now.
 
 use std::marker::PhantomData;
+use std::mem::MaybeUninit;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -72,10 +73,9 @@ use crate::error::{
     BorrowError, CreateError, OpenError, RecvError, RecvTimeoutError, SendError, TryRecvError,
 };
 use crate::layout::LayoutDescriptor;
-use crate::message::{as_bytes, read_with, typed_payload, ShmMessage};
-use crate::platform::Mapping;
+use crate::message::{as_bytes, mut_from_bytes, read_with, ref_from_bytes, ShmMessage};
 use crate::ring::{self, Geometry, Reader, Ring, Writer};
-use crate::segment::{ChannelKind, CreateSpec, OpenSpec, OwnedSegment, Payload, Segment};
+use crate::segment::{ChannelKind, CreateSpec, Mapping, OpenSpec, OwnedSegment, Payload, Segment};
 
 const ROLE: &str = "pub";
 
@@ -162,21 +162,17 @@ impl RawPublisher {
         };
         geo.check().map_err(config)?;
         let region_len = geo.region_len().ok_or_else(|| config("too large".into()))?;
-        let mut ring = Err(String::new());
-        let seg = OwnedSegment::create(
-            &CreateSpec {
-                name,
-                role: ROLE,
-                kind: ChannelKind::PubSub,
-                payload,
-                region_len,
-            },
-            // SAFETY: the segment hands us its fresh, zeroed, page-aligned
-            // region of `len` bytes, kept alive by `seg` which we store next
-            // to the ring.
-            |base, len| ring = unsafe { Ring::init(base, len, geo) },
-        )?;
-        let ring = ring.map_err(config)?;
+        let new = OwnedSegment::create(&CreateSpec {
+            name,
+            role: ROLE,
+            kind: ChannelKind::PubSub,
+            payload,
+            region_len,
+        })?;
+        // The fresh, zeroed region, kept alive by `seg`, stored next to the
+        // ring; published to subscribers once the ring is written.
+        let ring = Ring::init(new.region(), geo).map_err(config)?;
+        let seg = new.publish();
         Ok(RawPublisher {
             writer: Writer::new(ring),
             seg,
@@ -232,9 +228,8 @@ impl RawPublisher {
         }
         self.check_len(data.len())?;
         let claim = self.writer.claim()?;
-        // SAFETY: the claimed payload holds `max_payload >= data.len()` bytes
-        // (rounded up to 8), is 8-aligned, and readers access it atomically.
-        unsafe { ring::copy_in(data, self.writer.payload(&claim)) };
+        // `check_len`: `data.len() <= max_payload`.
+        self.writer.write(&claim, data);
         self.writer.commit(claim, data.len() as u32, codec.tag());
         Ok(())
     }
@@ -332,6 +327,21 @@ impl RawLoan<'_> {
     /// Capacity in bytes.
     pub fn capacity(&self) -> usize {
         self.publisher.max_payload()
+    }
+
+    /// The slot's `capacity()` bytes (stale bytes of its last message at
+    /// first).
+    #[inline]
+    pub fn as_bytes(&self) -> &[u8] {
+        let claim = self.claim.as_ref().expect("claimed until sent");
+        self.publisher.writer.payload_bytes(claim)
+    }
+
+    /// The slot's `capacity()` bytes, to write the message in place.
+    #[inline]
+    pub fn as_mut_bytes(&mut self) -> &mut [u8] {
+        let claim = self.claim.as_ref().expect("claimed until sent");
+        self.publisher.writer.payload_bytes_mut(claim)
     }
 
     /// Publishes the first `len` bytes of the slot.
@@ -457,13 +467,7 @@ impl RawSubscriber {
 
     /// Receives into `buf` (cleared, then filled), returning the codec.
     pub fn try_recv_into(&mut self, buf: &mut Vec<u8>) -> Result<Codec, TryRecvError> {
-        buf.clear();
-        buf.reserve(self.max_payload());
-        // SAFETY: `buf` has capacity for `max_payload` bytes; `try_read`
-        // writes at most that many and reports how many it wrote.
-        let (len, tag) = unsafe { self.reader.try_read(buf.as_mut_ptr(), buf.capacity()) }?;
-        // SAFETY: `try_read` initialized the first `len` bytes.
-        unsafe { buf.set_len(len as usize) };
+        let tag = self.reader.try_read_vec(buf)?;
         Ok(Codec::from_tag(tag))
     }
 
@@ -497,18 +501,14 @@ impl RawSubscriber {
         }
     }
 
-    /// Copies the next message into `dst`, which must have room for `cap`
-    /// bytes; returns `(len, codec)`.
-    ///
-    /// # Safety
-    /// `dst` is valid for writes of `cap` bytes.
-    pub unsafe fn try_recv_raw(
+    /// Copies the next message into the start of `dst` (a message longer
+    /// than `dst` is reported corrupt); returns `(len, codec)`: the first
+    /// `len` bytes of `dst` are then initialized.
+    pub fn try_recv_uninit(
         &mut self,
-        dst: *mut u8,
-        cap: usize,
+        dst: &mut [MaybeUninit<u8>],
     ) -> Result<(usize, Codec), TryRecvError> {
-        // SAFETY: forwarded from the caller.
-        let (len, tag) = unsafe { self.reader.try_read(dst, cap) }?;
+        let (len, tag) = self.reader.try_read_uninit(dst)?;
         Ok((len as usize, Codec::from_tag(tag)))
     }
 
@@ -591,14 +591,11 @@ impl RawSubscriber {
         }
         // `try_pin` answers `Empty` with one load, before touching the
         // topic's counters (busy-polling callers spend most calls there).
-        let p = self.reader.try_pin()?;
+        let pin = self.reader.try_borrow()?;
         Ok(RawSample {
-            ring: *self.reader.ring(),
+            codec: Codec::from_tag(pin.tag()),
+            pin,
             _lease: self.lease.clone(),
-            slot: p.slot,
-            ptr: p.ptr,
-            len: p.len as usize,
-            codec: Codec::from_tag(p.tag),
         })
     }
 
@@ -643,10 +640,9 @@ fn open(name: &str, expect: &Expect, timeout: Duration) -> Result<(Segment, Ring
         Expect::Dynamic => seg.check_payload(None, "topic")?,
         Expect::Typed(ours) => seg.check_payload(Some(ours), "topic")?,
     }
-    let (base, len) = seg.region();
-    // SAFETY: the region is 4096-aligned and lives as long as `seg`, which
-    // every holder of this ring keeps next to it.
-    let ring = unsafe { Ring::attach(base, len) }.map_err(|reason| OpenError::Corrupt {
+    // The region lives as long as `seg`, which every holder of this ring
+    // keeps next to it (samples and waiters keep its mapping).
+    let ring = Ring::attach(seg.region()).map_err(|reason| OpenError::Corrupt {
         name: name.to_owned(),
         reason,
     })?;
@@ -701,44 +697,37 @@ struct Lease {
 /// rewritten while this lives; dropping it releases the slot.
 #[derive(Debug)]
 pub struct RawSample {
-    ring: Ring,
+    /// The pinned chunk; unpinned on drop, before the lease goes (fields
+    /// drop in order).
+    pin: ring::Borrowed,
     /// Keeps the mapping (and counts against the subscriber's limit).
     _lease: Arc<Lease>,
-    /// The pin slot that pins the message's chunk.
-    slot: u32,
-    ptr: *const u8,
-    len: usize,
     codec: Codec,
 }
 
-// SAFETY: the sample only reads pinned memory that no one writes while it is
-// pinned, and releases it with atomics; it can move to and be shared by threads.
-unsafe impl Send for RawSample {}
-// SAFETY: as above.
-unsafe impl Sync for RawSample {}
-
 impl RawSample {
-    /// The payload bytes, in shared memory.
+    /// The payload bytes, in shared memory; they do not change while
+    /// `self` lives.
+    #[inline]
     pub fn as_bytes(&self) -> &[u8] {
-        // SAFETY: `ptr` points to `len` bytes of a pinned chunk inside the
-        // mapping `map` keeps alive; the writer does not write pinned chunks
-        // (see the ring's Pins section), so the bytes do not change while `self` lives.
-        unsafe { std::slice::from_raw_parts(self.ptr, self.len) }
+        self.pin.as_bytes()
     }
 
     /// Start of the payload (8-aligned).
+    #[inline]
     pub fn as_ptr(&self) -> *const u8 {
-        self.ptr
+        self.pin.as_ptr()
     }
 
     /// Payload length.
+    #[inline]
     pub fn len(&self) -> usize {
-        self.len
+        self.pin.len()
     }
 
     /// `true` for an empty payload.
     pub fn is_empty(&self) -> bool {
-        self.len == 0
+        self.pin.is_empty()
     }
 
     /// The frame's codec.
@@ -747,12 +736,24 @@ impl RawSample {
     }
 }
 
-impl Drop for RawSample {
-    fn drop(&mut self) {
-        // `_lease` (the mapping) is dropped after this, once unpinned.
-        Reader::unpin(&self.ring, self.slot);
+/// `Pose::publisher("robot/pose")` and `Pose::subscriber("robot/pose")`
+/// for every message type: PUB/SUB's constructors, named from the type.
+/// Implemented for every [`ShmMessage`]; in scope with
+/// `use shm_comm::TopicExt` (or `shm_comm::prelude::*`).
+pub trait TopicExt: ShmMessage {
+    /// Creates the topic `name` for this type (see [`Publisher::create`]).
+    fn publisher(name: &str) -> Result<Publisher<Self>, CreateError> {
+        Publisher::create(name)
+    }
+
+    /// Connects to the topic `name` of this type (waits up to 5 s for its
+    /// publisher; see [`Subscriber::connect`]).
+    fn subscriber(name: &str) -> Result<Subscriber<Self>, OpenError> {
+        Subscriber::connect(name)
     }
 }
+
+impl<T: ShmMessage> TopicExt for T {}
 
 /// A typed publisher: see the [module docs](self).
 #[derive(Debug)]
@@ -770,7 +771,7 @@ impl<T: ShmMessage> Publisher<T> {
     /// Creates topic `name`.
     pub fn create_with(name: &str, opts: PubOptions) -> Result<Self, CreateError> {
         Ok(Publisher {
-            raw: RawPublisher::create(name, &typed_payload::<T>(), opts)?,
+            raw: RawPublisher::create(name, &Payload::typed::<T>(), opts)?,
             _t: PhantomData,
         })
     }
@@ -819,33 +820,17 @@ impl<T: ShmMessage> Loan<'_, T> {
 impl<T: ShmMessage> std::ops::Deref for Loan<'_, T> {
     type Target = T;
     fn deref(&self) -> &T {
-        // SAFETY: the slot is 8-aligned (T's alignment is at most 8), holds
-        // at least size_of::<T>() bytes, and every bit pattern is a valid T.
-        // What a reference needs is that nothing else *writes* these bytes
-        // while it lives, and nothing does:
-        // - this loan holds the writer's claim on the chunk (one writer per
-        //   topic, and the claim is exclusive: odd stamp, no pin);
-        // - readers never write payloads: a subscriber's mapping of the
-        //   entries and chunks is read-only (`Ring::reader_read_only`), so
-        //   the MMU enforces it for every subscriber process;
-        // - no subscriber in this process shares this mapping: every
-        //   publisher and subscriber maps the segment on its own, so to
-        //   this program the other mappings are memory outside any of its
-        //   allocations.
-        // A lapped reader may still *read* the chunk's previous message
-        // while we write: it reads with atomic loads (or one opaque copy
-        // instruction), as memory that others modify, and its seqlock check
-        // sees the claim's odd stamp and discards what it read.
-        unsafe { &*self.raw.ptr.cast::<T>() }
+        // The slot is 8-aligned (T's alignment is at most 8) and holds
+        // `size_of::<T>()` bytes (the topic's slot size); nothing else
+        // writes it while the loan lives (see `Writer::payload_bytes_mut`).
+        ref_from_bytes(self.raw.as_bytes())
     }
 }
 
 impl<T: ShmMessage> std::ops::DerefMut for Loan<'_, T> {
     fn deref_mut(&mut self) -> &mut T {
-        // SAFETY: as in `deref` (nothing else writes the slot; readers in
-        // other mappings only read it); `&mut self` makes this program's
-        // access unique.
-        unsafe { &mut *self.raw.ptr.cast::<T>() }
+        // As in `deref`; `&mut self` makes this program's access unique.
+        mut_from_bytes(self.raw.as_mut_bytes())
     }
 }
 
@@ -874,8 +859,7 @@ impl<T: ShmMessage> Subscriber<T> {
     /// The next message, if one is there. Never blocks.
     pub fn try_recv(&mut self) -> Result<T, TryRecvError> {
         read_with(
-            // SAFETY: `read_with` hands a buffer of `cap` writable bytes.
-            |dst, cap| unsafe { self.raw.try_recv_raw(dst, cap) }.map(|(len, _)| len),
+            |dst| self.raw.try_recv_uninit(dst).map(|(len, _)| len),
             |len| {
                 TryRecvError::Corrupt(format!(
                     "message of {len} bytes on a topic of {}-byte messages",
@@ -975,10 +959,10 @@ pub struct Sample<T> {
 impl<T: ShmMessage> std::ops::Deref for Sample<T> {
     type Target = T;
     fn deref(&self) -> &T {
-        // SAFETY: the pinned slot is 8-aligned (>= align_of::<T>()), holds
-        // exactly size_of::<T>() bytes (checked in `try_borrow`), any bit
-        // pattern is a valid T, and it does not change while pinned.
-        unsafe { &*self.raw.as_ptr().cast::<T>() }
+        // The pinned slot is 8-aligned (>= align_of::<T>()), holds exactly
+        // size_of::<T>() bytes (checked in `try_borrow`), and does not
+        // change while pinned.
+        ref_from_bytes(self.raw.as_bytes())
     }
 }
 

@@ -47,10 +47,12 @@
 //! 320   cells: { state u64, len u32, tag u32 } + payload, `stride` bytes each
 //! ```
 
+use std::mem::MaybeUninit;
 use std::time::Instant;
 
 use crate::error::TryRecvError;
-use crate::ring::{copy_in, copy_out};
+use crate::region::state::{dec, enc};
+use crate::region::{align_up, Region};
 use crate::segment::Peers;
 use crate::sync::{self, AtomicU32, AtomicU64, Ordering};
 
@@ -74,15 +76,6 @@ const EMPTY: u64 = 0;
 const WRITING: u64 = 1;
 const FULL: u64 = 2;
 const READING: u64 = 3;
-const PID_MASK: u64 = (1 << 30) - 1;
-
-fn enc(lap: u32, kind: u64, pid: u32) -> u64 {
-    (u64::from(lap) << 32) | (kind << 30) | (u64::from(pid) & PID_MASK)
-}
-
-fn dec(s: u64) -> (u32, u64, u32) {
-    ((s >> 32) as u32, (s >> 30) & 3, (s & PID_MASK) as u32)
-}
 
 /// A state's kind, for messages.
 fn kind_name(kind: u64) -> &'static str {
@@ -120,7 +113,7 @@ impl Geometry {
 
     /// Bytes from one cell to the next.
     pub fn stride(&self) -> usize {
-        (CELL_HEADER + (self.max_payload as usize).div_ceil(8) * 8).div_ceil(64) * 64
+        align_up(CELL_HEADER + align_up(self.max_payload as usize, 8), 64)
     }
 
     /// Bytes of region needed.
@@ -132,22 +125,17 @@ impl Geometry {
     }
 }
 
-/// A view of a queue in a region. Copyable; the region must outlive it.
+/// A view of a queue in a region. Copyable; the region must outlive it
+/// (see [`Region::new`]).
 #[derive(Clone, Copy, Debug)]
 pub struct Queue {
-    base: std::ptr::NonNull<u8>,
+    region: Region,
     geo: Geometry,
     stride: usize,
     /// What our claims record: our claim token, or our pid without `peers`.
     me: u32,
     peers: Option<Peers>,
 }
-
-// SAFETY: the queue only touches its region through atomics and the cell
-// ownership protocol above, designed for concurrent use across processes.
-unsafe impl Send for Queue {}
-// SAFETY: as above.
-unsafe impl Sync for Queue {}
 
 /// Why [`Queue::try_push`] did not queue a job.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -162,20 +150,16 @@ pub enum PushError {
 }
 
 impl Queue {
-    /// Writes the geometry into a zeroed region.
-    ///
-    /// # Safety
-    /// `base` is 64-aligned, valid for reads and writes of `len` bytes for
-    /// as long as the queue (or a copy) is used, zero-filled and not yet
-    /// visible to others.
-    pub unsafe fn init(base: *mut u8, len: usize, geo: Geometry) -> Result<Queue, String> {
+    /// Writes the geometry into a zeroed region, not yet visible to others
+    /// (a segment publishes it after this).
+    pub fn init(region: Region, geo: Geometry) -> Result<Queue, String> {
         geo.check()?;
         let need = geo.region_len().unwrap_or(usize::MAX);
+        let len = region.len();
         if len < need {
             return Err(format!("region of {len} bytes, {need} needed"));
         }
-        // SAFETY: forwarded from the caller.
-        let q = unsafe { Self::view(base, geo) }?;
+        let q = Self::view(region, geo);
         // Relaxed: published by the Release store of the segment's `init`.
         q.u32_at(OFF_CAPACITY)
             .store(geo.capacity, Ordering::Relaxed);
@@ -185,25 +169,16 @@ impl Queue {
     }
 
     /// Reads and validates the geometry of an initialized region.
-    ///
-    /// # Safety
-    /// `base` is 64-aligned and valid for reads and writes of `len` bytes
-    /// for as long as the queue (or a copy) is used.
-    pub unsafe fn attach(base: *mut u8, len: usize) -> Result<Queue, String> {
+    pub fn attach(region: Region) -> Result<Queue, String> {
+        let len = region.len();
         if len < CELLS_OFF {
             return Err(format!(
                 "region of {len} bytes is smaller than a queue header"
             ));
         }
-        let probe_geo = Geometry {
-            capacity: 1,
-            max_payload: 1,
-        };
-        // SAFETY: forwarded from the caller; only the header is read.
-        let probe = unsafe { Self::view(base, probe_geo) }?;
         let geo = Geometry {
-            capacity: probe.u32_at(OFF_CAPACITY).load(Ordering::Relaxed),
-            max_payload: probe.u32_at(OFF_MAX_PAYLOAD).load(Ordering::Relaxed),
+            capacity: region.u32_at(OFF_CAPACITY).load(Ordering::Relaxed),
+            max_payload: region.u32_at(OFF_MAX_PAYLOAD).load(Ordering::Relaxed),
         };
         geo.check()?;
         let need = geo.region_len().unwrap_or(usize::MAX);
@@ -213,20 +188,18 @@ impl Queue {
                 geo.capacity, geo.max_payload
             ));
         }
-        // SAFETY: forwarded from the caller; the geometry fits the region.
-        unsafe { Self::view(base, geo) }
+        Ok(Self::view(region, geo))
     }
 
-    /// # Safety
-    /// As for `attach`.
-    unsafe fn view(base: *mut u8, geo: Geometry) -> Result<Queue, String> {
-        Ok(Queue {
-            base: std::ptr::NonNull::new(base).ok_or("null region")?,
+    /// The view, for a geometry that fits the region.
+    fn view(region: Region, geo: Geometry) -> Queue {
+        Queue {
+            region,
             geo,
             stride: geo.stride(),
             me: sync::pid(),
             peers: None,
-        })
+        }
     }
 
     /// The queue, its claims naming participants of `peers` (the shared
@@ -251,18 +224,17 @@ impl Queue {
         self.geo
     }
 
+    /// Callers pass 4-aligned offsets inside the region (header fields and
+    /// cell headers, which `attach`/`init` proved fit).
     #[inline(always)]
     fn u32_at(&self, off: usize) -> &AtomicU32 {
-        // SAFETY: callers pass 4-aligned offsets inside the region (header
-        // fields and cell headers, which `attach`/`init` proved fit); the
-        // region is only accessed atomically.
-        unsafe { sync::u32_at(self.base.as_ptr().add(off)) }
+        self.region.u32_at(off)
     }
 
+    /// As `u32_at`, 8-aligned.
     #[inline(always)]
     fn u64_at(&self, off: usize) -> &AtomicU64 {
-        // SAFETY: as in `u32_at`, 8-aligned.
-        unsafe { sync::u64_at(self.base.as_ptr().add(off)) }
+        self.region.u64_at(off)
     }
 
     fn cell(&self, pos: u64) -> (usize, u32) {
@@ -279,10 +251,9 @@ impl Queue {
     /// fence of the wake-up check, which waits for every store before it).
     fn prefetch_cell(&self, pos: u64) {
         let (off, _) = self.cell(pos);
-        let at = self.base.as_ptr().wrapping_add(off);
-        sync::prefetch(at);
+        self.region.prefetch(off);
         if self.stride > 64 {
-            sync::prefetch(at.wrapping_add(64));
+            self.region.prefetch(off + 64);
         }
     }
 
@@ -307,15 +278,11 @@ impl Queue {
         enq.saturating_sub(deq)
     }
 
-    /// `true` if the queue in `base` holds jobs (or a hole left by a pusher
-    /// that died while writing): a [`Linger`](crate::segment::Linger) for
-    /// work queues. `false` for a region that is not a valid queue.
-    ///
-    /// # Safety
-    /// As for [`attach`](Self::attach), for the duration of the call.
-    pub unsafe fn holds_jobs(base: *mut u8, len: usize) -> bool {
-        // SAFETY: forwarded from the caller.
-        unsafe { Self::attach(base, len) }.is_ok_and(|q| !q.is_empty())
+    /// `true` if the queue in `region` holds jobs (or a hole left by a
+    /// pusher that died while writing): a [`Linger`](crate::segment::Linger)
+    /// for work queues. `false` for a region that is not a valid queue.
+    pub fn holds_jobs(region: Region) -> bool {
+        Self::attach(region).is_ok_and(|q| !q.is_empty())
     }
 
     /// `true` if no job is queued (approximate).
@@ -389,10 +356,10 @@ impl Queue {
                     Ordering::Relaxed,
                 );
                 self.prefetch_cell(pos.wrapping_add(PREFETCH_AHEAD));
-                // SAFETY: the payload of this cell holds max_payload (rounded
-                // up to 8) bytes, we own the cell (WRITING with our pid), and
+                // The payload of this cell holds max_payload (rounded up to
+                // 8) bytes, we own the cell (WRITING with our pid), and
                 // others access it only atomically.
-                unsafe { copy_in(data, self.base.as_ptr().add(off + CELL_HEADER)) };
+                self.region.copy_in(off + CELL_HEADER, data);
                 self.u32_at(off + 8)
                     .store(data.len() as u32, Ordering::Relaxed);
                 self.u32_at(off + 12).store(tag, Ordering::Relaxed);
@@ -445,10 +412,7 @@ impl Queue {
     }
 
     /// Copies the next job into `dst` (room for `cap` bytes) and returns
-    /// `(len, tag)`. With `repair`, a cell whose pusher died mid-write is
-    /// skipped (that job never existed). A cell in an impossible state for
-    /// the dequeue position, or a job longer than the cell (or than `cap`),
-    /// is skipped and reported as [`TryRecvError::Corrupt`].
+    /// `(len, tag)`: see [`try_pop_uninit`](Self::try_pop_uninit).
     ///
     /// # Safety
     /// `dst` is valid for writes of `cap` bytes.
@@ -458,6 +422,37 @@ impl Queue {
         cap: usize,
         repair: bool,
     ) -> Result<(u32, u32), TryRecvError> {
+        // SAFETY: forwarded from the caller (`MaybeUninit<u8>` is laid out
+        // as `u8`; only initialized bytes are written).
+        let dst = unsafe { std::slice::from_raw_parts_mut(dst.cast::<MaybeUninit<u8>>(), cap) };
+        self.try_pop_uninit(dst, repair)
+    }
+
+    /// Copies the next job into `buf` (cleared, then filled; it grows to
+    /// `max_payload` bytes of capacity) and returns its tag: see
+    /// [`try_pop_uninit`](Self::try_pop_uninit).
+    pub fn try_pop_vec(&self, buf: &mut Vec<u8>, repair: bool) -> Result<u32, TryRecvError> {
+        let mut tag = 0;
+        crate::region::fill_vec(buf, self.geo.max_payload as usize, |room| {
+            let (len, t) = self.try_pop_uninit(room, repair)?;
+            tag = t;
+            Ok(len as usize)
+        })?;
+        Ok(tag)
+    }
+
+    /// Copies the next job into the start of `dst` and returns `(len,
+    /// tag)`: the first `len` bytes of `dst` are then initialized. With
+    /// `repair`, a cell whose pusher died mid-write is skipped (that job
+    /// never existed). A cell in an impossible state for the dequeue
+    /// position, or a job longer than the cell (or than `dst`), is skipped
+    /// and reported as [`TryRecvError::Corrupt`].
+    pub fn try_pop_uninit(
+        &self,
+        dst: &mut [MaybeUninit<u8>],
+        repair: bool,
+    ) -> Result<(u32, u32), TryRecvError> {
+        let cap = dst.len();
         let deq = self.u64_at(OFF_DEQ);
         for _ in 0..self.max_steps() {
             let pos = deq.load(Ordering::Relaxed);
@@ -490,11 +485,10 @@ impl Queue {
                 let tag = self.u32_at(off + 12).load(Ordering::Relaxed);
                 let fits = len <= self.geo.max_payload && len as usize <= cap;
                 if fits {
-                    // SAFETY: `len <= max_payload` fits the cell's payload and
-                    // `dst` has room for `len <= cap` bytes; we own the cell.
-                    unsafe {
-                        copy_out(self.base.as_ptr().add(off + CELL_HEADER), dst, len as usize)
-                    };
+                    // `len <= max_payload` fits the cell's payload and `dst`
+                    // has room for `len <= cap` bytes; we own the cell.
+                    self.region
+                        .copy_out(off + CELL_HEADER, &mut dst[..len as usize]);
                 }
                 // Release: pairs with the Acquire load in `try_push`; our
                 // reads of the payload happen before the next lap's writes.
@@ -705,7 +699,7 @@ mod tests {
         let base = ((buf.as_mut_ptr() as usize).div_ceil(64) * 64) as *mut u8;
         // SAFETY: `base` is 64-aligned inside `buf` with `len` zeroed bytes;
         // `buf` is returned alongside and outlives the queue in each test.
-        let q = unsafe { Queue::init(base, len, geo) }.unwrap();
+        let q = Queue::init(unsafe { Region::new(base, len) }, geo).unwrap();
         (buf, q)
     }
 
@@ -1015,8 +1009,12 @@ mod tests {
     #[test]
     fn claims_name_participants_so_a_reused_pid_does_not_keep_them_alive() {
         let (_b, q) = queue(GEO);
-        let mut table = vec![0u64; crate::segment::TABLE_LEN / 8];
-        let peers = Peers::register_in(table.as_mut_ptr().cast(), 1);
+        let mut table = vec![0u64; crate::segment::TABLE_LEN / 8 + 8];
+        let base = ((table.as_mut_ptr() as usize).div_ceil(64) * 64) as *mut u8;
+        // SAFETY: 64-aligned, TABLE_LEN zeroed bytes inside `table`, which
+        // outlives the peers.
+        let region = unsafe { Region::new(base, crate::segment::TABLE_LEN) };
+        let peers = Peers::register_in(region, 1);
         let q = q.with_peers(peers);
         // Entry 5: a participant that died, whose pid this process now has
         // (same pid, another start time).

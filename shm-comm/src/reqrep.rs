@@ -57,9 +57,12 @@ use crate::codec::{Codec, Frame};
 use crate::error::{CreateError, OpenError, RecvTimeoutError, TryRecvError};
 use crate::layout::{FieldDescriptor, Kind, LayoutDescriptor, TypeDesc};
 use crate::mailbox::{self, ArmError, Mailbox, TakeError};
-use crate::message::{as_bytes, read_with, ShmMessage};
+use crate::message::{as_bytes, read_from_bytes, ShmMessage};
 use crate::queue::{self, Queue};
-use crate::segment::{ChannelKind, CreateSpec, OpenSpec, Payload, SharedSegment, MAX_PARTICIPANTS};
+use crate::region::{align_up, Region};
+use crate::segment::{
+    ChannelKind, CreateSpec, CreatedOrJoined, OpenSpec, Payload, SharedSegment, MAX_PARTICIPANTS,
+};
 
 const ROLE: &str = "svc";
 /// Participant role of repliers.
@@ -141,11 +144,11 @@ struct Shape {
 
 impl Shape {
     fn mailbox_stride(&self) -> usize {
-        (MB_HEADER + (self.reply_max as usize).div_ceil(8) * 8).div_ceil(64) * 64
+        align_up(MB_HEADER + align_up(self.reply_max as usize, 8), 64)
     }
 
     fn body_len(&self) -> Option<usize> {
-        let q = self.queue.region_len()?.div_ceil(64) * 64;
+        let q = align_up(self.queue.region_len()?, 64);
         q.checked_add(
             self.mailbox_stride()
                 .checked_mul(MAX_PARTICIPANTS as usize)?,
@@ -158,18 +161,14 @@ impl Shape {
 struct Service {
     seg: SharedSegment,
     queue: Queue,
-    mailboxes: *mut u8,
+    /// The body after the queue: `MAX_PARTICIPANTS` mailboxes of `stride`
+    /// bytes (kept alive by `seg`).
+    mailboxes: Region,
     stride: usize,
     reply_max: u32,
     /// For typed services: exact request and reply sizes.
     typed: Option<(u32, u32)>,
 }
-
-// SAFETY: the mailbox pointer points into the mapping `seg` keeps alive; all
-// accesses go through atomics and the mailbox protocol above.
-unsafe impl Send for Service {}
-// SAFETY: as above.
-unsafe impl Sync for Service {}
 
 /// A synthetic layout that names both message types of a typed service, so
 /// that the segment's descriptor and hash cover the request and the reply.
@@ -208,8 +207,7 @@ impl Service {
             return Err(config("slot size 0: replies need at least 1 byte".into()));
         }
         let body_len = shape.body_len().ok_or_else(|| config("too large".into()))?;
-        let mut init = Ok(());
-        let seg = SharedSegment::create_or_join(
+        let seg = match SharedSegment::create_or_join(
             &CreateSpec {
                 name,
                 role: ROLE,
@@ -219,11 +217,16 @@ impl Service {
             },
             REPLIER,
             None,
-            // SAFETY: the segment hands us its zeroed, page-aligned body of
-            // `len >= queue region` bytes, kept alive by the segment.
-            |base, len| init = unsafe { Queue::init(base, len, shape.queue) }.map(drop),
-        )?;
-        init.map_err(config)?;
+        )? {
+            CreatedOrJoined::Created(new) => {
+                // The zeroed body (`body_len >= queue region` bytes),
+                // published once the queue is written; the mailboxes start
+                // zeroed (IDLE of call 0).
+                Queue::init(new.body(), shape.queue).map_err(config)?;
+                new.publish()
+            }
+            CreatedOrJoined::Joined(seg) => seg,
+        };
         Self::attach(seg, typed).map_err(|e| CreateError::Existing(Box::new(e)))
     }
 
@@ -259,18 +262,19 @@ impl Service {
             };
             (size(0), size(1))
         });
-        let (base, len) = seg.body();
-        // SAFETY: the body is page-aligned and lives as long as `seg`, stored
-        // next to the queue.
-        let queue = unsafe { Queue::attach(base, len) }
+        // The body lives as long as `seg`, stored next to the queue.
+        let body = seg.body();
+        let len = body.len();
+        let queue = Queue::attach(body)
             .map_err(corrupt)?
             .with_peers(seg.peers());
-        let qlen = queue
-            .geometry()
-            .region_len()
-            .ok_or_else(|| corrupt("queue too large".into()))?
-            .div_ceil(64)
-            * 64;
+        let qlen = align_up(
+            queue
+                .geometry()
+                .region_len()
+                .ok_or_else(|| corrupt("queue too large".into()))?,
+            64,
+        );
         // The mailboxes take the rest of the body: derive their payload size
         // from it, and check it covers every participant.
         let stride = (len - qlen.min(len)) / MAX_PARTICIPANTS as usize / 64 * 64;
@@ -297,8 +301,8 @@ impl Service {
             }
         }
         Ok(Service {
-            // SAFETY: `qlen <= len` (stride > 0 implies the body is larger).
-            mailboxes: unsafe { base.add(qlen) },
+            // `qlen <= len` (stride > 0 implies the body is larger).
+            mailboxes: body.tail(qlen),
             seg,
             queue,
             stride,
@@ -309,16 +313,15 @@ impl Service {
 
     fn mailbox(&self, i: u32) -> Mailbox {
         debug_assert!(i < MAX_PARTICIPANTS);
-        // SAFETY: `i < MAX_PARTICIPANTS` (checked by callers) and the body
-        // holds MAX_PARTICIPANTS mailboxes of `stride` bytes (checked in
+        // `i < MAX_PARTICIPANTS` (checked by callers) and the body holds
+        // MAX_PARTICIPANTS mailboxes of `stride` bytes (checked in
         // `attach`), each 64-aligned with `reply_max <= stride - MB_HEADER`
-        // bytes of payload, kept alive by `seg` and accessed atomically.
-        unsafe {
-            Mailbox::at(
-                self.mailboxes.add(i as usize * self.stride),
-                self.reply_max as usize,
-            )
-        }
+        // bytes of payload.
+        let region = self
+            .mailboxes
+            .sub(i as usize * self.stride, self.stride)
+            .expect("mailbox inside the body");
+        Mailbox::at(region, self.reply_max as usize)
     }
 
     fn request_max(&self) -> usize {
@@ -559,16 +562,10 @@ impl RawReplier {
         buf: &mut Vec<u8>,
         deadline: Option<Instant>,
     ) -> Result<(Call, Codec), RecvTimeoutError> {
-        let cap = self.svc.queue.geometry().max_payload as usize;
         let mut repair = false;
         loop {
-            buf.clear();
-            buf.reserve(cap);
-            // SAFETY: `buf` has `cap` bytes of capacity.
-            match unsafe { self.svc.queue.try_pop(buf.as_mut_ptr(), cap, repair) } {
-                Ok((len, tag)) => {
-                    // SAFETY: `len` bytes were written.
-                    unsafe { buf.set_len(len as usize) };
+            match self.svc.queue.try_pop_vec(buf, repair) {
+                Ok(tag) => {
                     if buf.len() < REQ_HEADER {
                         return Err(RecvTimeoutError::Corrupt(format!(
                             "request frame of {} bytes",
@@ -712,15 +709,8 @@ impl<Req: ShmMessage, Rep: ShmMessage> Requester<Req, Rep> {
             Instant::now().checked_add(timeout),
             &mut out,
         )?;
-        read_with(
-            |dst, cap| {
-                let n = out.len().min(cap);
-                // SAFETY: `read_with` hands `cap` writable bytes; we copy at most that.
-                unsafe { std::ptr::copy_nonoverlapping(out.as_ptr(), dst, n) };
-                Ok(n)
-            },
-            |len| RequestError::Corrupt(format!("reply of {len} bytes")),
-        )
+        read_from_bytes(&out)
+            .ok_or_else(|| RequestError::Corrupt(format!("reply of {} bytes", out.len())))
     }
 
     /// Live repliers of the service.
@@ -768,15 +758,8 @@ impl<Req: ShmMessage, Rep: ShmMessage> Replier<Req, Rep> {
     ) -> Result<(Call, Req), RecvTimeoutError> {
         let mut buf = Vec::new();
         let (call, _) = self.raw.recv_into(&mut buf, deadline)?;
-        let req = read_with(
-            |dst, cap| {
-                let n = buf.len().min(cap);
-                // SAFETY: `read_with` hands `cap` writable bytes; we copy at most that.
-                unsafe { std::ptr::copy_nonoverlapping(buf.as_ptr(), dst, n) };
-                Ok(n)
-            },
-            |len| RecvTimeoutError::Corrupt(format!("request of {len} bytes")),
-        )?;
+        let req = read_from_bytes(&buf)
+            .ok_or_else(|| RecvTimeoutError::Corrupt(format!("request of {} bytes", buf.len())))?;
         Ok((call, req))
     }
 

@@ -65,10 +65,11 @@
 //! sleeps, and a reader killed while asleep costs at most one needless wake-up.
 
 use std::collections::VecDeque;
-use std::ptr::NonNull;
+use std::mem::MaybeUninit;
 use std::time::{Duration, Instant};
 
 use crate::error::{BorrowError, SendError, TryRecvError};
+use crate::region::{align_up, Region};
 use crate::sync::{self, fence, AtomicU32, AtomicU64, Ordering};
 
 /// Bytes of the control block.
@@ -114,10 +115,6 @@ pub struct Geometry {
     pub max_payload: u32,
     /// How many chunks readers may hold pinned at once, over all readers.
     pub borrow_budget: u32,
-}
-
-const fn align_up(v: usize, a: usize) -> usize {
-    v.div_ceil(a) * a
 }
 
 impl Geometry {
@@ -185,10 +182,10 @@ impl Geometry {
 }
 
 /// A view of a ring in a region. Copyable; the region must outlive every
-/// copy (owners keep the mapping alive next to it).
+/// copy (owners keep the mapping alive next to it: see [`Region::new`]).
 #[derive(Clone, Copy, Debug)]
 pub struct Ring {
-    base: NonNull<u8>,
+    region: Region,
     geo: Geometry,
     /// `geo.stride()`, `geo.entries_off()`, `geo.chunks_off()`: derived
     /// once, read on every message.
@@ -197,28 +194,18 @@ pub struct Ring {
     chunks: usize,
 }
 
-// SAFETY: the ring only accesses its region through atomics and the
-// protocols above, which are designed for concurrent use from many threads
-// and processes.
-unsafe impl Send for Ring {}
-// SAFETY: as above.
-unsafe impl Sync for Ring {}
-
 impl Ring {
-    /// Writes the geometry into a zeroed region and returns the ring.
-    ///
-    /// # Safety
-    /// `base` is 64-byte aligned, valid for reads and writes of `len` bytes
-    /// for as long as the returned ring (or a copy) is used, zero-filled, and
-    /// not yet visible to any other thread or process.
-    pub unsafe fn init(base: *mut u8, len: usize, geo: Geometry) -> Result<Ring, String> {
+    /// Writes the geometry into a zeroed region and returns the ring. The
+    /// region must not be visible to any other thread or process yet (a
+    /// segment publishes it after this, see `segment`).
+    pub fn init(region: Region, geo: Geometry) -> Result<Ring, String> {
         geo.check()?;
         let need = geo.region_len().unwrap_or(usize::MAX);
+        let len = region.len();
         if len < need {
             return Err(format!("region of {len} bytes, {need} needed"));
         }
-        let base = NonNull::new(base).ok_or("null region")?;
-        let ring = Ring::with(base, geo);
+        let ring = Ring::with(region, geo);
         // Plain (Relaxed) stores: the region is published to others by the
         // Release store of the segment's `init` word.
         ring.u32_at(OFF_CAPACITY)
@@ -231,33 +218,17 @@ impl Ring {
     }
 
     /// Reads and validates the geometry of an initialized region.
-    ///
-    /// # Safety
-    /// `base` is 64-byte aligned and valid for reads and writes of `len`
-    /// bytes for as long as the returned ring (or a copy) is used; the region
-    /// is only accessed through rings (atomically).
-    pub unsafe fn attach(base: *mut u8, len: usize) -> Result<Ring, String> {
+    pub fn attach(region: Region) -> Result<Ring, String> {
+        let len = region.len();
         if len < CONTROL_LEN {
             return Err(format!(
                 "region of {len} bytes is smaller than a ring header"
             ));
         }
-        let base = NonNull::new(base).ok_or("null region")?;
-        let probe = Ring {
-            base,
-            geo: Geometry {
-                capacity: 0,
-                max_payload: 0,
-                borrow_budget: 0,
-            },
-            stride: 0,
-            entries: 0,
-            chunks: 0,
-        };
         let geo = Geometry {
-            capacity: probe.u32_at(OFF_CAPACITY).load(Ordering::Relaxed),
-            max_payload: probe.u32_at(OFF_MAX_PAYLOAD).load(Ordering::Relaxed),
-            borrow_budget: probe.u32_at(OFF_BUDGET).load(Ordering::Relaxed),
+            capacity: region.u32_at(OFF_CAPACITY).load(Ordering::Relaxed),
+            max_payload: region.u32_at(OFF_MAX_PAYLOAD).load(Ordering::Relaxed),
+            borrow_budget: region.u32_at(OFF_BUDGET).load(Ordering::Relaxed),
         };
         geo.check()?;
         let need = geo.region_len().unwrap_or(usize::MAX);
@@ -267,12 +238,12 @@ impl Ring {
                 geo.capacity, geo.max_payload, geo.borrow_budget
             ));
         }
-        Ok(Ring::with(base, geo))
+        Ok(Ring::with(region, geo))
     }
 
-    fn with(base: NonNull<u8>, geo: Geometry) -> Ring {
+    fn with(region: Region, geo: Geometry) -> Ring {
         Ring {
-            base,
+            region,
             geo,
             stride: geo.stride(),
             entries: geo.entries_off(),
@@ -293,20 +264,18 @@ impl Ring {
         (self.entries, end - self.entries)
     }
 
+    /// Every offset passed here is inside the region (control block, entry
+    /// or chunk header: `init`/`attach` checked that the geometry fits it)
+    /// and 4-aligned.
     #[inline(always)]
     fn u32_at(&self, off: usize) -> &AtomicU32 {
-        debug_assert!(off % 4 == 0);
-        // SAFETY: every caller passes an offset inside the region (control
-        // block, entry or chunk header) that is 4-aligned; the region is valid
-        // for the ring's lifetime and only accessed atomically.
-        unsafe { sync::u32_at(self.base.as_ptr().add(off)) }
+        self.region.u32_at(off)
     }
 
+    /// As `u32_at`, 8-aligned.
     #[inline(always)]
     fn u64_at(&self, off: usize) -> &AtomicU64 {
-        debug_assert!(off % 8 == 0);
-        // SAFETY: as in `u32_at`, with 8-aligned offsets.
-        unsafe { sync::u64_at(self.base.as_ptr().add(off)) }
+        self.region.u64_at(off)
     }
 
     fn write_seq(&self) -> &AtomicU64 {
@@ -322,9 +291,10 @@ impl Ring {
         self.chunks + c as usize * self.stride
     }
 
-    fn payload(&self, c: u32) -> *mut u8 {
-        // SAFETY: `c < chunks` (checked by callers), so the payload is inside the region.
-        unsafe { self.base.as_ptr().add(self.chunk_off(c) + CHUNK_HEADER_LEN) }
+    /// Offset of chunk `c`'s payload (`c < chunks`, checked by callers):
+    /// `max_payload` bytes rounded up to 8, inside the region.
+    fn payload_off(&self, c: u32) -> usize {
+        self.chunk_off(c) + CHUNK_HEADER_LEN
     }
 
     /// Number of messages published so far.
@@ -420,108 +390,9 @@ impl Ring {
     }
 }
 
-/// From this many bytes on, `copy_out` and `copy_in` copy with one string
-/// instruction instead of a loop of 8-byte atomics: a 1 MiB message crosses
-/// in about 15 us instead of 21 us in one process, and a Python 1 MiB
-/// `send_bytes`/`recv_bytes` ping-pong drops from 66 to 44 us per hop.
-#[cfg_attr(loom, allow(dead_code))]
-const BULK: usize = 1024;
-
 /// Longest a wait on a closed ring sleeps (its caller then looks for a new
 /// publisher of the topic).
 const CLOSED_NAP: Duration = Duration::from_millis(100);
-
-/// Copies `n` bytes from `src` to `dst` with `rep movsb` (x86-64; not
-/// under loom, whose models copy word by word through the `sync` door).
-///
-/// Another process may write `src` (or read `dst`) meanwhile: the ring's
-/// seqlock then discards what was read. An inline-assembly block is opaque
-/// to the compiler (it assumes any memory may be read and written, and
-/// keeps it where it is among our atomics); what the instruction does is
-/// what relaxed atomic byte loads and stores would do, in some order, with
-/// no data race in the language's sense. The direction flag is clear on
-/// entry to any `asm!` block, so the copy runs forwards.
-///
-/// # Safety
-/// `src` is valid for reads and `dst` for writes of `n` bytes.
-#[cfg(all(target_arch = "x86_64", not(loom)))]
-unsafe fn copy_bulk(src: *const u8, dst: *mut u8, n: usize) {
-    // SAFETY: forwarded from the caller; `rep movsb` reads exactly
-    // `src..src + n` and writes exactly `dst..dst + n`.
-    unsafe {
-        std::arch::asm!(
-            "rep movsb",
-            inout("rcx") n => _,
-            inout("rsi") src => _,
-            inout("rdi") dst => _,
-            options(nostack, preserves_flags)
-        )
-    };
-}
-
-/// Copies `len` bytes from `src` (in shared memory) to `dst` with atomic
-/// 8-byte loads (or, from `BULK` bytes on, see `copy_bulk`).
-///
-/// # Safety
-/// `src` is 8-aligned and valid for reads of `len` rounded up to 8 bytes,
-/// and written by others either atomically or, in a chunk claimed for a
-/// newer message (a loan), while the caller's seqlock check will discard
-/// what was read; `dst` is valid for `len` writes.
-pub(crate) unsafe fn copy_out(src: *const u8, dst: *mut u8, len: usize) {
-    #[cfg(all(target_arch = "x86_64", not(loom)))]
-    if len >= BULK {
-        // SAFETY: forwarded from the caller (`len` is within both).
-        return unsafe { copy_bulk(src, dst, len) };
-    }
-    let words = len / 8;
-    for i in 0..words {
-        // SAFETY: word `i` lies inside `src`'s rounded length and is aligned.
-        let w = unsafe { sync::u64_at(src.add(i * 8).cast_mut()) }.load(Ordering::Relaxed);
-        // SAFETY: `dst` has room for `len >= (i + 1) * 8` bytes.
-        unsafe { dst.add(i * 8).cast::<u64>().write_unaligned(w) };
-    }
-    let rest = len % 8;
-    if rest != 0 {
-        // SAFETY: the last partial word is inside the rounded length.
-        let w = unsafe { sync::u64_at(src.add(words * 8).cast_mut()) }
-            .load(Ordering::Relaxed)
-            .to_ne_bytes();
-        // SAFETY: `rest` bytes remain in `dst`.
-        unsafe { std::ptr::copy_nonoverlapping(w.as_ptr(), dst.add(words * 8), rest) };
-    }
-}
-
-/// Copies `src` into shared memory at `dst` with atomic 8-byte stores (or,
-/// from `BULK` bytes on, see `copy_bulk`); the last word is zero-padded.
-///
-/// # Safety
-/// `dst` is 8-aligned and valid for writes of `src.len()` rounded up to 8
-/// bytes, and only ever read atomically by others.
-pub(crate) unsafe fn copy_in(src: &[u8], dst: *mut u8) {
-    #[cfg(all(target_arch = "x86_64", not(loom)))]
-    if src.len() >= BULK {
-        let whole = src.len() / 8 * 8;
-        // SAFETY: `dst` has room for `src.len()` (so `whole`) bytes.
-        unsafe { copy_bulk(src.as_ptr(), dst, whole) };
-        // SAFETY: the rest (under 8 bytes, zero-padded) as below.
-        return unsafe { copy_in(&src[whole..], dst.add(whole)) };
-    }
-    let mut chunks = src.chunks_exact(8);
-    let mut i = 0;
-    for c in &mut chunks {
-        let w = u64::from_ne_bytes(c.try_into().unwrap_or([0; 8]));
-        // SAFETY: word `i` is inside `dst`'s rounded length and aligned.
-        unsafe { sync::u64_at(dst.add(i * 8)) }.store(w, Ordering::Relaxed);
-        i += 1;
-    }
-    let rest = chunks.remainder();
-    if !rest.is_empty() {
-        let mut b = [0u8; 8];
-        b[..rest.len()].copy_from_slice(rest);
-        // SAFETY: the last partial word is inside the rounded length.
-        unsafe { sync::u64_at(dst.add(i * 8)) }.store(u64::from_ne_bytes(b), Ordering::Relaxed);
-    }
-}
 
 /// The single writer of a ring. Keeps, in process memory, which chunk each
 /// entry names and which chunks are free.
@@ -610,7 +481,62 @@ impl Writer {
     /// The payload area of a claimed chunk (8-aligned, `max_payload` bytes,
     /// rounded up to 8).
     pub fn payload(&self, claim: &Claim) -> *mut u8 {
-        self.ring.payload(claim.chunk)
+        self.ring.region.ptr(self.ring.payload_off(claim.chunk))
+    }
+
+    /// Copies `data` (at most `max_payload` bytes) into a claimed chunk.
+    #[inline]
+    pub fn write(&mut self, claim: &Claim, data: &[u8]) {
+        assert!(data.len() <= self.ring.geo.max_payload as usize);
+        // The claimed payload holds `max_payload >= data.len()` bytes
+        // (rounded up to 8), is 8-aligned, and readers access it atomically.
+        self.ring
+            .region
+            .copy_in(self.ring.payload_off(claim.chunk), data);
+    }
+
+    /// The payload of a claimed chunk, `max_payload` bytes, to read what
+    /// was written in place (stale bytes of the chunk's last message at
+    /// first).
+    #[inline]
+    pub fn payload_bytes(&self, claim: &Claim) -> &[u8] {
+        let len = self.ring.geo.max_payload as usize;
+        // SAFETY: as in `payload_bytes_mut`; `&self` keeps the writer from
+        // handing out a mutable view meanwhile.
+        unsafe {
+            self.ring
+                .region
+                .bytes(self.ring.payload_off(claim.chunk), len)
+        }
+    }
+
+    /// The payload of a claimed chunk, `max_payload` bytes, to build the
+    /// message in place.
+    #[inline]
+    pub fn payload_bytes_mut(&mut self, claim: &Claim) -> &mut [u8] {
+        let len = self.ring.geo.max_payload as usize;
+        // SAFETY: the payload (`max_payload` bytes) is inside the region.
+        // What a reference needs is that nothing else *writes* these bytes
+        // while it lives (and, for `&mut`, that nothing in this program
+        // reads them), and nothing does:
+        // - the claim is the writer's and exclusive (odd stamp, no pin; one
+        //   writer per ring), and `&mut self` makes this view unique;
+        // - readers never write payloads: a subscriber's mapping of the
+        //   entries and chunks is read-only (`Ring::reader_read_only`), so
+        //   the MMU enforces it for every subscriber process;
+        // - no reader in this process shares the writer's mapping: every
+        //   publisher and subscriber maps the segment on its own, so to
+        //   this program the other mappings are memory outside any of its
+        //   allocations.
+        // A lapped reader may still *read* the chunk's previous message
+        // while we write: it reads with atomic loads (or one opaque copy
+        // instruction), as memory that others modify, and its seqlock check
+        // sees the claim's odd stamp and discards what it read.
+        unsafe {
+            self.ring
+                .region
+                .bytes_mut(self.ring.payload_off(claim.chunk), len)
+        }
     }
 
     /// Publishes a claimed chunk holding `len` bytes tagged `tag`.
@@ -691,6 +617,58 @@ pub struct Pinned {
     pub len: u32,
     /// Codec tag.
     pub tag: u32,
+}
+
+/// A message borrowed in place: the chunk stays pinned (the writer does not
+/// rewrite it) until this is dropped. Made by [`Reader::try_borrow`].
+#[derive(Debug)]
+pub struct Borrowed {
+    ring: Ring,
+    slot: u32,
+    off: usize,
+    len: u32,
+    tag: u32,
+}
+
+impl Borrowed {
+    /// The payload bytes, in shared memory.
+    #[inline]
+    pub fn as_bytes(&self) -> &[u8] {
+        // SAFETY: `off` is the payload of a chunk whose `len <= max_payload`
+        // bytes are inside the region, which outlives the ring's views (its
+        // holders keep the mapping alive: see `Region::new`). The chunk is
+        // pinned: the writer does not write pinned chunks (see the Pins
+        // section above), so the bytes do not change while `self` lives.
+        unsafe { self.ring.region.bytes(self.off, self.len as usize) }
+    }
+
+    /// Start of the payload (8-aligned).
+    #[inline]
+    pub fn as_ptr(&self) -> *const u8 {
+        self.ring.region.ptr(self.off)
+    }
+
+    /// Payload length.
+    #[inline]
+    pub fn len(&self) -> usize {
+        self.len as usize
+    }
+
+    /// `true` for an empty payload.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The message's tag.
+    pub fn tag(&self) -> u32 {
+        self.tag
+    }
+}
+
+impl Drop for Borrowed {
+    fn drop(&mut self) {
+        self.ring.release_pin_slot(self.slot);
+    }
 }
 
 /// One reader's position in a ring.
@@ -829,19 +807,44 @@ impl Reader {
         dst: *mut u8,
         cap: usize,
     ) -> Result<(u32, u32), TryRecvError> {
-        let read = self.read_next(cap, |src, len| {
-            if len > cap {
-                return None;
-            }
-            // SAFETY: `read_next` hands a payload pointer valid for `len`
-            // (rounded to 8) bytes; `dst` has room for `len <= cap`.
-            unsafe { copy_out(src, dst, len) };
+        // SAFETY: forwarded from the caller (`MaybeUninit<u8>` is laid out
+        // as `u8`; only initialized bytes are written).
+        let dst = unsafe { std::slice::from_raw_parts_mut(dst.cast::<MaybeUninit<u8>>(), cap) };
+        self.try_read_uninit(dst)
+    }
+
+    /// Copies the next message into the start of `dst` and returns `(len,
+    /// tag)`: the first `len` bytes of `dst` are then initialized. Never
+    /// returns a torn message; a message longer than `dst` is reported
+    /// corrupt.
+    #[inline]
+    pub fn try_read_uninit(
+        &mut self,
+        dst: &mut [MaybeUninit<u8>],
+    ) -> Result<(u32, u32), TryRecvError> {
+        let cap = dst.len();
+        let read = self.read_next(cap, |region, off, len| {
+            let dst = dst.get_mut(..len)?;
+            region.copy_out(off, dst);
             Some(Ok::<_, std::convert::Infallible>(()))
         })?;
         match read {
             Ok(((), len, tag)) => Ok((len, tag)),
             Err(never) => match never {},
         }
+    }
+
+    /// Copies the next message into `buf` (cleared, then filled; it grows
+    /// to `max_payload` bytes of capacity) and returns its tag.
+    pub fn try_read_vec(&mut self, buf: &mut Vec<u8>) -> Result<u32, TryRecvError> {
+        let cap = self.ring.geo.max_payload as usize;
+        let mut tag = 0;
+        crate::region::fill_vec(buf, cap, |room| {
+            let (len, t) = self.try_read_uninit(room)?;
+            tag = t;
+            Ok(len as usize)
+        })?;
+        Ok(tag)
     }
 
     /// Copies the next message into memory made once its length is known:
@@ -855,28 +858,27 @@ impl Reader {
         &mut self,
         mut fill: impl FnMut(usize, &mut dyn FnMut(&mut [u8])) -> Result<B, E>,
     ) -> Result<Result<(B, u32), E>, TryRecvError> {
-        let read = self.read_next(usize::MAX, |src, len| {
+        let read = self.read_next(usize::MAX, |region, off, len| {
             Some(fill(len, &mut |dst: &mut [u8]| {
                 let n = dst.len().min(len);
-                // SAFETY: `src` is valid for `len` (rounded to 8) bytes and
-                // `n <= len`; `dst` has room for `n`.
-                unsafe { copy_out(src, dst.as_mut_ptr(), n) }
+                region.copy_out_init(off, &mut dst[..n]);
             }))
         })?;
         Ok(read.map(|(built, _, tag)| (built, tag)))
     }
 
     /// The seqlock read both copies share: locates the next message and
-    /// calls `take(payload, len)` (with `len <= max_payload`, the payload
-    /// valid for `len` rounded up to 8 bytes); `take` returns `None` if the
-    /// message is too long for it (reported as corrupt, `cap` naming its
+    /// calls `take(region, off, len)` (the payload at `off` in `region`,
+    /// with `len <= max_payload`, so `len` rounded up to 8 bytes are inside
+    /// the region); `take` returns `None` if the message is too long for it
+    /// (reported as corrupt, `cap` naming its
     /// limit), `Some(Err(e))` if it failed (returned as `Ok(Err(e))`, the
     /// message left unread). What `take` built from a message overwritten
     /// meanwhile is dropped and the next message is tried.
     fn read_next<B, E>(
         &mut self,
         cap: usize,
-        mut take: impl FnMut(*const u8, usize) -> Option<Result<B, E>>,
+        mut take: impl FnMut(&Region, usize, usize) -> Option<Result<B, E>>,
     ) -> Result<Result<(B, u32, u32), E>, TryRecvError> {
         loop {
             let (chunk, want) = match self.locate()? {
@@ -897,7 +899,11 @@ impl Reader {
             let len = self.ring.u32_at(off + CH_LEN).load(Ordering::Relaxed);
             let tag = self.ring.u32_at(off + CH_TAG).load(Ordering::Relaxed);
             let built = if len <= self.ring.geo.max_payload {
-                take(self.ring.payload(chunk), len as usize)
+                take(
+                    &self.ring.region,
+                    self.ring.payload_off(chunk),
+                    len as usize,
+                )
             } else {
                 None
             };
@@ -944,6 +950,19 @@ impl Reader {
         result
     }
 
+    /// [`try_pin`](Self::try_pin), as a guard that unpins when dropped.
+    #[inline]
+    pub fn try_borrow(&mut self) -> Result<Borrowed, BorrowError> {
+        let p = self.try_pin()?;
+        Ok(Borrowed {
+            ring: self.ring,
+            slot: p.slot,
+            off: self.ring.payload_off(p.chunk),
+            len: p.len,
+            tag: p.tag,
+        })
+    }
+
     fn pin_next(&mut self, slot: u32) -> Result<Pinned, BorrowError> {
         let ring = self.ring; // a copy: `pin` must not borrow `self`
         let pin = ring.pin_word(slot);
@@ -980,7 +999,7 @@ impl Reader {
             return Ok(Pinned {
                 slot,
                 chunk,
-                ptr: self.ring.payload(chunk),
+                ptr: self.ring.region.ptr(self.ring.payload_off(chunk)),
                 len,
                 tag,
             });
@@ -1025,32 +1044,6 @@ fn stamp_of(seq: u64) -> Option<u64> {
 mod tests {
     use super::*;
 
-    #[test]
-    fn copies_in_and_out_every_length_around_the_word_and_bulk_sizes() {
-        for len in [
-            0usize, 1, 7, 8, 9, 63, 64, 1016, 1023, 1024, 1025, 1031, 4096, 65_541,
-        ] {
-            let src: Vec<u8> = (0..len).map(|i| (i * 7 + 3) as u8).collect();
-            // 8-aligned room for `len` rounded up, pre-filled with garbage.
-            let mut shm = vec![u64::MAX; len.div_ceil(8) + 1];
-            let base = shm.as_mut_ptr().cast::<u8>();
-            // SAFETY: `base` is 8-aligned with room for `len` rounded up.
-            unsafe { copy_in(&src, base) };
-            let mut out = vec![0u8; len];
-            // SAFETY: as above; `out` has `len` bytes.
-            unsafe { copy_out(base, out.as_mut_ptr(), len) };
-            assert_eq!(out, src, "len {len}");
-            // SAFETY: the rounded length lies inside `shm`.
-            let padded = unsafe { std::slice::from_raw_parts(base, len.div_ceil(8) * 8) };
-            assert!(padded[len..].iter().all(|&b| b == 0), "len {len}: padding");
-            assert_eq!(
-                shm[len.div_ceil(8)],
-                u64::MAX,
-                "len {len}: wrote past the end"
-            );
-        }
-    }
-
     struct Heap {
         buf: Vec<u64>,
     }
@@ -1065,14 +1058,13 @@ mod tests {
         let base = align_up(p, 64) as *mut u8;
         // SAFETY: `base` is 64-aligned with `len` zeroed bytes inside `heap`,
         // which outlives the ring in each test.
-        let r = unsafe { Ring::init(base, len, geo) }.unwrap();
+        let r = Ring::init(unsafe { Region::new(base, len) }, geo).unwrap();
         (heap, r)
     }
 
     fn send(w: &mut Writer, data: &[u8]) {
         let c = w.claim().unwrap();
-        // SAFETY: the payload has room for max_payload >= data.len() bytes.
-        unsafe { copy_in(data, w.payload(&c)) };
+        w.write(&c, data);
         w.commit(c, data.len() as u32, 0);
     }
 
@@ -1160,8 +1152,8 @@ mod tests {
             send(&mut w, &[i; 7]);
         }
         let mut got = vec![0u8; p.len as usize];
-        // SAFETY: `p.ptr` points to `p.len` pinned bytes.
-        unsafe { copy_out(p.ptr, got.as_mut_ptr(), p.len as usize) };
+        ring.region
+            .copy_out_init(ring.payload_off(p.chunk), &mut got);
         assert_eq!(got, b"keep me");
         Reader::unpin(&ring, p.chunk);
         Reader::unpin(&ring, p2.chunk);

@@ -8,8 +8,11 @@
 //!
 //! # Life cycle
 //! - **Create** (`O_CREAT | O_EXCL`, mode 0600): the creator holds an exclusive
-//!   `flock` on the new file while it writes the header and the region, then
-//!   stores [`INIT_READY`] into `init` last (Release) and releases the lock.
+//!   `flock` on the new file while it writes the header; [`OwnedSegment::create`]
+//!   returns the segment unpublished ([`NewSegment`]) so that the caller
+//!   writes the region, and [`NewSegment::publish`] then stores [`INIT_READY`]
+//!   into `init` last (Release) and releases the lock. A new segment dropped
+//!   unpublished is removed.
 //! - **Open**: waits (up to a timeout) for the file to exist and for `init` to
 //!   read [`INIT_READY`], then validates every header field against the real
 //!   file size before using anything.
@@ -22,13 +25,16 @@
 //!   unlinked and the create retried. A crashed owner thus never leaves a
 //!   channel unusable, and a live one is never hijacked.
 
+use crate::region::{align_up, Region};
 use crate::sync::{self, AtomicU32, AtomicU64, Ordering};
 use std::os::fd::OwnedFd;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::error::{CreateError, NameError, OpenError};
-use crate::platform::{self, Mapping};
+use crate::platform;
+/// The mapping of a segment: what keeps its region valid.
+pub(crate) use crate::platform::Mapping;
 
 /// Longest accepted channel name, in bytes.
 pub const MAX_NAME_LEN: usize = 100;
@@ -82,6 +88,17 @@ pub enum Payload {
         /// The encoded descriptor.
         descriptor: Vec<u8>,
     },
+}
+
+impl Payload {
+    /// The payload of a typed channel of `T`: its layout's hash and
+    /// encoded descriptor.
+    pub fn typed<T: crate::message::ShmMessage>() -> Payload {
+        Payload::Typed {
+            hash: T::layout_hash(),
+            descriptor: T::layout().encode(),
+        }
+    }
 }
 
 /// The fixed header at offset 0. Written once by the creator before `init`
@@ -317,10 +334,6 @@ impl std::ops::Deref for OwnedSegment {
     }
 }
 
-const fn align_up(v: usize, a: usize) -> usize {
-    v.div_ceil(a) * a
-}
-
 /// Creates `file` exclusively and takes the creator's lock on it.
 /// `Ok(None)`: another process judged the fresh file stale before we locked
 /// it; try again. `Err` with `AlreadyExists`: the name is taken.
@@ -335,15 +348,15 @@ fn try_create_locked(file: &str) -> std::io::Result<Option<(OwnedFd, u64)>> {
     Ok((locked && platform::shm_inode(file) == Some(inode)).then_some((fd, inode)))
 }
 
-/// Sizes, maps and initializes a file made by [`try_create_locked`]:
-/// header, descriptor, then `init_region`, then `init = READY` (Release).
-/// Leaves the lock held (the caller releases it when done).
+/// Sizes, maps and writes the header and descriptor of a file made by
+/// [`try_create_locked`]. The region is left zeroed and `init` 0: the
+/// caller writes the region, then publishes (`publish_init`). Leaves the
+/// lock held.
 fn init_new(
     spec: &CreateSpec<'_>,
     fd: &OwnedFd,
     file: &str,
     inode: u64,
-    init_region: impl FnOnce(*mut u8, usize),
 ) -> Result<Segment, CreateError> {
     let io = |op: &'static str| {
         let name = spec.name.to_owned();
@@ -402,14 +415,6 @@ fn init_new(
         std::ptr::write(base.cast::<Header>(), header);
         std::ptr::copy_nonoverlapping(descriptor.as_ptr(), base.add(layout_off), descriptor.len());
     }
-    // SAFETY: `region_off + region_len == total`: the region is inside the mapping.
-    init_region(unsafe { base.add(region_off) }, spec.region_len);
-    // SAFETY: the header was written above at offset 0 of a live mapping.
-    let init = unsafe { Header::init(base) };
-    // Release: pairs with the Acquire load of `init` in `read_header`; makes
-    // the header, descriptor and region writes above visible to openers.
-    init.store(INIT_READY, Ordering::Release);
-    sync::wake_all(init);
     Ok(Segment {
         map: Arc::new(map),
         name: spec.name.into(),
@@ -425,6 +430,71 @@ fn init_new(
     })
 }
 
+/// Marks a segment whose header and region are written as ready for
+/// openers, and wakes those that wait.
+fn publish_init(seg: &Segment) {
+    // SAFETY: the header was written at offset 0 of the live mapping that
+    // `seg` holds (`init_new`).
+    let init = unsafe { Header::init(seg.map.as_ptr()) };
+    // Release: pairs with the Acquire load of `init` in `read_header`; makes
+    // the header, descriptor and region writes before it visible to openers.
+    init.store(INIT_READY, Ordering::Release);
+    sync::wake_all(init);
+}
+
+/// A segment just created: its header written, its region zeroed, not yet
+/// visible to openers (`init` is 0) and its creator's lock held. Write the
+/// region (the floor views it), then [`publish`](Self::publish) it.
+/// Dropped unpublished, it is removed.
+#[derive(Debug)]
+pub struct NewSegment {
+    seg: Segment,
+    /// The creator's lock; taken by `publish` (`None` after).
+    fd: Option<OwnedFd>,
+}
+
+impl NewSegment {
+    /// The region to initialize (zeroed), seen by no other process yet.
+    /// Views made from it are used only while the published segment (or a
+    /// clone of its mapping) lives: see [`Segment::region`].
+    pub(crate) fn region(&self) -> Region {
+        self.seg.region()
+    }
+
+    /// Publishes the segment to openers (`init` = READY, stored last) and
+    /// releases the creator's lock: the caller's writes to the region are
+    /// visible to every opener.
+    pub fn publish(mut self) -> OwnedSegment {
+        publish_init(&self.seg);
+        if let Some(fd) = self.fd.take() {
+            // Explicitly: the mapping keeps the open file (and a lock on it) alive.
+            platform::unlock(&fd);
+        }
+        OwnedSegment {
+            seg: self.seg.clone(),
+        }
+    }
+
+    /// The published segment's lock, for `SharedSegment`.
+    fn into_locked(mut self) -> (Segment, OwnedFd) {
+        let fd = self.fd.take().expect("unpublished");
+        publish_init(&self.seg);
+        (self.seg.clone(), fd)
+    }
+}
+
+impl Drop for NewSegment {
+    fn drop(&mut self) {
+        if let Some(fd) = self.fd.take() {
+            // Never published: remove it (if the name is still ours).
+            if platform::shm_inode(&self.seg.file) == Some(self.seg.inode) {
+                let _ = platform::shm_unlink(&self.seg.file);
+            }
+            platform::unlock(&fd);
+        }
+    }
+}
+
 /// How many times `create` retries when other processes keep replacing the name.
 const CREATE_ATTEMPTS: u32 = 8;
 
@@ -437,24 +507,18 @@ fn too_many_attempts(name: &str) -> CreateError {
 }
 
 impl OwnedSegment {
-    /// Creates the segment, replacing a stale one whose creator died.
-    ///
-    /// `init_region` is called with the zeroed region before the segment is
-    /// published to openers.
-    pub fn create(
-        spec: &CreateSpec<'_>,
-        init_region: impl FnOnce(*mut u8, usize),
-    ) -> Result<OwnedSegment, CreateError> {
+    /// Creates the segment, replacing a stale one whose creator died. It is
+    /// returned unpublished: write its zeroed region, then
+    /// [`publish`](NewSegment::publish) it.
+    pub fn create(spec: &CreateSpec<'_>) -> Result<NewSegment, CreateError> {
         let file = file_name(spec.name, spec.role)?;
         for _ in 0..CREATE_ATTEMPTS {
             match try_create_locked(&file) {
                 Ok(Some((fd, inode))) => {
-                    let seg = init_new(spec, &fd, &file, inode, init_region).inspect_err(|_| {
+                    let seg = init_new(spec, &fd, &file, inode).inspect_err(|_| {
                         let _ = platform::shm_unlink(&file);
                     })?;
-                    // Explicitly: the mapping keeps the open file (and a lock on it) alive.
-                    platform::unlock(&fd);
-                    return Ok(OwnedSegment { seg });
+                    return Ok(NewSegment { seg, fd: Some(fd) });
                 }
                 Ok(None) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
@@ -876,14 +940,22 @@ impl Segment {
         }
     }
 
-    /// The region after the header: start pointer and length. The pointer is
-    /// 4096-byte aligned and valid for as long as any clone of this segment lives.
-    pub fn region(&self) -> (*mut u8, usize) {
-        // SAFETY: `region_off + region_len <= map.len()` was validated.
-        (
-            unsafe { self.map.as_ptr().add(self.region_off) },
-            self.region_len,
-        )
+    /// The region after the header (4096-byte aligned).
+    ///
+    /// Crate invariant: the views made from it (rings, queues, mailboxes,
+    /// the participant table) are used only while this segment, a clone of
+    /// it, or its [`mapping`](Self::mapping) lives: every holder of such a
+    /// view keeps one next to it (the patterns store the segment with the
+    /// view; samples and waiters hold the mapping). Not public for that
+    /// reason: a view that outlived the mapping would read unmapped memory.
+    pub(crate) fn region(&self) -> Region {
+        // SAFETY: `region_off + region_len <= map.len()` was validated (or
+        // written by us), and `region_off` is a multiple of 4096 inside a
+        // page-aligned mapping; the mapping is valid while any clone of
+        // `self` or of its `Arc<Mapping>` lives, which the crate invariant
+        // above makes outlast every view; other processes access the
+        // region only through the floor's atomics and copies.
+        unsafe { Region::new(self.map.as_ptr().add(self.region_off), self.region_len) }
     }
 
     /// Makes `len` bytes at `off` (from the region's start) read-only in
@@ -1079,13 +1151,15 @@ pub fn live_user(name: &str, role: &str) -> Option<u32> {
     );
     let table_end = usize::try_from(h.region_off)
         .ok()
+        .filter(|off| off % 4096 == 0)
         .and_then(|off| off.checked_add(TABLE_LEN));
     match table_end {
         Some(end) if shared && h.init == INIT_READY && end <= len => {
             let table = Table {
                 // SAFETY: `region_off + TABLE_LEN <= len`: the table lies
-                // inside the mapping, which lives until the end of the block.
-                base: unsafe { map.as_ptr().add(end - TABLE_LEN) },
+                // inside the mapping, which lives until the end of the
+                // block; `region_off` is page aligned (checked above).
+                region: unsafe { Region::new(map.as_ptr().add(end - TABLE_LEN), TABLE_LEN) },
             };
             (0..MAX_PARTICIPANTS).find_map(|i| {
                 // Acquire: pairs with the Release store of `pid` in `register`.
@@ -1117,23 +1191,32 @@ pub const MAX_PARTICIPANTS: u32 = ((TABLE_LEN - TABLE_FIRST) / TABLE_ENTRY) as u
 /// file's `flock`; read by anyone at any time (atomically).
 #[derive(Clone, Copy, Debug)]
 struct Table {
-    base: *mut u8,
+    /// The first TABLE_LEN bytes of the segment's region.
+    region: Region,
 }
 
 impl Table {
+    /// The table in the first TABLE_LEN bytes of `region`.
+    fn at(region: Region) -> Option<Table> {
+        Some(Table {
+            region: region.sub(0, TABLE_LEN)?,
+        })
+    }
+
+    /// Entry `i` (`i < MAX_PARTICIPANTS`) lies inside the table; its words
+    /// are only accessed atomically.
     fn pid(&self, i: u32) -> &AtomicU32 {
-        // SAFETY: `i < MAX_PARTICIPANTS`, so the entry lies inside the
-        // TABLE_LEN bytes at the start of the region, which the mapping
-        // keeps alive; its words are only accessed atomically.
-        unsafe { sync::u32_at(self.base.add(TABLE_FIRST + i as usize * TABLE_ENTRY)) }
+        self.region.u32_at(TABLE_FIRST + i as usize * TABLE_ENTRY)
     }
     fn role(&self, i: u32) -> &AtomicU32 {
-        // SAFETY: as in `pid`, 4 bytes further.
-        unsafe { sync::u32_at(self.base.add(TABLE_FIRST + i as usize * TABLE_ENTRY + 4)) }
+        // As in `pid`, 4 bytes further.
+        self.region
+            .u32_at(TABLE_FIRST + i as usize * TABLE_ENTRY + 4)
     }
     fn start(&self, i: u32) -> &AtomicU64 {
-        // SAFETY: as in `pid`, 8 bytes further (8-aligned).
-        unsafe { sync::u64_at(self.base.add(TABLE_FIRST + i as usize * TABLE_ENTRY + 8)) }
+        // As in `pid`, 8 bytes further (8-aligned).
+        self.region
+            .u64_at(TABLE_FIRST + i as usize * TABLE_ENTRY + 8)
     }
 
     /// Frees entries of dead processes; returns how many live ones remain.
@@ -1200,12 +1283,6 @@ pub struct Peers {
     me: u32,
 }
 
-// SAFETY: the table is read only through atomics, inside a mapping that
-// the `SharedSegment` the peers came from keeps alive (see `peers`).
-unsafe impl Send for Peers {}
-// SAFETY: as above.
-unsafe impl Sync for Peers {}
-
 const TOKEN_INDEX_BITS: u32 = 8;
 const TOKEN_START_MASK: u64 = (1 << 22) - 1;
 
@@ -1232,11 +1309,11 @@ impl Peers {
         pid != 0 && claim_token(i, start) == token && platform::process_alive(pid, start)
     }
 
-    /// Peers over a participant table in `base` (TABLE_LEN bytes, 8-aligned,
-    /// zeroed or holding entries), registering this process with `role`.
+    /// Peers over a participant table at the start of `region` (TABLE_LEN
+    /// bytes, zeroed or holding entries), registering this process with `role`.
     #[cfg(test)]
-    pub(crate) fn register_in(base: *mut u8, role: u32) -> Peers {
-        let table = Table { base };
+    pub(crate) fn register_in(region: Region, role: u32) -> Peers {
+        let table = Table::at(region).expect("room for a table");
         let index = table.register(role).expect("room in the table");
         Peers {
             table,
@@ -1256,12 +1333,9 @@ impl Peers {
 
 /// Says, under the segment's lock, whether a shared segment whose last
 /// participant leaves (or whose participants all died) must stay: `true`
-/// keeps it (a queue that still holds jobs). Called with the body.
-///
-/// # Safety
-/// `body` is valid for reads and writes of `len` bytes (the mapped body of
-/// the segment) for the duration of the call; other processes may use it.
-pub type Linger = unsafe fn(body: *mut u8, len: usize) -> bool;
+/// keeps it (a queue that still holds jobs). Called with the body (the
+/// mapped body of the segment; other processes may use it meanwhile).
+pub type Linger = fn(body: Region) -> bool;
 
 /// A segment shared by many participants (PUSH/PULL queues, REQ/REP
 /// services): created by the first, joined by the others, removed by the last
@@ -1284,47 +1358,81 @@ impl std::ops::Deref for SharedSegment {
     }
 }
 
+/// What [`SharedSegment::create_or_join`] found.
+#[derive(Debug)]
+pub enum CreatedOrJoined {
+    /// A new segment: write its body, then publish it.
+    Created(NewSharedSegment),
+    /// An existing segment, joined.
+    Joined(SharedSegment),
+}
+
+/// A shared segment just created, not yet visible to openers and joiners
+/// (who wait): write its zeroed body (the floor views it), then
+/// [`publish`](Self::publish) it. Dropped unpublished, it is removed.
+#[derive(Debug)]
+pub struct NewSharedSegment {
+    new: NewSegment,
+    role: u32,
+    linger: Option<Linger>,
+}
+
+impl NewSharedSegment {
+    /// The body to initialize (zeroed): the region after the participant
+    /// table. As for [`Segment::region`], views made from it are used only
+    /// while the published segment lives.
+    pub(crate) fn body(&self) -> Region {
+        body(&self.new.seg)
+    }
+
+    /// Publishes the segment (`init` = READY, stored last, after the
+    /// caller's writes to the body), registers the creator with its role
+    /// and releases the creator's lock.
+    pub fn publish(self) -> SharedSegment {
+        let (role, linger) = (self.role, self.linger);
+        let (seg, fd) = self.new.into_locked();
+        let index = table(&seg).register(role).expect("fresh table has room");
+        platform::unlock(&fd);
+        SharedSegment {
+            seg,
+            fd,
+            index,
+            linger,
+        }
+    }
+}
+
 impl SharedSegment {
-    /// Joins the segment `spec` names, or creates it (calling `init_body`
-    /// with the zeroed body: the region after the participant table) if it
-    /// does not exist or all its participants are dead. `spec.region_len` is
+    /// Joins the segment `spec` names, or creates it if it does not exist or
+    /// all its participants are dead: then it is returned unpublished, for
+    /// the caller to write its body and publish it. `spec.region_len` is
     /// the body length. Registers this process with `role`.
     pub fn create_or_join(
         spec: &CreateSpec<'_>,
         role: u32,
         linger: Option<Linger>,
-        init_body: impl FnOnce(*mut u8, usize),
-    ) -> Result<SharedSegment, CreateError> {
+    ) -> Result<CreatedOrJoined, CreateError> {
         let file = file_name(spec.name, spec.role)?;
         let full = CreateSpec {
             region_len: spec.region_len + TABLE_LEN,
             ..spec.clone()
         };
-        let mut init_body = Some(init_body);
         for _ in 0..CREATE_ATTEMPTS {
             match try_create_locked(&file) {
                 Ok(Some((fd, inode))) => {
-                    let init = init_body.take().expect("initialized once");
-                    let seg = init_new(&full, &fd, &file, inode, |base, len| {
-                        // SAFETY: the region is at least TABLE_LEN bytes (added above).
-                        init(unsafe { base.add(TABLE_LEN) }, len - TABLE_LEN)
-                    })
-                    .inspect_err(|_| {
+                    let seg = init_new(&full, &fd, &file, inode).inspect_err(|_| {
                         let _ = platform::shm_unlink(&file);
                     })?;
-                    let index = table(&seg).register(role).expect("fresh table has room");
-                    platform::unlock(&fd);
-                    return Ok(SharedSegment {
-                        seg,
-                        fd,
-                        index,
+                    return Ok(CreatedOrJoined::Created(NewSharedSegment {
+                        new: NewSegment { seg, fd: Some(fd) },
+                        role,
                         linger,
-                    });
+                    }));
                 }
                 Ok(None) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
                     if let Some(joined) = join_existing(spec, &file, role, linger)? {
-                        return Ok(joined);
+                        return Ok(CreatedOrJoined::Joined(joined));
                     }
                 }
                 Err(source) => {
@@ -1392,8 +1500,10 @@ impl SharedSegment {
         }
     }
 
-    /// The body: the region after the participant table.
-    pub fn body(&self) -> (*mut u8, usize) {
+    /// The body: the region after the participant table. As for
+    /// [`Segment::region`], views made from it are used only while this
+    /// segment lives.
+    pub(crate) fn body(&self) -> Region {
         body(&self.seg)
     }
 
@@ -1417,23 +1527,21 @@ impl SharedSegment {
     }
 }
 
-fn body(seg: &Segment) -> (*mut u8, usize) {
-    let (base, len) = seg.region();
-    // SAFETY: `region_len >= TABLE_LEN` was checked on join (or set on create).
-    (unsafe { base.add(TABLE_LEN) }, len - TABLE_LEN)
+/// The region after the participant table (`region_len >= TABLE_LEN` was
+/// checked on join, or set on create).
+fn body(seg: &Segment) -> Region {
+    seg.region().tail(TABLE_LEN)
 }
 
 /// `true` if `linger` keeps the segment (called under its lock).
 fn lingers(seg: &Segment, linger: Option<Linger>) -> bool {
-    let (base, len) = body(seg);
-    // SAFETY: the body lies inside the mapping `seg` keeps alive.
-    linger.is_some_and(|keep| unsafe { keep(base, len) })
+    // The body lies inside the mapping `seg` keeps alive during the call.
+    linger.is_some_and(|keep| keep(body(seg)))
 }
 
+/// The participant table (`region_len >= TABLE_LEN`, as for `body`).
 fn table(seg: &Segment) -> Table {
-    Table {
-        base: seg.region().0,
-    }
+    Table::at(seg.region()).expect("a shared segment's region holds its table")
 }
 
 /// Under the lock: joins an existing segment, or unlinks it if all its
@@ -1577,5 +1685,43 @@ mod tests {
             parse_file_name(&f),
             Some(("robot/pose.v2".to_owned(), "pub".to_owned()))
         );
+    }
+
+    #[test]
+    fn openers_wait_for_publish_and_an_unpublished_segment_is_removed() {
+        let name = format!("unit/unpublished-{}", platform::pid());
+        let spec = CreateSpec {
+            name: &name,
+            role: "pub",
+            kind: ChannelKind::PubSub,
+            payload: &Payload::Dynamic,
+            region_len: 8192,
+        };
+        let open = OpenSpec {
+            name: &name,
+            role: "pub",
+            kind: ChannelKind::PubSub,
+            timeout: Duration::from_millis(20),
+        };
+        let new = OwnedSegment::create(&spec).unwrap();
+        new.region().u64_at(0).store(7, Ordering::Relaxed);
+        // `init` is not READY yet: openers wait, then give up.
+        assert!(matches!(
+            Segment::open(&open),
+            Err(OpenError::NotReady { .. })
+        ));
+        drop(new);
+        assert!(matches!(
+            Segment::open(&open),
+            Err(OpenError::NotFound { .. })
+        ));
+        let new = OwnedSegment::create(&spec).unwrap();
+        new.region().u64_at(0).store(7, Ordering::Relaxed);
+        let owned = new.publish();
+        let seg = Segment::open(&open).unwrap();
+        assert_eq!(seg.region().len(), 8192);
+        assert_eq!(seg.region().u64_at(0).load(Ordering::Relaxed), 7);
+        drop(owned);
+        assert!(seg.is_closed());
     }
 }

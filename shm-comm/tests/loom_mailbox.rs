@@ -23,6 +23,7 @@ use std::sync::Arc;
 
 use shm_comm::loom_model::{set_identity, Memory};
 use shm_comm::mailbox::{self, Mailbox, TakeError};
+use shm_comm::region::Region;
 
 fn model(bound: usize, f: impl Fn() + Sync + Send + 'static) {
     let mut b = loom::model::Builder::new();
@@ -34,7 +35,7 @@ fn mailbox() -> (Arc<Memory>, Mailbox) {
     let mem = Arc::new(Memory::new(mailbox::HEADER + 16));
     // SAFETY: a zeroed, 64-aligned region with 16 bytes of payload, kept
     // alive by the returned `Arc` for every use of the mailbox.
-    let mb = unsafe { Mailbox::at(mem.base(), 16) };
+    let mb = Mailbox::at(unsafe { Region::new(mem.base(), mailbox::HEADER + 16) }, 16);
     (mem, mb)
 }
 

@@ -23,6 +23,7 @@ use std::sync::Arc;
 
 use shm_comm::loom_model::{kill, set_identity, u64_at, Memory};
 use shm_comm::queue::{Geometry, Queue};
+use shm_comm::region::Region;
 use shm_comm::TryRecvError;
 
 fn model(bound: usize, f: impl Fn() + Sync + Send + 'static) {
@@ -41,14 +42,14 @@ fn region() -> (Arc<Memory>, usize) {
     let mem = Arc::new(Memory::new(len));
     // SAFETY: a zeroed, 64-aligned region of `len` bytes that no one else
     // sees yet; it outlives every queue view (the `Arc` is kept by each user).
-    unsafe { Queue::init(mem.base(), len, GEO) }.unwrap();
+    Queue::init(unsafe { Region::new(mem.base(), len) }, GEO).unwrap();
     (mem, len)
 }
 
 /// This thread's view of the queue (its claims record this thread's pid).
 fn attach(mem: &Memory, len: usize) -> Queue {
     // SAFETY: an initialized queue region, alive while `mem` is.
-    unsafe { Queue::attach(mem.base(), len) }.unwrap()
+    Queue::attach(unsafe { Region::new(mem.base(), len) }).unwrap()
 }
 
 fn push(q: &Queue, v: u64, repair: bool) {

@@ -31,6 +31,7 @@
 use std::sync::Arc;
 
 use shm_comm::loom_model::{copy_in, copy_out, kill, set_identity, Memory};
+use shm_comm::region::Region;
 use shm_comm::ring::{Geometry, Reader, Ring, Writer};
 
 fn model(bound: usize, f: impl Fn() + Sync + Send + 'static) {
@@ -45,7 +46,7 @@ fn ring(geo: Geometry) -> (Arc<Memory>, Ring) {
     let mem = Arc::new(Memory::new(len));
     // SAFETY: a zeroed, 64-aligned region of `len` bytes that no one else
     // sees yet, kept alive by the returned `Arc` for every use of the ring.
-    let ring = unsafe { Ring::init(mem.base(), len, geo) }.unwrap();
+    let ring = Ring::init(unsafe { Region::new(mem.base(), len) }, geo).unwrap();
     (mem, ring)
 }
 

@@ -1,8 +1,8 @@
 //! The door under `--cfg loom`: what the models in `tests/loom_*.rs` run on.
 //!
-//! - **Memory.** A model makes its region with [`Memory::new`] and hands
-//!   [`Memory::base`] to `Ring::init`, `Queue::init`, `Mailbox::at` as it
-//!   would a mapping. The bytes behind `base` are never touched: each word
+//! - **Memory.** A model makes its region with [`Memory::new`], wraps
+//!   [`Memory::base`] in a `Region` and hands it to `Ring::init`,
+//!   `Queue::init`, `Mailbox::at` as it would a mapping. The bytes behind `base` are never touched: each word
 //!   the protocol reaches through [`u32_at`]/[`u64_at`] (found by address)
 //!   is a loom atomic holding 0 at first (the region is zero-filled). They
 //!   are all made by `Memory::new`, one per 4 bytes and one per 8 (loom
@@ -340,19 +340,19 @@ pub fn event_wait(notify: &AtomicU32, waiters: &AtomicU32, ready: impl FnMut() -
 /// The ring's payload copy into shared memory (word by word under loom).
 ///
 /// # Safety
-/// As `ring::copy_in`: `dst` is 8-aligned in a [`Memory`], with room for
+/// As `region::copy_in`: `dst` is 8-aligned in a [`Memory`], with room for
 /// `src.len()` rounded up to 8.
 pub unsafe fn copy_in(src: &[u8], dst: *mut u8) {
     // SAFETY: forwarded from the caller.
-    unsafe { crate::ring::copy_in(src, dst) }
+    unsafe { crate::region::copy_in(src, dst) }
 }
 
 /// The ring's payload copy out of shared memory (word by word under loom).
 ///
 /// # Safety
-/// As `ring::copy_out`: `src` is 8-aligned in a [`Memory`], valid for `len`
+/// As `region::copy_out`: `src` is 8-aligned in a [`Memory`], valid for `len`
 /// rounded up to 8; `dst` is valid for `len` writes.
 pub unsafe fn copy_out(src: *const u8, dst: *mut u8, len: usize) {
     // SAFETY: forwarded from the caller.
-    unsafe { crate::ring::copy_out(src, dst, len) }
+    unsafe { crate::region::copy_out(src, dst, len) }
 }
