@@ -1505,3 +1505,34 @@ fn a_service_whose_request_slots_cannot_hold_the_request_header_is_corrupt() {
         other => panic!("expected a corrupt-segment error, got {other:?}"),
     }
 }
+
+#[test]
+fn a_corrupt_request_queue_is_named_in_the_request_error() {
+    // Before, a request that found the request queue damaged failed with
+    // "reply is corrupt", pointing at the wrong place.
+    use shm_comm::reqrep::{DynReplier, DynRequester, RequestError, ServiceOptions};
+    let ch = TestChannel::new("badreqqueue");
+    let _rep = DynReplier::create(ch.name(), ServiceOptions::default()).unwrap();
+    let req = DynRequester::connect(ch.name(), SHORT).unwrap();
+    let path = PathBuf::from(SHM_DIR).join(segment::file_name(ch.name(), "svc").unwrap());
+    let f = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&path)
+        .unwrap();
+    let mut off = [0u8; 8];
+    f.read_exact_at(&mut off, hdr::REGION_OFF as u64).unwrap();
+    // The state of cell 0 (after the participant table and the queue's
+    // 320-byte control block): FULL of lap 5, impossible at position 0.
+    let at = u64::from_ne_bytes(off) + segment::TABLE_LEN as u64 + 320;
+    f.write_all_at(&(5u64 << 32 | 2 << 30).to_ne_bytes(), at)
+        .unwrap();
+    match req.request(b"x", shm_comm::Codec::Raw, SHORT) {
+        Err(e @ RequestError::Corrupt(_)) => {
+            let text = e.to_string();
+            assert!(text.contains("request queue"), "{text}");
+            assert!(!text.contains("reply"), "{text}");
+        }
+        other => panic!("expected a corrupt-service error, got {other:?}"),
+    }
+}
