@@ -1536,3 +1536,45 @@ fn a_corrupt_request_queue_is_named_in_the_request_error() {
         other => panic!("expected a corrupt-service error, got {other:?}"),
     }
 }
+
+#[test]
+fn a_subscriber_sent_ahead_of_the_writer_by_a_forged_write_sequence_resumes() {
+    // Before: a forged write sequence made a lapped subscriber skip far
+    // ahead; once the publisher wrote the real sequence again, the
+    // subscriber waited for messages the publisher would not reach for
+    // 2^40 sends: silently dead while its publisher was alive.
+    let ch = TestChannel::new("aheadofwriter");
+    let mut p = DynPublisher::create(ch.name(), GEO).unwrap();
+    let mut s = DynSubscriber::connect(ch.name(), short()).unwrap();
+    for i in 0..10 {
+        p.send_bytes(&pattern(5, i)).unwrap();
+        assert_eq!(s.try_recv().unwrap().data, pattern(5, i));
+    }
+    // The subscriber waits for message 10: its entry claims a newer
+    // message, and the write sequence says 2^40 were published.
+    let region = region_of(ch.name());
+    poke(
+        ch.name(),
+        region + ring::WRITE_SEQ,
+        &(1u64 << 40).to_ne_bytes(),
+    );
+    poke(ch.name(), entry_off(region, 10), &1000u64.to_ne_bytes());
+    let _ = s.try_recv();
+    // The publisher goes on (writing the real write sequence back).
+    let mut errors = 0;
+    for i in 10..30 {
+        p.send_bytes(&pattern(5, i)).unwrap();
+        match s.recv_timeout(Duration::from_millis(20)) {
+            Ok(f) => {
+                assert_eq!(f.data, pattern(5, i));
+                return;
+            }
+            Err(RecvTimeoutError::Corrupt(e)) => {
+                eprintln!("corrupt: {e}");
+                errors += 1;
+            }
+            Err(RecvTimeoutError::Timeout) => {}
+        }
+    }
+    panic!("no message in 20 sends ({errors} corrupt errors)");
+}
