@@ -891,6 +891,21 @@ struct Target {
     len: u64,
     /// `(mode, start, end)` byte ranges of the file.
     areas: Vec<(&'static str, u64, u64)>,
+    /// Offset of the queue (work queue, or a service's request queue).
+    queue: Option<u64>,
+}
+
+impl Target {
+    /// The queue's enqueue and dequeue positions are impossible: more
+    /// than a queue apart, or the dequeue position ahead. Such a queue
+    /// never heals (see the ignored test at the end of this file).
+    fn queue_desynced(&self) -> Option<String> {
+        let q = self.queue?;
+        let cap = u32_at(&self.file, q);
+        let (enq, deq) = (u64_at(&self.file, q + 64), u64_at(&self.file, q + 128));
+        let apart = enq.wrapping_sub(deq) as i64;
+        (apart < 0 || apart > cap as i64).then(|| format!("enqueue {enq} dequeue {deq}"))
+    }
 }
 
 fn u32_at(f: &std::fs::File, off: u64) -> u64 {
@@ -917,6 +932,7 @@ fn target(name: &str, role: &str, what: &'static str) -> Target {
     let len = file.metadata().unwrap().len();
     let region = u64_at(&file, 80);
     let mut areas = vec![("header", 0, region), ("random", 0, len)];
+    let mut queue = None;
     if role == "pub" {
         // The ring: control block, entries, then pins and chunks.
         let cap = u32_at(&file, region);
@@ -926,6 +942,7 @@ fn target(name: &str, role: &str, what: &'static str) -> Target {
     } else {
         // The participant table, then the queue, then (services) mailboxes.
         let body = region + segment::TABLE_LEN as u64;
+        queue = Some(body);
         let cap = u32_at(&file, body);
         let max = u32_at(&file, body + 4);
         let stride = (16 + max.div_ceil(8) * 8).div_ceil(64) * 64;
@@ -942,15 +959,17 @@ fn target(name: &str, role: &str, what: &'static str) -> Target {
         file,
         len,
         areas,
+        queue,
     }
 }
 
-/// One scribble: a random area, offset and kind of damage. Returns the mode.
-fn scribble(t: &Target, rng: &mut Rng) -> &'static str {
+/// One scribble: a random area, offset and kind of damage. Returns the
+/// area and what was written where.
+fn scribble(t: &Target, rng: &mut Rng) -> (&'static str, String) {
     let (mode, start, end) = t.areas[rng.below(t.areas.len() as u64) as usize];
     let end = end.min(t.len);
     if end <= start + 8 {
-        return mode;
+        return (mode, String::new());
     }
     let off = start + rng.below(end - start - 8);
     let word_at = off & !7;
@@ -969,11 +988,11 @@ fn scribble(t: &Target, rng: &mut Rng) -> &'static str {
             let mut junk = vec![0u8; 1 + rng.below(16) as usize];
             junk.iter_mut().for_each(|b| *b = rng.next() as u8);
             let _ = t.file.write_all_at(&junk, off);
-            return mode;
+            return (mode, format!("{mode}@{off}:{} junk bytes", junk.len()));
         }
     };
     let _ = t.file.write_all_at(&new.to_ne_bytes(), word_at);
-    mode
+    (mode, format!("{mode}@{word_at}:{old:#x}->{new:#x}"))
 }
 
 #[test]
@@ -984,7 +1003,7 @@ fn chaos_hostile_writer() {
     let mut attacks: HashMap<&'static str, u64> = HashMap::new();
     let mut verdicts: HashMap<String, u64> = HashMap::new();
     let mut ops: HashMap<String, u64> = HashMap::new();
-    let (mut crashes, mut hangs, mut dead) = (0u64, 0u64, 0u64);
+    let (mut crashes, mut hangs, mut dead, mut dead_desync) = (0u64, 0u64, 0u64, 0u64);
     for round in 1..=rounds {
         let chans = [
             TestChannel::new("chaos-hostile"),
@@ -1005,14 +1024,16 @@ fn chaos_hostile_writer() {
             target(chans[2].name(), "svc", "reqrep"),
         ];
         let end = Instant::now() + rng.ms(100, 400);
+        let mut log: [Vec<String>; 3] = Default::default();
         while Instant::now() < end {
-            let t = &targets[rng.below(3) as usize];
-            let mode = scribble(t, &mut rng);
+            let i = rng.below(3) as usize;
+            let (mode, what) = scribble(&targets[i], &mut rng);
+            log[i].push(what);
             *attacks.entry(mode).or_default() += 1;
             std::thread::sleep(Duration::from_micros(100 + rng.below(400)));
         }
         // The attack is over: each pair reports and probes its channel.
-        for (p, t) in peers.iter_mut().zip(&targets) {
+        for ((p, t), log) in peers.iter_mut().zip(&targets).zip(&log) {
             p.try_say("probe");
             let Some(stats) = p.try_expect("stats", T) else {
                 eprintln!(
@@ -1031,13 +1052,27 @@ fn chaos_hostile_writer() {
             hangs += field(&stats, "a_slow") + field(&stats, "b_slow");
             match p.try_expect("probe", T) {
                 Some(v) => {
-                    let verdict = v.split_whitespace().next().unwrap_or("").to_owned();
-                    if verdict == "dead" {
+                    let mut verdict = v.split_whitespace().next().unwrap_or("").to_owned();
+                    let desync = t.queue_desynced();
+                    if verdict == "dead" && desync.is_some() {
+                        // Known: a queue whose positions were overwritten
+                        // stalls (see the ignored test below).
+                        verdict = "dead_queue_positions".to_owned();
+                        dead_desync += 1;
+                        eprintln!(
+                            "chaos: hostile round {round}: {} channel stalled, its queue \
+                             positions were overwritten ({}) (seed {seed})",
+                            t.what,
+                            desync.unwrap_or_default()
+                        );
+                    } else if verdict == "dead" {
                         dead += 1;
                         eprintln!(
                             "chaos: hostile round {round}: {} channel dead after the attack \
-                             (seed {seed}); {stats}",
-                            t.what
+                             (seed {seed}); probe: {v}; during the attack: {stats}; \
+                             writes: {}",
+                            t.what,
+                            log.join(" ")
                         );
                     } else if verdict == "typed" {
                         eprintln!("chaos: hostile round {round}: {} typed error: {v}", t.what);
@@ -1093,7 +1128,8 @@ fn chaos_hostile_writer() {
         .sum();
     println!(
         "chaos: hostile rounds={rounds} attacks={total} crashes={crashes} hangs={hangs} \
-         channels recovered={recovered} typed_error={typed} dead={dead} seed={seed}"
+         channels recovered={recovered} typed_error={typed} dead={dead} \
+         stalled_by_overwritten_queue_positions={dead_desync} seed={seed}"
     );
     println!("chaos: hostile attacks by area: {attacks}");
     println!("chaos: hostile verdicts: {}", list(&verdicts));
@@ -1559,4 +1595,52 @@ fn chaos_other_uid_squats_names() {
     std::fs::set_permissions(&dir.0, std::os::unix::fs::PermissionsExt::from_mode(0o1777)).unwrap();
     let line = child_ok("squat", &[], &[("SHM_COMM_DIR", dir.0.to_str().unwrap())]);
     println!("chaos: squat uid=65534{line}");
+}
+
+/// Found by the hostile writer: a queue whose enqueue or dequeue position
+/// was overwritten never heals. Here every later push succeeds (after one
+/// `Corrupt` per cell, which resets the cell to the bogus position's lap),
+/// and the puller, whose dequeue position is laps behind, skips every such
+/// cell as `Corrupt`: every job sent afterwards is lost, with typed errors
+/// on both ends, for as long as the queue lives. Other damage to the
+/// positions leaves the pusher finding the queue full and the puller
+/// finding it empty, forever and without an error (the hostile writer's
+/// `stalled_by_overwritten_queue_positions`). Healing needs a rule that
+/// re-derives the positions from the cells; ignored until then.
+#[test]
+#[ignore = "the queue does not resync a scribbled enqueue position"]
+fn a_queue_whose_enqueue_position_was_scribbled_delivers_again() {
+    let ch = TestChannel::new("chaos-enq");
+    let opts = QueueOptions {
+        capacity: 16,
+        max_payload: 64,
+    };
+    let push = DynPusher::create(ch.name(), opts).unwrap();
+    let pull = DynPuller::connect(ch.name(), T).unwrap();
+    for i in 0..5u8 {
+        push.try_send(&[i], Codec::Raw).unwrap();
+        assert_eq!(pull.recv_timeout(T).unwrap().data, [i]);
+    }
+    // The enqueue position (queue offset 64, after the participant table)
+    // jumps 1000 laps ahead.
+    let t = target(ch.name(), "queue", "pipeline");
+    let enq = u64_at(&t.file, 80) + segment::TABLE_LEN as u64 + 64;
+    let old = u64_at(&t.file, enq);
+    t.file
+        .write_all_at(&(old + 16 * 1000).to_ne_bytes(), enq)
+        .unwrap();
+    let (mut delivered, mut errors) = (0, 0);
+    for i in 0..200u64 {
+        match push.send_deadline(&i.to_le_bytes(), Codec::Raw, Some(Instant::now() + T)) {
+            Ok(()) => {}
+            Err(_) => errors += 1,
+        }
+        match pull.recv_timeout(Duration::from_millis(50)) {
+            Ok(_) => delivered += 1,
+            Err(RecvTimeoutError::Corrupt(_)) => errors += 1,
+            Err(RecvTimeoutError::Timeout) => {}
+        }
+    }
+    eprintln!("after the scribble: delivered {delivered} of 200, typed errors {errors}");
+    assert!(delivered >= 200 - 2 * 16, "delivered {delivered} of 200");
 }

@@ -286,7 +286,9 @@ fn chaos_pair_service(name: &str) {
     let (recv_t, call_t) = (Duration::from_millis(20), Duration::from_millis(100));
     let serve = |r: &Replier<Ask, Answer>| match r.recv_timeout(recv_t) {
         Ok((call, ask)) => match r.reply(&call, &answer(&ask, 1)) {
-            Ok(_) => Outcome::Ok,
+            Ok(true) => Outcome::Ok,
+            // Discarded: the requester no longer waits for this call.
+            Ok(false) => Outcome::Bad,
             Err(e) => Outcome::Typed(e.to_string()),
         },
         Err(RecvTimeoutError::Timeout) => Outcome::Timeout,
@@ -310,11 +312,14 @@ fn chaos_pair_service(name: &str) {
             *seq += 1;
         },
         |r, (q, _)| {
+            // The requester may see only timeouts while the replier sees
+            // the damage: the replier's outcomes count in the verdict.
             let done = AtomicBool::new(false);
-            std::thread::scope(|s| {
+            let served = pair::OpStats::default();
+            let verdict = std::thread::scope(|s| {
                 s.spawn(|| {
                     while !done.load(Ordering::Relaxed) {
-                        serve(r);
+                        served.time(recv_t, || serve(r));
                     }
                 });
                 let mut seq = MARK;
@@ -324,7 +329,13 @@ fn chaos_pair_service(name: &str) {
                 });
                 done.store(true, Ordering::Relaxed);
                 verdict
-            })
+            });
+            let replier = served.line("replier");
+            if verdict == "dead" && !served.last_error().is_empty() {
+                format!("typed replier:{} {replier}", served.last_error())
+            } else {
+                format!("{verdict} {replier}")
+            }
         },
     );
 }
