@@ -22,7 +22,7 @@
 //!   `EMPTY (L + 1)`.
 //!
 //! The claimer (30 bits) is the claim token of the participant (see
-//! [`Peers`](crate::segment::Peers): its participant-table index and start
+//! [`Peers`]: its participant-table index and start
 //! time, so that a claim by a dead process is recognized even once its
 //! pid belongs to another live process); a queue without peers (tests on
 //! heap memory) records the pid. Any state more than a lap away from the
@@ -38,6 +38,16 @@
 //!   at risk. Each puller can therefore lose at most one job, the one it was
 //!   receiving when killed.
 //!
+//! # Overwritten positions
+//! The two positions are hints that never drift more than a queue (plus
+//! one claim per participant) apart, the dequeue position never ahead. A
+//! push that finds the queue full or a pop that finds it empty, on its
+//! repairing pass, checks that: positions further apart (written by a
+//! broken peer) would leave pushers finding it full and pullers empty
+//! forever, so the enqueue position is moved back to the dequeue position
+//! and the call reports [`PushError::Corrupt`] or [`TryRecvError::Corrupt`].
+//! Cells in impossible laps are then reset as above; jobs flow again.
+//!
 //! # Region layout
 //! ```text
 //! 0     geometry: capacity u32, max_payload u32
@@ -51,7 +61,7 @@ use std::time::Instant;
 
 use crate::error::TryRecvError;
 use crate::ring::{copy_in, copy_out};
-use crate::segment::Peers;
+use crate::segment::{Peers, MAX_PARTICIPANTS};
 use crate::sync::{self, AtomicU32, AtomicU64, Ordering};
 
 const OFF_CAPACITY: usize = 0;
@@ -348,6 +358,41 @@ impl Queue {
         self.geo.capacity.saturating_add(64)
     }
 
+    /// With `repair`, after a push found the queue full or a pop found it
+    /// empty: if the enqueue and dequeue positions are further apart than
+    /// any run of the protocol allows (a peer wrote one of them), moves
+    /// the enqueue position back to the dequeue position and says what
+    /// was found. Without this, a pusher could find the queue full and
+    /// every puller find it empty, forever.
+    ///
+    /// The dequeue position is read before and after the enqueue position
+    /// and must not have moved: then the enqueue position can be at most
+    /// a queue plus the claims not yet reflected in the dequeue position
+    /// (one per participant) ahead of it, and never behind it. The move is
+    /// a compare-and-swap from the value read, so a push meanwhile makes
+    /// it give up. Jobs between the positions are then found by pushers
+    /// (a cell that still holds its job is stepped over) or, in cells of
+    /// impossible laps, reset like any impossible cell.
+    fn resync_positions(&self, repair: bool) -> Option<String> {
+        if !repair {
+            return None;
+        }
+        let (enq, deq) = (self.u64_at(OFF_ENQ), self.u64_at(OFF_DEQ));
+        let d = deq.load(Ordering::Relaxed);
+        let e = enq.load(Ordering::Relaxed);
+        let slack = u64::from(self.geo.capacity) + u64::from(MAX_PARTICIPANTS);
+        if e.wrapping_sub(d) <= slack || deq.load(Ordering::Relaxed) != d {
+            return None;
+        }
+        // Relaxed: positions are hints; cell states order the data.
+        enq.compare_exchange(e, d, Ordering::Relaxed, Ordering::Relaxed)
+            .ok()?;
+        Some(format!(
+            "enqueue position {e} and dequeue position {d} cannot both be right; \
+             enqueue position moved back to {d}"
+        ))
+    }
+
     /// Pushes `data` tagged `tag`, or returns [`PushError::Full`]. With
     /// `repair`, cells blocking the way that are held by dead processes are
     /// freed first (costs a `/proc` lookup, so callers pass it when they
@@ -419,7 +464,7 @@ impl Queue {
                     _ => false,
                 };
                 if !stuck && enq.load(Ordering::Relaxed) == pos {
-                    return Err(PushError::Full);
+                    return Err(self.full(repair));
                 }
                 continue;
             }
@@ -439,7 +484,23 @@ impl Queue {
                 kind_name(kind)
             )));
         }
-        Err(PushError::Full)
+        Err(self.full(repair))
+    }
+
+    /// What a push that found no room returns (see `resync_positions`).
+    fn full(&self, repair: bool) -> PushError {
+        match self.resync_positions(repair) {
+            Some(why) => PushError::Corrupt(why),
+            None => PushError::Full,
+        }
+    }
+
+    /// What a pop that found no job returns (see `resync_positions`).
+    fn empty(&self, repair: bool) -> TryRecvError {
+        match self.resync_positions(repair) {
+            Some(why) => TryRecvError::Corrupt(why),
+            None => TryRecvError::Empty,
+        }
     }
 
     /// Copies the next job into `dst` (room for `cap` bytes) and returns
@@ -525,14 +586,14 @@ impl Queue {
                 {
                     continue;
                 }
-                return Err(TryRecvError::Empty);
+                return Err(self.empty(repair));
             }
             if d == -1 && kind == READING {
                 // The previous lap's job is still being copied out.
                 if repair && self.repair(off, s, pid, enc(lap, EMPTY, 0)) {
                     continue;
                 }
-                return Err(TryRecvError::Empty);
+                return Err(self.empty(repair));
             }
             // Any other state is impossible for a position that has not
             // moved meanwhile: the dequeue position passes a cell only by
@@ -559,7 +620,7 @@ impl Queue {
                 kind_name(kind)
             )));
         }
-        Err(TryRecvError::Empty)
+        Err(self.empty(repair))
     }
 
     /// `true` if a `try_pop` may find a job now: the cell at the dequeue
