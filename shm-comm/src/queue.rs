@@ -367,21 +367,6 @@ impl Queue {
         self.geo.capacity.saturating_add(64)
     }
 
-    /// With `repair`, after a push found the queue full or a pop found it
-    /// empty: if the enqueue and dequeue positions are further apart than
-    /// any run of the protocol allows (a peer wrote one of them), moves
-    /// the enqueue position back to the dequeue position and says what
-    /// was found. Without this, a pusher could find the queue full and
-    /// every puller find it empty, forever.
-    ///
-    /// The dequeue position is read before and after the enqueue position
-    /// and must not have moved: then the enqueue position can be at most
-    /// a queue plus the claims not yet reflected in the dequeue position
-    /// (one per participant) ahead of it, and never behind it. The move is
-    /// a compare-and-swap from the value read, so a push meanwhile makes
-    /// it give up. Jobs between the positions are then found by pushers
-    /// (a cell that still holds its job is stepped over) or, in cells of
-    /// impossible laps, reset like any impossible cell.
     /// When the cell at offset `off` still holds state `s`, which the
     /// position at offset `other` needed another process to move on before
     /// passing position `beyond` (pushers pass a position only after
@@ -400,6 +385,21 @@ impl Queue {
         (self.u64_at(off).load(Ordering::Acquire) == s).then_some(o)
     }
 
+    /// With `repair`, after a push found the queue full or a pop found it
+    /// empty: if the enqueue and dequeue positions are further apart than
+    /// any run of the protocol allows (a peer wrote one of them), moves
+    /// the enqueue position back to the dequeue position and says what
+    /// was found. Without this, a pusher could find the queue full and
+    /// every puller find it empty, forever.
+    ///
+    /// The dequeue position is read before and after the enqueue position
+    /// and must not have moved: then the enqueue position can be at most
+    /// a queue plus the claims not yet reflected in the dequeue position
+    /// (one per participant) ahead of it, and never behind it. The move is
+    /// a compare-and-swap from the value read, so a push meanwhile makes
+    /// it give up. Jobs between the positions are then found by pushers
+    /// (a cell that still holds its job is stepped over) or, in cells of
+    /// impossible laps, reset like any impossible cell.
     fn resync_positions(&self, repair: bool) -> Option<String> {
         if !repair {
             return None;
