@@ -321,3 +321,76 @@ fn a_service_whose_request_slots_cannot_hold_the_request_header_is_corrupt() {
         other => panic!("expected a corrupt-segment error, got {other:?}"),
     }
 }
+
+#[test]
+fn a_corrupt_request_queue_is_named_in_the_request_error() {
+    // Before, a request that found the request queue damaged failed with
+    // "reply is corrupt", pointing at the wrong place.
+    use shm_comm::reqrep::{DynReplier, DynRequester, RequestError, ServiceOptions};
+    let ch = TestChannel::new("badreqqueue");
+    let _rep = DynReplier::create(ch.name(), ServiceOptions::default()).unwrap();
+    let req = DynRequester::connect(ch.name(), SHORT).unwrap();
+    let path = PathBuf::from(SHM_DIR).join(segment::file_name(ch.name(), "svc").unwrap());
+    let f = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&path)
+        .unwrap();
+    let mut off = [0u8; 8];
+    f.read_exact_at(&mut off, hdr::REGION_OFF as u64).unwrap();
+    // The state of cell 0 (after the participant table and the queue's
+    // 320-byte control block): FULL of lap 5, impossible at position 0.
+    let at = u64::from_ne_bytes(off) + segment::TABLE_LEN as u64 + 320;
+    f.write_all_at(&(5u64 << 32 | 2 << 30).to_ne_bytes(), at)
+        .unwrap();
+    match req.request(b"x", shm_comm::Codec::Raw, SHORT) {
+        Err(e @ RequestError::Corrupt(_)) => {
+            let text = e.to_string();
+            assert!(text.contains("request queue"), "{text}");
+            assert!(!text.contains("reply"), "{text}");
+        }
+        other => panic!("expected a corrupt-service error, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_subscriber_sent_ahead_of_the_writer_by_a_forged_write_sequence_resumes() {
+    // Before: a forged write sequence made a lapped subscriber skip far
+    // ahead; once the publisher wrote the real sequence again, the
+    // subscriber waited for messages the publisher would not reach for
+    // 2^40 sends: silently dead while its publisher was alive.
+    let ch = TestChannel::new("aheadofwriter");
+    let mut p = DynPublisher::create(ch.name(), GEO).unwrap();
+    let mut s = DynSubscriber::connect(ch.name(), short()).unwrap();
+    for i in 0..10 {
+        p.send_bytes(&pattern(5, i)).unwrap();
+        assert_eq!(s.try_recv().unwrap().data, pattern(5, i));
+    }
+    // The subscriber waits for message 10: its entry claims a newer
+    // message, and the write sequence says 2^40 were published.
+    let region = region_of(ch.name());
+    poke(
+        ch.name(),
+        region + ring::WRITE_SEQ,
+        &(1u64 << 40).to_ne_bytes(),
+    );
+    poke(ch.name(), entry_off(region, 10), &1000u64.to_ne_bytes());
+    let _ = s.try_recv();
+    // The publisher goes on (writing the real write sequence back).
+    let mut errors = 0;
+    for i in 10..30 {
+        p.send_bytes(&pattern(5, i)).unwrap();
+        match s.recv_timeout(Duration::from_millis(20)) {
+            Ok(f) => {
+                assert_eq!(f.data, pattern(5, i));
+                return;
+            }
+            Err(RecvTimeoutError::Corrupt(e)) => {
+                eprintln!("corrupt: {e}");
+                errors += 1;
+            }
+            Err(RecvTimeoutError::Timeout) => {}
+        }
+    }
+    panic!("no message in 20 sends ({errors} corrupt errors)");
+}

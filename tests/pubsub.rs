@@ -384,3 +384,32 @@ fn borrow_limits_per_subscriber_and_per_topic_are_released_by_drops_on_any_threa
     assert!(t.elapsed() < Duration::from_secs(1));
     drop((held, idle));
 }
+
+#[test]
+fn a_subscriber_polling_with_short_timeouts_reattaches_to_a_replaced_publisher() {
+    // Before: only a wait longer than the 100 ms health check looked for a
+    // new publisher, so a control loop polling with recv_timeout(5 ms)
+    // never left the dead publisher's segment.
+    let ch = TestChannel::new("pubdeath-poll");
+    let mut holder = peer(&["hold", ch.name()]);
+    holder.expect("ready", T);
+    let mut sub = Subscriber::<Check>::connect(ch.name()).unwrap();
+    holder.kill();
+    let mut p = Publisher::<Check>::create(ch.name()).unwrap();
+    let t0 = Instant::now();
+    let mut seq = 0;
+    loop {
+        p.send(&Check::new(seq)).unwrap();
+        seq += 1;
+        if let Ok(m) = sub.recv_timeout(Duration::from_millis(5)) {
+            assert!(m.verify());
+            break;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(5),
+            "the subscriber never reattached"
+        );
+    }
+    eprintln!("reattached after {:.2?}", t0.elapsed());
+    assert!(sub.raw().publisher_alive());
+}

@@ -389,6 +389,8 @@ pub struct RawSubscriber {
     missed_before: u64,
     /// The last wait timed out: do not spin on the next one.
     idle: bool,
+    /// When a wait last looked for a replaced publisher.
+    last_health: Instant,
 }
 
 /// How often a blocked subscriber checks that its publisher is still there.
@@ -413,6 +415,7 @@ impl RawSubscriber {
             opts,
             missed_before: 0,
             idle: false,
+            last_health: Instant::now(),
         })
     }
 
@@ -528,6 +531,12 @@ impl RawSubscriber {
                 return true;
             }
             if deadline.is_some_and(|d| Instant::now() >= d) {
+                // A caller that polls with timeouts shorter than the health
+                // check must still find a new publisher: look at most once
+                // per HEALTH_CHECK (it reads `/proc`).
+                if self.last_health.elapsed() >= HEALTH_CHECK {
+                    self.reattach_if_replaced();
+                }
                 return false;
             }
             self.reattach_if_replaced();
@@ -559,6 +568,7 @@ impl RawSubscriber {
     /// If the publisher is gone and a new one created the topic again,
     /// switches to the new segment (from its first message).
     fn reattach_if_replaced(&mut self) {
+        self.last_health = Instant::now();
         if self.publisher_alive() || !self.seg.is_replaced() {
             return;
         }

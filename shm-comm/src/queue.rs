@@ -38,6 +38,25 @@
 //!   at risk. Each puller can therefore lose at most one job, the one it was
 //!   receiving when killed.
 //!
+//! # Overwritten positions
+//! The two positions are hints that never drift more than a queue (plus
+//! one claim per participant) apart, the dequeue position never ahead;
+//! pushers pass a position only after claiming its cell, pullers only
+//! after claiming or skipping its job. A peer that writes garbage into a
+//! position breaks that, and could leave pushers finding the queue full
+//! and pullers finding it empty, forever. So a push that finds the queue
+//! full, or a pop that finds it empty, on its repairing pass checks what
+//! it found against the other position, and reports
+//! [`PushError::Corrupt`] or [`TryRecvError::Corrupt`] after mending it:
+//! - positions too far apart: the enqueue position moves back to the
+//!   dequeue position;
+//! - an empty cell at the dequeue position that the enqueue position has
+//!   passed: the enqueue position moves back to it;
+//! - the job a lap before the enqueue position, which the dequeue position
+//!   has passed: it is dropped.
+//!
+//! Cells in impossible laps are then reset as above; jobs flow again.
+//!
 //! # Region layout
 //! ```text
 //! 0     geometry: capacity u32, max_payload u32
@@ -53,7 +72,7 @@ use std::time::Instant;
 use crate::error::TryRecvError;
 use crate::region::state::{dec, enc};
 use crate::region::{align_up, Region};
-use crate::segment::Peers;
+use crate::segment::{Peers, MAX_PARTICIPANTS};
 use crate::sync::{self, AtomicU32, AtomicU64, Ordering};
 
 const OFF_CAPACITY: usize = 0;
@@ -317,6 +336,59 @@ impl Queue {
         self.geo.capacity.saturating_add(64)
     }
 
+    /// When the cell at offset `off` still holds state `s`, which the
+    /// position at offset `other` needed another process to move on before
+    /// passing position `beyond` (pushers pass a position only after
+    /// claiming its cell, pullers only after claiming or skipping its
+    /// job): returns that position if it is past `beyond`. The cell will
+    /// then never move on by itself; only a peer that overwrote a position
+    /// can cause it.
+    fn passed(&self, other: usize, beyond: u64, off: usize, s: u64) -> Option<u64> {
+        // Acquire: pairs with the Release advances of the position: the
+        // cell state that allowed the advance is visible to the load below.
+        let o = self.u64_at(other).load(Ordering::Acquire);
+        if o.wrapping_sub(beyond) as i64 <= 0 {
+            return None;
+        }
+        // Acquire: as the callers' loads of the cell state.
+        (self.u64_at(off).load(Ordering::Acquire) == s).then_some(o)
+    }
+
+    /// With `repair`, after a push found the queue full or a pop found it
+    /// empty: if the enqueue and dequeue positions are further apart than
+    /// any run of the protocol allows (a peer wrote one of them), moves
+    /// the enqueue position back to the dequeue position and says what
+    /// was found. Without this, a pusher could find the queue full and
+    /// every puller find it empty, forever.
+    ///
+    /// The dequeue position is read before and after the enqueue position
+    /// and must not have moved: then the enqueue position can be at most
+    /// a queue plus the claims not yet reflected in the dequeue position
+    /// (one per participant) ahead of it, and never behind it. The move is
+    /// a compare-and-swap from the value read, so a push meanwhile makes
+    /// it give up. Jobs between the positions are then found by pushers
+    /// (a cell that still holds its job is stepped over) or, in cells of
+    /// impossible laps, reset like any impossible cell.
+    fn resync_positions(&self, repair: bool) -> Option<String> {
+        if !repair {
+            return None;
+        }
+        let (enq, deq) = (self.u64_at(OFF_ENQ), self.u64_at(OFF_DEQ));
+        let d = deq.load(Ordering::Relaxed);
+        let e = enq.load(Ordering::Relaxed);
+        let slack = u64::from(self.geo.capacity) + u64::from(MAX_PARTICIPANTS);
+        if e.wrapping_sub(d) <= slack || deq.load(Ordering::Relaxed) != d {
+            return None;
+        }
+        // Relaxed: positions are hints; cell states order the data.
+        enq.compare_exchange(e, d, Ordering::Relaxed, Ordering::Relaxed)
+            .ok()?;
+        Some(format!(
+            "enqueue position {e} and dequeue position {d} cannot both be right; \
+             enqueue position moved back to {d}"
+        ))
+    }
+
     /// Pushes `data` tagged `tag`, or returns [`PushError::Full`]. With
     /// `repair`, cells blocking the way that are held by dead processes are
     /// freed first (costs a `/proc` lookup, so callers pass it when they
@@ -349,10 +421,12 @@ impl Queue {
                     continue;
                 }
                 // Advance (or find it already advanced by a helper).
+                // Release: pairs with the Acquire load in `passed_by`; the
+                // cell left this position's state before the position moved.
                 let _ = enq.compare_exchange(
                     pos,
                     pos.wrapping_add(1),
-                    Ordering::Relaxed,
+                    Ordering::Release,
                     Ordering::Relaxed,
                 );
                 self.prefetch_cell(pos.wrapping_add(PREFETCH_AHEAD));
@@ -372,10 +446,12 @@ impl Queue {
             if d == 0 || (d == 1 && kind == EMPTY) {
                 // Position already taken (and maybe already emptied again):
                 // help it advance.
+                // Release: pairs with the Acquire load in `passed_by`; the
+                // cell left this position's state before the position moved.
                 let _ = enq.compare_exchange(
                     pos,
                     pos.wrapping_add(1),
-                    Ordering::Relaxed,
+                    Ordering::Release,
                     Ordering::Relaxed,
                 );
                 continue;
@@ -388,7 +464,26 @@ impl Queue {
                     _ => false,
                 };
                 if !stuck && enq.load(Ordering::Relaxed) == pos {
-                    return Err(PushError::Full);
+                    let before = pos.wrapping_sub(u64::from(self.geo.capacity));
+                    if repair && kind == FULL {
+                        if let Some(d) = self.passed(OFF_DEQ, before, off, s) {
+                            // No puller will take this job: they went on at
+                            // `d`. Drop it for this position's job.
+                            // AcqRel: as for any claim of the cell.
+                            let _ = state.compare_exchange(
+                                s,
+                                enc(lap, EMPTY, 0),
+                                Ordering::AcqRel,
+                                Ordering::Relaxed,
+                            );
+                            return Err(PushError::Corrupt(format!(
+                                "cell {} holds the job of position {before}, but the \
+                                 dequeue position was at {d}; dropped",
+                                pos % u64::from(self.geo.capacity)
+                            )));
+                        }
+                    }
+                    return Err(self.full(repair));
                 }
                 continue;
             }
@@ -408,7 +503,23 @@ impl Queue {
                 kind_name(kind)
             )));
         }
-        Err(PushError::Full)
+        Err(self.full(repair))
+    }
+
+    /// What a push that found no room returns (see `resync_positions`).
+    fn full(&self, repair: bool) -> PushError {
+        match self.resync_positions(repair) {
+            Some(why) => PushError::Corrupt(why),
+            None => PushError::Full,
+        }
+    }
+
+    /// What a pop that found no job returns (see `resync_positions`).
+    fn empty(&self, repair: bool) -> TryRecvError {
+        match self.resync_positions(repair) {
+            Some(why) => TryRecvError::Corrupt(why),
+            None => TryRecvError::Empty,
+        }
     }
 
     /// Copies the next job into `dst` (room for `cap` bytes) and returns
@@ -475,10 +586,12 @@ impl Queue {
                 {
                     continue;
                 }
+                // Release: pairs with the Acquire load in `passed_by`; the
+                // cell left this position's state before the position moved.
                 let _ = deq.compare_exchange(
                     pos,
                     pos.wrapping_add(1),
-                    Ordering::Relaxed,
+                    Ordering::Release,
                     Ordering::Relaxed,
                 );
                 let len = self.u32_at(off + 8).load(Ordering::Relaxed);
@@ -504,10 +617,12 @@ impl Queue {
             }
             if d == 1 || (d == 0 && kind == READING) {
                 // Already taken: help the position advance.
+                // Release: pairs with the Acquire load in `passed_by`; the
+                // cell left this position's state before the position moved.
                 let _ = deq.compare_exchange(
                     pos,
                     pos.wrapping_add(1),
-                    Ordering::Relaxed,
+                    Ordering::Release,
                     Ordering::Relaxed,
                 );
                 continue;
@@ -521,14 +636,32 @@ impl Queue {
                 {
                     continue;
                 }
-                return Err(TryRecvError::Empty);
+                if repair && kind == EMPTY {
+                    if let Some(e) = self.passed(OFF_ENQ, pos, off, s) {
+                        // No pusher will fill this cell: the pushers went on
+                        // at `e`. Send them back here.
+                        // Relaxed: positions are hints; cells order the data.
+                        if self
+                            .u64_at(OFF_ENQ)
+                            .compare_exchange(e, pos, Ordering::Relaxed, Ordering::Relaxed)
+                            .is_ok()
+                        {
+                            return Err(TryRecvError::Corrupt(format!(
+                                "cell {} was EMPTY of lap {lap} at dequeue position {pos} \
+                                 but the enqueue position was at {e}; moved back to {pos}",
+                                pos % u64::from(self.geo.capacity)
+                            )));
+                        }
+                    }
+                }
+                return Err(self.empty(repair));
             }
             if d == -1 && kind == READING {
                 // The previous lap's job is still being copied out.
                 if repair && self.repair(off, s, pid, enc(lap, EMPTY, 0)) {
                     continue;
                 }
-                return Err(TryRecvError::Empty);
+                return Err(self.empty(repair));
             }
             // Any other state is impossible for a position that has not
             // moved meanwhile: the dequeue position passes a cell only by
@@ -543,10 +676,11 @@ impl Queue {
                 Ordering::AcqRel,
                 Ordering::Relaxed,
             );
+            // Release: as for the other advances (see `passed_by`).
             let _ = deq.compare_exchange(
                 pos,
                 pos.wrapping_add(1),
-                Ordering::Relaxed,
+                Ordering::Release,
                 Ordering::Relaxed,
             );
             return Err(TryRecvError::Corrupt(format!(
@@ -555,7 +689,7 @@ impl Queue {
                 kind_name(kind)
             )));
         }
-        Err(TryRecvError::Empty)
+        Err(self.empty(repair))
     }
 
     /// `true` if a `try_pop` may find a job now: the cell at the dequeue
@@ -743,6 +877,59 @@ mod tests {
             pop(&q).unwrap();
         }
         assert_eq!(pop(&q), Err(TryRecvError::Empty));
+    }
+
+    #[test]
+    fn positions_overwritten_into_a_full_and_empty_stall_are_moved_back() {
+        let (_b, q) = queue(GEO);
+        let enq = q.u64_at(OFF_ENQ);
+        for i in 0..8u8 {
+            q.try_push(&[i], 0, false).unwrap();
+            pop(&q).unwrap();
+        }
+        // A peer moves the enqueue position past 8 (nobody fills it), jobs
+        // 9..12 are sent, and it moves the position past the cell of 12,
+        // which holds a job a lap behind 8: the puller waits at 8 for a
+        // job that never comes, and the pusher at 13 finds job 9, which the
+        // puller never reaches, in its way.
+        enq.store(9, Ordering::Relaxed);
+        for i in 9..12u8 {
+            q.try_push(&[i], 0, false).unwrap();
+        }
+        enq.store(13, Ordering::Relaxed);
+        assert_eq!(q.try_push(b"x", 0, false), Err(PushError::Full));
+        assert_eq!(pop_without_repair(&q), Err(TryRecvError::Empty));
+        // The repairing pass of a pop sees the enqueue position past a
+        // cell no pusher claimed, and moves it back.
+        assert!(matches!(pop(&q), Err(TryRecvError::Corrupt(_))));
+        q.try_push(&[8], 0, true).unwrap();
+        for i in 8..12u8 {
+            assert_eq!(pop(&q).unwrap(), [i]);
+        }
+        // A peer moves the dequeue position past job 12 (nobody takes it):
+        // the pusher at 16 finds it in its way.
+        for i in 12..16u8 {
+            q.try_push(&[i], 0, false).unwrap();
+        }
+        q.u64_at(OFF_DEQ).store(13, Ordering::Relaxed);
+        assert_eq!(q.try_push(b"x", 0, false), Err(PushError::Full));
+        assert!(matches!(
+            q.try_push(b"x", 0, true),
+            Err(PushError::Corrupt(_))
+        ));
+        q.try_push(&[16], 0, true).unwrap();
+        for i in 13..17u8 {
+            assert_eq!(pop(&q).unwrap(), [i]);
+        }
+        assert_eq!(pop(&q), Err(TryRecvError::Empty));
+    }
+
+    fn pop_without_repair(q: &Queue) -> Result<Vec<u8>, TryRecvError> {
+        let mut v = vec![0u8; 64];
+        // SAFETY: `v` has 64 bytes.
+        let (len, _) = unsafe { q.try_pop(v.as_mut_ptr(), 64, false) }?;
+        v.truncate(len as usize);
+        Ok(v)
     }
 
     #[test]

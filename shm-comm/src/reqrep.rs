@@ -117,8 +117,9 @@ pub enum RequestError {
         /// The limit.
         max: usize,
     },
-    /// The reply in the mailbox is inconsistent (a misbehaving peer).
-    #[error("reply is corrupt: {0}")]
+    /// The service's shared data is inconsistent (a misbehaving peer): the
+    /// reply in the mailbox, or the request queue the call was sent on.
+    #[error("service data is corrupt: {0}")]
     Corrupt(String),
 }
 
@@ -436,7 +437,7 @@ impl RawRequester {
                 Err(queue::PushError::Full) => {}
                 Err(queue::PushError::Corrupt(why)) => {
                     self.cancel(pending);
-                    return Err(RequestError::Corrupt(why));
+                    return Err(RequestError::Corrupt(format!("request queue: {why}")));
                 }
             }
             if deadline.is_some_and(|d| Instant::now() >= d) {

@@ -744,6 +744,22 @@ impl Reader {
         // Acquire: pairs with the Release store of the entry stamp in `Writer::commit`.
         let s = self.ring.u64_at(e).load(Ordering::Acquire);
         if s < want {
+            // A reader that caught up finds the message one lap before
+            // its own in the entry (or none yet, in the first lap). Any
+            // other older stamp can also mean that this reader is ahead of
+            // the writer (a forged write sequence made it skip there): it
+            // would wait forever for messages the writer will not reach.
+            let lap_before = want.saturating_sub(2 * u64::from(self.ring.geo.capacity));
+            if s != lap_before {
+                let head = self.ring.published();
+                if self.next > head {
+                    let was = std::mem::replace(&mut self.next, head);
+                    return Err(TryRecvError::Corrupt(format!(
+                        "reader at message {was} is ahead of the {head} published; \
+                         resumed at {head}"
+                    )));
+                }
+            }
             return Ok(Located::Empty);
         }
         if s > want {

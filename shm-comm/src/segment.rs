@@ -1243,9 +1243,17 @@ impl Table {
     fn register(&self, role: u32) -> Option<u32> {
         let pid = platform::pid();
         let start = platform::process_start_time(pid).unwrap_or(0);
-        // Acquire: pairs with the Release stores of 0 in `prune` and in
-        // `SharedSegment`'s drop (the entry's last owner is done with it).
-        let i = (0..MAX_PARTICIPANTS).find(|&i| self.pid(i).load(Ordering::Acquire) == 0)?;
+        // A free entry keeps its last owner's start time, and that owner's
+        // claims (queue cells, mailboxes) may outlive it. A process started
+        // in the same clock tick would get its claim token in that entry,
+        // and keep the dead claims alive for as long as it lives (a queue
+        // whose pushers then find it full for ever): take another entry.
+        let i = (0..MAX_PARTICIPANTS).find(|&i| {
+            // Acquire: pairs with the Release stores of 0 in `prune` and in
+            // `SharedSegment`'s drop (the entry's last owner is done with it).
+            self.pid(i).load(Ordering::Acquire) == 0
+                && (self.start(i).load(Ordering::Relaxed) ^ start) & TOKEN_START_MASK != 0
+        })?;
         self.role(i).store(role, Ordering::Relaxed);
         self.start(i).store(start, Ordering::Relaxed);
         // Release: pairs with the Acquire loads of `pid` in readers of the
@@ -1654,6 +1662,34 @@ impl Drop for SharedSegment {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_entry_freed_by_a_participant_started_in_the_same_tick_is_not_reused() {
+        // Before: a puller killed within a clock tick (10 ms) of its start,
+        // replaced at once, could be replaced in the same tick: the new one
+        // took the dead one's entry with the same start time, hence its
+        // claim token, and the dead one's claimed cell stayed "alive" (the
+        // chaos suite's long run, seed 91354376877553, round 173: pushers
+        // found the queue full for as long as the new puller lived).
+        let mut heap = vec![0u64; TABLE_LEN / 8 + 8];
+        let base = (heap.as_mut_ptr() as usize).div_ceil(64) * 64;
+        // SAFETY: `base` is 64-aligned with TABLE_LEN zeroed bytes inside
+        // `heap`, which outlives every use below.
+        let region = unsafe { Region::new(base as *mut u8, TABLE_LEN) };
+        let first = Peers::register_in(region, 2);
+        let start = platform::process_start_time(platform::pid()).unwrap();
+        // It died: its entry is free, its start time left in it.
+        let dead = first.fake_entry(0, 0, start);
+        assert_eq!(dead, first.me());
+        let next = Peers::register_in(region, 2);
+        assert_ne!(
+            next.me(),
+            dead,
+            "the new participant took the dead one's token"
+        );
+        assert!(!next.alive(dead));
+        assert!(next.alive(next.me()));
+    }
 
     #[test]
     fn names() {

@@ -244,6 +244,49 @@ impl Peer {
         let _ = self.child.wait();
     }
 
+    /// The child's exit status if it has exited, without waiting.
+    pub fn try_status(&mut self) -> Option<std::process::ExitStatus> {
+        self.child.try_wait().ok().flatten()
+    }
+
+    /// Waits up to `timeout` for the child to exit by itself; its status,
+    /// or `None` (the child is still running) at the timeout.
+    pub fn wait_status(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            if let Some(status) = self.try_status() {
+                return Some(status);
+            }
+            if std::time::Instant::now() >= deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    /// The next line starting with `prefix` (skipping others) within
+    /// `timeout`, or `None` if none came (the child may be stuck or dead).
+    pub fn try_expect(&mut self, prefix: &str, timeout: Duration) -> Option<String> {
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            let l = self.lines.recv_timeout(left).ok()?;
+            if let Some(rest) = l.strip_prefix(prefix) {
+                return Some(rest.trim().to_owned());
+            }
+        }
+    }
+
+    /// Sends a line to the child; `false` if it no longer reads stdin.
+    pub fn try_say(&mut self, line: &str) -> bool {
+        let Some(stdin) = self.stdin.as_mut() else {
+            return false;
+        };
+        writeln!(stdin, "{line}")
+            .and_then(|()| stdin.flush())
+            .is_ok()
+    }
+
     /// Waits for the child to exit by itself; returns `true` on success.
     pub fn wait_success(&mut self, timeout: Duration) -> bool {
         let deadline = std::time::Instant::now() + timeout;
@@ -283,4 +326,166 @@ pub fn field(line: &str, key: &str) -> u64 {
         .unwrap_or_else(|| panic!("no `{key}` in {line:?}"))
         .parse()
         .unwrap_or_else(|_| panic!("`{key}` not a number in {line:?}"))
+}
+
+/// The two-sided roles of the chaos suite's hostile-writer scenario
+/// (`tests/chaos.rs`): both ends of one channel run in one child process,
+/// in two threads, while the test scribbles on the channel's segment.
+pub mod pair {
+    use std::fmt::Write as _;
+    use std::io::BufRead;
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    use std::sync::Mutex;
+    use std::time::{Duration, Instant};
+
+    /// How far past its own timeout an operation may return before it
+    /// counts as a hang.
+    pub const HANG: Duration = Duration::from_secs(5);
+
+    /// What one operation did.
+    #[derive(Debug)]
+    pub enum Outcome {
+        /// It did its work (sent, or received intact data).
+        Ok,
+        /// Nothing to do (an empty poll).
+        Idle,
+        /// It waited its timeout.
+        Timeout,
+        /// It returned a typed error.
+        Typed(String),
+        /// It "succeeded" with damaged data (a scribbled payload).
+        Bad,
+    }
+
+    /// Outcome counters of one side.
+    #[derive(Debug, Default)]
+    pub struct OpStats {
+        ok: AtomicU64,
+        timeout: AtomicU64,
+        typed: AtomicU64,
+        bad: AtomicU64,
+        slow: AtomicU64,
+        last_error: Mutex<String>,
+    }
+
+    impl OpStats {
+        /// Runs one operation whose own timeout is `limit`, and counts its
+        /// outcome; one that returns more than [`HANG`] after `limit`
+        /// counts as slow.
+        pub fn time(&self, limit: Duration, op: impl FnOnce() -> Outcome) {
+            let t0 = Instant::now();
+            let out = op();
+            if t0.elapsed() > limit + HANG {
+                self.slow.fetch_add(1, Ordering::Relaxed);
+            }
+            let c = match out {
+                Outcome::Ok => &self.ok,
+                Outcome::Idle => return,
+                Outcome::Timeout => &self.timeout,
+                Outcome::Bad => &self.bad,
+                Outcome::Typed(e) => {
+                    *self.last_error.lock().unwrap() = e;
+                    &self.typed
+                }
+            };
+            c.fetch_add(1, Ordering::Relaxed);
+        }
+
+        /// `label_ok N label_timeout N ...` for the test to parse.
+        pub fn line(&self, label: &str) -> String {
+            let mut s = String::new();
+            for (k, c) in [
+                ("ok", &self.ok),
+                ("timeout", &self.timeout),
+                ("typed", &self.typed),
+                ("bad", &self.bad),
+                ("slow", &self.slow),
+            ] {
+                let _ = write!(s, "{label}_{k} {} ", c.load(Ordering::Relaxed));
+            }
+            s.trim_end().to_owned()
+        }
+
+        /// The text of the last typed error, spaces replaced.
+        pub fn last_error(&self) -> String {
+            self.last_error.lock().unwrap().replace(' ', "_")
+        }
+    }
+
+    /// Repeats `attempt` (each bounded by its own timeout) for up to
+    /// `within`: `recovered` at its first success, else `typed ERROR` if an
+    /// attempt returned a typed error, else `dead` (only timeouts).
+    pub fn probe(within: Duration, mut attempt: impl FnMut() -> Outcome) -> String {
+        let end = Instant::now() + within;
+        let mut typed = None;
+        while Instant::now() < end {
+            match attempt() {
+                Outcome::Ok => return "recovered".to_owned(),
+                Outcome::Typed(e) => typed = Some(e),
+                Outcome::Idle | Outcome::Timeout | Outcome::Bad => {}
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        match typed {
+            Some(e) => format!("typed {}", e.replace(' ', "_")),
+            None => "dead".to_owned(),
+        }
+    }
+
+    /// Runs side `a` and side `b` of a channel, one operation after another
+    /// in a thread each, until stdin says `probe`; then prints `stats ...`
+    /// (both sides' counters), runs `probe` on the two ends and prints
+    /// `probe RESULT`, and returns at `exit` (or the end of stdin). A panic
+    /// anywhere aborts the process, so that the test sees it as a signal.
+    pub fn run<A: Send, B: Send>(
+        mut a: A,
+        mut b: B,
+        op_a: impl Fn(&mut A, &OpStats) + Sync,
+        op_b: impl Fn(&mut B, &OpStats) + Sync,
+        check: impl FnOnce(&mut A, &mut B) -> String,
+    ) {
+        std::panic::set_hook(Box::new(|info| {
+            eprintln!("chaos pair: {info}");
+            std::process::abort();
+        }));
+        let stop = AtomicBool::new(false);
+        let (sa, sb) = (OpStats::default(), OpStats::default());
+        println!("ready");
+        let mut lines = std::io::stdin().lock().lines();
+        std::thread::scope(|s| {
+            let (ra, rb) = (&mut a, &mut b);
+            let (stop, sa, sb, op_a, op_b) = (&stop, &sa, &sb, &op_a, &op_b);
+            s.spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    op_a(ra, sa);
+                }
+            });
+            s.spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    op_b(rb, sb);
+                }
+            });
+            loop {
+                match lines.next() {
+                    Some(Ok(l)) if l.trim() == "probe" => break,
+                    Some(Ok(_)) => {}
+                    _ => std::process::exit(0),
+                }
+            }
+            stop.store(true, Ordering::Relaxed);
+        });
+        println!(
+            "stats {} {} a_error {} b_error {}",
+            sa.line("a"),
+            sb.line("b"),
+            sa.last_error(),
+            sb.last_error()
+        );
+        println!("probe {}", check(&mut a, &mut b));
+        for l in lines {
+            if l.map_or(true, |l| l.trim() == "exit") {
+                break;
+            }
+        }
+    }
 }

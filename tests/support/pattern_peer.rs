@@ -9,14 +9,15 @@
 
 use std::io::BufRead;
 use std::os::fd::AsRawFd;
-use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 use std::sync::mpsc::{self, Receiver, TryRecvError as ChanError};
 use std::time::{Duration, Instant};
 
 use shm_comm::codec::{from_msgpack, to_msgpack};
 use shm_comm::pipeline::{Puller, Pusher, QueueOptions};
-use shm_comm::reqrep::{DynReplier, Replier, Requester, ServiceOptions};
-use shm_comm::{Codec, RecvTimeoutError, ShmMessage, TryRecvError};
+use shm_comm::reqrep::{DynReplier, Replier, RequestError, Requester, ServiceOptions};
+use shm_comm::{Codec, RecvTimeoutError, SendTimeoutError, ShmMessage, TryRecvError};
+use suite::pair::{self, Outcome};
 use suite::process_cpu_us;
 
 /// A request of the typed test service: who asks, and its call number.
@@ -209,6 +210,134 @@ fn measure_idle<E: PartialEq>(ms: u64, wait: impl FnOnce(Duration) -> Option<E>,
         wall.as_micros(),
         u8::from(r == Some(timeout))
     ));
+}
+
+/// Marker ids and call numbers of the hostile-writer probes.
+const MARK: u64 = 1 << 62;
+
+/// The PUSH/PULL pair of the hostile-writer scenario: a pusher (50 ms send
+/// timeout, a job every 200 us) and a puller (20 ms receive timeout) on a
+/// queue of 16. The probe sends marker jobs until one comes out intact.
+fn chaos_pair_queue(name: &str) {
+    let push = Pusher::<Job>::create_with(
+        name,
+        QueueOptions {
+            capacity: 16,
+            ..Default::default()
+        },
+    )
+    .unwrap_or_else(|e| die(&format!("create {name}: {e}")));
+    let pull = Puller::<Job>::connect_timeout(name, CONNECT)
+        .unwrap_or_else(|e| die(&format!("connect {name}: {e}")));
+    let (send_t, recv_t) = (Duration::from_millis(50), Duration::from_millis(20));
+    let job = |id| Job {
+        id,
+        check: job_check(id),
+    };
+    pair::run(
+        (push, 0u64),
+        pull,
+        |(p, id), st| {
+            st.time(send_t, || match p.send_timeout(job(*id), send_t) {
+                Ok(()) => Outcome::Ok,
+                Err(SendTimeoutError::Timeout(_)) => Outcome::Timeout,
+                Err(e) => Outcome::Typed(e.to_string()),
+            });
+            *id += 1;
+            std::thread::sleep(Duration::from_micros(200));
+        },
+        |p, st| {
+            st.time(recv_t, || match p.recv_timeout(recv_t) {
+                Ok(j) if j.check == job_check(j.id) => Outcome::Ok,
+                Ok(_) => Outcome::Bad,
+                Err(RecvTimeoutError::Timeout) => Outcome::Timeout,
+                Err(e) => Outcome::Typed(e.to_string()),
+            })
+        },
+        |(push, _), pull| {
+            let mut mark = MARK;
+            pair::probe(Duration::from_secs(3), || {
+                match push.send_timeout(job(mark), recv_t) {
+                    Ok(()) => mark += 1,
+                    Err(SendTimeoutError::Timeout(_)) => {}
+                    Err(e) => return Outcome::Typed(e.to_string()),
+                }
+                loop {
+                    match pull.recv_timeout(recv_t) {
+                        Ok(j) if j.id >= MARK && j.check == job_check(j.id) => return Outcome::Ok,
+                        Ok(_) => {}
+                        Err(RecvTimeoutError::Timeout) => return Outcome::Timeout,
+                        Err(e) => return Outcome::Typed(e.to_string()),
+                    }
+                }
+            })
+        },
+    );
+}
+
+/// The REQ/REP pair of the hostile-writer scenario: a replier (20 ms
+/// receive timeout) and a requester (100 ms call timeout). The probe calls
+/// while the replier serves in a thread, until one call gets its reply.
+fn chaos_pair_service(name: &str) {
+    let rep = Replier::<Ask, Answer>::create(name)
+        .unwrap_or_else(|e| die(&format!("create {name}: {e}")));
+    let req = Requester::<Ask, Answer>::connect_timeout(name, CONNECT)
+        .unwrap_or_else(|e| die(&format!("connect {name}: {e}")));
+    let (recv_t, call_t) = (Duration::from_millis(20), Duration::from_millis(100));
+    let serve = |r: &Replier<Ask, Answer>| match r.recv_timeout(recv_t) {
+        Ok((call, ask)) => match r.reply(&call, &answer(&ask, 1)) {
+            Ok(true) => Outcome::Ok,
+            // Discarded: the requester no longer waits for this call.
+            Ok(false) => Outcome::Bad,
+            Err(e) => Outcome::Typed(e.to_string()),
+        },
+        Err(RecvTimeoutError::Timeout) => Outcome::Timeout,
+        Err(e) => Outcome::Typed(e.to_string()),
+    };
+    let call = |q: &Requester<Ask, Answer>, seq: u64| {
+        let ask = Ask { client: 1, seq };
+        match q.request(&ask, call_t) {
+            Ok(a) if a == answer(&ask, 1) => Outcome::Ok,
+            Ok(_) => Outcome::Bad,
+            Err(RequestError::Timeout { .. }) => Outcome::Timeout,
+            Err(e) => Outcome::Typed(e.to_string()),
+        }
+    };
+    pair::run(
+        rep,
+        (req, 0u64),
+        |r, st| st.time(recv_t, || serve(r)),
+        |(q, seq), st| {
+            st.time(call_t, || call(q, *seq));
+            *seq += 1;
+        },
+        |r, (q, _)| {
+            // The requester may see only timeouts while the replier sees
+            // the damage: the replier's outcomes count in the verdict.
+            let done = AtomicBool::new(false);
+            let served = pair::OpStats::default();
+            let verdict = std::thread::scope(|s| {
+                s.spawn(|| {
+                    while !done.load(Ordering::Relaxed) {
+                        served.time(recv_t, || serve(r));
+                    }
+                });
+                let mut seq = MARK;
+                let verdict = pair::probe(Duration::from_secs(3), || {
+                    seq += 1;
+                    call(q, seq)
+                });
+                done.store(true, Ordering::Relaxed);
+                verdict
+            });
+            let replier = served.line("replier");
+            if verdict == "dead" && !served.last_error().is_empty() {
+                format!("typed replier:{} {replier}", served.last_error())
+            } else {
+                format!("{verdict} {replier}")
+            }
+        },
+    );
 }
 
 fn main() {
@@ -413,6 +542,74 @@ fn main() {
             say("ready");
             measure_idle(ms, |t| p.recv_timeout(t).err(), RecvTimeoutError::Timeout);
         }
+        // Chaos: creates (or joins) the typed queue with CAPACITY slots,
+        // and after `go` sends jobs FROM..FROM+COUNT, recording each job
+        // whose send returned in the ledger file SENT; prints `pushed COUNT`
+        // and waits for `stop` (it is usually killed long before).
+        "chaos-pusher" => {
+            let from: u64 = arg(&args, 2, "from");
+            let count: u64 = arg(&args, 3, "count");
+            let capacity: u32 = arg(&args, 4, "capacity");
+            let sent = Ledger::open(&arg::<String>(&args, 5, "sent"));
+            let p = Pusher::<Job>::create_with(
+                &name,
+                QueueOptions {
+                    capacity,
+                    ..Default::default()
+                },
+            )
+            .unwrap_or_else(|e| die(&format!("create {name}: {e}")));
+            let cmds = commands();
+            say("ready");
+            wait_for(&cmds, "go");
+            for id in from..from + count {
+                let job = Job {
+                    id,
+                    check: job_check(id),
+                };
+                if let Err(e) = p.send(job) {
+                    die(&format!("send {id}: {e}"));
+                }
+                if !sent.record(id) {
+                    die(&format!("job {id} is outside the ledger"));
+                }
+            }
+            say(&format!("pushed {count}"));
+            wait_for(&cmds, "stop");
+        }
+        // Chaos: serves the typed service as replier ID, sleeping DELAY_US
+        // between taking a request and replying (so that a kill lands
+        // mid-reply), until `stop`; then prints `served N discarded D`.
+        "chaos-replier" => {
+            let id: u64 = arg(&args, 2, "id");
+            let delay = Duration::from_micros(arg(&args, 3, "delay_us"));
+            let r = Replier::<Ask, Answer>::create(&name)
+                .unwrap_or_else(|e| die(&format!("create {name}: {e}")));
+            let cmds = commands();
+            say("ready");
+            let (mut served, mut discarded) = (0u64, 0u64);
+            loop {
+                match r.recv_timeout(POLL) {
+                    Ok((call, ask)) => {
+                        served += 1;
+                        std::thread::sleep(delay);
+                        let delivered = r
+                            .reply(&call, &answer(&ask, id))
+                            .unwrap_or_else(|e| die(&format!("reply: {e}")));
+                        discarded += u64::from(!delivered);
+                    }
+                    Err(RecvTimeoutError::Timeout) => {}
+                    Err(e) => die(&format!("recv: {e}")),
+                }
+                if stop_requested(&cmds) {
+                    break;
+                }
+            }
+            say(&format!("served {served} discarded {discarded}"));
+        }
+        // Chaos (hostile writer): both ends of a queue or a service.
+        "chaos-pair-queue" => chaos_pair_queue(&name),
+        "chaos-pair-service" => chaos_pair_service(&name),
         _ => die(&format!("unknown role {role:?}")),
     }
 }

@@ -8,6 +8,7 @@ use shm_comm::pubsub::{
     ConnectOptions, DynPublisher, DynSubscriber, PubOptions, Publisher, Subscriber,
 };
 use shm_comm::{BorrowError, Codec, Frame, RecvTimeoutError, TryRecvError};
+use suite::pair::{self, Outcome};
 use suite::{digest, pattern, process_cpu_us, Check};
 
 fn arg<T: std::str::FromStr>(args: &[String], i: usize, what: &str) -> T {
@@ -62,6 +63,80 @@ fn frame_line(f: &Frame) -> String {
 fn wait_stdin_line() {
     let mut s = String::new();
     let _ = std::io::stdin().lock().read_line(&mut s);
+}
+
+/// The PUB/SUB pair of the hostile-writer scenario: a publisher sending a
+/// Check every 200 us, and a subscriber that alternately copies (waiting up
+/// to 20 ms) and borrows. The probe sends marker messages until the
+/// subscriber receives one intact.
+fn chaos_pair(name: &str) {
+    const MARK: u64 = 1 << 62;
+    let p = Publisher::<Check>::create_with(
+        name,
+        PubOptions {
+            capacity: 16,
+            borrow_budget: 4,
+            ..Default::default()
+        },
+    )
+    .unwrap_or_else(|e| die(&format!("create: {e}")));
+    let s = Subscriber::<Check>::connect_with(
+        name,
+        ConnectOptions {
+            timeout: Duration::from_secs(10),
+            max_borrows: 2,
+            ..Default::default()
+        },
+    )
+    .unwrap_or_else(|e| die(&format!("connect {name}: {e}")));
+    let limit = Duration::from_millis(20);
+    pair::run(
+        (p, 0u64),
+        (s, 0u64),
+        |(p, seq), st| {
+            st.time(Duration::ZERO, || match p.send(&Check::new(*seq)) {
+                Ok(()) => Outcome::Ok,
+                Err(e) => Outcome::Typed(e.to_string()),
+            });
+            *seq += 1;
+            std::thread::sleep(Duration::from_micros(200));
+        },
+        |(s, i), st| {
+            *i += 1;
+            if *i % 2 == 0 {
+                st.time(limit, || match s.recv_timeout(limit) {
+                    Ok(m) if m.verify() => Outcome::Ok,
+                    Ok(_) => Outcome::Bad,
+                    Err(RecvTimeoutError::Timeout) => Outcome::Timeout,
+                    Err(e) => Outcome::Typed(e.to_string()),
+                });
+            } else {
+                st.time(Duration::ZERO, || match s.try_borrow() {
+                    Ok(m) if m.verify() => Outcome::Ok,
+                    Ok(_) => Outcome::Bad,
+                    Err(BorrowError::Empty) | Err(BorrowError::Limit { .. }) => Outcome::Idle,
+                    Err(e) => Outcome::Typed(e.to_string()),
+                });
+            }
+        },
+        |(p, _), (s, _)| {
+            let mut mark = MARK;
+            pair::probe(Duration::from_secs(3), || {
+                if let Err(e) = p.send(&Check::new(mark)) {
+                    return Outcome::Typed(e.to_string());
+                }
+                mark += 1;
+                loop {
+                    match s.recv_timeout(limit) {
+                        Ok(m) if m.seq >= MARK && m.verify() => return Outcome::Ok,
+                        Ok(_) => {}
+                        Err(RecvTimeoutError::Timeout) => return Outcome::Timeout,
+                        Err(e) => return Outcome::Typed(e.to_string()),
+                    }
+                }
+            })
+        },
+    );
 }
 
 fn main() {
@@ -348,6 +423,57 @@ fn main() {
                 say(&format!("{out} missed {}", s.missed()));
             }
         }
+        // Chaos: publishes Check messages `base`, `base + 1`, ... without
+        // end (a short pause every 64), on a ring of `capacity` slots and
+        // `budget` borrows, until killed; `ready` once created.
+        "chaos-pub" => {
+            let capacity: u32 = arg(&args, 2, "capacity");
+            let borrow_budget: u32 = arg(&args, 3, "budget");
+            let base: u64 = arg(&args, 4, "base");
+            let mut p = Publisher::<Check>::create_with(
+                &name,
+                PubOptions {
+                    capacity,
+                    borrow_budget,
+                    ..Default::default()
+                },
+            )
+            .unwrap_or_else(|e| die(&format!("create: {e}")));
+            say("ready");
+            for seq in base.. {
+                p.send(&Check::new(seq)).unwrap();
+                if seq % 64 == 63 {
+                    std::thread::sleep(Duration::from_micros(200));
+                }
+            }
+        }
+        // Chaos: borrows up to `n` samples at a time, verifies each and lets
+        // them go in batches, until killed; `ready` once connected.
+        "chaos-borrow" => {
+            let n: usize = arg(&args, 2, "n");
+            let mut s = connect(&name);
+            say("ready");
+            let mut held = Vec::new();
+            loop {
+                match s.borrow_timeout(Duration::from_millis(100)) {
+                    Ok(sample) => {
+                        if !sample.verify() {
+                            die("borrowed a torn message");
+                        }
+                        held.push(sample);
+                    }
+                    Err(BorrowError::Empty) | Err(BorrowError::Limit { .. }) => {}
+                    Err(e) => die(&format!("borrow: {e}")),
+                }
+                if held.len() >= n {
+                    std::thread::sleep(Duration::from_millis(1));
+                    held.clear();
+                }
+            }
+        }
+        // Chaos (hostile writer): a publisher and a subscriber of `name`
+        // in two threads of this process; see `pair::run`.
+        "chaos-pair" => chaos_pair(&name),
         _ => die(&format!("unknown role {role:?}")),
     }
 }
