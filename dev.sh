@@ -42,6 +42,8 @@ test_all() {
     cargo test --workspace
     step "loom models (every interleaving of the shared-memory protocols)"
     bash shm-comm/tests/loom.sh
+    step "fuzz smoke (every parser of bytes another process wrote, a few seconds each)"
+    bash fuzz/smoke.sh
     python_env
     step "python tests"
     "$VENV/bin/python" -m pytest python/tests -q
