@@ -43,7 +43,9 @@ usage: shm-comm-benches [--quick] [--one-core] [--only NAME]... [--json PATH]
 
 scenario ids: raw-floor, typed-64B-busy, typed-64B-blocking, typed-4KiB-busy,
 typed-64B-loan, typed-1MiB-loan, reqrep-64B, stream-typed-64B, pushpull-64B-x1,
-pushpull-64B-x4, stream-raw; with --one-core: raw-floor, raw-floor-spin,
+pushpull-64B-x4, stream-raw, copy-floor-4KiB, copy-typed-4KiB,
+copy-floor-1MiB, copy-typed-1MiB, copy-floor-16MiB, copy-typed-16MiB;
+with --one-core: raw-floor, raw-floor-spin,
 typed-64B-busy, typed-64B-blocking. Built with the `iceoryx2` feature, also
 iceoryx2-64B-busy, iceoryx2-64B-blocking, iceoryx2-4KiB-busy,
 iceoryx2-1MiB-loan (the first two also with --one-core).";
@@ -195,6 +197,12 @@ fn plans(cfg: &Config, peer_cpu: Option<usize>, cpus: &[usize]) -> Vec<Plan> {
                 "reqrep-64B (round trip)",
                 pingpong,
             ),
+            (Kind::CopyFloor4K, Spin::Hot, "copy-floor 4KiB", pingpong),
+            (Kind::Copy4K, Spin::Hot, "copy typed-4KiB busy", pingpong),
+            (Kind::CopyFloor1M, Spin::Hot, "copy-floor 1MiB", pingpong),
+            (Kind::Copy1M, Spin::Hot, "copy typed-1MiB busy", pingpong),
+            (Kind::CopyFloor16M, Spin::Hot, "copy-floor 16MiB", pingpong),
+            (Kind::Copy16M, Spin::Hot, "copy typed-16MiB busy", pingpong),
             (
                 Kind::StreamTyped,
                 Spin::Hot,
@@ -235,6 +243,9 @@ fn plans(cfg: &Config, peer_cpu: Option<usize>, cpus: &[usize]) -> Vec<Plan> {
     // The references of the ratio column come along with what they serve.
     let reference = |k: Kind| match k {
         Kind::RawFloor => selected.iter().any(|s| !s.is_stream()),
+        Kind::CopyFloor4K | Kind::CopyFloor1M | Kind::CopyFloor16M => {
+            selected.iter().any(|s| s.copy_floor() == Some(k))
+        }
         Kind::StreamRaw => selected.iter().any(|&s| s.is_stream() && s != k),
         _ => false,
     };
