@@ -62,6 +62,11 @@
 //! when a new publisher appears under the same name, they attach to it by
 //! themselves and receive its messages; [`RawSubscriber::publisher_alive`] says
 //! whether one is there now.
+//!
+//! A blocked subscriber sleeps until a message comes or its publisher
+//! closes the topic: it does not poll while idle. A publisher killed before
+//! it could close is noticed by the one that replaces it, which closes the
+//! old ring (waking its subscribers) before it removes the old segment.
 
 use std::marker::PhantomData;
 use std::sync::Arc;
@@ -215,6 +220,7 @@ impl RawPublisher {
         };
         geo.check().map_err(config)?;
         let region_len = geo.region_len().ok_or_else(|| config("too large".into()))?;
+        close_stale_ring(name);
         let mut ring = Err(String::new());
         let seg = OwnedSegment::create(
             &CreateSpec {
@@ -434,8 +440,13 @@ pub struct RawSubscriber {
     idle: bool,
 }
 
-/// How often a blocked subscriber checks that its publisher is still there.
-const HEALTH_CHECK: Duration = Duration::from_millis(100);
+/// How often a blocked subscriber checks whether its publisher was replaced
+/// without waking it. A publisher that replaces a dead one's segment closes
+/// the old ring first, which wakes its subscribers (see
+/// `close_stale_ring`), and a dropped publisher closes its own: this check
+/// is only a fallback (a segment removed by hand, say), rare enough that a
+/// thousand idle subscribers cost nothing measurable.
+const HEALTH_CHECK: Duration = Duration::from_secs(60);
 
 impl RawSubscriber {
     /// Connects to topic `name`, checking that it carries what `expect` says.
@@ -680,6 +691,18 @@ impl RawSubscriber {
             if !self.wait(deadline) {
                 return Err(BorrowError::Empty);
             }
+        }
+    }
+}
+
+/// If topic `name` has the segment of a dead publisher (killed before its
+/// drop could close it), closes its ring, which wakes the subscribers
+/// blocked on it: they then attach to the segment that replaces it (made
+/// next by the caller) without polling for it.
+fn close_stale_ring(name: &str) {
+    if let Ok((seg, ring)) = open(name, &Expect::Any, Duration::ZERO) {
+        if !seg.is_closed() && !ring.is_closed() && !seg.creator_alive() {
+            ring.close();
         }
     }
 }

@@ -339,6 +339,15 @@ impl Ring {
         self.u32_at(OFF_CLOSED).load(Ordering::Acquire) != 0
     }
 
+    /// Marks the ring closed and wakes every reader: by its writer, or by
+    /// the writer that replaces a dead one (whose readers then look for
+    /// the new ring at once).
+    pub fn close(&self) {
+        // Release: pairs with the Acquire load in `Ring::is_closed`.
+        self.u32_at(OFF_CLOSED).store(1, Ordering::Release);
+        self.event().notify_all();
+    }
+
     fn event(&self) -> sync::Event<'_> {
         sync::Event {
             notify: self.u32_at(OFF_NOTIFY),
@@ -670,9 +679,7 @@ impl Writer {
 
     /// Marks the ring closed and wakes every reader.
     pub fn close(&self) {
-        // Release: pairs with the Acquire load in `Ring::is_closed`.
-        self.ring.u32_at(OFF_CLOSED).store(1, Ordering::Release);
-        self.ring.event().notify_all();
+        self.ring.close();
     }
 }
 
