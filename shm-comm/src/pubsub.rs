@@ -436,9 +436,16 @@ pub struct RawSubscriber {
     /// hold (they count against `max_borrows` until dropped).
     retired: Vec<Arc<Lease>>,
     missed_before: u64,
-    /// The last wait timed out: do not spin on the next one.
+    /// Do not spin on the next wait: the last one timed out, or slept
+    /// longer than [`SPIN_PAYS`] (messages come too far apart for a spin
+    /// to catch them).
     idle: bool,
 }
+
+/// A wait that slept (on the futex) less than this would have been
+/// caught by spinning (which lasts 20 us; a wake-up itself takes some
+/// microseconds): the next wait spins first.
+const SPIN_PAYS: Duration = Duration::from_micros(50);
 
 /// How often a blocked subscriber checks whether its publisher was replaced
 /// without waking it. A publisher that replaces a dead one's segment closes
@@ -583,11 +590,13 @@ impl RawSubscriber {
         loop {
             let slice = Instant::now() + HEALTH_CHECK;
             let until = deadline.map_or(slice, |d| d.min(slice));
-            // Spin only while messages flow: once a wait timed out, the
-            // next ones go straight to the futex (an idle subscriber that
-            // wakes every slice costs nothing).
-            let ready = self.reader.wait(Some(until), !self.idle);
-            self.idle = !ready;
+            // Spin only where it pays: after a wait that ended while
+            // spinning, or that slept less than `SPIN_PAYS` (a peer that
+            // answers at once). A subscriber fed at 1 kHz sleeps about
+            // 1 ms per message and so goes straight to the futex, instead
+            // of spinning 20 us for nothing before every sleep.
+            let (ready, slept) = self.reader.wait_slept(Some(until), !self.idle);
+            self.idle = !ready || slept.is_some_and(|d| d > SPIN_PAYS);
             if ready {
                 return true;
             }

@@ -1003,6 +1003,12 @@ impl Reader {
     /// passes: with `spin`, spins briefly, then yields (so a writer sharing
     /// this core can run); then sleeps on the futex. Returns `ready()`.
     pub fn wait(&self, deadline: Option<Instant>, spin: bool) -> bool {
+        self.wait_slept(deadline, spin).0
+    }
+
+    /// As [`wait`](Self::wait), also returning how long it slept on the
+    /// futex (`None` if it did not), see `sync::Event::wait_slept`.
+    pub fn wait_slept(&self, deadline: Option<Instant>, spin: bool) -> (bool, Option<Duration>) {
         if self.ring.is_closed() {
             // No message comes after the closure (a wait that began before
             // it was woken by it): sleep out the wait, at most `CLOSED_NAP`,
@@ -1012,12 +1018,13 @@ impl Reader {
                 let until = deadline.map_or(now + CLOSED_NAP, |d| d.min(now + CLOSED_NAP));
                 std::thread::sleep(until.saturating_duration_since(now));
             }
-            return self.ready();
+            return (self.ready(), None);
         }
-        self.ring
-            .event()
-            .wait(|| self.ready() || self.ring.is_closed(), deadline, spin);
-        self.ready()
+        let (_, slept) =
+            self.ring
+                .event()
+                .wait_slept(|| self.ready() || self.ring.is_closed(), deadline, spin);
+        (self.ready(), slept)
     }
 
     /// Releases pin slot `slot` of [`try_pin`](Self::try_pin) (by this
