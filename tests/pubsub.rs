@@ -272,6 +272,63 @@ fn killed_publisher_is_replaced_and_live_one_is_refused() {
     assert!(sub.raw().publisher_alive());
 }
 
+/// Context switches of thread `tid` of this process so far (voluntary and
+/// not): each wake-up of a sleeping thread is one.
+fn context_switches(tid: i64) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/self/task/{tid}/status")).unwrap();
+    status
+        .lines()
+        .filter(|l| l.contains("ctxt_switches:"))
+        .map(|l| l.split_whitespace().last().unwrap().parse::<u64>().unwrap())
+        .sum()
+}
+
+#[test]
+fn blocked_subscriber_makes_no_wake_ups_while_idle() {
+    // Before: a blocked receive woke every 100 ms to look at its publisher
+    // (20 wake-ups in 2 s); a thousand idle subscribers made 10,000 a second.
+    let ch = TestChannel::new("nowake");
+    let mut p = Publisher::<Check>::create(ch.name()).unwrap();
+    let mut sub = Subscriber::<Check>::connect(ch.name()).unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let blocked = std::thread::spawn(move || {
+        // SAFETY: gettid has no preconditions.
+        tx.send(unsafe { libc::syscall(libc::SYS_gettid) }).unwrap();
+        sub.recv_timeout(T).map(|m| m.seq)
+    });
+    let tid = rx.recv().unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let before = context_switches(tid);
+    std::thread::sleep(Duration::from_secs(2));
+    let woke = context_switches(tid) - before;
+    p.send(&Check::new(5)).unwrap();
+    assert_eq!(blocked.join().unwrap().unwrap(), 5);
+    assert!(woke <= 2, "{woke} wake-ups in 2 s while idle");
+}
+
+#[test]
+fn blocked_subscriber_follows_a_killed_publisher_replaced_at_once() {
+    // The replacing publisher closes the dead one's ring, which wakes the
+    // blocked subscriber: no periodic check needed to find the new one.
+    let ch = TestChannel::new("pubwake");
+    let mut holder = peer(&["hold", ch.name()]);
+    holder.expect("ready", T);
+    let mut sub = Subscriber::<Check>::connect(ch.name()).unwrap();
+    let blocked = std::thread::spawn(move || {
+        let m = sub.recv_timeout(T).map(|m| m.seq);
+        (m, Instant::now())
+    });
+    std::thread::sleep(Duration::from_millis(200));
+    holder.kill();
+    let mut p = Publisher::<Check>::create(ch.name()).unwrap();
+    let sent = Instant::now();
+    p.send(&Check::new(9)).unwrap();
+    let (m, got) = blocked.join().unwrap();
+    assert_eq!(m.unwrap(), 9);
+    let took = got.duration_since(sent);
+    assert!(took < Duration::from_secs(5), "took {took:?}");
+}
+
 #[test]
 fn subscriber_without_publisher_times_out_with_a_typed_error() {
     let ch = TestChannel::new("absent");

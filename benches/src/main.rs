@@ -12,6 +12,7 @@
 //! iceoryx2 (rows `iceoryx2-...`).
 
 mod check;
+mod idle;
 #[cfg(feature = "iceoryx2")]
 mod iox;
 mod peer;
@@ -36,6 +37,11 @@ usage: shm-comm-benches [--quick] [--one-core] [--only NAME]... [--json PATH]
                the references of the ratio column (raw-floor, stream-raw)
                come along with the scenarios they serve
   --json PATH  also write the raw numbers as JSON to PATH
+  --idle-subs N  N subscriber processes blocked in recv() on a silent topic:
+               their CPU share and wake-ups over 10 s (schedstat), also
+               scaled to 1,000 subscribers
+  --wake-cpu   CPU per message of a subscriber receiving at 1 kHz, next to
+               a bare futex wake-up at 1 kHz (3 rounds, about 35 s)
   --check      regression guard (about 10 s): several short rounds of
                raw-floor, typed-64B-busy and typed-64B-blocking; fails (exit 1)
                if the median ratio to the raw floor of a typed row exceeds its
@@ -43,7 +49,9 @@ usage: shm-comm-benches [--quick] [--one-core] [--only NAME]... [--json PATH]
 
 scenario ids: raw-floor, typed-64B-busy, typed-64B-blocking, typed-4KiB-busy,
 typed-64B-loan, typed-1MiB-loan, reqrep-64B, stream-typed-64B, pushpull-64B-x1,
-pushpull-64B-x4, stream-raw; with --one-core: raw-floor, raw-floor-spin,
+pushpull-64B-x4, stream-raw, copy-floor-4KiB, copy-typed-4KiB,
+copy-floor-1MiB, copy-typed-1MiB, copy-floor-16MiB, copy-typed-16MiB;
+with --one-core: raw-floor, raw-floor-spin,
 typed-64B-busy, typed-64B-blocking. Built with the `iceoryx2` feature, also
 iceoryx2-64B-busy, iceoryx2-64B-blocking, iceoryx2-4KiB-busy,
 iceoryx2-1MiB-loan (the first two also with --one-core).";
@@ -55,6 +63,8 @@ struct Config {
     check: bool,
     only: Vec<String>,
     json: Option<String>,
+    idle_subs: Option<usize>,
+    wake_cpu: bool,
 }
 
 fn parse_args(args: &[String]) -> Result<Config, String> {
@@ -65,6 +75,14 @@ fn parse_args(args: &[String]) -> Result<Config, String> {
             "--quick" => cfg.quick = true,
             "--one-core" => cfg.one_core = true,
             "--check" => cfg.check = true,
+            "--wake-cpu" => cfg.wake_cpu = true,
+            "--idle-subs" => {
+                cfg.idle_subs = Some(
+                    it.next()
+                        .and_then(|n| n.parse().ok())
+                        .ok_or("--idle-subs needs a number")?,
+                )
+            }
             "--only" => cfg
                 .only
                 .push(it.next().ok_or("--only needs a NAME")?.clone()),
@@ -195,6 +213,12 @@ fn plans(cfg: &Config, peer_cpu: Option<usize>, cpus: &[usize]) -> Vec<Plan> {
                 "reqrep-64B (round trip)",
                 pingpong,
             ),
+            (Kind::CopyFloor4K, Spin::Hot, "copy-floor 4KiB", pingpong),
+            (Kind::Copy4K, Spin::Hot, "copy typed-4KiB busy", pingpong),
+            (Kind::CopyFloor1M, Spin::Hot, "copy-floor 1MiB", pingpong),
+            (Kind::Copy1M, Spin::Hot, "copy typed-1MiB busy", pingpong),
+            (Kind::CopyFloor16M, Spin::Hot, "copy-floor 16MiB", pingpong),
+            (Kind::Copy16M, Spin::Hot, "copy typed-16MiB busy", pingpong),
             (
                 Kind::StreamTyped,
                 Spin::Hot,
@@ -235,6 +259,9 @@ fn plans(cfg: &Config, peer_cpu: Option<usize>, cpus: &[usize]) -> Vec<Plan> {
     // The references of the ratio column come along with what they serve.
     let reference = |k: Kind| match k {
         Kind::RawFloor => selected.iter().any(|s| !s.is_stream()),
+        Kind::CopyFloor4K | Kind::CopyFloor1M | Kind::CopyFloor16M => {
+            selected.iter().any(|s| s.copy_floor() == Some(k))
+        }
         Kind::StreamRaw => selected.iter().any(|&s| s.is_stream() && s != k),
         _ => false,
     };
@@ -478,6 +505,17 @@ fn run_rows(plans: Vec<Plan>, probe: Option<&Plan>, tag: &str) -> Vec<Row> {
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.first().map(String::as_str) == Some(peer::ROLE_ARG) {
+        if let (Some(role @ (idle::IDLE_SUB | idle::RATE_SUB | idle::FUTEX_SUB)), Some(arg)) =
+            (args.get(1).map(String::as_str), args.get(2))
+        {
+            return match idle::serve(role, arg) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("shm-comm-benches {role}: {e}");
+                    ExitCode::FAILURE
+                }
+            };
+        }
         return run_peer(&args[1..]);
     }
     let cfg = match parse_args(&args) {
@@ -492,6 +530,22 @@ fn main() -> ExitCode {
     };
 
     sweep_stale();
+    if cfg.idle_subs.is_some() || cfg.wake_cpu {
+        let mut r = Ok(());
+        if let Some(n) = cfg.idle_subs {
+            r = idle::idle_subs(n);
+        }
+        if cfg.wake_cpu && r.is_ok() {
+            r = idle::wake_cpu();
+        }
+        return match r {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("shm-comm-benches: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let cpus = sys::allowed_cpus();
     let (parent_cpu, peer_cpu) = match (cfg.one_core, cpus.as_slice()) {
         (true, [c, ..]) => (Some(*c), Some(*c)),

@@ -115,6 +115,18 @@ fn references(rows: &[Row]) -> (Option<u64>, Option<f64>) {
     )
 }
 
+/// A typed copy row's p50 over the p50 of the copy hand-off floor of the
+/// same size in the same run.
+fn copy_ratio(rows: &[Row], r: &Row, m: &Measured) -> Option<f64> {
+    let floor = r.plan.kind.copy_floor()?;
+    let f = rows
+        .iter()
+        .find(|x| x.plan.kind == floor)
+        .and_then(|x| x.result.as_ref().ok())
+        .and_then(|x| p(x, 0.5))?;
+    Some(p(m, 0.5)? as f64 / f.max(1) as f64)
+}
+
 /// "How many times worse than the floor": p50 / the raw floor around the
 /// row for ping-pong rows, round-trip p50 / the floor's round trip (twice
 /// its one-way p50) for REQ/REP, raw stream rate / rate for stream and
@@ -250,6 +262,9 @@ pub fn table(meta: &Meta, rows: &[Row]) -> String {
                 };
                 if let Some(o) = r.others_share.filter(|&o| o > OTHERS_NOTE) {
                     floor.insert_str(0, &format!("others {:.0}%; ", 100.0 * o));
+                }
+                if let Some(c) = copy_ratio(rows, r, m) {
+                    floor.insert_str(0, &format!("{c:.2}x copy floor; "));
                 }
                 let _ = writeln!(
                     out,
@@ -428,7 +443,7 @@ fn rounds_json(rounds: &[Round]) -> Json {
     )
 }
 
-fn row_json(r: &Row, refs: (Option<u64>, Option<f64>), one_core: bool) -> Json {
+fn row_json(rows: &[Row], r: &Row, refs: (Option<u64>, Option<f64>), one_core: bool) -> Json {
     let mut f = vec![
         ("id", Json::Str(r.plan.kind.id().into())),
         ("label", Json::Str(r.plan.label.clone())),
@@ -457,6 +472,10 @@ fn row_json(r: &Row, refs: (Option<u64>, Option<f64>), one_core: bool) -> Json {
         Ok(m) => {
             f.push(("msgs_per_s", Json::Num(m.msgs_per_s())));
             f.push(("ratio", ratio(r, m, refs).map_or(Json::Null, Json::Num)));
+            f.push((
+                "copy_floor_ratio",
+                copy_ratio(rows, r, m).map_or(Json::Null, Json::Num),
+            ));
             match m {
                 Measured::PingPong(l) => {
                     f.push(("kind", Json::Str("ping-pong".into())));
@@ -526,7 +545,7 @@ pub fn json(meta: &Meta, rows: &[Row]) -> String {
             "scenarios",
             Json::Arr(
                 rows.iter()
-                    .map(|r| row_json(r, refs, meta.one_core))
+                    .map(|r| row_json(rows, r, refs, meta.one_core))
                     .collect(),
             ),
         ),

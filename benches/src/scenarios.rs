@@ -74,7 +74,20 @@ pub struct Msg1M {
     pub payload: [u64; (1 << 17) - 2],
 }
 
+/// A 16 MiB message: only ever built and received on the heap.
+#[derive(ShmMessage, Clone, Copy)]
+#[repr(C)]
+pub struct Msg16M {
+    /// Sequence number.
+    pub seq: u64,
+    /// Spare timestamp (echoed back untouched).
+    pub stamp: u64,
+    /// Filler.
+    pub payload: [u64; (1 << 21) - 2],
+}
+
 const _: () = assert!(std::mem::size_of::<Msg64>() == 64);
+const _: () = assert!(std::mem::size_of::<Msg16M>() == 16 << 20);
 const _: () = assert!(std::mem::size_of::<Msg4K>() == 4096);
 const _: () = assert!(std::mem::size_of::<Msg1M>() == 1 << 20);
 
@@ -147,11 +160,24 @@ pub enum Kind {
     PushPull1,
     /// PUSH/PULL with four puller processes.
     PushPull4,
+    /// The copy hand-off floor at 4 KiB: memcpy into a shm buffer, a flag,
+    /// memcpy out (each direction).
+    CopyFloor4K,
+    /// The copy hand-off floor at 1 MiB.
+    CopyFloor1M,
+    /// The copy hand-off floor at 16 MiB.
+    CopyFloor16M,
+    /// 4 KiB typed ping-pong, copied in by `send` and out into a heap buffer.
+    Copy4K,
+    /// 1 MiB typed ping-pong, copied in and out (default options).
+    Copy1M,
+    /// 16 MiB typed ping-pong, copied in and out (default options).
+    Copy16M,
 }
 
 impl Kind {
     /// Every scenario.
-    pub const ALL: [Kind; 16] = [
+    pub const ALL: [Kind; 22] = [
         Kind::RawFloor,
         Kind::RawFloorPureSpin,
         Kind::Typed64Busy,
@@ -168,6 +194,12 @@ impl Kind {
         Kind::ReqRep64,
         Kind::PushPull1,
         Kind::PushPull4,
+        Kind::CopyFloor4K,
+        Kind::CopyFloor1M,
+        Kind::CopyFloor16M,
+        Kind::Copy4K,
+        Kind::Copy1M,
+        Kind::Copy16M,
     ];
 
     /// Short name, used by `--only`, channel names and the JSON output.
@@ -189,6 +221,12 @@ impl Kind {
             Kind::ReqRep64 => "reqrep-64B",
             Kind::PushPull1 => "pushpull-64B-x1",
             Kind::PushPull4 => "pushpull-64B-x4",
+            Kind::CopyFloor4K => "copy-floor-4KiB",
+            Kind::CopyFloor1M => "copy-floor-1MiB",
+            Kind::CopyFloor16M => "copy-floor-16MiB",
+            Kind::Copy4K => "copy-typed-4KiB",
+            Kind::Copy1M => "copy-typed-1MiB",
+            Kind::Copy16M => "copy-typed-16MiB",
         }
     }
 
@@ -240,8 +278,23 @@ impl Kind {
     pub fn is_raw(self) -> bool {
         matches!(
             self,
-            Kind::RawFloor | Kind::RawFloorPureSpin | Kind::StreamRaw
+            Kind::RawFloor
+                | Kind::RawFloorPureSpin
+                | Kind::StreamRaw
+                | Kind::CopyFloor4K
+                | Kind::CopyFloor1M
+                | Kind::CopyFloor16M
         )
+    }
+
+    /// The copy hand-off floor of a typed copy scenario (its second ratio).
+    pub fn copy_floor(self) -> Option<Kind> {
+        match self {
+            Kind::Copy4K => Some(Kind::CopyFloor4K),
+            Kind::Copy1M => Some(Kind::CopyFloor1M),
+            Kind::Copy16M => Some(Kind::CopyFloor16M),
+            _ => None,
+        }
     }
 }
 
@@ -416,6 +469,12 @@ pub fn run(plan: &Plan) -> Result<Measured, String> {
         }
         Kind::ReqRep64 => req_rep(plan),
         Kind::PushPull1 | Kind::PushPull4 => push_pull(plan),
+        Kind::CopyFloor4K => copy_floor(plan, 4 << 10),
+        Kind::CopyFloor1M => copy_floor(plan, 1 << 20),
+        Kind::CopyFloor16M => copy_floor(plan, 16 << 20),
+        Kind::Copy4K => copy_ping_pong::<Msg4K>(plan),
+        Kind::Copy1M => copy_ping_pong::<Msg1M>(plan),
+        Kind::Copy16M => copy_ping_pong::<Msg16M>(plan),
     }
 }
 
@@ -435,6 +494,12 @@ pub fn serve(kind: Kind, channel: &str, spin: Spin) -> Result<(), String> {
         }
         Kind::ReqRep64 => replier_peer(channel),
         Kind::PushPull1 | Kind::PushPull4 => puller_peer(channel),
+        Kind::CopyFloor4K => copy_floor_peer(channel, spin, 4 << 10),
+        Kind::CopyFloor1M => copy_floor_peer(channel, spin, 1 << 20),
+        Kind::CopyFloor16M => copy_floor_peer(channel, spin, 16 << 20),
+        Kind::Copy4K => copy_echo::<Msg4K>(channel, spin),
+        Kind::Copy1M => copy_echo::<Msg1M>(channel, spin),
+        Kind::Copy16M => copy_echo::<Msg16M>(channel, spin),
     }
 }
 
@@ -652,6 +717,196 @@ fn typed_echo<M: Probe>(base: &str, spin: Spin, blocking: bool) -> Result<(), St
             }
         };
         if got.seq() == STOP {
+            return Ok(());
+        }
+        pong.send(&got).ctx("send")?;
+        waiter.reset();
+    }
+}
+
+// ------------------------------------------------------------ large copies
+
+/// The copy hand-off floor: two buffers of `len` bytes in a shm file (one
+/// per direction, each after a page of flags). The sender copies its private
+/// message into the buffer with `copy_from_slice` (a plain memcpy) and
+/// stores the sequence number in the flag; the receiver spins on the flag
+/// and copies the buffer out into its private memory. The best any copying
+/// transport can do: no slots, no checks, one buffer per direction.
+fn copy_floor(plan: &Plan, len: usize) -> Result<Measured, String> {
+    let name = plan.channel();
+    let mut shm = RawShm::create(&name, copy_floor_len(len)).ctx(&format!("creating {name}"))?;
+    let mut peer = plan.spawn_peer()?;
+    peer.expect("ready")?;
+    shm.unlink();
+    let (ping, pong) = (shm.u64_at(OFF_PING), shm.u64_at(OFF_PONG));
+    let (ping_buf, pong_buf) = copy_floor_bufs(&shm, len);
+    let mut mine = vec![1u8; len];
+    let mut waiter = Waiter::new(plan.spin);
+    let lat = drive(&plan.budget, |seq| {
+        mine[..8].copy_from_slice(&seq.to_ne_bytes());
+        // SAFETY: the peer reads `ping_buf` only after it sees `seq` in `ping`
+        // (stored below, Release) and is done with it when it answers.
+        unsafe { std::ptr::copy_nonoverlapping(mine.as_ptr(), ping_buf, len) };
+        // Release: pairs with the peer's Acquire load of `ping`.
+        ping.store(seq, Ordering::Release);
+        waiter.reset();
+        // Acquire: pairs with the peer's Release store of `pong`.
+        while pong.load(Ordering::Acquire) != seq {
+            waiter.pause()?;
+        }
+        // SAFETY: the peer wrote `pong_buf` before its Release store of `seq`
+        // and does not touch it until our next ping.
+        unsafe { std::ptr::copy_nonoverlapping(pong_buf, mine.as_mut_ptr(), len) };
+        if mine[..8] != seq.to_ne_bytes() {
+            return Err(format!("expected echo of {seq}"));
+        }
+        Ok(())
+    })?;
+    // Release: pairs with the peer's Acquire load of `ping`.
+    ping.store(STOP, Ordering::Release);
+    peer.finish()?;
+    Ok(Measured::PingPong(lat))
+}
+
+/// Bytes of a copy floor file: a page of flags, then two buffers.
+fn copy_floor_len(len: usize) -> usize {
+    4096 + 2 * len.div_ceil(4096) * 4096
+}
+
+/// The two buffers (ping, pong) of a copy floor file.
+fn copy_floor_bufs(shm: &RawShm, len: usize) -> (*mut u8, *mut u8) {
+    let base = shm.base();
+    let stride = len.div_ceil(4096) * 4096;
+    // SAFETY: both offsets lie inside the mapping of `copy_floor_len(len)`.
+    unsafe { (base.add(4096), base.add(4096 + stride)) }
+}
+
+fn copy_floor_peer(name: &str, spin: Spin, len: usize) -> Result<(), String> {
+    let shm = RawShm::open(name, copy_floor_len(len)).ctx(&format!("opening {name}"))?;
+    let (ping, pong) = (shm.u64_at(OFF_PING), shm.u64_at(OFF_PONG));
+    let (ping_buf, pong_buf) = copy_floor_bufs(&shm, len);
+    let mut mine = vec![0u8; len];
+    say("ready");
+    let mut waiter = Waiter::new(spin);
+    let mut last = 0;
+    loop {
+        // Acquire: pairs with the parent's Release store of `ping`.
+        let v = ping.load(Ordering::Acquire);
+        if v == last {
+            waiter.pause()?;
+            continue;
+        }
+        if v == STOP {
+            return Ok(());
+        }
+        // SAFETY: the parent wrote `ping_buf` before its Release store of
+        // `v` and waits for our answer before writing it again; it reads
+        // `pong_buf` only after our Release store below.
+        unsafe {
+            std::ptr::copy_nonoverlapping(ping_buf, mine.as_mut_ptr(), len);
+            std::ptr::copy_nonoverlapping(mine.as_ptr(), pong_buf, len);
+        }
+        // Release: pairs with the parent's Acquire load of `pong`.
+        pong.store(v, Ordering::Release);
+        last = v;
+        waiter.reset();
+    }
+}
+
+/// A message on the heap, zeroed (every bit pattern is a valid `M`).
+fn boxed<M: ShmMessage>() -> Box<M> {
+    let layout = std::alloc::Layout::new::<M>();
+    // SAFETY: `M` is not zero-sized (it starts with `seq: u64`).
+    let p = unsafe { std::alloc::alloc_zeroed(layout) }.cast::<M>();
+    if p.is_null() {
+        std::alloc::handle_alloc_error(layout);
+    }
+    // SAFETY: `p` was allocated with `M`'s layout by the global allocator,
+    // and `M: ShmMessage` is plain data: all zeroes is a valid value.
+    unsafe { Box::from_raw(p) }
+}
+
+/// The sequence number at the start of a copied message (all the copy rows'
+/// messages start with `seq: u64`).
+fn seq_of<M: ShmMessage>(m: &M) -> u64 {
+    // SAFETY: `M` is at least 8 bytes, 8-aligned plain data starting with `seq`.
+    unsafe { (m as *const M).cast::<u64>().read() }
+}
+
+fn set_seq<M: ShmMessage>(m: &mut M, seq: u64) {
+    // SAFETY: as in `seq_of`.
+    unsafe { (m as *mut M).cast::<u64>().write(seq) }
+}
+
+/// Receives a copy of the next message into `dst` (`Empty` if none).
+fn recv_copy<M: ShmMessage>(sub: &mut Subscriber<M>, dst: &mut M) -> Result<(), TryRecvError> {
+    let cap = std::mem::size_of::<M>();
+    // SAFETY: `dst` is a valid `M`, so its `cap` bytes may be viewed as
+    // `MaybeUninit<u8>` and written with any bytes: every bit pattern is a
+    // valid `M` (a `ShmMessage`).
+    let bytes = unsafe {
+        std::slice::from_raw_parts_mut((dst as *mut M).cast::<std::mem::MaybeUninit<u8>>(), cap)
+    };
+    let (len, _) = sub.raw_mut().try_recv_uninit(bytes)?;
+    if len != cap {
+        return Err(TryRecvError::Corrupt(format!("{len} bytes")));
+    }
+    Ok(())
+}
+
+/// Typed ping-pong of a message copied in by `send` and out by the
+/// subscriber into a heap buffer (no stack copy), with the topics' default
+/// options (`Publisher::create`).
+fn copy_ping_pong<M: ShmMessage>(plan: &Plan) -> Result<Measured, String> {
+    let base = plan.channel();
+    let mut ping = Publisher::<M>::create(&format!("{base}/ping")).ctx("creating ping")?;
+    let mut peer = plan.spawn_peer()?;
+    peer.expect("ready")?;
+    let mut pong = connect::<M>(&format!("{base}/pong"))?;
+    let mut waiter = Waiter::new(plan.spin);
+    let mut msg = boxed::<M>();
+    let mut got = boxed::<M>();
+    let lat = drive(&plan.budget, |seq| {
+        set_seq(&mut *msg, seq);
+        ping.send(&msg).ctx("send")?;
+        waiter.reset();
+        loop {
+            match recv_copy(&mut pong, &mut got) {
+                Ok(()) => break,
+                Err(TryRecvError::Empty) => waiter.pause()?,
+                Err(e) => return Err(format!("try_recv: {e}")),
+            }
+        }
+        if seq_of(&*got) != seq {
+            return Err(format!("expected echo of {seq}, got {}", seq_of(&*got)));
+        }
+        Ok(())
+    })?;
+    set_seq(&mut *msg, STOP);
+    ping.send(&msg).ctx("send")?;
+    if pong.missed() != 0 {
+        return Err(format!("{} pongs missed", pong.missed()));
+    }
+    peer.finish()?;
+    Ok(Measured::PingPong(lat))
+}
+
+fn copy_echo<M: ShmMessage>(base: &str, spin: Spin) -> Result<(), String> {
+    let mut pong = Publisher::<M>::create(&format!("{base}/pong")).ctx("creating pong")?;
+    let mut ping = connect::<M>(&format!("{base}/ping"))?;
+    say("ready");
+    let mut waiter = Waiter::new(spin);
+    let mut got = boxed::<M>();
+    loop {
+        match recv_copy(&mut ping, &mut got) {
+            Ok(()) => {}
+            Err(TryRecvError::Empty) => {
+                waiter.pause()?;
+                continue;
+            }
+            Err(e) => return Err(format!("try_recv: {e}")),
+        }
+        if seq_of(&*got) == STOP {
             return Ok(());
         }
         pong.send(&got).ctx("send")?;

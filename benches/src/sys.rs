@@ -293,6 +293,11 @@ impl RawShm {
     ///
     /// # Panics
     /// If `off` is not 8-aligned or the word lies outside the mapping.
+    pub fn base(&self) -> *mut u8 {
+        self.ptr
+    }
+
+    /// The `u64` at byte `off`, as an atomic.
     pub fn u64_at(&self, off: usize) -> &AtomicU64 {
         assert!(off % 8 == 0 && off + 8 <= self.len, "bad offset {off}");
         // SAFETY: the word is inside the mapping (checked above), 8-aligned

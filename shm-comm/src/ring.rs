@@ -309,6 +309,15 @@ impl Ring {
         self.u32_at(OFF_CLOSED).load(Ordering::Acquire) != 0
     }
 
+    /// Marks the ring closed and wakes every reader: by its writer, or by
+    /// the writer that replaces a dead one (whose readers then look for
+    /// the new ring at once).
+    pub fn close(&self) {
+        // Release: pairs with the Acquire load in `Ring::is_closed`.
+        self.u32_at(OFF_CLOSED).store(1, Ordering::Release);
+        self.event().notify_all();
+    }
+
     fn event(&self) -> sync::Event<'_> {
         sync::Event {
             notify: self.u32_at(OFF_NOTIFY),
@@ -403,7 +412,8 @@ pub struct Writer {
     next: u64,
     /// Chunk named by each entry (NO_CHUNK before first use).
     in_ring: Vec<u32>,
-    /// Chunks in no entry; some may be pinned by readers.
+    /// Chunks in no entry, most recently freed at the back (handed out
+    /// first); some may be pinned by readers.
     free: VecDeque<u32>,
     /// The chunk for message `next`, claimed ahead of time by `commit` (off
     /// the sender's critical path: claiming may have to pull the chunk's
@@ -450,8 +460,12 @@ impl Writer {
 
     fn claim_now(&mut self) -> Result<Claim, SendError> {
         let seq = self.next;
+        // Most recently freed first (the back): a chunk that was just in
+        // use is still in the caches, so a large copy into it runs at
+        // memcpy speed; the working set stays `capacity + 1` chunks.
+        // Pinned chunks go to the front, to be tried last.
         for _ in 0..self.free.len() {
-            let Some(c) = self.free.pop_front() else {
+            let Some(c) = self.free.pop_back() else {
                 break;
             };
             let off = self.ring.chunk_off(c);
@@ -473,7 +487,7 @@ impl Writer {
             // SeqCst: as the odd store above; readers' stamp loads
             // (`read_next`, `pin_next`) see the message intact again.
             stamp.store(old, Ordering::SeqCst);
-            self.free.push_back(c);
+            self.free.push_front(c);
         }
         Err(SendError::NoFreeSlot)
     }
@@ -591,9 +605,7 @@ impl Writer {
 
     /// Marks the ring closed and wakes every reader.
     pub fn close(&self) {
-        // Release: pairs with the Acquire load in `Ring::is_closed`.
-        self.ring.u32_at(OFF_CLOSED).store(1, Ordering::Release);
-        self.ring.event().notify_all();
+        self.ring.close();
     }
 }
 
@@ -1026,6 +1038,12 @@ impl Reader {
     /// passes: with `spin`, spins briefly, then yields (so a writer sharing
     /// this core can run); then sleeps on the futex. Returns `ready()`.
     pub fn wait(&self, deadline: Option<Instant>, spin: bool) -> bool {
+        self.wait_slept(deadline, spin).0
+    }
+
+    /// As [`wait`](Self::wait), also returning how long it slept on the
+    /// futex (`None` if it did not), see `sync::Event::wait_slept`.
+    pub fn wait_slept(&self, deadline: Option<Instant>, spin: bool) -> (bool, Option<Duration>) {
         if self.ring.is_closed() {
             // No message comes after the closure (a wait that began before
             // it was woken by it): sleep out the wait, at most `CLOSED_NAP`,
@@ -1035,12 +1053,13 @@ impl Reader {
                 let until = deadline.map_or(now + CLOSED_NAP, |d| d.min(now + CLOSED_NAP));
                 std::thread::sleep(until.saturating_duration_since(now));
             }
-            return self.ready();
+            return (self.ready(), None);
         }
-        self.ring
-            .event()
-            .wait(|| self.ready() || self.ring.is_closed(), deadline, spin);
-        self.ready()
+        let (_, slept) =
+            self.ring
+                .event()
+                .wait_slept(|| self.ready() || self.ring.is_closed(), deadline, spin);
+        (self.ready(), slept)
     }
 
     /// Releases pin slot `slot` of [`try_pin`](Self::try_pin) (by this
@@ -1151,6 +1170,31 @@ mod tests {
     }
 
     #[test]
+    fn writer_reuses_the_chunk_freed_last() {
+        let (_h, ring) = ring(GEO);
+        let mut w = Writer::new(ring);
+        let mut used = std::collections::BTreeSet::new();
+        for i in 0..100u8 {
+            let c = w.claim().unwrap();
+            used.insert(c.chunk);
+            w.commit(c, 1, u32::from(i));
+        }
+        // The ring's chunks and the one being filled: the pool's other
+        // (borrow budget) chunks stay cold.
+        assert_eq!(used.len(), GEO.capacity as usize + 1);
+        // A pinned chunk is skipped, and the next free one used instead.
+        let mut r = Reader::new(ring, false);
+        send(&mut w, b"pin me");
+        let p = r.try_pin().unwrap();
+        for i in 0..20u8 {
+            let c = w.claim().unwrap();
+            assert_ne!(c.chunk, p.chunk);
+            w.commit(c, 1, u32::from(i));
+        }
+        Reader::unpin(&ring, p.slot);
+    }
+
+    #[test]
     fn pinned_chunk_is_never_rewritten() {
         let (_h, ring) = ring(GEO);
         let mut w = Writer::new(ring);
@@ -1171,8 +1215,8 @@ mod tests {
         ring.region
             .copy_out_init(ring.payload_off(p.chunk), &mut got);
         assert_eq!(got, b"keep me");
-        Reader::unpin(&ring, p.chunk);
-        Reader::unpin(&ring, p2.chunk);
+        Reader::unpin(&ring, p.slot);
+        Reader::unpin(&ring, p2.slot);
         assert_eq!(ring.borrow_tokens(), 2);
     }
 

@@ -159,16 +159,28 @@ impl Event<'_> {
     /// out), so a blocked waiter that wakes up periodically costs nothing.
     pub(crate) fn wait(
         &self,
-        mut ready: impl FnMut() -> bool,
+        ready: impl FnMut() -> bool,
         deadline: Option<Instant>,
         spin: bool,
     ) -> bool {
+        self.wait_slept(ready, deadline, spin).0
+    }
+
+    /// As [`wait`](Self::wait), also returning how long it slept on the
+    /// futex before `ready()` held (`None`: it did not sleep, or under loom),
+    /// for callers that decide from it whether spinning pays.
+    pub(crate) fn wait_slept(
+        &self,
+        mut ready: impl FnMut() -> bool,
+        deadline: Option<Instant>,
+        spin: bool,
+    ) -> (bool, Option<Duration>) {
         // Under loom the spin (timed by the clock) is left out: a model's
         // runs must not depend on time.
         if spin && !cfg!(loom) {
             let start = Instant::now();
             if deadline.is_some_and(|d| start >= d) {
-                return ready();
+                return (ready(), None);
             }
             let spin_until = start + SPIN_TIME;
             let until = deadline.map_or(spin_until, |d| d.min(spin_until));
@@ -176,7 +188,7 @@ impl Event<'_> {
             let mut i = 0u32;
             loop {
                 if ready() {
-                    return true;
+                    return (true, None);
                 }
                 spin_hint();
                 i = i.wrapping_add(1);
@@ -192,6 +204,8 @@ impl Event<'_> {
                 }
             }
         }
+        // When the first futex wait began (read only on the way to sleep).
+        let mut asleep: Option<Instant> = None;
         loop {
             // Acquire: pairs with the Release increment in `notify`.
             let seen = self.notify.load(Ordering::Acquire);
@@ -199,10 +213,13 @@ impl Event<'_> {
             // SeqCst fence: pairs with the one in `notify` (see there).
             fence(Ordering::SeqCst);
             if ready() {
-                return true;
+                return (true, asleep.map(|t| t.elapsed()));
             }
             if deadline.is_some_and(|d| Instant::now() >= d) {
-                return false;
+                return (false, asleep.map(|t| t.elapsed()));
+            }
+            if asleep.is_none() && !cfg!(loom) {
+                asleep = Some(Instant::now());
             }
             wait(self.notify, seen, deadline);
         }
