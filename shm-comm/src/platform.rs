@@ -405,14 +405,28 @@ pub fn process_alive(pid: u32, start_time: u64) -> bool {
 /// (low 32 bits of the start time in clock ticks since boot). Computed once
 /// per process (again after a fork, whose child has another pid).
 pub fn process_token() -> u64 {
-    static CACHE: std::sync::Mutex<(u32, u64)> = std::sync::Mutex::new((0, 0));
-    let pid = pid();
-    let mut c = CACHE.lock().unwrap_or_else(|e| e.into_inner());
-    if c.0 != pid {
-        let start = process_start_time(pid).unwrap_or(0);
-        *c = (pid, u64::from(pid) << 32 | (start & 0xffff_ffff));
+    // 0 until computed, and again in a forked child (which has another
+    // pid): a borrow reads it with one load instead of a getpid system
+    // call and a lock.
+    static TOKEN: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    static AT_FORK: std::sync::Once = std::sync::Once::new();
+    extern "C" fn forget_in_child() {
+        TOKEN.store(0, std::sync::atomic::Ordering::Relaxed);
     }
-    c.1
+    let t = TOKEN.load(std::sync::atomic::Ordering::Relaxed);
+    if t != 0 {
+        return t;
+    }
+    AT_FORK.call_once(|| {
+        // SAFETY: registers a handler that only stores to a static atomic,
+        // which is async-signal-safe as a fork child handler must be.
+        unsafe { libc::pthread_atfork(None, None, Some(forget_in_child)) };
+    });
+    let pid = pid();
+    let start = process_start_time(pid).unwrap_or(0);
+    let t = u64::from(pid) << 32 | (start & 0xffff_ffff);
+    TOKEN.store(t, std::sync::atomic::Ordering::Relaxed);
+    t
 }
 
 /// `true` if the process of a [`process_token`] is alive: its pid exists,
