@@ -15,11 +15,10 @@ fn entry_off(region: usize, seq: u64) -> usize {
     region + ring::ENTRIES + (seq % u64::from(GEO.capacity)) as usize * ring::ENTRY_LEN
 }
 
-/// Offset in the file of chunk `c`'s header (the headers follow the pin
-/// table, a cache line each; the payloads are elsewhere).
-fn chunk_off(region: usize, _max_payload: usize, c: u64) -> usize {
-    let headers = (ring::PINS + GEO.borrow_budget as usize * 12).div_ceil(64) * 64;
-    region + headers + c as usize * 64
+/// Offset in the file of chunk `c`'s header, for slots of `max_payload` bytes.
+fn chunk_off(region: usize, max_payload: usize, c: u64) -> usize {
+    let stride = (ring::CHUNK_HEADER + max_payload.div_ceil(8) * 8).div_ceil(64) * 64;
+    region + ring::ENTRIES + GEO.capacity as usize * ring::ENTRY_LEN + c as usize * stride
 }
 
 fn region_of(name: &str) -> usize {

@@ -7,18 +7,17 @@
 //! 0     Control     geometry (immutable), then one cache line each for
 //!                   `write_seq` and the wake-up words
 //! 256   pin table   `borrow_budget` owners (u64), then as many pin words (u32)
-//! ...   headers     `chunks` × 64 B (a cache line each): { stamp: u64, 4 B
-//!                   reserved, len: u32, tag: u32, 4 B reserved, pin mask:
-//!                   u64 }
 //! 4096n entries     `capacity` × 64 B: { stamp: u64, chunk: u64 }, from the
-//!                   first 4096-byte boundary after the headers
-//! ...   payloads    `chunks` × `max_payload` rounded up to 64 B
+//!                   first 4096-byte boundary after the pin table
+//! ...   chunks      `chunks` × `stride` B: { stamp: u64, 4 B reserved,
+//!                   len: u32, tag: u32, 12 B reserved } then the payload
+//!                   (8-aligned)
 //! ```
-//! Readers write only the first part (the wake-up words, the pin table and
-//! the chunk headers' pin masks); entries and payloads, from a page
-//! boundary on, are the writer's alone, so a subscriber maps them
-//! read-only ([`Ring::reader_read_only`]): a reader's stray write there
-//! faults in the reader instead of breaking the topic for everyone.
+//! Readers write only the first part (the wake-up words and the pin
+//! table); entries and chunks, from a page boundary on, are the writer's
+//! alone, so a subscriber maps them read-only ([`Ring::reader_read_only`]):
+//! a reader's stray write there faults in the reader instead of breaking
+//! the topic for everyone.
 //!
 //! Message `n` (0-based) is announced in entry `n % capacity`, which names the
 //! chunk holding it. Chunks are a pool larger than the ring (`capacity + 1 +
@@ -43,14 +42,12 @@
 //! is exact: it counts exactly the messages never returned.
 //!
 //! # Pins
-//! The borrow budget (at most 64) is a table of `borrow_budget` pin slots,
-//! and every chunk header has a pin mask with one bit per slot. To borrow,
-//! a reader first owns a slot: one compare-and-swap of the slot's `owner`
+//! The borrow budget is a table of `borrow_budget` pin slots. To borrow, a
+//! reader first owns a slot: one compare-and-swap of the slot's `owner`
 //! word from 0 to its process identity (`pid << 32 | start time`, low 32
-//! bits). It then records the chunk in the slot's pin word, sets its bit
-//! in the chunk's mask and re-checks the chunk stamp; the writer, to claim
-//! a chunk, stores an odd stamp and then loads the chunk's mask (both
-//! SeqCst: a Dekker handshake, on the chunk's own header line). At least
+//! bits). It then stores `chunk + 1` into the slot's pin word and re-checks
+//! the chunk stamp; the writer, to claim a chunk, stores an odd stamp and
+//! then reads every pin word (both SeqCst: a Dekker handshake). At least
 //! one side sees the other: either the reader sees the stamp change and
 //! lets go, or the writer sees the pin and picks another chunk. At most
 //! `borrow_budget` chunks are pinned, so the pool always has a free one.
@@ -58,10 +55,8 @@
 //! A borrower killed while holding samples leaves its slots owned. A reader
 //! that finds no free slot checks the owners: the slot of a process that is
 //! gone (or whose pid now belongs to a process started at another time) is
-//! taken over with a compare-and-swap of its owner word, and the slot's bit
-//! is cleared in the chunk its pin word names (the word always names the
-//! only chunk the bit can be set in, and clearing a bit is idempotent).
-//! Since only a slot's owner writes its pin word and bit, nothing races
+//! taken over with a compare-and-swap of its owner word, and its pin
+//! dropped. Since only a slot's owner writes its pin word, nothing races
 //! with that repair, and a kill -9 never shrinks the budget for good.
 //!
 //! # Waking
@@ -87,16 +82,12 @@ const READ_ONLY_ALIGN: usize = 4096;
 const ENTRY_LEN: usize = 64;
 /// Bytes of a chunk header; the payload follows.
 pub const CHUNK_HEADER_LEN: usize = 32;
-/// Bytes from one chunk header to the next: a cache line each, so that a
-/// borrower pinning one chunk and the writer claiming its neighbour do not
-/// share a line.
-const HEADER_STRIDE: usize = 64;
 /// Largest payload a ring accepts (the stamp and lengths are 32-bit).
 pub const MAX_PAYLOAD: u32 = 1 << 30;
 /// Largest number of entries.
 pub const MAX_CAPACITY: u32 = 1 << 20;
 /// Largest borrow budget.
-pub const MAX_BORROWS: u32 = 64;
+pub const MAX_BORROWS: u32 = 1 << 10;
 
 const NO_CHUNK: u32 = u32::MAX;
 
@@ -113,8 +104,6 @@ const OFF_WAITERS: usize = 132;
 const CH_STAMP: usize = 0;
 const CH_LEN: usize = 12;
 const CH_TAG: usize = 16;
-/// The chunk's pin mask (u64): bit `s` set while pin slot `s` pins it.
-const CH_PINS: usize = 24;
 
 /// The shape of a ring, chosen by its creator and validated by openers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -160,48 +149,34 @@ impl Geometry {
     }
 
     /// Bytes from one chunk to the next.
-    /// Bytes a chunk takes: its header (one cache line of the writable
-    /// part) and its payload (`max_payload` rounded up to 64, in the
-    /// read-only part).
     pub fn stride(&self) -> usize {
-        HEADER_STRIDE + self.payload_stride()
-    }
-
-    /// Bytes from one chunk's payload to the next.
-    fn payload_stride(&self) -> usize {
-        align_up(self.max_payload as usize, 64)
+        align_up(
+            CHUNK_HEADER_LEN + align_up(self.max_payload as usize, 8),
+            64,
+        )
     }
 
     fn pins_off(&self) -> usize {
         CONTROL_LEN
     }
 
-    /// Where the chunk headers start: after the pin table, on a cache line.
-    fn headers_off(&self) -> usize {
-        align_up(CONTROL_LEN + self.borrow_budget as usize * 12, 64)
+    /// Where the entries start: the first page boundary after the pin table.
+    fn entries_off(&self) -> usize {
+        align_up(
+            CONTROL_LEN + self.borrow_budget as usize * 12,
+            READ_ONLY_ALIGN,
+        )
     }
 
-    /// Where the entries start: the first page boundary after the chunk
-    /// headers. Everything before it is written by readers too (wake-up
-    /// words, pin table, pin masks); everything from it on by the writer only.
-    fn entries_off(&self) -> Option<usize> {
-        let headers_end = (self.chunks() as usize)
-            .checked_mul(HEADER_STRIDE)?
-            .checked_add(self.headers_off())?;
-        Some(align_up(headers_end, READ_ONLY_ALIGN))
-    }
-
-    fn payloads_off(&self) -> Option<usize> {
-        (self.capacity as usize)
-            .checked_mul(ENTRY_LEN)?
-            .checked_add(self.entries_off()?)
+    fn chunks_off(&self) -> usize {
+        self.entries_off() + self.capacity as usize * ENTRY_LEN
     }
 
     /// Bytes of region this geometry needs.
     pub fn region_len(&self) -> Option<usize> {
         (self.chunks() as usize)
-            .checked_mul(self.payload_stride())?
-            .checked_add(self.payloads_off()?)
+            .checked_mul(self.stride())?
+            .checked_add(self.chunks_off())
             .filter(|&n| n <= isize::MAX as usize / 2)
     }
 }
@@ -212,13 +187,11 @@ impl Geometry {
 pub struct Ring {
     region: Region,
     geo: Geometry,
-    /// `geo.payload_stride()`, `geo.headers_off()`, `geo.entries_off()`,
-    /// `geo.payloads_off()`: derived once (from a checked geometry, whose
-    /// `region_len` is known to fit), read on every message.
+    /// `geo.stride()`, `geo.entries_off()`, `geo.chunks_off()`: derived
+    /// once, read on every message.
     stride: usize,
-    headers: usize,
     entries: usize,
-    payloads: usize,
+    chunks: usize,
 }
 
 impl Ring {
@@ -268,15 +241,13 @@ impl Ring {
         Ok(Ring::with(region, geo))
     }
 
-    /// `geo` has passed `check` (so its offsets do not overflow).
     fn with(region: Region, geo: Geometry) -> Ring {
         Ring {
             region,
             geo,
-            stride: geo.payload_stride(),
-            headers: geo.headers_off(),
-            entries: geo.entries_off().unwrap_or(usize::MAX),
-            payloads: geo.payloads_off().unwrap_or(usize::MAX),
+            stride: geo.stride(),
+            entries: geo.entries_off(),
+            chunks: geo.chunks_off(),
         }
     }
 
@@ -315,17 +286,15 @@ impl Ring {
         self.entries + (n % u64::from(self.geo.capacity)) as usize * ENTRY_LEN
     }
 
-    /// Offset of chunk `c`'s header (`c < chunks`, checked by callers).
     fn chunk_off(&self, c: u32) -> usize {
         debug_assert!(c < self.geo.chunks());
-        self.headers + c as usize * HEADER_STRIDE
+        self.chunks + c as usize * self.stride
     }
 
     /// Offset of chunk `c`'s payload (`c < chunks`, checked by callers):
-    /// `max_payload` bytes rounded up to 64, inside the region.
+    /// `max_payload` bytes rounded up to 8, inside the region.
     fn payload_off(&self, c: u32) -> usize {
-        debug_assert!(c < self.geo.chunks());
-        self.payloads + c as usize * self.stride
+        self.chunk_off(c) + CHUNK_HEADER_LEN
     }
 
     /// Number of messages published so far.
@@ -376,35 +345,12 @@ impl Ring {
         self.u32_at(self.geo.pins_off() + self.geo.borrow_budget as usize * 8 + i as usize * 4)
     }
 
-    /// The pin mask of chunk `c` (`c < chunks`).
-    fn pin_mask(&self, c: u32) -> &AtomicU64 {
-        self.u64_at(self.chunk_off(c) + CH_PINS)
-    }
-
-    /// `true` if some pin slot pins chunk `c`. One load, on the chunk's own
-    /// header line, which the writer has just written (its odd stamp): no
-    /// extra cache line moves between the writer and borrowers.
+    /// `true` if some pin slot pins chunk `c`.
     fn pinned(&self, c: u32) -> bool {
         // SeqCst: the writer's side of the Dekker handshake with
-        // `Reader::pin_next` (SeqCst mask `fetch_or`, then SeqCst stamp
-        // load), after the writer's SeqCst odd-stamp store in
-        // `Writer::claim_now`.
-        self.pin_mask(c).load(Ordering::SeqCst) != 0
-    }
-
-    /// Clears slot `i`'s bit in the mask of the chunk its pin word names,
-    /// if any (and valid: the word is shared memory). Idempotent: the bit
-    /// of a slot is set in at most the chunk its pin word names, so
-    /// clearing it there is right whether or not it was set.
-    fn unpin_slot(&self, i: u32) {
-        let c = self.pin_word(i).load(Ordering::Relaxed);
-        if c != 0 && c <= self.geo.chunks() {
-            // Release: the owner's reads of the pinned payload happen
-            // before the writer reuses the chunk; pairs with the SeqCst
-            // load in `pinned`.
-            self.pin_mask(c - 1)
-                .fetch_and(!(1u64 << i), Ordering::Release);
-        }
+        // `Reader::pin_next` (SeqCst pin store, then SeqCst stamp load),
+        // after the writer's SeqCst odd-stamp store in `Writer::claim_now`.
+        (0..self.geo.borrow_budget).any(|i| self.pin_word(i).load(Ordering::SeqCst) == c + 1)
     }
 
     /// Owns a free pin slot for this process, or takes over one of a dead
@@ -435,9 +381,8 @@ impl Ring {
                 .compare_exchange(owner, me, Ordering::Acquire, Ordering::Relaxed)
                 .is_ok()
             {
-                // Drop the dead owner's pin (if it had one), then the record.
-                self.unpin_slot(i);
-                self.pin_word(i).store(0, Ordering::Relaxed);
+                // Release: as in `release_pin_slot`.
+                self.pin_word(i).store(0, Ordering::Release);
                 return Some(i);
             }
         }
@@ -446,8 +391,9 @@ impl Ring {
 
     /// Gives pin slot `i` back: unpins its chunk, then frees the slot.
     fn release_pin_slot(&self, i: u32) {
-        self.unpin_slot(i);
-        self.pin_word(i).store(0, Ordering::Relaxed);
+        // Release: the owner's reads of the pinned payload happen before the
+        // writer reuses the chunk; pairs with the SeqCst load in `pinned`.
+        self.pin_word(i).store(0, Ordering::Release);
         // Release: pairs with the Acquire exchange in `own_pin_slot`.
         self.pin_owner(i).store(0, Ordering::Release);
     }
@@ -1058,27 +1004,20 @@ impl Reader {
                 Located::At { chunk, want } => (chunk, want),
             };
             let off = self.ring.chunk_off(chunk);
-            // The slot's pin word names the chunk before its bit is set in
-            // the chunk's mask (and the bit is cleared before the word
-            // moves on): a borrower killed anywhere in between leaves a
-            // word that names the only chunk its bit can be set in, which
-            // is all `Ring::unpin_slot` needs to repair it.
-            pin.store(chunk + 1, Ordering::Relaxed);
-            let mask = ring.pin_mask(chunk);
-            // SeqCst `fetch_or` then SeqCst stamp load: the Dekker
-            // handshake with `Writer::claim_now` (SeqCst odd-stamp store,
-            // then the SeqCst mask load in `Ring::pinned`).
-            mask.fetch_or(1u64 << slot, Ordering::SeqCst);
+            // SeqCst pin store then SeqCst stamp load: the Dekker handshake
+            // with `Writer::claim_now` (SeqCst odd-stamp store, then SeqCst
+            // loads of the pin words in `Ring::pinned`).
+            pin.store(chunk + 1, Ordering::SeqCst);
             if self.ring.u64_at(off + CH_STAMP).load(Ordering::SeqCst) != want {
-                // Release (and below): as in `Ring::unpin_slot`.
-                mask.fetch_and(!(1u64 << slot), Ordering::Release);
+                // Release (and below): as in `Ring::release_pin_slot`.
+                pin.store(0, Ordering::Release);
                 self.resync()?;
                 continue;
             }
             let len = self.ring.u32_at(off + CH_LEN).load(Ordering::Relaxed);
             let tag = self.ring.u32_at(off + CH_TAG).load(Ordering::Relaxed);
             if len > self.ring.geo.max_payload {
-                mask.fetch_and(!(1u64 << slot), Ordering::Release);
+                pin.store(0, Ordering::Release);
                 return Err(BorrowError::Corrupt(format!(
                     "message {} claims {len} bytes; the limit is {}",
                     self.next, self.ring.geo.max_payload

@@ -65,13 +65,13 @@ pub mod ring {
     /// The pin table follows the 256-byte control block: `budget` owner
     /// words (u64), then `budget` pin words (u32).
     pub const PINS: usize = 256;
-    /// The chunk headers follow the pin table, a cache line each:
-    /// `{ stamp: u64, 4 B, len: u32, tag: u32, 4 B, pin mask: u64 }`.
-    /// Entries start on the first 4096-byte boundary after them (what
-    /// subscribers map read-only; 4096 for the small test topics), 64
-    /// bytes each: `{ stamp: u64, chunk: u64 }`; the payloads follow them.
+    /// Entries start on the first 4096-byte boundary after the pin table
+    /// (what subscribers map read-only), 64 bytes each:
+    /// `{ stamp: u64, chunk: u64 }`; the chunks follow them.
     pub const ENTRIES: usize = 4096;
     pub const ENTRY_LEN: usize = 64;
+    /// Chunk header: `{ stamp: u64, 4 B, len: u32, tag: u32, .. }`, 32 bytes.
+    pub const CHUNK_HEADER: usize = 32;
     pub const CH_LEN: usize = 12;
 }
 
