@@ -18,7 +18,7 @@ use shm_comm::codec::Codec;
 use shm_comm::OpenError;
 
 use crate::quick::QuickLock;
-use crate::{blocking, check_timeout, deadline, open_error};
+use crate::{blocking, check_timeout, deadline, decode, open_error, Ser};
 
 /// The surface the six pattern classes share, as a second `#[pymethods]`
 /// block of `$class` (PyO3's `multiple-pymethods`): the `name`,
@@ -201,5 +201,28 @@ impl Held {
                 Err(e)
             }
         }
+    }
+
+    /// A received frame (or `None` on timeout) as the object `recv`
+    /// returns: decoded within what `ser` allows, or `None`.
+    pub(crate) fn decoded<'py>(
+        &self,
+        py: Python<'py>,
+        frame: Option<(Codec, Vec<u8>)>,
+        ser: Ser,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        match frame {
+            Some((codec, data)) => decode(py, codec, &self.bytes(py, codec, data)?, None, ser),
+            None => Ok(py.None().into_bound(py)),
+        }
+    }
+
+    /// A received frame (or `None` on timeout) as `recv_bytes` returns it.
+    pub(crate) fn raw<'py>(
+        &self,
+        py: Python<'py>,
+        frame: Option<(Codec, Vec<u8>)>,
+    ) -> PyResult<Option<Bound<'py, PyBytes>>> {
+        frame.map(|(c, d)| self.bytes(py, c, d)).transpose()
     }
 }

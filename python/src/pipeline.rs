@@ -12,7 +12,7 @@ use shm_comm::{RecvTimeoutError, SendTimeoutError, TryRecvError, TrySendError};
 
 use crate::handle::{connect_with, handle_surface, lock, stats_dict, Held};
 use crate::{
-    blocking, check_timeout, closed, create_error, deadline, decode, error, too_large, Buffer, Ser,
+    blocking, check_timeout, closed, create_error, deadline, error, too_large, Buffer, Ser,
 };
 
 /// Pushes jobs onto a work queue; each job goes to exactly one puller.
@@ -198,16 +198,8 @@ impl Puller {
     /// The next job, deserialized, or `None` on timeout.
     #[pyo3(signature = (timeout=None))]
     fn recv<'py>(&self, py: Python<'py>, timeout: Option<f64>) -> PyResult<Bound<'py, PyAny>> {
-        match self.take(py, timeout)? {
-            Some((codec, data)) => decode(
-                py,
-                codec,
-                &self.held.bytes(py, codec, data)?,
-                None,
-                self.ser,
-            ),
-            None => Ok(py.None().into_bound(py)),
-        }
+        let frame = self.take(py, timeout)?;
+        self.held.decoded(py, frame, self.ser)
     }
 
     /// The next job as raw bytes, or `None` on timeout.
@@ -217,9 +209,8 @@ impl Puller {
         py: Python<'py>,
         timeout: Option<f64>,
     ) -> PyResult<Option<Bound<'py, PyBytes>>> {
-        self.take(py, timeout)?
-            .map(|(c, d)| self.held.bytes(py, c, d))
-            .transpose()
+        let frame = self.take(py, timeout)?;
+        self.held.raw(py, frame)
     }
 
     /// `msg_count` (jobs waiting), `drop_count` (always 0), `num_slots`,

@@ -12,7 +12,7 @@ use shm_comm::RecvTimeoutError;
 
 use crate::handle::{connect_with, handle_surface, lock, stats_dict, Held};
 use crate::{
-    blocking, check_timeout, closed, create_error, deadline, decode, error, too_large, Buffer, Ser,
+    blocking, check_timeout, closed, create_error, deadline, error, too_large, Buffer, Ser,
 };
 
 struct ReqState {
@@ -79,16 +79,8 @@ impl Requester {
     /// stays pending: call `recv` again to keep waiting for it).
     #[pyo3(signature = (timeout=None))]
     fn recv<'py>(&self, py: Python<'py>, timeout: Option<f64>) -> PyResult<Bound<'py, PyAny>> {
-        match self.wait(py, timeout)? {
-            Some((codec, data)) => decode(
-                py,
-                codec,
-                &self.held.bytes(py, codec, data)?,
-                None,
-                self.ser,
-            ),
-            None => Ok(py.None().into_bound(py)),
-        }
+        let frame = self.wait(py, timeout)?;
+        self.held.decoded(py, frame, self.ser)
     }
 
     /// The reply as raw bytes, or `None` on timeout.
@@ -98,9 +90,8 @@ impl Requester {
         py: Python<'py>,
         timeout: Option<f64>,
     ) -> PyResult<Option<Bound<'py, PyBytes>>> {
-        self.wait(py, timeout)?
-            .map(|(c, d)| self.held.bytes(py, c, d))
-            .transpose()
+        let frame = self.wait(py, timeout)?;
+        self.held.raw(py, frame)
     }
 
     /// Sends `data` and returns the reply; raises `SHMTimeoutError` if none
@@ -117,13 +108,7 @@ impl Requester {
         let deadline = deadline(timeout)?;
         self.send_frame(py, bytes, self.ser.codec())?;
         match self.wait_until(py, deadline)? {
-            Some((codec, data)) => decode(
-                py,
-                codec,
-                &self.held.bytes(py, codec, data)?,
-                None,
-                self.ser,
-            ),
+            frame @ Some(_) => self.held.decoded(py, frame, self.ser),
             None => {
                 self.cancel(py);
                 Err(error(
@@ -296,16 +281,8 @@ impl Replier {
     /// The next request, deserialized, or `None` on timeout.
     #[pyo3(signature = (timeout=None))]
     fn recv<'py>(&self, py: Python<'py>, timeout: Option<f64>) -> PyResult<Bound<'py, PyAny>> {
-        match self.take(py, timeout)? {
-            Some((codec, data)) => decode(
-                py,
-                codec,
-                &self.held.bytes(py, codec, data)?,
-                None,
-                self.ser,
-            ),
-            None => Ok(py.None().into_bound(py)),
-        }
+        let frame = self.take(py, timeout)?;
+        self.held.decoded(py, frame, self.ser)
     }
 
     /// The next request as raw bytes, or `None` on timeout.
@@ -315,9 +292,8 @@ impl Replier {
         py: Python<'py>,
         timeout: Option<f64>,
     ) -> PyResult<Option<Bound<'py, PyBytes>>> {
-        self.take(py, timeout)?
-            .map(|(c, d)| self.held.bytes(py, c, d))
-            .transpose()
+        let frame = self.take(py, timeout)?;
+        self.held.raw(py, frame)
     }
 
     /// Replies to the last request received; `False` if there is none or
