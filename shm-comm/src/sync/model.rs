@@ -95,20 +95,6 @@ macro_rules! atomic {
                 r
             }
             /// As the std method.
-            pub fn fetch_or(&self, v: $t, order: Ordering) -> $t {
-                before(order);
-                let r = self.0.fetch_or(v, order);
-                after(order);
-                r
-            }
-            /// As the std method.
-            pub fn fetch_and(&self, v: $t, order: Ordering) -> $t {
-                before(order);
-                let r = self.0.fetch_and(v, order);
-                after(order);
-                r
-            }
-            /// As the std method.
             pub fn compare_exchange(
                 &self,
                 current: $t,
