@@ -139,8 +139,10 @@ pub fn generate(schema: &Schema) -> String {
              //! layouts (a test checks that the checked-in files are up to date).\n\
              //!\n\
              //! Large messages (`ImageVga` is 900 KB, `Image4K` 24 MB) should not be built on\n\
-             //! the stack: fill them in place with `Publisher::loan()` and read them with\n\
-             //! `Subscriber::try_borrow()`.\n",
+             //! the stack (receiving one over 256 KiB by value does not compile): fill them\n\
+             //! in place with `Publisher::loan()` (or in `shm_comm::zeroed_box()`), and read\n\
+             //! them in place with `Subscriber::try_borrow()` or into a box with\n\
+             //! `recv_into`/`recv_boxed`.\n",
         );
     } else {
         let _ = writeln!(

@@ -298,6 +298,15 @@ pub enum RecvError {
     Corrupt(String),
 }
 
+/// A wait without a deadline ended: only corruption ends it (a timeout
+/// there would be a bug, reported rather than hidden).
+pub(crate) fn forever(e: RecvTimeoutError) -> RecvError {
+    match e {
+        RecvTimeoutError::Corrupt(s) => RecvError::Corrupt(s),
+        RecvTimeoutError::Timeout => RecvError::Corrupt("timed out without a deadline".into()),
+    }
+}
+
 /// Why `try_send` on a queue did not send; gives the message back.
 #[derive(Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TrySendError<T> {

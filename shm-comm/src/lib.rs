@@ -33,7 +33,7 @@ pub use error::{
     SendError, SendTimeoutError, TryRecvError, TrySendError,
 };
 pub use layout::{FieldDescriptor, Kind, LayoutDescriptor, LayoutError, Scalar, TypeDesc};
-pub use message::{CapacityError, FixedString, FixedVec, Flag, ShmMessage, ShmType};
+pub use message::{zeroed_box, CapacityError, FixedString, FixedVec, Flag, ShmMessage, ShmType};
 pub use pubsub::TopicExt;
 pub use shm_comm_derive::ShmMessage;
 

@@ -97,6 +97,93 @@ pub(crate) fn read_with<T: ShmMessage, E>(
     Ok(unsafe { out.assume_init() })
 }
 
+/// The largest message the by-value receive calls (`recv`, `try_recv`,
+/// `recv_timeout`, ...) accept: 256 KiB. A value returned through a
+/// `Result` may sit on the stack more than once, and a thread spawned by
+/// `std::thread` has 2 MiB of it; a larger type fails to compile there, with
+/// a message pointing to `recv_into` and `recv_boxed`, which write straight
+/// into memory the caller owns.
+///
+/// ```compile_fail,E0080
+/// # use shm_comm::{msgs::Image4K, pubsub::Subscriber};
+/// # fn f(sub: &mut Subscriber<Image4K>) {
+/// let frame = sub.recv(); // 24 MB by value: refused when built
+/// # }
+/// # f(&mut Subscriber::connect("camera/4k").unwrap());
+/// ```
+///
+/// ```no_run
+/// # use shm_comm::{msgs::Image4K, pubsub::Subscriber};
+/// # fn f(sub: &mut Subscriber<Image4K>) -> Result<(), shm_comm::RecvError> {
+/// let mut frame: Box<Image4K> = shm_comm::zeroed_box();
+/// sub.recv_into(&mut frame)?; // written in place, in the box
+/// let other: Box<Image4K> = sub.recv_boxed()?;
+/// # Ok(()) }
+/// ```
+pub const MAX_BY_VALUE: usize = 256 * 1024;
+
+/// Evaluated (at compile time) by every by-value receive of a `T`.
+pub(crate) struct ByValue<T>(std::marker::PhantomData<T>);
+
+impl<T> ByValue<T> {
+    pub(crate) const CHECK: () = assert!(
+        std::mem::size_of::<T>() <= MAX_BY_VALUE,
+        "this message type is over 256 KiB (shm_comm::message::MAX_BY_VALUE): \
+         receiving it by value could overflow a thread's stack; \
+         use recv_into(&mut msg) or recv_boxed() instead"
+    );
+}
+
+/// Reads a message of exactly `size_of::<T>()` bytes into `out` (see
+/// [`read_with`]). On an error `out` holds unspecified, valid contents.
+pub(crate) fn read_into<T: ShmMessage, E>(
+    out: &mut T,
+    fill: impl FnOnce(&mut [MaybeUninit<u8>]) -> Result<usize, E>,
+    wrong_size: impl FnOnce(usize) -> E,
+) -> Result<(), E> {
+    let size = std::mem::size_of::<T>();
+    // SAFETY: the `size` bytes of `*out`, borrowed uniquely from `out`.
+    // `fill` (our own receive paths) only writes initialized bytes copied
+    // from a slot, and every bit pattern is a valid `T` (ShmType contract),
+    // so `*out` stays a valid `T` whatever it writes, in full or in part.
+    let bytes =
+        unsafe { std::slice::from_raw_parts_mut((out as *mut T).cast::<MaybeUninit<u8>>(), size) };
+    let len = fill(bytes)?;
+    if len != size {
+        return Err(wrong_size(len));
+    }
+    Ok(())
+}
+
+/// A `T` of all zero bytes on the heap, built in place: the way to make a
+/// large message (an `Image4K` is 24 MB) without putting it on the stack.
+///
+/// ```
+/// # use shm_comm::msgs::Image4K;
+/// let img: Box<Image4K> = shm_comm::zeroed_box();
+/// assert_eq!(img.width, 0);
+/// ```
+pub fn zeroed_box<T: ShmType>() -> Box<T> {
+    // No `T` is ever made on the stack here, not even in a branch not
+    // taken: a debug build reserves stack for every local of a function.
+    let layout = std::alloc::Layout::new::<T>();
+    let ptr = if layout.size() == 0 {
+        std::ptr::NonNull::<T>::dangling().as_ptr()
+    } else {
+        // SAFETY: `layout` has a non-zero size (checked above).
+        let ptr = unsafe { std::alloc::alloc_zeroed(layout) }.cast::<T>();
+        if ptr.is_null() {
+            std::alloc::handle_alloc_error(layout);
+        }
+        ptr
+    };
+    // SAFETY: `ptr` is either dangling and aligned for a zero-sized `T`, or
+    // allocated by the global allocator with `T`'s layout (what `Box`
+    // expects) and all zero bytes, a valid `T` (ShmType contract: every
+    // bit pattern is).
+    unsafe { Box::from_raw(ptr) }
+}
+
 /// A copy of the `T` in `bytes` (exactly `size_of::<T>()` of them, any
 /// alignment); `None` for another length.
 pub(crate) fn read_from_bytes<T: ShmType>(bytes: &[u8]) -> Option<T> {

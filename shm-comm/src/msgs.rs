@@ -7,8 +7,10 @@
 //! layouts (a test checks that the checked-in files are up to date).
 //!
 //! Large messages (`ImageVga` is 900 KB, `Image4K` 24 MB) should not be built on
-//! the stack: fill them in place with `Publisher::loan()` and read them with
-//! `Subscriber::try_borrow()`.
+//! the stack (receiving one over 256 KiB by value does not compile): fill them
+//! in place with `Publisher::loan()` (or in `shm_comm::zeroed_box()`), and read
+//! them in place with `Subscriber::try_borrow()` or into a box with
+//! `recv_into`/`recv_boxed`.
 
 use crate::{FixedString, FixedVec, Flag, ShmMessage};
 

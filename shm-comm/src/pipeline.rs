@@ -69,11 +69,11 @@ use std::time::{Duration, Instant};
 
 use crate::codec::{Codec, Frame};
 use crate::error::{
-    CreateError, OpenError, RecvError, RecvTimeoutError, SendTimeoutError, TryRecvError,
+    forever, CreateError, OpenError, RecvError, RecvTimeoutError, SendTimeoutError, TryRecvError,
     TrySendError,
 };
 use crate::layout::LayoutDescriptor;
-use crate::message::{as_bytes, read_with, ShmMessage};
+use crate::message::{as_bytes, read_into, read_with, zeroed_box, ByValue, ShmMessage};
 use crate::queue::{Geometry, PushError, Queue};
 use crate::region::fill_vec;
 use crate::segment::{ChannelKind, CreateSpec, CreatedOrJoined, OpenSpec, Payload, SharedSegment};
@@ -103,6 +103,33 @@ impl Default for QueueOptions {
         QueueOptions {
             capacity: 128,
             max_payload: 4096,
+        }
+    }
+}
+
+impl QueueOptions {
+    /// The options [`Pusher::create`] uses for jobs of `size` bytes: the
+    /// [defaults](QueueOptions::default), with fewer slots when 128 of them
+    /// would take more than [`DEFAULT_POOL_BYTES`](crate::pubsub::DEFAULT_POOL_BYTES)
+    /// (4 MiB), but never fewer than 2: jobs up to about 32 KiB keep 128, a
+    /// 1 MiB queue holds 3 and a 24 MB one 2 (48 MB). A full queue makes
+    /// pushers wait (backpressure); [`Pusher::create_with`] takes options
+    /// as given.
+    pub fn for_size(size: usize) -> QueueOptions {
+        let d = QueueOptions {
+            max_payload: u32::try_from(size).unwrap_or(u32::MAX),
+            ..QueueOptions::default()
+        };
+        let stride = Geometry {
+            capacity: d.capacity,
+            max_payload: d.max_payload,
+        }
+        .stride();
+        let fit =
+            u32::try_from(crate::pubsub::DEFAULT_POOL_BYTES / stride.max(1)).unwrap_or(u32::MAX);
+        QueueOptions {
+            capacity: fit.clamp(2, d.capacity),
+            ..d
         }
     }
 }
@@ -331,8 +358,10 @@ pub struct Pusher<T: ShmMessage> {
 
 impl<T: ShmMessage> Pusher<T> {
     /// Creates (or joins) queue `name` with default options.
+    /// The queue holds 128 jobs, fewer of large ones (see
+    /// [`QueueOptions::for_size`]).
     pub fn create(name: &str) -> Result<Self, CreateError> {
-        Self::create_with(name, QueueOptions::default())
+        Self::create_with(name, QueueOptions::for_size(std::mem::size_of::<T>()))
     }
 
     /// Creates queue `name`, or joins it if it exists with live participants
@@ -345,7 +374,11 @@ impl<T: ShmMessage> Pusher<T> {
     }
 
     /// Queues `job` if there is room; otherwise gives it back in `Full`.
+    ///
+    /// By value: a type over [`MAX_BY_VALUE`](crate::message::MAX_BY_VALUE)
+    /// does not compile here; queue a copy of it with [`send_ref`](Self::send_ref).
     pub fn try_send(&self, job: T) -> Result<(), TrySendError<T>> {
+        let () = ByValue::<T>::CHECK;
         match self.ep.push_now(as_bytes(&job), Codec::Typed) {
             Ok(true) => Ok(()),
             Ok(false) => Err(TrySendError::Full(job)),
@@ -355,6 +388,7 @@ impl<T: ShmMessage> Pusher<T> {
 
     /// Queues `job`, waiting up to `timeout` for room.
     pub fn send_timeout(&self, job: T, timeout: Duration) -> Result<(), SendTimeoutError<T>> {
+        let () = ByValue::<T>::CHECK;
         let r = self.ep.push_deadline(as_bytes(&job), Codec::Typed, || {
             Instant::now().checked_add(timeout)
         });
@@ -368,8 +402,39 @@ impl<T: ShmMessage> Pusher<T> {
     /// Queues `job`, waiting as long as it takes for room (an error only
     /// if the queue is corrupt).
     pub fn send(&self, job: T) -> Result<(), SendTimeoutError<T>> {
+        let () = ByValue::<T>::CHECK;
         match self.ep.push_deadline(as_bytes(&job), Codec::Typed, || None) {
             Err(why) => Err(SendTimeoutError::Corrupt(job, why)),
+            Ok(_) => Ok(()),
+        }
+    }
+
+    /// Queues a copy of `*job` if there is room (any size of job: build a
+    /// large one with [`zeroed_box`](crate::zeroed_box)).
+    pub fn try_send_ref(&self, job: &T) -> Result<(), TrySendError<()>> {
+        match self.ep.push_now(as_bytes(job), Codec::Typed) {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(TrySendError::Full(())),
+            Err(why) => Err(TrySendError::Corrupt((), why)),
+        }
+    }
+
+    /// Queues a copy of `*job`, waiting up to `timeout` for room.
+    pub fn send_ref_timeout(&self, job: &T, timeout: Duration) -> Result<(), SendTimeoutError<()>> {
+        let r = self.ep.push_deadline(as_bytes(job), Codec::Typed, || {
+            Instant::now().checked_add(timeout)
+        });
+        match r {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(SendTimeoutError::Timeout(())),
+            Err(why) => Err(SendTimeoutError::Corrupt((), why)),
+        }
+    }
+
+    /// Queues a copy of `*job`, waiting as long as it takes for room.
+    pub fn send_ref(&self, job: &T) -> Result<(), SendTimeoutError<()>> {
+        match self.ep.push_deadline(as_bytes(job), Codec::Typed, || None) {
+            Err(why) => Err(SendTimeoutError::Corrupt((), why)),
             Ok(_) => Ok(()),
         }
     }
@@ -437,7 +502,12 @@ impl<T: ShmMessage> Puller<T> {
     }
 
     /// Takes a job if one is queued. Never blocks.
+    ///
+    /// By value: a type over [`MAX_BY_VALUE`](crate::message::MAX_BY_VALUE)
+    /// does not compile here; take it with [`try_recv_into`](Self::try_recv_into)
+    /// or [`recv_boxed`](Self::recv_boxed).
     pub fn try_recv(&self) -> Result<T, TryRecvError> {
+        let () = ByValue::<T>::CHECK;
         read_with(
             |dst| self.ep.pop_now(dst).map(|(n, _)| n),
             |len| Self::wrong_size(len, TryRecvError::Corrupt),
@@ -458,6 +528,7 @@ impl<T: ShmMessage> Puller<T> {
         &self,
         deadline: impl FnOnce() -> Option<Instant>,
     ) -> Result<T, RecvTimeoutError> {
+        let () = ByValue::<T>::CHECK;
         read_with(
             |dst| self.ep.pop_deadline(dst, deadline).map(|(n, _)| n),
             |len| Self::wrong_size(len, RecvTimeoutError::Corrupt),
@@ -466,10 +537,78 @@ impl<T: ShmMessage> Puller<T> {
 
     /// Takes a job, waiting as long as it takes.
     pub fn recv(&self) -> Result<T, RecvError> {
-        self.recv_deadline(None).map_err(|e| match e {
-            RecvTimeoutError::Corrupt(s) => RecvError::Corrupt(s),
-            RecvTimeoutError::Timeout => RecvError::Corrupt("timed out without a deadline".into()),
-        })
+        self.recv_deadline(None).map_err(forever)
+    }
+
+    /// Takes a job if one is queued, copying it into `out` (any size of
+    /// job, no stack used). Never blocks. On an error `out` is left valid
+    /// but unspecified.
+    pub fn try_recv_into(&self, out: &mut T) -> Result<(), TryRecvError> {
+        read_into(
+            out,
+            |dst| self.ep.pop_now(dst).map(|(n, _)| n),
+            |len| Self::wrong_size(len, TryRecvError::Corrupt),
+        )
+    }
+
+    /// Takes a job into `out`, waiting until `deadline` (forever if `None`).
+    pub fn recv_into_deadline(
+        &self,
+        out: &mut T,
+        deadline: Option<Instant>,
+    ) -> Result<(), RecvTimeoutError> {
+        self.recv_into_until(out, || deadline)
+    }
+
+    /// Takes a job into `out`, waiting up to `timeout`.
+    pub fn recv_into_timeout(
+        &self,
+        out: &mut T,
+        timeout: Duration,
+    ) -> Result<(), RecvTimeoutError> {
+        self.recv_into_until(out, || Instant::now().checked_add(timeout))
+    }
+
+    fn recv_into_until(
+        &self,
+        out: &mut T,
+        deadline: impl FnOnce() -> Option<Instant>,
+    ) -> Result<(), RecvTimeoutError> {
+        read_into(
+            out,
+            |dst| self.ep.pop_deadline(dst, deadline).map(|(n, _)| n),
+            |len| Self::wrong_size(len, RecvTimeoutError::Corrupt),
+        )
+    }
+
+    /// Takes a job into `out`, waiting as long as it takes.
+    pub fn recv_into(&self, out: &mut T) -> Result<(), RecvError> {
+        self.recv_into_deadline(out, None).map_err(forever)
+    }
+
+    /// Takes a job into a new box, waiting up to `timeout`: for types too
+    /// large for the stack.
+    pub fn recv_boxed_timeout(&self, timeout: Duration) -> Result<Box<T>, RecvTimeoutError> {
+        let mut out = zeroed_box::<T>();
+        self.recv_into_timeout(&mut out, timeout)?;
+        Ok(out)
+    }
+
+    /// Takes a job into a new box, waiting as long as it takes.
+    pub fn recv_boxed(&self) -> Result<Box<T>, RecvError> {
+        let mut out = zeroed_box::<T>();
+        self.recv_into(&mut out)?;
+        Ok(out)
+    }
+
+    /// Jobs waiting in the queue (approximate).
+    pub fn len(&self) -> u64 {
+        self.ep.queue.len()
+    }
+
+    /// `true` if no job waits (approximate).
+    pub fn is_empty(&self) -> bool {
+        self.ep.queue.is_empty()
     }
 
     /// Live pushers connected to the queue.

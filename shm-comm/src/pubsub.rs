@@ -75,10 +75,13 @@ use std::time::{Duration, Instant};
 
 use crate::codec::{Codec, Frame};
 use crate::error::{
-    BorrowError, CreateError, OpenError, RecvError, RecvTimeoutError, SendError, TryRecvError,
+    forever, BorrowError, CreateError, OpenError, RecvError, RecvTimeoutError, SendError,
+    TryRecvError,
 };
 use crate::layout::LayoutDescriptor;
-use crate::message::{as_bytes, mut_from_bytes, read_with, ref_from_bytes, ShmMessage};
+use crate::message::{
+    as_bytes, mut_from_bytes, read_into, read_with, ref_from_bytes, zeroed_box, ByValue, ShmMessage,
+};
 use crate::ring::{self, Geometry, Reader, Ring, Writer};
 use crate::segment::{ChannelKind, CreateSpec, Mapping, OpenSpec, OwnedSegment, Payload, Segment};
 
@@ -963,7 +966,12 @@ impl<T: ShmMessage> Subscriber<T> {
     }
 
     /// The next message, if one is there. Never blocks.
+    ///
+    /// By value: a type over [`MAX_BY_VALUE`](crate::message::MAX_BY_VALUE)
+    /// does not compile here; receive it with [`try_recv_into`](Self::try_recv_into)
+    /// or [`recv_boxed`](Self::recv_boxed).
     pub fn try_recv(&mut self) -> Result<T, TryRecvError> {
+        let () = ByValue::<T>::CHECK;
         read_with(
             |dst| self.raw.try_recv_uninit(dst).map(|(len, _)| len),
             |len| {
@@ -999,10 +1007,89 @@ impl<T: ShmMessage> Subscriber<T> {
 
     /// The next message, waiting as long as it takes.
     pub fn recv(&mut self) -> Result<T, RecvError> {
-        self.recv_deadline(None).map_err(|e| match e {
-            RecvTimeoutError::Corrupt(s) => RecvError::Corrupt(s),
-            RecvTimeoutError::Timeout => RecvError::Corrupt("timed out without a deadline".into()),
-        })
+        self.recv_deadline(None).map_err(forever)
+    }
+
+    fn wrong_size<E>(len: usize, make: impl FnOnce(String) -> E) -> E {
+        make(format!(
+            "message of {len} bytes on a topic of {}-byte messages",
+            std::mem::size_of::<T>()
+        ))
+    }
+
+    /// Copies the next message, if one is there, into `out` (any size of
+    /// message, no stack used). Never blocks. On an error `out` is left
+    /// valid but unspecified.
+    pub fn try_recv_into(&mut self, out: &mut T) -> Result<(), TryRecvError> {
+        read_into(
+            out,
+            |dst| self.raw.try_recv_uninit(dst).map(|(len, _)| len),
+            |len| Self::wrong_size(len, TryRecvError::Corrupt),
+        )
+    }
+
+    /// Copies the next message into `out`, waiting until `deadline`
+    /// (forever if `None`).
+    pub fn recv_into_deadline(
+        &mut self,
+        out: &mut T,
+        deadline: Option<Instant>,
+    ) -> Result<(), RecvTimeoutError> {
+        loop {
+            match self.try_recv_into(out) {
+                Err(TryRecvError::Empty) => {}
+                r => return r.map_err(Into::into),
+            }
+            if !self.raw.wait(deadline) {
+                return Err(RecvTimeoutError::Timeout);
+            }
+        }
+    }
+
+    /// Copies the next message into `out`, waiting up to `timeout`.
+    pub fn recv_into_timeout(
+        &mut self,
+        out: &mut T,
+        timeout: Duration,
+    ) -> Result<(), RecvTimeoutError> {
+        match self.try_recv_into(out) {
+            Err(TryRecvError::Empty) => {
+                self.recv_into_deadline(out, Instant::now().checked_add(timeout))
+            }
+            r => r.map_err(Into::into),
+        }
+    }
+
+    /// Copies the next message into `out`, waiting as long as it takes.
+    ///
+    /// ```no_run
+    /// # use shm_comm::{msgs::Image4K, pubsub::Subscriber};
+    /// let mut sub = Subscriber::<Image4K>::connect("camera/4k")?;
+    /// let mut frame: Box<Image4K> = shm_comm::zeroed_box(); // 24 MB, made once
+    /// loop {
+    ///     sub.recv_into(&mut frame)?;
+    ///     println!("{}x{}", frame.width, frame.height);
+    /// }
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn recv_into(&mut self, out: &mut T) -> Result<(), RecvError> {
+        self.recv_into_deadline(out, None).map_err(forever)
+    }
+
+    /// The next message in a new box, waiting up to `timeout`: for types
+    /// too large for the stack. [`recv_into`](Self::recv_into) reuses one
+    /// box instead of allocating each time.
+    pub fn recv_boxed_timeout(&mut self, timeout: Duration) -> Result<Box<T>, RecvTimeoutError> {
+        let mut out = zeroed_box::<T>();
+        self.recv_into_timeout(&mut out, timeout)?;
+        Ok(out)
+    }
+
+    /// The next message in a new box, waiting as long as it takes.
+    pub fn recv_boxed(&mut self) -> Result<Box<T>, RecvError> {
+        let mut out = zeroed_box::<T>();
+        self.recv_into(&mut out)?;
+        Ok(out)
     }
 
     /// Borrows the next message in place, without copying.

@@ -57,7 +57,7 @@ use crate::codec::{Codec, Frame};
 use crate::error::{CreateError, OpenError, RecvTimeoutError, TryRecvError};
 use crate::layout::{FieldDescriptor, Kind, LayoutDescriptor, TypeDesc};
 use crate::mailbox::{self, ArmError, Mailbox, TakeError};
-use crate::message::{as_bytes, read_from_bytes, ShmMessage};
+use crate::message::{as_bytes, read_from_bytes, ByValue, ShmMessage};
 use crate::queue::{self, Queue};
 use crate::region::{align_up, Region};
 use crate::segment::{
@@ -702,7 +702,11 @@ impl<Req: ShmMessage, Rep: ShmMessage> Requester<Req, Rep> {
     }
 
     /// Calls the service and waits up to `timeout` for the reply.
+    ///
+    /// The reply comes by value: a reply type over
+    /// [`MAX_BY_VALUE`](crate::message::MAX_BY_VALUE) does not compile here.
     pub fn request(&self, req: &Req, timeout: Duration) -> Result<Rep, RequestError> {
+        let () = ByValue::<Rep>::CHECK;
         let mut out = Vec::new();
         self.raw.request_into(
             as_bytes(req),
@@ -757,6 +761,7 @@ impl<Req: ShmMessage, Rep: ShmMessage> Replier<Req, Rep> {
         &self,
         deadline: Option<Instant>,
     ) -> Result<(Call, Req), RecvTimeoutError> {
+        let () = ByValue::<Req>::CHECK;
         let mut buf = Vec::new();
         let (call, _) = self.raw.recv_into(&mut buf, deadline)?;
         let req = read_from_bytes(&buf)
