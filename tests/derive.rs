@@ -515,3 +515,58 @@ fn zerocopy_reads_and_writes_messages_through_zc() {
     Zc::from_mut(&mut msg).as_mut_bytes()[..8].copy_from_slice(&7u64.to_ne_bytes());
     assert_eq!(msg.stamp_ns, 7);
 }
+
+/// Lengths the derive never reads: rustc computes them (`[T; N]` is one
+/// generic `ShmType` impl), so a macro, a `const fn` or an associated
+/// constant is as good as a literal, and the layout is whatever rustc laid
+/// out.
+mod computed_lengths {
+    use shm_comm::ShmMessage;
+
+    macro_rules! joints {
+        () => {
+            3 + 4
+        };
+    }
+    macro_rules! vector {
+        ($t:ty; $n:expr) => {
+            [$t; $n]
+        };
+    }
+    pub const fn rows(cams: usize) -> usize {
+        cams * 2
+    }
+    pub struct Arm;
+    impl Arm {
+        pub const DOF: usize = 6;
+    }
+
+    #[derive(ShmMessage, Clone, Copy)]
+    #[repr(C)]
+    pub struct Computed {
+        pub q: [f64; joints!()],
+        pub v: vector!(f32; joints!() * 2),
+        pub grid: [[u16; Arm::DOF]; rows(2)],
+        pub bits: [u8; 1 << 3],
+    }
+}
+
+#[test]
+fn array_lengths_from_macros_and_const_fns_are_rustc_s() {
+    use computed_lengths::Computed;
+    let layout = Computed::layout();
+    let shapes: Vec<&[u32]> = layout.fields.iter().map(|f| &f.ty.shape[..]).collect();
+    assert_eq!(shapes, [&[7][..], &[14], &[4, 6], &[8]]);
+    let offsets: Vec<u32> = layout.fields.iter().map(|f| f.offset).collect();
+    assert_eq!(
+        offsets,
+        [
+            offset_of!(Computed, q) as u32,
+            offset_of!(Computed, v) as u32,
+            offset_of!(Computed, grid) as u32,
+            offset_of!(Computed, bits) as u32,
+        ]
+    );
+    assert_eq!(layout.size as usize, size_of::<Computed>());
+    assert_eq!(layout.size, 7 * 8 + 14 * 4 + 4 * 6 * 2 + 8);
+}
