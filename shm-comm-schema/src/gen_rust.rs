@@ -49,9 +49,45 @@ fn field_ident(name: &str) -> String {
     }
 }
 
-fn message(out: &mut String, m: &Message, std: bool, used: &mut BTreeSet<&'static str>) {
+/// Whether values of `t` implement `Default`: std implements it for arrays
+/// of at most 32 elements only.
+fn ty_has_default(schema: &Schema, t: &Ty) -> bool {
+    match t {
+        Ty::Scalar(_) | Ty::String(_) | Ty::Vec(..) => true,
+        Ty::Array(e, n) => *n <= 32 && ty_has_default(schema, e),
+        Ty::Message(n) => schema.get(n).is_some_and(|m| has_default(schema, m)),
+    }
+}
+
+/// Whether message `m` derives `Default`: where its fields allow, and
+/// where it is small enough to build by value (a `Default` of a 24 MB
+/// image would overflow the stack; `shm_comm::zeroed_box` builds it).
+pub(crate) fn has_default(schema: &Schema, m: &Message) -> bool {
+    m.layout.size as usize <= shm_comm::message::MAX_BY_VALUE
+        && m.fields.iter().all(|f| ty_has_default(schema, &f.ty))
+}
+
+fn message(
+    out: &mut String,
+    schema: &Schema,
+    m: &Message,
+    std: bool,
+    used: &mut BTreeSet<&'static str>,
+) {
     doc(out, "", &m.doc_lines());
-    out.push_str("#[derive(ShmMessage, Clone, Copy, Debug)]\n#[repr(C)]\n");
+    if !std {
+        // A program need not use every message of its schema files.
+        out.push_str("#[allow(dead_code)]\n");
+    }
+    let default = if has_default(schema, m) {
+        ", Default"
+    } else {
+        ""
+    };
+    let _ = write!(
+        out,
+        "#[derive(ShmMessage, Clone, Copy, Debug{default}, PartialEq)]\n#[repr(C)]\n"
+    );
     if std {
         out.push_str("#[shm(crate = \"crate\")]\n");
     }
@@ -67,7 +103,11 @@ fn message(out: &mut String, m: &Message, std: bool, used: &mut BTreeSet<&'stati
     }
     out.push_str("}\n");
     if !m.constants.is_empty() {
-        let _ = writeln!(out, "\nimpl {} {{", m.name);
+        out.push('\n');
+        if !std {
+            out.push_str("#[allow(dead_code)]\n");
+        }
+        let _ = writeln!(out, "impl {} {{", m.name);
         for (i, c) in m.constants.iter().enumerate() {
             if i > 0 {
                 out.push('\n');
@@ -101,12 +141,15 @@ pub fn generate(schema: &Schema) -> String {
     let gen: Vec<&Message> = schema.generated().collect();
     for m in &gen {
         body.push('\n');
-        message(&mut body, m, std, &mut used);
+        message(&mut body, schema, m, std, &mut used);
     }
     let krate = if std { "crate" } else { "shm_comm" };
     body.push_str(
         "\n/// The layout descriptors of every message of this module, in the order of the module.\n",
     );
+    if !std {
+        body.push_str("#[allow(dead_code)]\n");
+    }
     let _ = writeln!(
         body,
         "pub fn all_layouts() -> Vec<&'static {krate}::LayoutDescriptor> {{"
@@ -175,10 +218,11 @@ pub fn generate(schema: &Schema) -> String {
         out.push_str(&use_line("shm_comm::msgs", &names));
     }
     out.push_str(&use_line(krate, &helpers));
-    out.push_str(
-        "\n/// The version of the schema format these types were generated from.\n\
-         pub const SCHEMA_VERSION: u32 = 1;\n",
-    );
+    out.push_str("\n/// The version of the schema format these types were generated from.\n");
+    if !std {
+        out.push_str("#[allow(dead_code)]\n");
+    }
+    out.push_str("pub const SCHEMA_VERSION: u32 = 1;\n");
     out.push_str(&body);
     out
 }

@@ -20,7 +20,7 @@ pub const SCHEMA_VERSION: u32 = 1;
 /// A point in time: seconds and nanoseconds since an epoch (usually the Unix epoch, or CLOCK_MONOTONIC within one machine).
 ///
 /// Layout: 8 bytes, align 4, hash 0x3607c3d5a8b91f39.
-#[derive(ShmMessage, Clone, Copy, Debug)]
+#[derive(ShmMessage, Clone, Copy, Debug, Default, PartialEq)]
 #[repr(C)]
 #[shm(crate = "crate")]
 pub struct Time {
@@ -33,7 +33,7 @@ pub struct Time {
 /// A span of time: seconds and nanoseconds (negative durations have a negative `sec`).
 ///
 /// Layout: 8 bytes, align 4, hash 0x3607c3d5a8b91f39.
-#[derive(ShmMessage, Clone, Copy, Debug)]
+#[derive(ShmMessage, Clone, Copy, Debug, Default, PartialEq)]
 #[repr(C)]
 #[shm(crate = "crate")]
 pub struct Duration {
@@ -46,7 +46,7 @@ pub struct Duration {
 /// Standard metadata of a stamped message: when it was measured, its sequence number and the coordinate frame it is expressed in.
 ///
 /// Layout: 80 bytes, align 4, hash 0x96a3f82de9d65e10.
-#[derive(ShmMessage, Clone, Copy, Debug)]
+#[derive(ShmMessage, Clone, Copy, Debug, Default, PartialEq)]
 #[repr(C)]
 #[shm(crate = "crate")]
 pub struct Header {
@@ -61,7 +61,7 @@ pub struct Header {
 /// A vector in free space (a direction and magnitude, not a position).
 ///
 /// Layout: 24 bytes, align 8, hash 0xd5074248d74fd4ff.
-#[derive(ShmMessage, Clone, Copy, Debug)]
+#[derive(ShmMessage, Clone, Copy, Debug, Default, PartialEq)]
 #[repr(C)]
 #[shm(crate = "crate")]
 pub struct Vector3 {
@@ -73,7 +73,7 @@ pub struct Vector3 {
 /// A position in space.
 ///
 /// Layout: 24 bytes, align 8, hash 0xd5074248d74fd4ff.
-#[derive(ShmMessage, Clone, Copy, Debug)]
+#[derive(ShmMessage, Clone, Copy, Debug, Default, PartialEq)]
 #[repr(C)]
 #[shm(crate = "crate")]
 pub struct Point {
@@ -85,7 +85,7 @@ pub struct Point {
 /// An orientation as a unit quaternion (x, y, z, w); the identity is w = 1.
 ///
 /// Layout: 32 bytes, align 8, hash 0x7ca95272ca376ad9.
-#[derive(ShmMessage, Clone, Copy, Debug)]
+#[derive(ShmMessage, Clone, Copy, Debug, Default, PartialEq)]
 #[repr(C)]
 #[shm(crate = "crate")]
 pub struct Quaternion {
@@ -98,7 +98,7 @@ pub struct Quaternion {
 /// A position and an orientation.
 ///
 /// Layout: 56 bytes, align 8, hash 0xdef195e160b72f93.
-#[derive(ShmMessage, Clone, Copy, Debug)]
+#[derive(ShmMessage, Clone, Copy, Debug, Default, PartialEq)]
 #[repr(C)]
 #[shm(crate = "crate")]
 pub struct Pose {
@@ -109,7 +109,7 @@ pub struct Pose {
 /// A pose with a header (time and frame).
 ///
 /// Layout: 136 bytes, align 8, hash 0x66bb167fbb345702.
-#[derive(ShmMessage, Clone, Copy, Debug)]
+#[derive(ShmMessage, Clone, Copy, Debug, Default, PartialEq)]
 #[repr(C)]
 #[shm(crate = "crate")]
 pub struct PoseStamped {
@@ -120,7 +120,7 @@ pub struct PoseStamped {
 /// A pose with its uncertainty.
 ///
 /// Layout: 344 bytes, align 8, hash 0x1d3884330b7c03c6.
-#[derive(ShmMessage, Clone, Copy, Debug)]
+#[derive(ShmMessage, Clone, Copy, Debug, Default, PartialEq)]
 #[repr(C)]
 #[shm(crate = "crate")]
 pub struct PoseWithCovariance {
@@ -132,7 +132,7 @@ pub struct PoseWithCovariance {
 /// Velocity in free space: linear and angular parts.
 ///
 /// Layout: 48 bytes, align 8, hash 0xb763a7cf680e700d.
-#[derive(ShmMessage, Clone, Copy, Debug)]
+#[derive(ShmMessage, Clone, Copy, Debug, Default, PartialEq)]
 #[repr(C)]
 #[shm(crate = "crate")]
 pub struct Twist {
@@ -145,7 +145,7 @@ pub struct Twist {
 /// A twist with a header (time and frame).
 ///
 /// Layout: 128 bytes, align 8, hash 0xbf672d902313729f.
-#[derive(ShmMessage, Clone, Copy, Debug)]
+#[derive(ShmMessage, Clone, Copy, Debug, Default, PartialEq)]
 #[repr(C)]
 #[shm(crate = "crate")]
 pub struct TwistStamped {
@@ -156,7 +156,7 @@ pub struct TwistStamped {
 /// A twist with its uncertainty.
 ///
 /// Layout: 336 bytes, align 8, hash 0xc0d52ffe2115231b.
-#[derive(ShmMessage, Clone, Copy, Debug)]
+#[derive(ShmMessage, Clone, Copy, Debug, Default, PartialEq)]
 #[repr(C)]
 #[shm(crate = "crate")]
 pub struct TwistWithCovariance {
@@ -168,7 +168,7 @@ pub struct TwistWithCovariance {
 /// The transform between two coordinate frames: a translation then a rotation.
 ///
 /// Layout: 56 bytes, align 8, hash 0xdc254b9e6a7f589f.
-#[derive(ShmMessage, Clone, Copy, Debug)]
+#[derive(ShmMessage, Clone, Copy, Debug, Default, PartialEq)]
 #[repr(C)]
 #[shm(crate = "crate")]
 pub struct Transform {
@@ -179,7 +179,7 @@ pub struct Transform {
 /// The transform from frame `header.frame_id` to frame `child_frame_id`, at `header.stamp`.
 ///
 /// Layout: 208 bytes, align 8, hash 0xc410619d7c0561c9.
-#[derive(ShmMessage, Clone, Copy, Debug)]
+#[derive(ShmMessage, Clone, Copy, Debug, Default, PartialEq)]
 #[repr(C)]
 #[shm(crate = "crate")]
 pub struct TransformStamped {
@@ -194,7 +194,7 @@ pub struct TransformStamped {
 /// Force and torque in free space.
 ///
 /// Layout: 48 bytes, align 8, hash 0x2df8d3ff57b0f61d.
-#[derive(ShmMessage, Clone, Copy, Debug)]
+#[derive(ShmMessage, Clone, Copy, Debug, Default, PartialEq)]
 #[repr(C)]
 #[shm(crate = "crate")]
 pub struct Wrench {
@@ -207,7 +207,7 @@ pub struct Wrench {
 /// A wrench with a header (time and frame).
 ///
 /// Layout: 128 bytes, align 8, hash 0x66652ff7df21712a.
-#[derive(ShmMessage, Clone, Copy, Debug)]
+#[derive(ShmMessage, Clone, Copy, Debug, Default, PartialEq)]
 #[repr(C)]
 #[shm(crate = "crate")]
 pub struct WrenchStamped {
@@ -218,7 +218,7 @@ pub struct WrenchStamped {
 /// Acceleration in free space: linear and angular parts.
 ///
 /// Layout: 48 bytes, align 8, hash 0xb763a7cf680e700d.
-#[derive(ShmMessage, Clone, Copy, Debug)]
+#[derive(ShmMessage, Clone, Copy, Debug, Default, PartialEq)]
 #[repr(C)]
 #[shm(crate = "crate")]
 pub struct Accel {
@@ -231,7 +231,7 @@ pub struct Accel {
 /// An acceleration with a header (time and frame).
 ///
 /// Layout: 128 bytes, align 8, hash 0xd957f503bc3c390c.
-#[derive(ShmMessage, Clone, Copy, Debug)]
+#[derive(ShmMessage, Clone, Copy, Debug, Default, PartialEq)]
 #[repr(C)]
 #[shm(crate = "crate")]
 pub struct AccelStamped {
@@ -242,7 +242,7 @@ pub struct AccelStamped {
 /// An estimate of position and velocity: the pose in `header.frame_id`, the twist in `child_frame_id`.
 ///
 /// Layout: 832 bytes, align 8, hash 0x9b8dadf8cb6a8c57.
-#[derive(ShmMessage, Clone, Copy, Debug)]
+#[derive(ShmMessage, Clone, Copy, Debug, Default, PartialEq)]
 #[repr(C)]
 #[shm(crate = "crate")]
 pub struct Odometry {
@@ -262,7 +262,7 @@ pub struct Odometry {
 /// Variant of `Image` with CAPACITY = 921600.
 ///
 /// Layout: 921724 bytes, align 4, hash 0x63684e128d5e1cd6.
-#[derive(ShmMessage, Clone, Copy, Debug)]
+#[derive(ShmMessage, Clone, Copy, Debug, PartialEq)]
 #[repr(C)]
 #[shm(crate = "crate")]
 pub struct ImageVga {
@@ -291,7 +291,7 @@ pub struct ImageVga {
 /// Variant of `Image` with CAPACITY = 2764800.
 ///
 /// Layout: 2764924 bytes, align 4, hash 0x7b0793672ca24c52.
-#[derive(ShmMessage, Clone, Copy, Debug)]
+#[derive(ShmMessage, Clone, Copy, Debug, PartialEq)]
 #[repr(C)]
 #[shm(crate = "crate")]
 pub struct ImageHd {
@@ -320,7 +320,7 @@ pub struct ImageHd {
 /// Variant of `Image` with CAPACITY = 6220800.
 ///
 /// Layout: 6220924 bytes, align 4, hash 0x77c2460894155822.
-#[derive(ShmMessage, Clone, Copy, Debug)]
+#[derive(ShmMessage, Clone, Copy, Debug, PartialEq)]
 #[repr(C)]
 #[shm(crate = "crate")]
 pub struct ImageFullHd {
@@ -349,7 +349,7 @@ pub struct ImageFullHd {
 /// Variant of `Image` with CAPACITY = 24883200.
 ///
 /// Layout: 24883324 bytes, align 4, hash 0xd8524d9c3b977efc.
-#[derive(ShmMessage, Clone, Copy, Debug)]
+#[derive(ShmMessage, Clone, Copy, Debug, PartialEq)]
 #[repr(C)]
 #[shm(crate = "crate")]
 pub struct Image4K {
@@ -374,7 +374,7 @@ pub struct Image4K {
 /// How one field of a point is stored in `PointCloud.data`.
 ///
 /// Layout: 28 bytes, align 4, hash 0xa13914f77cba9cd3.
-#[derive(ShmMessage, Clone, Copy, Debug)]
+#[derive(ShmMessage, Clone, Copy, Debug, Default, PartialEq)]
 #[repr(C)]
 #[shm(crate = "crate")]
 pub struct PointField {
@@ -415,7 +415,7 @@ impl PointField {
 /// Variant of `PointCloud` with CAPACITY = 1048576.
 ///
 /// Layout: 1048916 bytes, align 4, hash 0xac31ae5a4f36cabd.
-#[derive(ShmMessage, Clone, Copy, Debug)]
+#[derive(ShmMessage, Clone, Copy, Debug, PartialEq)]
 #[repr(C)]
 #[shm(crate = "crate")]
 pub struct PointCloud64K {
@@ -451,7 +451,7 @@ impl PointCloud64K {
 /// Variant of `PointCloud` with CAPACITY = 4194304.
 ///
 /// Layout: 4194644 bytes, align 4, hash 0x4e38838efa76ee0d.
-#[derive(ShmMessage, Clone, Copy, Debug)]
+#[derive(ShmMessage, Clone, Copy, Debug, PartialEq)]
 #[repr(C)]
 #[shm(crate = "crate")]
 pub struct PointCloud256K {
@@ -487,7 +487,7 @@ impl PointCloud256K {
 /// Variant of `PointCloud` with CAPACITY = 16777216.
 ///
 /// Layout: 16777556 bytes, align 4, hash 0x2a55c3143898cb64.
-#[derive(ShmMessage, Clone, Copy, Debug)]
+#[derive(ShmMessage, Clone, Copy, Debug, PartialEq)]
 #[repr(C)]
 #[shm(crate = "crate")]
 pub struct PointCloud1M {
@@ -519,7 +519,7 @@ impl PointCloud1M {
 /// An inertial measurement: orientation, angular velocity and linear acceleration, each with a 3x3 covariance (row by row). A covariance of all zeros means unknown; element 0 set to -1 means the quantity is not provided.
 ///
 /// Layout: 376 bytes, align 8, hash 0x93083b9a5babdb51.
-#[derive(ShmMessage, Clone, Copy, Debug)]
+#[derive(ShmMessage, Clone, Copy, Debug, Default, PartialEq)]
 #[repr(C)]
 #[shm(crate = "crate")]
 pub struct Imu {
@@ -538,7 +538,7 @@ pub struct Imu {
 /// A magnetometer reading.
 ///
 /// Layout: 176 bytes, align 8, hash 0x76ac2eca16c4f69e.
-#[derive(ShmMessage, Clone, Copy, Debug)]
+#[derive(ShmMessage, Clone, Copy, Debug, Default, PartialEq)]
 #[repr(C)]
 #[shm(crate = "crate")]
 pub struct MagneticField {
@@ -552,7 +552,7 @@ pub struct MagneticField {
 /// The state of up to MAX_JOINTS joints. Each sequence holds either one entry per joint (in the order of `name`) or none at all when not measured.
 ///
 /// Layout: 2032 bytes, align 8, hash 0x87679a4166cb1888.
-#[derive(ShmMessage, Clone, Copy, Debug)]
+#[derive(ShmMessage, Clone, Copy, Debug, Default, PartialEq)]
 #[repr(C)]
 #[shm(crate = "crate")]
 pub struct JointState {
@@ -575,7 +575,7 @@ impl JointState {
 /// One scan of a planar laser range finder: up to MAX_RANGES beams, counter-clockwise from `angle_min` with zero along the X axis.
 ///
 /// Layout: 16508 bytes, align 4, hash 0xce885b3d74f4542e.
-#[derive(ShmMessage, Clone, Copy, Debug)]
+#[derive(ShmMessage, Clone, Copy, Debug, Default, PartialEq)]
 #[repr(C)]
 #[shm(crate = "crate")]
 pub struct LaserScan {
@@ -609,7 +609,7 @@ impl LaserScan {
 /// The fix status of a satellite navigation receiver.
 ///
 /// Layout: 4 bytes, align 2, hash 0x9e03a6d8270f7399.
-#[derive(ShmMessage, Clone, Copy, Debug)]
+#[derive(ShmMessage, Clone, Copy, Debug, Default, PartialEq)]
 #[repr(C)]
 #[shm(crate = "crate")]
 pub struct NavSatStatus {
@@ -647,7 +647,7 @@ impl NavSatStatus {
 /// A position from a satellite navigation receiver (WGS 84).
 ///
 /// Layout: 192 bytes, align 8, hash 0xf25323d997f68f7d.
-#[derive(ShmMessage, Clone, Copy, Debug)]
+#[derive(ShmMessage, Clone, Copy, Debug, Default, PartialEq)]
 #[repr(C)]
 #[shm(crate = "crate")]
 pub struct NavSatFix {
@@ -683,7 +683,7 @@ impl NavSatFix {
 /// The state of a battery. Unmeasured values are NaN.
 ///
 /// Layout: 456 bytes, align 4, hash 0x0231a588f851c179.
-#[derive(ShmMessage, Clone, Copy, Debug)]
+#[derive(ShmMessage, Clone, Copy, Debug, Default, PartialEq)]
 #[repr(C)]
 #[shm(crate = "crate")]
 pub struct BatteryState {
@@ -769,7 +769,7 @@ impl BatteryState {
 /// A single range reading from a sensor with a cone of view (ultrasound, infrared).
 ///
 /// Layout: 104 bytes, align 4, hash 0x758d31728b2b6725.
-#[derive(ShmMessage, Clone, Copy, Debug)]
+#[derive(ShmMessage, Clone, Copy, Debug, Default, PartialEq)]
 #[repr(C)]
 #[shm(crate = "crate")]
 pub struct Range {
@@ -799,7 +799,7 @@ impl Range {
 /// A temperature reading.
 ///
 /// Layout: 96 bytes, align 8, hash 0x94c3c0a7fc57399a.
-#[derive(ShmMessage, Clone, Copy, Debug)]
+#[derive(ShmMessage, Clone, Copy, Debug, Default, PartialEq)]
 #[repr(C)]
 #[shm(crate = "crate")]
 pub struct Temperature {
