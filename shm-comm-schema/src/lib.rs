@@ -49,10 +49,12 @@
 //! - [`compile_std`] compiles the standard set (`schemas/` of the repository,
 //!   generated into `shm_comm::msgs` and `shm_comm.msgs`);
 //! - [`compile_user`] compiles a user's files, with the standard set in scope;
-//! - [`generate_rust`] and [`generate_python`] write the modules.
+//! - [`generate_rust`] and [`generate_python`] write the modules;
+//! - [`Builder`] does it from a build script, for `shm_comm::include_msgs!`.
 //!
 //! Every error is a [`SchemaError`]: `file:line: reason`.
 
+mod builder;
 mod compile;
 mod gen_python;
 mod gen_rust;
@@ -62,6 +64,7 @@ mod ty;
 use std::fmt;
 use std::path::Path;
 
+pub use builder::Builder;
 pub use compile::{py_name, Constant, Field, Message, Schema, Ty, VariantOf};
 pub use gen_python::generate as generate_python;
 pub use gen_rust::generate as generate_rust;

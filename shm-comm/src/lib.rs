@@ -42,6 +42,22 @@ pub use bytemuck;
 /// The `zerocopy` crate, whose traits [`Zc<T>`] implements for every message.
 pub use zerocopy;
 
+/// Includes the module that `shm_comm_schema::Builder` generated from
+/// schema files in the build script: `include_msgs!("robot")` stands for
+/// the messages of `robot.toml`.
+///
+/// ```ignore
+/// mod robot {
+///     shm_comm::include_msgs!("robot");
+/// }
+/// ```
+#[macro_export]
+macro_rules! include_msgs {
+    ($name:literal) => {
+        include!(concat!(env!("OUT_DIR"), "/", $name, ".rs"));
+    };
+}
+
 /// The names most programs use: `use shm_comm::prelude::*;`.
 pub mod prelude {
     pub use crate::message::{FixedString, FixedVec, Flag, ShmMessage, ShmType};
