@@ -353,6 +353,8 @@ fn child_case() {
             match DynPublisher::create(&name, big) {
                 Err(e @ CreateError::NoSpace { .. }) => {
                     assert!(e.to_string().contains("bytes"), "{e}");
+                    // It says what to do, in a container too.
+                    assert!(e.to_string().contains("--shm-size"), "{e}");
                 }
                 other => panic!("expected NoSpace, got {other:?}"),
             }

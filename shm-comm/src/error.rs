@@ -67,7 +67,12 @@ pub enum CreateError {
     /// directory is full (`ENOSPC`; a container's `/dev/shm` is 64 MiB unless
     /// `--shm-size` says otherwise), or the size exceeds the process's file
     /// size limit (`EFBIG`, `RLIMIT_FSIZE`). Nothing was created.
-    #[error("channel {name:?} needs {bytes} bytes of shared memory that could not be reserved in {dir}: {source}")]
+    #[error(
+        "channel {name:?} needs {bytes} bytes of shared memory that could not be reserved in {dir}: {source} \
+         (free space with `df -h {dir}`; in a container /dev/shm is 64 MiB unless the container is \
+         started with a larger one, e.g. `docker run --shm-size=512m`; or make the channel smaller: \
+         fewer slots, smaller messages)"
+    )]
     NoSpace {
         /// The channel name.
         name: String,
