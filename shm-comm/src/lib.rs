@@ -7,6 +7,7 @@ compile_error!("shm-comm supports Linux only: it is built on Linux shared memory
 pub mod cast;
 pub mod codec;
 pub mod error;
+pub mod events;
 pub mod layout;
 pub mod mailbox;
 pub mod message;

@@ -240,7 +240,15 @@ impl Endpoint {
     /// `Ok(true)`: queued; `Ok(false)`: full; `Err`: the queue is corrupt
     /// (what was found).
     fn try_push(&self, data: &[u8], codec: Codec, repair: bool) -> Result<bool, String> {
-        match self.queue.try_push(data, codec.tag(), repair) {
+        let pushed = if repair {
+            // A repair reports the dead peer it finds under this queue's name.
+            crate::events::on_channel(self.seg.name(), || {
+                self.queue.try_push(data, codec.tag(), true)
+            })
+        } else {
+            self.queue.try_push(data, codec.tag(), false)
+        };
+        match pushed {
             Ok(()) => Ok(true),
             Err(PushError::Full) => Ok(false),
             Err(PushError::Corrupt(why)) => Err(why),
@@ -292,7 +300,11 @@ impl Endpoint {
         dst: &mut [MaybeUninit<u8>],
         repair: bool,
     ) -> Result<(usize, Codec), TryRecvError> {
-        let (len, tag) = self.queue.try_pop_uninit(dst, repair)?;
+        let (len, tag) = if repair {
+            crate::events::on_channel(self.seg.name(), || self.queue.try_pop_uninit(dst, true))?
+        } else {
+            self.queue.try_pop_uninit(dst, false)?
+        };
         Ok((len as usize, Codec::from_tag(tag)))
     }
 

@@ -672,6 +672,10 @@ impl RawSubscriber {
                 self.retired.push(old);
             }
             self.seg = seg;
+            crate::events::emit(|| crate::events::Event::Reattached {
+                name: self.seg.name().to_owned(),
+                pid: self.seg.creator_pid(),
+            });
         }
     }
 

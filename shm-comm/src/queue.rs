@@ -321,9 +321,17 @@ impl Queue {
             return false;
         }
         // AcqRel: as for any claim of the cell (see `try_push`).
-        let _ = self
+        let won = self
             .u64_at(off)
-            .compare_exchange(seen, to, Ordering::AcqRel, Ordering::Relaxed);
+            .compare_exchange(seen, to, Ordering::AcqRel, Ordering::Relaxed)
+            .is_ok();
+        if won {
+            crate::events::emit(|| crate::events::Event::PeerDied {
+                name: crate::events::channel(),
+                pid: claimer,
+                what: "a queue cell it held",
+            });
+        }
         true
     }
 
@@ -959,9 +967,19 @@ mod tests {
         let (off, lap) = q.cell(0);
         q.u64_at(off)
             .store(enc(lap, READING, ghost.me), Ordering::Release);
-        // The queue is full; a push with repair frees the dead reader's cell.
+        // The queue is full; a push with repair frees the dead reader's
+        // cell, and reports the dead peer under the channel's name.
         assert_eq!(q.try_push(b"a", 0, false), Err(PushError::Full));
-        q.try_push(b"a", 0, true).unwrap();
+        static SEEN: std::sync::Mutex<Vec<crate::events::Event>> =
+            std::sync::Mutex::new(Vec::new());
+        crate::events::set_hook(Some(|e| SEEN.lock().unwrap().push(e.clone())));
+        crate::events::on_channel("unit/ghost-queue", || q.try_push(b"a", 0, true)).unwrap();
+        let died = crate::events::Event::PeerDied {
+            name: "unit/ghost-queue".into(),
+            pid: ghost.me,
+            what: "a queue cell it held",
+        };
+        assert!(SEEN.lock().unwrap().contains(&died), "{:?}", SEEN.lock());
         // Job 0 was lost (the one being read); 1..3 and the new one remain.
         for want in [vec![1u8], vec![2], vec![3], b"a".to_vec()] {
             assert_eq!(pop(&q).unwrap(), want);

@@ -522,7 +522,7 @@ impl OwnedSegment {
                 }
                 Ok(None) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                    remove_if_stale(spec.name, &file)?;
+                    remove_if_stale(spec.name, spec.role, &file)?;
                 }
                 Err(source) => {
                     return Err(CreateError::Io {
@@ -635,7 +635,7 @@ fn foreign(name: &str, file: &str, len: u64) -> CreateError {
 }
 
 /// Inspects an existing segment file and unlinks it if its creator is dead.
-fn remove_if_stale(name: &str, file: &str) -> Result<(), CreateError> {
+fn remove_if_stale(name: &str, role: &str, file: &str) -> Result<(), CreateError> {
     let Some(fd) = open_checked(name, file).map_err(|e| CreateError::Existing(Box::new(e)))? else {
         return Ok(());
     };
@@ -688,6 +688,11 @@ fn remove_if_stale(name: &str, file: &str) -> Result<(), CreateError> {
     // Creator dead, or it died before finishing the header: stale.
     let _ = platform::shm_unlink(file);
     platform::unlock(&fd);
+    crate::events::emit(|| crate::events::Event::Replaced {
+        name: name.to_owned(),
+        role: role.to_owned(),
+        pid: header.map_or(0, |h| h.pid),
+    });
     Ok(())
 }
 
