@@ -1,5 +1,8 @@
-//! The only module that makes system calls: segment files, `mmap`,
-//! `flock`, futex, and reading process identities from `/proc`. Linux only.
+//! The only module that makes system calls: segment files, `flock`,
+//! `fallocate`, futex, `mprotect` of part of a mapping, and reading process
+//! identities from `/proc`. Linux only. Mapping a segment is `memmap2`'s
+//! job, called from here only ([`Mapping`]); what it cannot do (protect
+//! part of a mapping) stays here, over `libc`.
 
 // Under loom, `sync` models the futex and process identities instead.
 #![cfg_attr(loom, allow(dead_code))]
@@ -9,7 +12,6 @@ use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStringExt;
 use std::path::{Path, PathBuf};
-use std::ptr::NonNull;
 use std::sync::atomic::AtomicU32;
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -204,73 +206,63 @@ pub fn unlock(fd: &OwnedFd) {
     unsafe { libc::flock(fd.as_raw_fd(), libc::LOCK_UN) };
 }
 
-/// A shared, read-write mapping of a whole file. Unmapped on drop.
+/// A shared, read-write mapping of a whole file, made by `memmap2`.
+/// Unmapped on drop.
+///
+/// `MmapRaw` hands out raw pointers only, never a `&[u8]`: other
+/// processes write this memory, so no Rust reference to it is made here.
 #[derive(Debug)]
 pub struct Mapping {
-    ptr: NonNull<u8>,
-    len: usize,
+    map: memmap2::MmapRaw,
 }
 
-// SAFETY: the mapping is plain shared memory; all access to it goes through
-// atomics or through the ring's protocols, which are written for concurrent use.
-unsafe impl Send for Mapping {}
-// SAFETY: as above.
-unsafe impl Sync for Mapping {}
-
 impl Mapping {
-    /// Maps `len` bytes of `fd` shared and read-write.
+    /// Maps `len` bytes of `fd` shared and read-write. Callers pass a
+    /// descriptor they created or checked (`fstat`: owner and mode) and a
+    /// `len` no larger than the size they reserved or saw, so that no
+    /// access inside the mapping falls past the file's end.
     pub fn map(fd: &OwnedFd, len: usize) -> io::Result<Mapping> {
+        // memmap2 would make a one-byte mapping of a zero length; a
+        // segment never has one, so it is refused as before.
         if len == 0 {
             return Err(io::Error::from(io::ErrorKind::InvalidInput));
         }
-        // SAFETY: a fresh mapping chosen by the kernel (addr null) cannot alias
-        // any Rust object; `fd` is valid for the duration of the call.
-        let p = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                len,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_SHARED,
-                fd.as_raw_fd(),
-                0,
-            )
-        };
-        if p == libc::MAP_FAILED {
-            return Err(io::Error::last_os_error());
-        }
-        Ok(Mapping {
-            ptr: NonNull::new(p.cast()).ok_or_else(|| io::Error::from(io::ErrorKind::Other))?,
-            len,
-        })
+        // `map_raw` is `mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED,
+        // fd, 0)`: offset 0, so the mapping starts on a page boundary; with
+        // the length given, memmap2 makes no `fstat` of its own.
+        let map = memmap2::MmapOptions::new().len(len).map_raw(fd)?;
+        Ok(Mapping { map })
     }
 
     /// Start of the mapping (page aligned).
     pub fn as_ptr(&self) -> *mut u8 {
-        self.ptr.as_ptr()
+        self.map.as_mut_ptr()
     }
 
     /// Length in bytes.
     pub fn len(&self) -> usize {
-        self.len
+        self.map.len()
     }
 
     /// Makes `len` bytes from `off` read-only in this mapping (this
     /// process's view only; other mappings of the file keep their rights).
     /// The range is shrunk inwards to whole pages (but for the mapping's
     /// last page, which a range to the end includes); out-of-range parts
-    /// are ignored.
+    /// are ignored. Done here with `mprotect`: memmap2 changes the rights
+    /// of a whole mapping only.
     pub fn protect_read_only(&self, off: usize, len: usize) -> io::Result<()> {
         // SAFETY: sysconf has no preconditions.
         let page = usize::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) })
             .ok()
             .filter(|&p| p.is_power_of_two())
             .unwrap_or(4096);
+        let map_len = self.len();
         let start = off.div_ceil(page) * page;
         let end = off.saturating_add(len);
         // The mapping is made of whole pages: a range that reaches its end
         // takes the last (partly past the file's end) page too.
-        let end = if end >= self.len {
-            self.len.div_ceil(page) * page
+        let end = if end >= map_len {
+            map_len.div_ceil(page) * page
         } else {
             end / page * page
         };
@@ -278,12 +270,14 @@ impl Mapping {
             return Ok(());
         }
         // SAFETY: `start..end` lies inside this live mapping (page aligned,
-        // since the mapping itself is); removing write access changes no
-        // memory. Every write this process makes there afterwards would
-        // fault: callers only protect what their role never writes.
+        // since the mapping itself is, and within its last page); removing
+        // write access changes no memory. memmap2 only unmaps it on drop,
+        // which works whatever the rights. Every write this process makes
+        // there afterwards would fault: callers only protect what their
+        // role never writes.
         if unsafe {
             libc::mprotect(
-                self.ptr.as_ptr().add(start).cast(),
+                self.as_ptr().add(start).cast(),
                 end - start,
                 libc::PROT_READ,
             )
@@ -296,17 +290,7 @@ impl Mapping {
 
     /// Never true (a mapping has at least one byte); for clippy's sake.
     pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-}
-
-impl Drop for Mapping {
-    fn drop(&mut self) {
-        // SAFETY: `ptr`/`len` describe a mapping made by `map` and not yet
-        // unmapped; nothing borrows from it any more (owners hold an `Arc`).
-        unsafe {
-            libc::munmap(self.ptr.as_ptr().cast(), self.len);
-        }
+        self.len() == 0
     }
 }
 
