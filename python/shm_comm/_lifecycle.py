@@ -3,15 +3,20 @@
 1.0.0 logged the life of its endpoints (created, connected, closed) at INFO
 level to ``shmcomm.pubsub``, ``shmcomm.reqrep`` and ``shmcomm.pipeline``, and
 what ``force_unlink`` did to ``shmcomm.utils``; this package logs the same
-events under the same names. Nothing is logged on the message path: only
-when an endpoint is made or closed (and ``logger.info`` costs one cached
-level check when the logger is disabled).
+events under the same names, and what the core notices of dead peers: a
+dead process's segment replaced and a job cell recovered from a dead
+pusher or puller (WARNING), a subscriber moved to a new publisher (INFO).
+Nothing is logged on the message path: only when an endpoint is made or
+closed, or a wait ends a slice (and ``logger.info`` costs one cached level
+check when the logger is disabled).
 """
 
 from __future__ import annotations
 
 import logging
 from typing import Any
+
+from ._native import _flush_events
 
 PUBSUB = logging.getLogger("shmcomm.pubsub")
 REQREP = logging.getLogger("shmcomm.reqrep")
@@ -37,7 +42,9 @@ class Logged:
 
 
 def created(obj: Any, logger: logging.Logger) -> None:
-    """Logs a created (owning) endpoint with its geometry, as 1.0.0 did."""
+    """Logs a created (owning) endpoint with its geometry, as 1.0.0 did,
+    after what making it found (a dead process's segment replaced)."""
+    _flush_events()
     if logger.isEnabledFor(logging.INFO):
         st = obj.stats()
         num_slots, slot_size = st.get("num_slots"), st.get("slot_size")
@@ -50,5 +57,6 @@ def created(obj: Any, logger: logging.Logger) -> None:
 
 def connected(obj: Any, logger: logging.Logger) -> None:
     """Logs an endpoint that attached to an existing channel."""
+    _flush_events()
     if logger.isEnabledFor(logging.INFO):
         logger.info("%s(%r) connected", type(obj).__name__, obj.name)

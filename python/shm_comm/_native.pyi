@@ -263,6 +263,9 @@ def _segments_of(name: str) -> list[tuple[str, str, int | None]]:
 def _unlink(channel: str, role: str) -> bool:
     """Removes segment ``role`` of ``channel``; ``True`` if it existed."""
 
+def _flush_events() -> None:
+    """Logs the core's queued lifecycle events (dead peers, replaced segments)."""
+
 def list_segments() -> list[str]:
     """The segments of this user that exist now, as ``"<channel>.<role>"``."""
 

@@ -9,6 +9,7 @@
 #[cfg(not(target_os = "linux"))]
 compile_error!("shm-comm supports Linux only: it is built on Linux shared memory (/dev/shm), futexes and /proc");
 
+mod events;
 mod fields;
 mod handle;
 mod msgpack;
@@ -281,7 +282,9 @@ fn blocking<R: Send>(
     loop {
         let slice = Instant::now() + SIGNAL_SLICE;
         let until = deadline.map_or(slice, |d| d.min(slice));
-        if let Some(r) = py.detach(|| attempt(until)) {
+        let got = py.detach(|| attempt(until));
+        events::flush(py);
+        if let Some(r) = got {
             return Ok(Some(r));
         }
         py.check_signals()?;
@@ -397,6 +400,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(typed::layout_hash, m)?)?;
     m.add_function(wrap_pyfunction!(typed::check_layout, m)?)?;
     m.add_function(wrap_pyfunction!(typed::first_difference, m)?)?;
+    m.add_function(wrap_pyfunction!(events::flush_events, m)?)?;
     schema::register(m)?;
+    events::install();
     Ok(())
 }

@@ -98,3 +98,38 @@ def test_lifecycle_is_logged_under_the_names_of_1_0_0(make_chan, caplog):
         ("shmcomm.pipeline", f"Puller({queue!r}) closed"),
         ("shmcomm.pipeline", f"Pusher({queue!r}) closed"),
     ]
+
+
+def test_dead_peers_and_replaced_segments_are_logged(chan, spawn, caplog):
+    # A publisher killed with SIGKILL leaves its topic; the next publisher
+    # replaces it (WARNING, naming the dead pid) and the subscriber that
+    # was waiting moves to it (INFO), as 1.0.0 logged a dead peer.
+    child = spawn("""
+        import sys, shm_comm
+        pub = shm_comm.Publisher(sys.argv[1])
+        print("ready", flush=True)
+        sys.stdin.readline()
+    """, chan)
+    child.expect("ready")
+    caplog.set_level(logging.INFO, logger="shmcomm")
+    with Subscriber(chan) as sub:
+        dead = child.pid
+        child.kill()
+        with Publisher(chan) as pub:
+            replaced = [(r.name, r.levelname, r.getMessage()) for r in caplog.records
+                        if r.levelname == "WARNING"]
+            assert replaced == [(
+                "shmcomm.pubsub", "WARNING",
+                f"replaced the pub segment of {chan!r} left by dead process {dead}"
+                .replace("'", '"'),
+            )]
+            got = None
+            for _ in range(200):
+                pub.send("again")
+                got = sub.recv(timeout=0.02)
+                if got is not None:
+                    break
+            assert got == "again"
+    moved = [(r.name, r.levelname) for r in caplog.records
+             if "attached to the new publisher" in r.getMessage()]
+    assert moved == [("shmcomm.pubsub", "INFO")]
