@@ -85,9 +85,12 @@ impl Pusher {
         let raw = self.handle(py)?;
         let geo = raw.geometry();
         let (num_slots, waiting) = (u64::from(geo.capacity), raw.len());
+        let (head, tail) = raw.positions();
         stats_dict(
             py,
             &[
+                ("head", head),
+                ("tail", tail),
                 ("msg_count", waiting),
                 ("drop_count", 0),
                 ("num_slots", num_slots),
@@ -219,9 +222,12 @@ impl Puller {
         let raw = self.handle(py)?;
         let geo = raw.geometry();
         let (num_slots, waiting) = (u64::from(geo.capacity), raw.len());
+        let (head, tail) = raw.positions();
         stats_dict(
             py,
             &[
+                ("head", head),
+                ("tail", tail),
                 ("msg_count", waiting),
                 ("drop_count", 0),
                 ("num_slots", num_slots),

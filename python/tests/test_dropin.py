@@ -69,9 +69,11 @@ def test_stats_keep_the_keys_of_1_0_0(chan, make_chan):
         push.send(1)
         push.send(2)
         for st in (push.stats(), pull.stats()):
-            assert {"num_slots", "slot_size", "msg_count", "drop_count", "used_slots",
-                    "free_slots"} <= set(st)
+            assert ORIGINAL_STATS_KEYS <= set(st)
             assert (st["used_slots"], st["free_slots"]) == (2, 14)
+            assert (st["head"], st["tail"]) == (2, 0)
+        pull.recv()
+        assert (pull.stats()["head"], pull.stats()["tail"]) == (2, 1)
 
 
 def test_lifecycle_is_logged_under_the_names_of_1_0_0(make_chan, caplog):

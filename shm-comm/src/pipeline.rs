@@ -687,6 +687,13 @@ impl DynPusher {
         self.ep.queue.len()
     }
 
+    /// `(jobs ever pushed, jobs ever taken)`: the queue's enqueue and
+    /// dequeue positions (1.0.0's `head` and `tail`; approximate while
+    /// others operate).
+    pub fn positions(&self) -> (u64, u64) {
+        (self.ep.queue.pushed(), self.ep.queue.taken())
+    }
+
     /// `true` if no job waits (approximate).
     pub fn is_empty(&self) -> bool {
         self.ep.queue.is_empty()
@@ -768,6 +775,13 @@ impl DynPuller {
     /// Jobs waiting (approximate).
     pub fn len(&self) -> u64 {
         self.ep.queue.len()
+    }
+
+    /// `(jobs ever pushed, jobs ever taken)`: the queue's enqueue and
+    /// dequeue positions (1.0.0's `head` and `tail`; approximate while
+    /// others operate).
+    pub fn positions(&self) -> (u64, u64) {
+        (self.ep.queue.pushed(), self.ep.queue.taken())
     }
 
     /// `true` if no job waits (approximate).

@@ -314,6 +314,11 @@ impl Queue {
         self.u64_at(OFF_ENQ).load(Ordering::Relaxed)
     }
 
+    /// Total jobs ever taken (or skipped past, for a dead pusher's hole).
+    pub fn taken(&self) -> u64 {
+        self.u64_at(OFF_DEQ).load(Ordering::Relaxed)
+    }
+
     /// Repairs a cell held by a dead process: returns `true` if it did (or
     /// someone else changed the cell meanwhile).
     fn repair(&self, off: usize, seen: u64, claimer: u32, to: u64) -> bool {
