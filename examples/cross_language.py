@@ -33,6 +33,7 @@ from __future__ import annotations
 import argparse
 import math
 import time
+from typing import Any
 
 from shm_comm import Subscriber, typed
 
@@ -53,7 +54,7 @@ POSE_LAYOUT = {
 }
 
 
-def describe_layout(layout: dict) -> None:
+def describe_layout(layout: dict[str, Any]) -> None:
     print(f"py  | layout {layout['name']} ({layout['size']} bytes, hash {layout['hash']:#018x}):",
           flush=True)
     for f in layout["fields"]:
@@ -69,7 +70,11 @@ def typed_subscriber(args: argparse.Namespace) -> None:
                     last_value=True) as sub:
         print(f"py  | connected to {args.topic!r} (publisher pid {sub.stats()['publisher_pid']})",
               flush=True)
-        describe_layout(sub.layout())
+        layout = sub.layout()
+        if layout is None:
+            print(f"py  | {args.topic!r} is not a typed topic (try --dynamic)", flush=True)
+            return
+        describe_layout(layout)
         received, last_seq = 0, None
         try:
             while args.count is None or received < args.count:

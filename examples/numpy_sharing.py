@@ -30,8 +30,10 @@ from __future__ import annotations
 import argparse
 import itertools
 import time
+from collections.abc import Iterable
 
 import numpy as np
+import numpy.typing as npt
 
 from shm_comm import Publisher, Subscriber, typed
 
@@ -57,7 +59,7 @@ Frame = typed.message_class(FRAME_LAYOUT)
 _YY, _XX = np.mgrid[0:HEIGHT, 0:WIDTH]
 
 
-def render(seq: int, out: np.ndarray | None = None) -> np.ndarray:
+def render(seq: int, out: npt.NDArray[np.uint8] | None = None) -> npt.NDArray[np.uint8]:
     """Frame ``seq`` of a moving diagonal gradient (drawn into ``out`` if given)."""
     if out is None:
         out = np.empty((HEIGHT, WIDTH), dtype=np.uint8)
@@ -66,7 +68,7 @@ def render(seq: int, out: np.ndarray | None = None) -> np.ndarray:
     return out
 
 
-def frames(args):
+def frames(args: argparse.Namespace) -> Iterable[int]:
     return itertools.count() if args.count is None else range(args.count)
 
 

@@ -20,7 +20,7 @@ zero-copy numpy views into the shared slots.
 from __future__ import annotations
 
 import sys
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 if not sys.platform.startswith("linux"):
     raise ImportError(
@@ -59,6 +59,11 @@ __all__ = [
 __all__ += _errors.__all__
 
 
+#: The message class of a typed topic (``Subscriber[Imu]``); the signatures
+#: are in ``__init__.pyi``, which type checkers read instead of this file.
+_M = TypeVar("_M")
+
+
 def __getattr__(name: str) -> Any:
     # `shm_comm.msgs` (the standard message set) and `shm_comm.schema` (the
     # schema compiler) are imported on first use.
@@ -69,7 +74,7 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-class Publisher(Logged, _native.Publisher):
+class Publisher(Logged, _native.Publisher, Generic[_M]):
     """Broadcasts messages to every subscriber of a topic; never blocks.
 
     ``Publisher(name, num_slots=64, slot_size=4096, serialization="pickle")``
@@ -98,7 +103,7 @@ class Publisher(Logged, _native.Publisher):
         pass
 
 
-class Subscriber(Logged, _native.Subscriber):
+class Subscriber(Logged, _native.Subscriber, Generic[_M]):
     """Receives what a topic's publisher sends after this subscriber connected.
 
     ``Subscriber(name, timeout_connect=5.0, serialization="pickle")``; raises
@@ -134,8 +139,8 @@ class Subscriber(Logged, _native.Subscriber):
             msg_type = typed.message_class(layout)
         self.msg_type = msg_type
         if msg_type is not None:
-            mt = msg_type
-            self._set_decoder(lambda data: typed.decode(mt.__shm_layout__, data))
+            ours = typed.layout_of(msg_type)
+            self._set_decoder(lambda data: typed.decode(ours, data))
         connected(self, PUBSUB)
         return self
 

@@ -36,9 +36,8 @@ class Logged:
         if was_open:
             self._logger.info("%s(%r) closed", type(self).__name__, self.name)  # type: ignore[attr-defined]
 
-    def __exit__(self, *_args: Any) -> bool:
+    def __exit__(self, *_args: object) -> None:
         self.close()
-        return False
 
 
 def created(obj: Any, logger: logging.Logger) -> None:

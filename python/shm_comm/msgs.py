@@ -15,9 +15,10 @@ For large messages (images, point clouds), `Subscriber.recv_view()` and
 from __future__ import annotations
 
 import dataclasses
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
+import numpy.typing as npt
 
 from . import typed
 
@@ -77,7 +78,7 @@ class Time:
     nanosec: int = 0
     """Nanoseconds past `sec`, in 0..1_000_000_000."""
 
-    __shm_layout__: ClassVar[dict] = {
+    __shm_layout__: ClassVar[dict[str, Any]] = {
         "name": "Time",
         "size": 8,
         "align": 4,
@@ -87,7 +88,7 @@ class Time:
             {"name": "nanosec", "offset": 4, "size": 4, "shape": [], "kind": "u32"},
         ],
     }
-    __shm_dtype__: ClassVar[np.dtype]
+    __shm_dtype__: ClassVar[np.dtype[Any]]
 
 
 @typed.register
@@ -103,7 +104,7 @@ class Duration:
     nanosec: int = 0
     """Nanoseconds added to `sec`, in 0..1_000_000_000."""
 
-    __shm_layout__: ClassVar[dict] = {
+    __shm_layout__: ClassVar[dict[str, Any]] = {
         "name": "Duration",
         "size": 8,
         "align": 4,
@@ -113,7 +114,7 @@ class Duration:
             {"name": "nanosec", "offset": 4, "size": 4, "shape": [], "kind": "u32"},
         ],
     }
-    __shm_dtype__: ClassVar[np.dtype]
+    __shm_dtype__: ClassVar[np.dtype[Any]]
 
 
 @typed.register
@@ -131,7 +132,7 @@ class Header:
     frame_id: str = ""
     """Coordinate frame of the data (at most 64 bytes of UTF-8)."""
 
-    __shm_layout__: ClassVar[dict] = {
+    __shm_layout__: ClassVar[dict[str, Any]] = {
         "name": "Header",
         "size": 80,
         "align": 4,
@@ -142,7 +143,7 @@ class Header:
             {"name": "frame_id", "offset": 12, "size": 68, "shape": [], "kind": "string", "capacity": 64},
         ],
     }
-    __shm_dtype__: ClassVar[np.dtype]
+    __shm_dtype__: ClassVar[np.dtype[Any]]
 
 
 @typed.register
@@ -157,7 +158,7 @@ class Vector3:
     y: float = 0.0
     z: float = 0.0
 
-    __shm_layout__: ClassVar[dict] = {
+    __shm_layout__: ClassVar[dict[str, Any]] = {
         "name": "Vector3",
         "size": 24,
         "align": 8,
@@ -168,7 +169,7 @@ class Vector3:
             {"name": "z", "offset": 16, "size": 8, "shape": [], "kind": "f64"},
         ],
     }
-    __shm_dtype__: ClassVar[np.dtype]
+    __shm_dtype__: ClassVar[np.dtype[Any]]
 
 
 @typed.register
@@ -183,7 +184,7 @@ class Point:
     y: float = 0.0
     z: float = 0.0
 
-    __shm_layout__: ClassVar[dict] = {
+    __shm_layout__: ClassVar[dict[str, Any]] = {
         "name": "Point",
         "size": 24,
         "align": 8,
@@ -194,7 +195,7 @@ class Point:
             {"name": "z", "offset": 16, "size": 8, "shape": [], "kind": "f64"},
         ],
     }
-    __shm_dtype__: ClassVar[np.dtype]
+    __shm_dtype__: ClassVar[np.dtype[Any]]
 
 
 @typed.register
@@ -210,7 +211,7 @@ class Quaternion:
     z: float = 0.0
     w: float = 0.0
 
-    __shm_layout__: ClassVar[dict] = {
+    __shm_layout__: ClassVar[dict[str, Any]] = {
         "name": "Quaternion",
         "size": 32,
         "align": 8,
@@ -222,7 +223,7 @@ class Quaternion:
             {"name": "w", "offset": 24, "size": 8, "shape": [], "kind": "f64"},
         ],
     }
-    __shm_dtype__: ClassVar[np.dtype]
+    __shm_dtype__: ClassVar[np.dtype[Any]]
 
 
 @typed.register
@@ -236,7 +237,7 @@ class Pose:
     position: Point = dataclasses.field(default_factory=Point)
     orientation: Quaternion = dataclasses.field(default_factory=Quaternion)
 
-    __shm_layout__: ClassVar[dict] = {
+    __shm_layout__: ClassVar[dict[str, Any]] = {
         "name": "Pose",
         "size": 56,
         "align": 8,
@@ -246,7 +247,7 @@ class Pose:
             {"name": "orientation", "offset": 24, "size": 32, "shape": [], "kind": "struct", "layout": Quaternion.__shm_layout__},
         ],
     }
-    __shm_dtype__: ClassVar[np.dtype]
+    __shm_dtype__: ClassVar[np.dtype[Any]]
 
 
 @typed.register
@@ -260,7 +261,7 @@ class PoseStamped:
     header: Header = dataclasses.field(default_factory=Header)
     pose: Pose = dataclasses.field(default_factory=Pose)
 
-    __shm_layout__: ClassVar[dict] = {
+    __shm_layout__: ClassVar[dict[str, Any]] = {
         "name": "PoseStamped",
         "size": 136,
         "align": 8,
@@ -270,7 +271,7 @@ class PoseStamped:
             {"name": "pose", "offset": 80, "size": 56, "shape": [], "kind": "struct", "layout": Pose.__shm_layout__},
         ],
     }
-    __shm_dtype__: ClassVar[np.dtype]
+    __shm_dtype__: ClassVar[np.dtype[Any]]
 
 
 @typed.register
@@ -282,10 +283,10 @@ class PoseWithCovariance:
     """
 
     pose: Pose = dataclasses.field(default_factory=Pose)
-    covariance: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros((6, 6), dtype="<f8"))
+    covariance: npt.NDArray[np.float64] = dataclasses.field(default_factory=lambda: np.zeros((6, 6), dtype="<f8"))
     """6x6 covariance of (x, y, z, rotation about X, rotation about Y, rotation about Z), row by row."""
 
-    __shm_layout__: ClassVar[dict] = {
+    __shm_layout__: ClassVar[dict[str, Any]] = {
         "name": "PoseWithCovariance",
         "size": 344,
         "align": 8,
@@ -295,7 +296,7 @@ class PoseWithCovariance:
             {"name": "covariance", "offset": 56, "size": 288, "shape": [6, 6], "kind": "f64"},
         ],
     }
-    __shm_dtype__: ClassVar[np.dtype]
+    __shm_dtype__: ClassVar[np.dtype[Any]]
 
 
 @typed.register
@@ -311,7 +312,7 @@ class Twist:
     angular: Vector3 = dataclasses.field(default_factory=Vector3)
     """Angular velocity, rad/s."""
 
-    __shm_layout__: ClassVar[dict] = {
+    __shm_layout__: ClassVar[dict[str, Any]] = {
         "name": "Twist",
         "size": 48,
         "align": 8,
@@ -321,7 +322,7 @@ class Twist:
             {"name": "angular", "offset": 24, "size": 24, "shape": [], "kind": "struct", "layout": Vector3.__shm_layout__},
         ],
     }
-    __shm_dtype__: ClassVar[np.dtype]
+    __shm_dtype__: ClassVar[np.dtype[Any]]
 
 
 @typed.register
@@ -335,7 +336,7 @@ class TwistStamped:
     header: Header = dataclasses.field(default_factory=Header)
     twist: Twist = dataclasses.field(default_factory=Twist)
 
-    __shm_layout__: ClassVar[dict] = {
+    __shm_layout__: ClassVar[dict[str, Any]] = {
         "name": "TwistStamped",
         "size": 128,
         "align": 8,
@@ -345,7 +346,7 @@ class TwistStamped:
             {"name": "twist", "offset": 80, "size": 48, "shape": [], "kind": "struct", "layout": Twist.__shm_layout__},
         ],
     }
-    __shm_dtype__: ClassVar[np.dtype]
+    __shm_dtype__: ClassVar[np.dtype[Any]]
 
 
 @typed.register
@@ -357,10 +358,10 @@ class TwistWithCovariance:
     """
 
     twist: Twist = dataclasses.field(default_factory=Twist)
-    covariance: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros((6, 6), dtype="<f8"))
+    covariance: npt.NDArray[np.float64] = dataclasses.field(default_factory=lambda: np.zeros((6, 6), dtype="<f8"))
     """6x6 covariance of (vx, vy, vz, wx, wy, wz), row by row."""
 
-    __shm_layout__: ClassVar[dict] = {
+    __shm_layout__: ClassVar[dict[str, Any]] = {
         "name": "TwistWithCovariance",
         "size": 336,
         "align": 8,
@@ -370,7 +371,7 @@ class TwistWithCovariance:
             {"name": "covariance", "offset": 48, "size": 288, "shape": [6, 6], "kind": "f64"},
         ],
     }
-    __shm_dtype__: ClassVar[np.dtype]
+    __shm_dtype__: ClassVar[np.dtype[Any]]
 
 
 @typed.register
@@ -384,7 +385,7 @@ class Transform:
     translation: Vector3 = dataclasses.field(default_factory=Vector3)
     rotation: Quaternion = dataclasses.field(default_factory=Quaternion)
 
-    __shm_layout__: ClassVar[dict] = {
+    __shm_layout__: ClassVar[dict[str, Any]] = {
         "name": "Transform",
         "size": 56,
         "align": 8,
@@ -394,7 +395,7 @@ class Transform:
             {"name": "rotation", "offset": 24, "size": 32, "shape": [], "kind": "struct", "layout": Quaternion.__shm_layout__},
         ],
     }
-    __shm_dtype__: ClassVar[np.dtype]
+    __shm_dtype__: ClassVar[np.dtype[Any]]
 
 
 @typed.register
@@ -408,11 +409,11 @@ class TransformStamped:
     header: Header = dataclasses.field(default_factory=Header)
     child_frame_id: str = ""
     """The frame this transform maps from."""
-    _pad0: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros((4,), dtype="<u1"), repr=False)
+    _pad0: npt.NDArray[np.uint8] = dataclasses.field(default_factory=lambda: np.zeros((4,), dtype="<u1"), repr=False)
     """Padding inserted by the schema compiler (always zero)."""
     transform: Transform = dataclasses.field(default_factory=Transform)
 
-    __shm_layout__: ClassVar[dict] = {
+    __shm_layout__: ClassVar[dict[str, Any]] = {
         "name": "TransformStamped",
         "size": 208,
         "align": 8,
@@ -424,7 +425,7 @@ class TransformStamped:
             {"name": "transform", "offset": 152, "size": 56, "shape": [], "kind": "struct", "layout": Transform.__shm_layout__},
         ],
     }
-    __shm_dtype__: ClassVar[np.dtype]
+    __shm_dtype__: ClassVar[np.dtype[Any]]
 
 
 @typed.register
@@ -440,7 +441,7 @@ class Wrench:
     torque: Vector3 = dataclasses.field(default_factory=Vector3)
     """Torque, N m."""
 
-    __shm_layout__: ClassVar[dict] = {
+    __shm_layout__: ClassVar[dict[str, Any]] = {
         "name": "Wrench",
         "size": 48,
         "align": 8,
@@ -450,7 +451,7 @@ class Wrench:
             {"name": "torque", "offset": 24, "size": 24, "shape": [], "kind": "struct", "layout": Vector3.__shm_layout__},
         ],
     }
-    __shm_dtype__: ClassVar[np.dtype]
+    __shm_dtype__: ClassVar[np.dtype[Any]]
 
 
 @typed.register
@@ -464,7 +465,7 @@ class WrenchStamped:
     header: Header = dataclasses.field(default_factory=Header)
     wrench: Wrench = dataclasses.field(default_factory=Wrench)
 
-    __shm_layout__: ClassVar[dict] = {
+    __shm_layout__: ClassVar[dict[str, Any]] = {
         "name": "WrenchStamped",
         "size": 128,
         "align": 8,
@@ -474,7 +475,7 @@ class WrenchStamped:
             {"name": "wrench", "offset": 80, "size": 48, "shape": [], "kind": "struct", "layout": Wrench.__shm_layout__},
         ],
     }
-    __shm_dtype__: ClassVar[np.dtype]
+    __shm_dtype__: ClassVar[np.dtype[Any]]
 
 
 @typed.register
@@ -490,7 +491,7 @@ class Accel:
     angular: Vector3 = dataclasses.field(default_factory=Vector3)
     """Angular acceleration, rad/s^2."""
 
-    __shm_layout__: ClassVar[dict] = {
+    __shm_layout__: ClassVar[dict[str, Any]] = {
         "name": "Accel",
         "size": 48,
         "align": 8,
@@ -500,7 +501,7 @@ class Accel:
             {"name": "angular", "offset": 24, "size": 24, "shape": [], "kind": "struct", "layout": Vector3.__shm_layout__},
         ],
     }
-    __shm_dtype__: ClassVar[np.dtype]
+    __shm_dtype__: ClassVar[np.dtype[Any]]
 
 
 @typed.register
@@ -514,7 +515,7 @@ class AccelStamped:
     header: Header = dataclasses.field(default_factory=Header)
     accel: Accel = dataclasses.field(default_factory=Accel)
 
-    __shm_layout__: ClassVar[dict] = {
+    __shm_layout__: ClassVar[dict[str, Any]] = {
         "name": "AccelStamped",
         "size": 128,
         "align": 8,
@@ -524,7 +525,7 @@ class AccelStamped:
             {"name": "accel", "offset": 80, "size": 48, "shape": [], "kind": "struct", "layout": Accel.__shm_layout__},
         ],
     }
-    __shm_dtype__: ClassVar[np.dtype]
+    __shm_dtype__: ClassVar[np.dtype[Any]]
 
 
 @typed.register
@@ -538,12 +539,12 @@ class Odometry:
     header: Header = dataclasses.field(default_factory=Header)
     child_frame_id: str = ""
     """The frame of the twist (usually the robot's base)."""
-    _pad0: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros((4,), dtype="<u1"), repr=False)
+    _pad0: npt.NDArray[np.uint8] = dataclasses.field(default_factory=lambda: np.zeros((4,), dtype="<u1"), repr=False)
     """Padding inserted by the schema compiler (always zero)."""
     pose: PoseWithCovariance = dataclasses.field(default_factory=PoseWithCovariance)
     twist: TwistWithCovariance = dataclasses.field(default_factory=TwistWithCovariance)
 
-    __shm_layout__: ClassVar[dict] = {
+    __shm_layout__: ClassVar[dict[str, Any]] = {
         "name": "Odometry",
         "size": 832,
         "align": 8,
@@ -556,7 +557,7 @@ class Odometry:
             {"name": "twist", "offset": 496, "size": 336, "shape": [], "kind": "struct", "layout": TwistWithCovariance.__shm_layout__},
         ],
     }
-    __shm_dtype__: ClassVar[np.dtype]
+    __shm_dtype__: ClassVar[np.dtype[Any]]
 
 
 @typed.register
@@ -581,14 +582,14 @@ class ImageVga:
     """Pixel encoding, as in ROS: rgb8, bgr8, mono8, mono16, 16UC1, 32FC1, bayer_rggb8, ..."""
     is_bigendian: int = 0
     """Byte order of multi-byte pixels."""
-    _pad0: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros((3,), dtype="<u1"), repr=False)
+    _pad0: npt.NDArray[np.uint8] = dataclasses.field(default_factory=lambda: np.zeros((3,), dtype="<u1"), repr=False)
     """Padding inserted by the schema compiler (always zero)."""
     step: int = 0
     """Bytes per row."""
-    data: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0, dtype="<u1"))
+    data: npt.NDArray[np.uint8] = dataclasses.field(default_factory=lambda: np.zeros(0, dtype="<u1"))
     """`height * step` bytes of pixels, row by row."""
 
-    __shm_layout__: ClassVar[dict] = {
+    __shm_layout__: ClassVar[dict[str, Any]] = {
         "name": "ImageVga",
         "size": 921724,
         "align": 4,
@@ -604,7 +605,7 @@ class ImageVga:
             {"name": "data", "offset": 116, "size": 921608, "shape": [], "kind": "vec", "capacity": 921600, "elem": {"size": 1, "shape": [], "kind": "u8"}},
         ],
     }
-    __shm_dtype__: ClassVar[np.dtype]
+    __shm_dtype__: ClassVar[np.dtype[Any]]
 
 
 @typed.register
@@ -629,14 +630,14 @@ class ImageHd:
     """Pixel encoding, as in ROS: rgb8, bgr8, mono8, mono16, 16UC1, 32FC1, bayer_rggb8, ..."""
     is_bigendian: int = 0
     """Byte order of multi-byte pixels."""
-    _pad0: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros((3,), dtype="<u1"), repr=False)
+    _pad0: npt.NDArray[np.uint8] = dataclasses.field(default_factory=lambda: np.zeros((3,), dtype="<u1"), repr=False)
     """Padding inserted by the schema compiler (always zero)."""
     step: int = 0
     """Bytes per row."""
-    data: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0, dtype="<u1"))
+    data: npt.NDArray[np.uint8] = dataclasses.field(default_factory=lambda: np.zeros(0, dtype="<u1"))
     """`height * step` bytes of pixels, row by row."""
 
-    __shm_layout__: ClassVar[dict] = {
+    __shm_layout__: ClassVar[dict[str, Any]] = {
         "name": "ImageHd",
         "size": 2764924,
         "align": 4,
@@ -652,7 +653,7 @@ class ImageHd:
             {"name": "data", "offset": 116, "size": 2764808, "shape": [], "kind": "vec", "capacity": 2764800, "elem": {"size": 1, "shape": [], "kind": "u8"}},
         ],
     }
-    __shm_dtype__: ClassVar[np.dtype]
+    __shm_dtype__: ClassVar[np.dtype[Any]]
 
 
 @typed.register
@@ -677,14 +678,14 @@ class ImageFullHd:
     """Pixel encoding, as in ROS: rgb8, bgr8, mono8, mono16, 16UC1, 32FC1, bayer_rggb8, ..."""
     is_bigendian: int = 0
     """Byte order of multi-byte pixels."""
-    _pad0: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros((3,), dtype="<u1"), repr=False)
+    _pad0: npt.NDArray[np.uint8] = dataclasses.field(default_factory=lambda: np.zeros((3,), dtype="<u1"), repr=False)
     """Padding inserted by the schema compiler (always zero)."""
     step: int = 0
     """Bytes per row."""
-    data: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0, dtype="<u1"))
+    data: npt.NDArray[np.uint8] = dataclasses.field(default_factory=lambda: np.zeros(0, dtype="<u1"))
     """`height * step` bytes of pixels, row by row."""
 
-    __shm_layout__: ClassVar[dict] = {
+    __shm_layout__: ClassVar[dict[str, Any]] = {
         "name": "ImageFullHd",
         "size": 6220924,
         "align": 4,
@@ -700,7 +701,7 @@ class ImageFullHd:
             {"name": "data", "offset": 116, "size": 6220808, "shape": [], "kind": "vec", "capacity": 6220800, "elem": {"size": 1, "shape": [], "kind": "u8"}},
         ],
     }
-    __shm_dtype__: ClassVar[np.dtype]
+    __shm_dtype__: ClassVar[np.dtype[Any]]
 
 
 @typed.register
@@ -725,14 +726,14 @@ class Image4K:
     """Pixel encoding, as in ROS: rgb8, bgr8, mono8, mono16, 16UC1, 32FC1, bayer_rggb8, ..."""
     is_bigendian: int = 0
     """Byte order of multi-byte pixels."""
-    _pad0: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros((3,), dtype="<u1"), repr=False)
+    _pad0: npt.NDArray[np.uint8] = dataclasses.field(default_factory=lambda: np.zeros((3,), dtype="<u1"), repr=False)
     """Padding inserted by the schema compiler (always zero)."""
     step: int = 0
     """Bytes per row."""
-    data: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0, dtype="<u1"))
+    data: npt.NDArray[np.uint8] = dataclasses.field(default_factory=lambda: np.zeros(0, dtype="<u1"))
     """`height * step` bytes of pixels, row by row."""
 
-    __shm_layout__: ClassVar[dict] = {
+    __shm_layout__: ClassVar[dict[str, Any]] = {
         "name": "Image4K",
         "size": 24883324,
         "align": 4,
@@ -748,7 +749,7 @@ class Image4K:
             {"name": "data", "offset": 116, "size": 24883208, "shape": [], "kind": "vec", "capacity": 24883200, "elem": {"size": 1, "shape": [], "kind": "u8"}},
         ],
     }
-    __shm_dtype__: ClassVar[np.dtype]
+    __shm_dtype__: ClassVar[np.dtype[Any]]
 
 
 @typed.register
@@ -781,12 +782,12 @@ class PointField:
     """Byte offset in a point."""
     datatype: int = 0
     """One of the type constants."""
-    _pad0: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros((3,), dtype="<u1"), repr=False)
+    _pad0: npt.NDArray[np.uint8] = dataclasses.field(default_factory=lambda: np.zeros((3,), dtype="<u1"), repr=False)
     """Padding inserted by the schema compiler (always zero)."""
     count: int = 0
     """Elements in the field (1 for a scalar)."""
 
-    __shm_layout__: ClassVar[dict] = {
+    __shm_layout__: ClassVar[dict[str, Any]] = {
         "name": "PointField",
         "size": 28,
         "align": 4,
@@ -799,7 +800,7 @@ class PointField:
             {"name": "count", "offset": 24, "size": 4, "shape": [], "kind": "u32"},
         ],
     }
-    __shm_dtype__: ClassVar[np.dtype]
+    __shm_dtype__: ClassVar[np.dtype[Any]]
 
 
 @typed.register
@@ -827,16 +828,16 @@ class PointCloud64K:
     is_bigendian: bool = False
     is_dense: bool = False
     """True if there are no invalid points."""
-    _pad0: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros((2,), dtype="<u1"), repr=False)
+    _pad0: npt.NDArray[np.uint8] = dataclasses.field(default_factory=lambda: np.zeros((2,), dtype="<u1"), repr=False)
     """Padding inserted by the schema compiler (always zero)."""
     point_step: int = 0
     """Bytes per point."""
     row_step: int = 0
     """Bytes per row."""
-    data: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0, dtype="<u1"))
+    data: npt.NDArray[np.uint8] = dataclasses.field(default_factory=lambda: np.zeros(0, dtype="<u1"))
     """`height * row_step` bytes of points."""
 
-    __shm_layout__: ClassVar[dict] = {
+    __shm_layout__: ClassVar[dict[str, Any]] = {
         "name": "PointCloud64K",
         "size": 1048916,
         "align": 4,
@@ -854,7 +855,7 @@ class PointCloud64K:
             {"name": "data", "offset": 332, "size": 1048584, "shape": [], "kind": "vec", "capacity": 1048576, "elem": {"size": 1, "shape": [], "kind": "u8"}},
         ],
     }
-    __shm_dtype__: ClassVar[np.dtype]
+    __shm_dtype__: ClassVar[np.dtype[Any]]
 
 
 @typed.register
@@ -882,16 +883,16 @@ class PointCloud256K:
     is_bigendian: bool = False
     is_dense: bool = False
     """True if there are no invalid points."""
-    _pad0: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros((2,), dtype="<u1"), repr=False)
+    _pad0: npt.NDArray[np.uint8] = dataclasses.field(default_factory=lambda: np.zeros((2,), dtype="<u1"), repr=False)
     """Padding inserted by the schema compiler (always zero)."""
     point_step: int = 0
     """Bytes per point."""
     row_step: int = 0
     """Bytes per row."""
-    data: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0, dtype="<u1"))
+    data: npt.NDArray[np.uint8] = dataclasses.field(default_factory=lambda: np.zeros(0, dtype="<u1"))
     """`height * row_step` bytes of points."""
 
-    __shm_layout__: ClassVar[dict] = {
+    __shm_layout__: ClassVar[dict[str, Any]] = {
         "name": "PointCloud256K",
         "size": 4194644,
         "align": 4,
@@ -909,7 +910,7 @@ class PointCloud256K:
             {"name": "data", "offset": 332, "size": 4194312, "shape": [], "kind": "vec", "capacity": 4194304, "elem": {"size": 1, "shape": [], "kind": "u8"}},
         ],
     }
-    __shm_dtype__: ClassVar[np.dtype]
+    __shm_dtype__: ClassVar[np.dtype[Any]]
 
 
 @typed.register
@@ -937,16 +938,16 @@ class PointCloud1M:
     is_bigendian: bool = False
     is_dense: bool = False
     """True if there are no invalid points."""
-    _pad0: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros((2,), dtype="<u1"), repr=False)
+    _pad0: npt.NDArray[np.uint8] = dataclasses.field(default_factory=lambda: np.zeros((2,), dtype="<u1"), repr=False)
     """Padding inserted by the schema compiler (always zero)."""
     point_step: int = 0
     """Bytes per point."""
     row_step: int = 0
     """Bytes per row."""
-    data: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0, dtype="<u1"))
+    data: npt.NDArray[np.uint8] = dataclasses.field(default_factory=lambda: np.zeros(0, dtype="<u1"))
     """`height * row_step` bytes of points."""
 
-    __shm_layout__: ClassVar[dict] = {
+    __shm_layout__: ClassVar[dict[str, Any]] = {
         "name": "PointCloud1M",
         "size": 16777556,
         "align": 4,
@@ -964,7 +965,7 @@ class PointCloud1M:
             {"name": "data", "offset": 332, "size": 16777224, "shape": [], "kind": "vec", "capacity": 16777216, "elem": {"size": 1, "shape": [], "kind": "u8"}},
         ],
     }
-    __shm_dtype__: ClassVar[np.dtype]
+    __shm_dtype__: ClassVar[np.dtype[Any]]
 
 
 @typed.register
@@ -977,16 +978,16 @@ class Imu:
 
     header: Header = dataclasses.field(default_factory=Header)
     orientation: Quaternion = dataclasses.field(default_factory=Quaternion)
-    orientation_covariance: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros((9,), dtype="<f8"))
+    orientation_covariance: npt.NDArray[np.float64] = dataclasses.field(default_factory=lambda: np.zeros((9,), dtype="<f8"))
     """Covariance of the orientation, about X, Y, Z axes (rad^2)."""
     angular_velocity: Vector3 = dataclasses.field(default_factory=Vector3)
     """rad/s."""
-    angular_velocity_covariance: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros((9,), dtype="<f8"))
+    angular_velocity_covariance: npt.NDArray[np.float64] = dataclasses.field(default_factory=lambda: np.zeros((9,), dtype="<f8"))
     linear_acceleration: Vector3 = dataclasses.field(default_factory=Vector3)
     """m/s^2."""
-    linear_acceleration_covariance: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros((9,), dtype="<f8"))
+    linear_acceleration_covariance: npt.NDArray[np.float64] = dataclasses.field(default_factory=lambda: np.zeros((9,), dtype="<f8"))
 
-    __shm_layout__: ClassVar[dict] = {
+    __shm_layout__: ClassVar[dict[str, Any]] = {
         "name": "Imu",
         "size": 376,
         "align": 8,
@@ -1001,7 +1002,7 @@ class Imu:
             {"name": "linear_acceleration_covariance", "offset": 304, "size": 72, "shape": [9], "kind": "f64"},
         ],
     }
-    __shm_dtype__: ClassVar[np.dtype]
+    __shm_dtype__: ClassVar[np.dtype[Any]]
 
 
 @typed.register
@@ -1015,10 +1016,10 @@ class MagneticField:
     header: Header = dataclasses.field(default_factory=Header)
     magnetic_field: Vector3 = dataclasses.field(default_factory=Vector3)
     """Field vector, tesla."""
-    magnetic_field_covariance: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros((9,), dtype="<f8"))
+    magnetic_field_covariance: npt.NDArray[np.float64] = dataclasses.field(default_factory=lambda: np.zeros((9,), dtype="<f8"))
     """Row by row; all zeros means unknown."""
 
-    __shm_layout__: ClassVar[dict] = {
+    __shm_layout__: ClassVar[dict[str, Any]] = {
         "name": "MagneticField",
         "size": 176,
         "align": 8,
@@ -1029,7 +1030,7 @@ class MagneticField:
             {"name": "magnetic_field_covariance", "offset": 104, "size": 72, "shape": [9], "kind": "f64"},
         ],
     }
-    __shm_dtype__: ClassVar[np.dtype]
+    __shm_dtype__: ClassVar[np.dtype[Any]]
 
 
 @typed.register
@@ -1046,14 +1047,14 @@ class JointState:
     header: Header = dataclasses.field(default_factory=Header)
     name: list[str] = dataclasses.field(default_factory=list)
     """Joint names."""
-    position: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0, dtype="<f8"))
+    position: npt.NDArray[np.float64] = dataclasses.field(default_factory=lambda: np.zeros(0, dtype="<f8"))
     """rad or m."""
-    velocity: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0, dtype="<f8"))
+    velocity: npt.NDArray[np.float64] = dataclasses.field(default_factory=lambda: np.zeros(0, dtype="<f8"))
     """rad/s or m/s."""
-    effort: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0, dtype="<f8"))
+    effort: npt.NDArray[np.float64] = dataclasses.field(default_factory=lambda: np.zeros(0, dtype="<f8"))
     """N m or N."""
 
-    __shm_layout__: ClassVar[dict] = {
+    __shm_layout__: ClassVar[dict[str, Any]] = {
         "name": "JointState",
         "size": 2032,
         "align": 8,
@@ -1066,7 +1067,7 @@ class JointState:
             {"name": "effort", "offset": 1768, "size": 264, "shape": [], "kind": "vec", "capacity": 32, "elem": {"size": 8, "shape": [], "kind": "f64"}},
         ],
     }
-    __shm_dtype__: ClassVar[np.dtype]
+    __shm_dtype__: ClassVar[np.dtype[Any]]
 
 
 @typed.register
@@ -1096,12 +1097,12 @@ class LaserScan:
     """Shortest valid range, m."""
     range_max: float = 0.0
     """Longest valid range, m."""
-    ranges: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0, dtype="<f4"))
+    ranges: npt.NDArray[np.float32] = dataclasses.field(default_factory=lambda: np.zeros(0, dtype="<f4"))
     """Ranges, m; values outside range_min..range_max are invalid."""
-    intensities: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0, dtype="<f4"))
+    intensities: npt.NDArray[np.float32] = dataclasses.field(default_factory=lambda: np.zeros(0, dtype="<f4"))
     """Device-specific intensities, one per range, or empty."""
 
-    __shm_layout__: ClassVar[dict] = {
+    __shm_layout__: ClassVar[dict[str, Any]] = {
         "name": "LaserScan",
         "size": 16508,
         "align": 4,
@@ -1119,7 +1120,7 @@ class LaserScan:
             {"name": "intensities", "offset": 8308, "size": 8200, "shape": [], "kind": "vec", "capacity": 2048, "elem": {"size": 4, "shape": [], "kind": "f32"}},
         ],
     }
-    __shm_dtype__: ClassVar[np.dtype]
+    __shm_dtype__: ClassVar[np.dtype[Any]]
 
 
 @typed.register
@@ -1153,12 +1154,12 @@ class NavSatStatus:
 
     status: int = 0
     """One of the STATUS_ constants."""
-    _pad0: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros((1,), dtype="<u1"), repr=False)
+    _pad0: npt.NDArray[np.uint8] = dataclasses.field(default_factory=lambda: np.zeros((1,), dtype="<u1"), repr=False)
     """Padding inserted by the schema compiler (always zero)."""
     service: int = 0
     """Bit mask of the SERVICE_ constants."""
 
-    __shm_layout__: ClassVar[dict] = {
+    __shm_layout__: ClassVar[dict[str, Any]] = {
         "name": "NavSatStatus",
         "size": 4,
         "align": 2,
@@ -1169,7 +1170,7 @@ class NavSatStatus:
             {"name": "service", "offset": 2, "size": 2, "shape": [], "kind": "u16"},
         ],
     }
-    __shm_dtype__: ClassVar[np.dtype]
+    __shm_dtype__: ClassVar[np.dtype[Any]]
 
 
 @typed.register
@@ -1191,7 +1192,7 @@ class NavSatFix:
     header: Header = dataclasses.field(default_factory=Header)
     """`frame_id` is the antenna's frame."""
     status: NavSatStatus = dataclasses.field(default_factory=NavSatStatus)
-    _pad0: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros((4,), dtype="<u1"), repr=False)
+    _pad0: npt.NDArray[np.uint8] = dataclasses.field(default_factory=lambda: np.zeros((4,), dtype="<u1"), repr=False)
     """Padding inserted by the schema compiler (always zero)."""
     latitude: float = 0.0
     """Degrees, positive north."""
@@ -1199,14 +1200,14 @@ class NavSatFix:
     """Degrees, positive east."""
     altitude: float = 0.0
     """Metres above the WGS 84 ellipsoid; NaN if unknown."""
-    position_covariance: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros((9,), dtype="<f8"))
+    position_covariance: npt.NDArray[np.float64] = dataclasses.field(default_factory=lambda: np.zeros((9,), dtype="<f8"))
     """East, north, up covariance (m^2), row by row."""
     position_covariance_type: int = 0
     """One of the COVARIANCE_TYPE_ constants."""
-    _pad1: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros((7,), dtype="<u1"), repr=False)
+    _pad1: npt.NDArray[np.uint8] = dataclasses.field(default_factory=lambda: np.zeros((7,), dtype="<u1"), repr=False)
     """Padding inserted by the schema compiler (always zero)."""
 
-    __shm_layout__: ClassVar[dict] = {
+    __shm_layout__: ClassVar[dict[str, Any]] = {
         "name": "NavSatFix",
         "size": 192,
         "align": 8,
@@ -1223,7 +1224,7 @@ class NavSatFix:
             {"name": "_pad1", "offset": 185, "size": 7, "shape": [7], "kind": "u8"},
         ],
     }
-    __shm_dtype__: ClassVar[np.dtype]
+    __shm_dtype__: ClassVar[np.dtype[Any]]
 
 
 @typed.register
@@ -1302,15 +1303,15 @@ class BatteryState:
     """One of the POWER_SUPPLY_TECHNOLOGY_ constants."""
     present: bool = False
     """Whether a battery is present."""
-    cell_voltage: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0, dtype="<f4"))
+    cell_voltage: npt.NDArray[np.float32] = dataclasses.field(default_factory=lambda: np.zeros(0, dtype="<f4"))
     """Per-cell voltages, V, or empty."""
-    cell_temperature: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0, dtype="<f4"))
+    cell_temperature: npt.NDArray[np.float32] = dataclasses.field(default_factory=lambda: np.zeros(0, dtype="<f4"))
     """Per-cell temperatures, degrees Celsius, or empty."""
     location: str = ""
     """Where the battery is (slot or connector)."""
     serial_number: str = ""
 
-    __shm_layout__: ClassVar[dict] = {
+    __shm_layout__: ClassVar[dict[str, Any]] = {
         "name": "BatteryState",
         "size": 456,
         "align": 4,
@@ -1334,7 +1335,7 @@ class BatteryState:
             {"name": "serial_number", "offset": 420, "size": 36, "shape": [], "kind": "string", "capacity": 32},
         ],
     }
-    __shm_dtype__: ClassVar[np.dtype]
+    __shm_dtype__: ClassVar[np.dtype[Any]]
 
 
 @typed.register
@@ -1352,7 +1353,7 @@ class Range:
     header: Header = dataclasses.field(default_factory=Header)
     radiation_type: int = 0
     """ULTRASOUND or INFRARED."""
-    _pad0: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros((3,), dtype="<u1"), repr=False)
+    _pad0: npt.NDArray[np.uint8] = dataclasses.field(default_factory=lambda: np.zeros((3,), dtype="<u1"), repr=False)
     """Padding inserted by the schema compiler (always zero)."""
     field_of_view: float = 0.0
     """Width of the cone, rad."""
@@ -1365,7 +1366,7 @@ class Range:
     variance: float = 0.0
     """Variance of `range`, m^2; 0 if unknown."""
 
-    __shm_layout__: ClassVar[dict] = {
+    __shm_layout__: ClassVar[dict[str, Any]] = {
         "name": "Range",
         "size": 104,
         "align": 4,
@@ -1381,7 +1382,7 @@ class Range:
             {"name": "variance", "offset": 100, "size": 4, "shape": [], "kind": "f32"},
         ],
     }
-    __shm_dtype__: ClassVar[np.dtype]
+    __shm_dtype__: ClassVar[np.dtype[Any]]
 
 
 @typed.register
@@ -1398,7 +1399,7 @@ class Temperature:
     variance: float = 0.0
     """0 if unknown."""
 
-    __shm_layout__: ClassVar[dict] = {
+    __shm_layout__: ClassVar[dict[str, Any]] = {
         "name": "Temperature",
         "size": 96,
         "align": 8,
@@ -1409,7 +1410,7 @@ class Temperature:
             {"name": "variance", "offset": 88, "size": 8, "shape": [], "kind": "f64"},
         ],
     }
-    __shm_dtype__: ClassVar[np.dtype]
+    __shm_dtype__: ClassVar[np.dtype[Any]]
 
 
 #: The schema files these classes were generated from: the standard set that

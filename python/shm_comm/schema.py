@@ -77,7 +77,7 @@ class Field:
 
     name: str
     doc: str
-    ty: tuple  # resolved: ("scalar", "f64"), ("message", "Pose"), ("array", t, n), ...
+    ty: tuple[Any, ...]  # resolved: ("scalar", "f64"), ("message", "Pose"), ("array", t, n), ...
     offset: int
     size: int
     padding: bool
@@ -102,10 +102,10 @@ class Message:
     file: str
     line: int
     prelude: bool
-    variant_of: tuple | None  # (template, template_doc, [(param, value)])
+    variant_of: tuple[Any, ...] | None  # (template, template_doc, [(param, value)])
     fields: list[Field]
     constants: list[Constant]
-    layout: dict  # the format of shm_comm.typed, with "hash"
+    layout: dict[str, Any]  # the format of shm_comm.typed, with "hash"
     doc_lines_: list[str] = field(default_factory=list, repr=False)
 
     def doc_lines(self) -> list[str]:
@@ -120,7 +120,7 @@ class Schema:
     messages: list[Message]
     std_set: bool
     sources: list[tuple[str, str]]  # (path, text), the prelude excluded
-    compiled: Any = field(default=None, repr=False, compare=False)  # _native.CompiledSchema
+    compiled: _native.CompiledSchema | None = field(default=None, repr=False, compare=False)
 
     def get(self, name: str) -> Message | None:
         return next((m for m in self.messages if m.name == name), None)
@@ -129,7 +129,7 @@ class Schema:
         return [m for m in self.messages if not m.prelude]
 
 
-def _message(d: dict) -> Message:
+def _message(d: dict[str, Any]) -> Message:
     v = d["variant_of"]
     return Message(
         name=d["name"], doc=d["doc"], file=d["file"], line=d["line"], prelude=d["prelude"],
@@ -189,7 +189,7 @@ def compile_files(paths: list[str | Path], std: bool = False) -> Schema:
     return compile_sources(sources, prelude=std_sources())
 
 
-def structural_hash(layout: dict) -> int:
+def structural_hash(layout: dict[str, Any]) -> int:
     """The structural hash of a layout dict: Rust's ``LayoutDescriptor::hash()``."""
     return _native.layout_hash(layout)
 
@@ -199,7 +199,7 @@ def structural_hash(layout: dict) -> int:
 # ---------------------------------------------------------------------------
 
 
-def _compiled(schema: Schema) -> Any:
+def _compiled(schema: Schema) -> _native.CompiledSchema:
     if schema.compiled is None:
         raise ValueError("the schema was not made by compile_sources() or compile_files()")
     return schema.compiled
@@ -239,7 +239,7 @@ def _toml_str(s: str) -> str:
     return '"' + s.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
 
 
-def schema_from_layout(layout: dict, topic: str | None = None) -> str:
+def schema_from_layout(layout: dict[str, Any], topic: str | None = None) -> str:
     """A schema file (TOML text) that compiles to exactly ``layout``: same
     field names, offsets, types and hash. Nested messages of the standard
     set are referenced by name; others are defined too (renamed if two
@@ -252,16 +252,16 @@ def schema_from_layout(layout: dict, topic: str | None = None) -> str:
         std = {}
     names: dict[tuple[int, str], str] = {}  # (hash, original name) -> schema name
     taken: set[str] = set(std)
-    order: list[tuple[str, dict]] = []
+    order: list[tuple[str, dict[str, Any]]] = []
 
-    def name_of(lay: dict) -> str:
+    def name_of(lay: dict[str, Any]) -> str:
         h = structural_hash(lay)
         key = (h, lay["name"])
         if key in names:
             return names[key]
         if std.get(lay["name"]) == h:
             names[key] = lay["name"]
-            return lay["name"]
+            return str(lay["name"])
         base = re.sub(r"[^A-Za-z0-9]", "", lay["name"]) or "Message"
         if not base[0].isupper():
             base = base[0].upper() + base[1:] if base[0].isalpha() else "M" + base
@@ -277,7 +277,7 @@ def schema_from_layout(layout: dict, topic: str | None = None) -> str:
         order.append((n, lay))
         return n
 
-    def ty(t: dict) -> str:
+    def ty(t: dict[str, Any]) -> str:
         kind = t["kind"]
         if kind == "struct":
             s = name_of(t["layout"])

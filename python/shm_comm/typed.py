@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import dataclasses
 import keyword
-from typing import Any
+from typing import Any, Callable, TypeVar, overload
 
 import numpy as np
 
@@ -59,23 +59,30 @@ _SCALARS = {
     "flag": "<u1",
 }
 
+#: A layout descriptor as a dict: ``name``, ``size``, ``align``, ``fields``
+#: (each ``name``, ``offset``, ``kind`` and the kind's entries) and ``hash``.
+Layout = dict[str, Any]
+
+_C = TypeVar("_C", bound=type)
+_M = TypeVar("_M")
+
 #: Message classes by (layout hash, type name): structurally identical types
 #: (``Point`` and ``Vector3``) share a hash but keep their own class.
-_CLASSES: dict[tuple[int, str], type] = {}
+_CLASSES: dict[tuple[int, str], type[Any]] = {}
 _STD_LOADED = False
 
 
-def layout_hash(layout: dict) -> int:
+def layout_hash(layout: Layout) -> int:
     """The structural hash of ``layout`` (identical to Rust's)."""
     return _native.layout_hash(layout)
 
 
-def first_difference(ours: dict, theirs: dict) -> str | None:
+def first_difference(ours: Layout, theirs: Layout) -> str | None:
     """The first field that differs between two layouts, or ``None``."""
     return _native.first_difference(ours, theirs)
 
 
-def _type_dtype(t: dict) -> np.dtype:
+def _type_dtype(t: Layout) -> np.dtype[Any]:
     kind = t["kind"]
     if kind in _SCALARS:
         base = np.dtype(_SCALARS[kind])
@@ -97,7 +104,7 @@ def _type_dtype(t: dict) -> np.dtype:
     return np.dtype((base, shape)) if shape else base
 
 
-def dtype_of(layout: dict) -> np.dtype:
+def dtype_of(layout: Layout) -> np.dtype[Any]:
     """The numpy structured dtype of a layout (offsets and size exact)."""
     return np.dtype({
         "names": [f["name"] for f in layout["fields"]],
@@ -111,26 +118,26 @@ def _py_name(name: str) -> str:
     return name + "_" if keyword.iskeyword(name) else name
 
 
-def register(cls: type) -> type:
+def register(cls: _C) -> _C:
     """Registers a generated message class (a class decorator): sets its
     ``__shm_dtype__`` and makes :func:`message_class` (and so received
     messages) use it for its layout. The layout's hash is checked. The latest
     class registered for a (layout, name) is the one messages decode to, but
     a class of the standard set stays (``shm_comm.msgs.Header``, not a copy
     of it in another generated module)."""
-    layout = cls.__shm_layout__
+    layout: Layout = getattr(cls, "__shm_layout__")
     h = _native.check_layout(layout)["hash"]
     if layout.get("hash") != h:
         raise SHMLayoutError(f"{cls.__name__}: layout hash {layout.get('hash')!r} is not the "
                              f"structural hash {h:#018x} of its fields (edited by hand?)")
-    cls.__shm_dtype__ = dtype_of(layout)
+    setattr(cls, "__shm_dtype__", dtype_of(layout))
     old = _CLASSES.get((h, layout["name"]))
     if old is None or old.__module__ != __package__ + ".msgs":
         _CLASSES[(h, layout["name"])] = cls
     return cls
 
 
-def message_class(layout: dict) -> type:
+def message_class(layout: Layout) -> type[Any]:
     """A dataclass for messages of ``layout`` (cached by hash and name).
 
     A layout of the standard set (``shm_comm.msgs``) or of a registered
@@ -154,22 +161,23 @@ def message_class(layout: dict) -> type:
     cls = dataclasses.make_dataclass(layout["name"].replace("<", "_").replace(">", "_")
                                      .replace(",", "_").replace(" ", ""), fields)
     cls.__doc__ = f"Message `{layout['name']}` ({layout['size']} bytes, hash {h:#018x})."
-    cls.__shm_layout__ = layout
-    cls.__shm_dtype__ = dtype_of(layout)
+    setattr(cls, "__shm_layout__", layout)
+    setattr(cls, "__shm_dtype__", dtype_of(layout))
     _CLASSES[(h, layout["name"])] = cls
     return cls
 
 
-def layout_of(msg_type: type) -> dict:
+def layout_of(msg_type: type[Any]) -> Layout:
     """The layout dict of a message class."""
     try:
-        return msg_type.__shm_layout__
+        layout: Layout = msg_type.__shm_layout__
+        return layout
     except AttributeError:
         raise TypeError(f"{msg_type!r} is not a shm_comm message class "
                         "(make one with shm_comm.typed.message_class or shm_comm.msgs)") from None
 
 
-def _from_record(t: dict, value: Any, copy: bool) -> Any:
+def _from_record(t: Layout, value: Any, copy: bool) -> Any:
     kind = t["kind"]
     if kind == "opaque":  # never has a shape (the layout check refuses one)
         return value.tobytes() if copy else value
@@ -194,7 +202,8 @@ def _from_record(t: dict, value: Any, copy: bool) -> Any:
         n = min(int(value["len"]), t["capacity"])
         items = value["items"][:n]
         if t["elem"]["kind"] in _SCALARS and not t["elem"].get("shape"):
-            return np.array(items, copy=True) if copy else items
+            arr = np.array(items, copy=True) if copy else items
+            return arr.astype(bool) if t["elem"]["kind"] == "flag" else arr
         return [_from_record(t["elem"], v, copy) for v in items]
     raise SHMLayoutError(f"unknown field kind {kind!r}")
 
@@ -205,11 +214,11 @@ def _from_record(t: dict, value: Any, copy: bool) -> Any:
 #: so they are done once per layout, not once per message. Keyed by identity
 #: (the entry keeps the dict alive, so the id stays its own); cleared when it
 #: grows past `_COMPILED_MAX` (callers passing a new dict each time).
-_COMPILED: dict[int, tuple[dict, np.dtype, type]] = {}
+_COMPILED: dict[int, tuple[Layout, np.dtype[Any], type[Any]]] = {}
 _COMPILED_MAX = 4096
 
 
-def _compiled(layout: dict) -> tuple[np.dtype, type]:
+def _compiled(layout: Layout) -> tuple[np.dtype[Any], type[Any]]:
     entry = _COMPILED.get(id(layout))
     if entry is None or entry[0] is not layout:
         if len(_COMPILED) >= _COMPILED_MAX:
@@ -218,18 +227,24 @@ def _compiled(layout: dict) -> tuple[np.dtype, type]:
     return entry[1], entry[2]
 
 
-def _to_obj(layout: dict, rec: Any, copy: bool) -> Any:
+def _to_obj(layout: Layout, rec: Any, copy: bool) -> Any:
     cls = _compiled(layout)[1]
     return cls(**{_py_name(f["name"]): _from_record(f, rec[f["name"]], copy) for f in layout["fields"]})
 
 
-def decode(layout: dict, data: Any) -> Any:
+def decode(layout: Layout, data: Any) -> Any:
     """A message object (copied) from a frame's bytes."""
     rec = np.frombuffer(data, dtype=_compiled(layout)[0], count=1)[0]
     return _to_obj(layout, rec, copy=True)
 
 
-def view(sample: Any, msg_type: type | dict) -> Any:
+@overload
+def view(sample: Any, msg_type: type[_M]) -> _M: ...
+@overload
+def view(sample: Any, msg_type: Layout) -> Any: ...
+
+
+def view(sample: Any, msg_type: type[Any] | Layout) -> Any:
     """A message object whose array fields are read-only numpy views into a
     borrowed sample (``Subscriber.borrow()``): no copy. The views keep the
     sample, and so the slot, pinned while they live."""
@@ -238,22 +253,24 @@ def view(sample: Any, msg_type: type | dict) -> Any:
     return _to_obj(layout, rec, copy=False)
 
 
-def writable(loan: Any, msg_type: type | dict) -> np.void:
+def writable(loan: Any, msg_type: type[Any] | Layout) -> np.void:
     """A writable numpy record over a loaned slot (``Publisher.loan()``):
     assign fields in place (``rec["pixels"][:] = frame``), then
     ``loan.send()``."""
     layout = msg_type if isinstance(msg_type, dict) else layout_of(msg_type)
-    return np.frombuffer(loan, dtype=_compiled(layout)[0], count=1)[0]
+    rec: np.void = np.frombuffer(loan, dtype=_compiled(layout)[0], count=1)[0]
+    return rec
 
 
-def _field_spec(layout: dict, name: str) -> dict:
+def _field_spec(layout: Layout, name: str) -> Layout:
+    f: Layout
     for f in layout["fields"]:
         if f["name"] == name:
             return f
     raise KeyError(name)
 
 
-def get_field(buf: Any, layout: dict, name: str, dtype: np.dtype | None = None) -> Any:
+def get_field(buf: Any, layout: Layout, name: str, dtype: np.dtype[Any] | None = None) -> Any:
     """Field ``name`` of the message in ``buf`` (a borrowed sample or a loan),
     in place: array fields are numpy views (read-only for a sample). What
     ``sample[name]`` and ``loan[name]`` use for fields that are not plain
@@ -263,8 +280,8 @@ def get_field(buf: Any, layout: dict, name: str, dtype: np.dtype | None = None) 
     return _from_record(f, rec[name], copy=False)
 
 
-def set_field(buf: Any, layout: dict, name: str, value: Any,
-              dtype: np.dtype | None = None) -> None:
+def set_field(buf: Any, layout: Layout, name: str, value: Any,
+              dtype: np.dtype[Any] | None = None) -> None:
     """Sets field ``name`` of the message in ``buf`` (a loan) to ``value``."""
     f = _field_spec(layout, name)
     rec = np.frombuffer(buf, dtype=dtype if dtype is not None else dtype_of(layout), count=1)[0]
@@ -274,7 +291,7 @@ def set_field(buf: Any, layout: dict, name: str, value: Any,
         _fill(f, rec[name], value, name)
 
 
-def _fill(t: dict, slot: Any, value: Any, where: str) -> None:
+def _fill(t: Layout, slot: Any, value: Any, where: str) -> None:
     kind = t["kind"]
     shape = t.get("shape") or ()
     if shape:
@@ -314,7 +331,8 @@ def _fill(t: dict, slot: Any, value: Any, where: str) -> None:
                 _fill(t["elem"], slot["items"][i], v, f"{where}[{i}]")
 
 
-def _fill_struct(layout: dict, rec: Any, obj: Any, where: str = "") -> None:
+def _fill_struct(layout: Layout, rec: Any, obj: Any, where: str = "") -> None:
+    get: Callable[[str], Any]
     if isinstance(obj, dict):
         get = obj.get
     elif isinstance(obj, np.void) and obj.dtype.names:
@@ -338,7 +356,7 @@ def _fill_struct(layout: dict, rec: Any, obj: Any, where: str = "") -> None:
             _fill(f, rec[name], value, path)
 
 
-def encode(layout: dict, obj: Any) -> bytes:
+def encode(layout: Layout, obj: Any) -> bytes:
     """The bytes of ``obj`` (a message object or a dict) laid out per ``layout``;
     fields left ``None`` are zero."""
     arr = np.zeros(1, dtype=_compiled(layout)[0])

@@ -54,9 +54,8 @@ macro_rules! handle_surface {
                 &self,
                 py: pyo3::Python<'_>,
                 _args: &pyo3::Bound<'_, pyo3::types::PyTuple>,
-            ) -> bool {
+            ) {
                 self.close(py);
-                false
             }
 
             fn __repr__(&self, py: pyo3::Python<'_>) -> String {

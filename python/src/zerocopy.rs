@@ -128,9 +128,8 @@ impl Sample {
     }
 
     #[pyo3(signature = (*_args))]
-    fn __exit__(&self, py: Python<'_>, _args: &Bound<'_, pyo3::types::PyTuple>) -> PyResult<bool> {
-        self.release(py)?;
-        Ok(false)
+    fn __exit__(&self, py: Python<'_>, _args: &Bound<'_, pyo3::types::PyTuple>) -> PyResult<()> {
+        self.release(py)
     }
 
     unsafe fn __getbuffer__(
@@ -324,9 +323,8 @@ impl Loan {
     /// view (and the loan) is gone: raising here would hide the exception
     /// that may be leaving the `with` block.
     #[pyo3(signature = (*_args))]
-    fn __exit__(&self, py: Python<'_>, _args: &Bound<'_, pyo3::types::PyTuple>) -> bool {
+    fn __exit__(&self, py: Python<'_>, _args: &Bound<'_, pyo3::types::PyTuple>) {
         let _ = self.discard(py);
-        false
     }
 
     unsafe fn __getbuffer__(

@@ -12,7 +12,8 @@ import pytest
 from support import ROOT
 
 EXAMPLES = ROOT / "examples"
-PY_EXAMPLES = ["simple_pubsub.py", "reqrep_example.py", "numpy_sharing.py", "cross_language.py"]
+PY_EXAMPLES = ["simple_pubsub.py", "reqrep_example.py", "numpy_sharing.py", "cross_language.py",
+               "imu_pubsub.py"]
 
 
 def run(spawn, script: str, *args):
@@ -56,6 +57,22 @@ def test_simple_pubsub(chan, spawn):
     assert 10 <= received <= 40, sub_out
     assert _field(sub_out, r"missed (\d+)").group(1) == "0"
     assert any(re.search(r"x=\d+\.\d\d  heading=\d\.\d{3}", line) for line in sub_out)
+
+
+def test_imu_pubsub(chan, spawn):
+    sub = run(spawn, "imu_pubsub.py", "subscriber", "--topic", chan, "--count", "30",
+              "--wait", "20")
+    sub.expect("sub | waiting")
+    pub = run(spawn, "imu_pubsub.py", "publisher", "--topic", chan, "--count", "600",
+              "--rate", "400")
+    sub_out = sub.wait_ok(30)
+    pub_out = pub.wait_ok(30)
+    assert "pub | sent 600 readings" in pub_out
+    assert 10 <= int(_field(sub_out, r"received (\d+) readings").group(1)) <= 30, sub_out
+    readings = [line for line in sub_out if re.match(r"sub \| #\d", line)]
+    assert readings and all(
+        "imu_link" in line and "gyro z 0.50 rad/s" in line and "accel z 9.81 m/s2 (sd 0.10)" in line
+        for line in readings), sub_out
 
 
 def test_reqrep_example(chan, spawn):

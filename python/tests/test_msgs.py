@@ -29,6 +29,7 @@ import typing
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 import pytest
 
 import shm_comm
@@ -153,9 +154,16 @@ def test_classes_are_typed_documented_dataclasses():
         msg = cls()  # every field has a default: a zeroed message
         raw = typed.encode(cls.__shm_layout__, msg)
         assert raw == bytes(cls.__shm_layout__["size"]), name
-        assert type(typed.decode(cls.__shm_layout__, raw)) is cls
+        decoded = typed.decode(cls.__shm_layout__, raw)
+        assert type(decoded) is cls
+        # Array hints name the dtype that decoding gives (what mypy relies on).
+        for f in dataclasses.fields(cls):
+            if typing.get_origin(hints[f.name]) is np.ndarray:
+                (scalar,) = typing.get_args(typing.get_args(hints[f.name])[1])
+                assert getattr(decoded, f.name).dtype.type is scalar, (name, f.name)
     hints = typing.get_type_hints(msgs.Imu, vars(msgs))
-    assert hints["header"] is msgs.Header and hints["orientation_covariance"] is np.ndarray
+    assert hints["header"] is msgs.Header
+    assert hints["orientation_covariance"] == npt.NDArray[np.float64]
     assert typing.get_type_hints(msgs.JointState, vars(msgs))["name"] == list[str]
     assert msgs.NavSatStatus.STATUS_NO_FIX == -1 and msgs.JointState.MAX_JOINTS == 32
     # Explicit padding, in Python as in Rust.

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import inspect
+import typing
 from pathlib import Path
 
 import pytest
@@ -158,3 +159,109 @@ def test_constructors_are_only_where_the_module_has_them():
     for name, cls in _runtime_classes().items():
         has_new = cls.__text_signature__ is not None
         assert ("__new__" in _stub_classes()[name]) == has_new, name
+
+
+# ---------------------------------------------------------------------------
+# The public stub, shm_comm/__init__.pyi: what type checkers read instead of
+# shm_comm/__init__.py. Checked against the runtime objects the same way.
+# ---------------------------------------------------------------------------
+
+PUBLIC_STUB = Path(shm_comm.__file__).with_name("__init__.pyi")
+PUBLIC_CLASSES = ["Publisher", "Subscriber", "Requester", "Replier", "Pusher", "Puller"]
+
+
+def _public_stub() -> ast.Module:
+    return ast.parse(PUBLIC_STUB.read_text(encoding="utf-8"), filename=str(PUBLIC_STUB))
+
+
+def _public_stub_names() -> set[str]:
+    """Every name the public stub binds at module level."""
+    names = set()
+    for node in _public_stub().body:
+        if isinstance(node, (ast.ClassDef, ast.FunctionDef)):
+            names.add(node.name)
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            names.add(node.target.id)
+        elif isinstance(node, ast.ImportFrom):
+            # Only `import x as x` re-exports a name from a stub.
+            names.update(a.asname for a in node.names if a.asname == a.name)
+    return names
+
+
+def _public_stub_class(name: str) -> tuple[dict[str, list[ast.FunctionDef]], set[str]]:
+    """(methods, each with its overloads; annotated attributes) of a stub class."""
+    (cls,) = [n for n in _public_stub().body if isinstance(n, ast.ClassDef) and n.name == name]
+    methods: dict[str, list[ast.FunctionDef]] = {}
+    attrs = set()
+    for m in cls.body:
+        if isinstance(m, ast.FunctionDef):
+            methods.setdefault(m.name, []).append(m)
+        elif isinstance(m, ast.AnnAssign) and isinstance(m.target, ast.Name):
+            attrs.add(m.target.id)
+    return methods, attrs
+
+
+def _check_against_runtime(where: str, overloads: list[ast.FunctionDef], runtime: list) -> None:
+    """Each overload has the runtime's parameter names and kinds; each
+    default a stub gives is the runtime's; and every runtime default is
+    given by some overload (an overload may leave one out to require it)."""
+    for fn in overloads:
+        stub = _stub_params(fn)
+        assert [(n, k) for n, k, _ in stub] == [(n, k) for n, k, _ in runtime], (
+            f"{where}: stub {stub} vs runtime {runtime}")
+        for (n, _, d), (_, _, rd) in zip(stub, runtime):
+            assert d is inspect.Parameter.empty or d == rd, f"{where}: default of {n}: {d!r} vs {rd!r}"
+    for i, (n, _, rd) in enumerate(runtime):
+        assert any(_stub_params(fn)[i][2] == rd for fn in overloads), f"{where}: default of {n}"
+
+
+def test_public_stub_names_every_public_name():
+    stub = _public_stub_names()
+    assert set(shm_comm.__all__) <= stub, sorted(set(shm_comm.__all__) - stub)
+    for name in stub - {"__all__"}:
+        assert hasattr(shm_comm, name), f"the stub names {name}, the package has none"
+    assert "py.typed" in (Path(__file__).resolve().parents[1] / "pyproject.toml").read_text()
+    assert PUBLIC_STUB.with_name("py.typed").is_file()
+
+
+@pytest.mark.parametrize("name", PUBLIC_CLASSES)
+def test_public_class_members_match(name):
+    cls = getattr(shm_comm, name)
+    methods, attrs = _public_stub_class(name)
+    runtime = {n for n in dir(cls) if not n.startswith("_")} | set(getattr(cls, "__annotations__", {}))
+    runtime = {n for n in runtime if not n.startswith("_")}
+    stub = {n for n in set(methods) | attrs if not n.startswith("_")}
+    assert runtime == stub, (
+        f"missing from the stub: {sorted(runtime - stub)}; not in the class: {sorted(stub - runtime)}")
+    for dunder in ("__new__", "__enter__", "__exit__"):
+        assert dunder in methods, f"{name}.{dunder}"
+
+
+@pytest.mark.parametrize("name", PUBLIC_CLASSES)
+def test_public_signatures_match(name):
+    cls = getattr(shm_comm, name)
+    methods, _ = _public_stub_class(name)
+    for member, overloads in methods.items():
+        static = inspect.getattr_static(cls, member)
+        if any(_is_property(fn) for fn in overloads):
+            assert isinstance(static, property) or inspect.isgetsetdescriptor(static), member
+            continue
+        runtime = _runtime_params(inspect.signature(getattr(cls, member)))
+        _check_against_runtime(f"{name}.{member}", overloads, runtime)
+
+
+def test_public_function_signatures_match():
+    fns = [n for n in _public_stub().body if isinstance(n, ast.FunctionDef)]
+    assert {f.name for f in fns} == {"force_unlink", "list_segments"}
+    for fn in fns:
+        runtime = _runtime_params(inspect.signature(getattr(shm_comm, fn.name)))
+        _check_against_runtime(fn.name, [fn], runtime)
+
+
+def test_typed_topics_are_generic_at_runtime():
+    # `Subscriber[Imu]` in an annotation that is evaluated must not fail.
+    from shm_comm.msgs import Imu
+
+    for cls in (shm_comm.Publisher, shm_comm.Subscriber):
+        alias = cls[Imu]
+        assert typing.get_origin(alias) is cls and typing.get_args(alias) == (Imu,)

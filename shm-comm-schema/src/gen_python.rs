@@ -67,23 +67,49 @@ fn shape_tuple(shape: &[u32]) -> String {
     }
 }
 
-/// The Python type of a value of `t`, as `shm_comm.typed.decode` returns it.
+/// The numpy scalar type of an array of `s`, as `shm_comm.typed` returns
+/// it (flags come back as booleans).
+fn np_scalar(s: Scalar) -> &'static str {
+    match s {
+        Scalar::U8 => "np.uint8",
+        Scalar::U16 => "np.uint16",
+        Scalar::U32 => "np.uint32",
+        Scalar::U64 => "np.uint64",
+        Scalar::I8 => "np.int8",
+        Scalar::I16 => "np.int16",
+        Scalar::I32 => "np.int32",
+        Scalar::I64 => "np.int64",
+        Scalar::F32 => "np.float32",
+        Scalar::F64 => "np.float64",
+        Scalar::Flag => "np.bool_",
+    }
+}
+
+/// The Python type of a value of `t`, as `shm_comm.typed.decode` returns it:
+/// precise enough for `mypy --strict` (arrays as `npt.NDArray[np.float64]`,
+/// not a bare `np.ndarray`).
 fn hint(t: &Ty) -> String {
     match t {
         Ty::Scalar(s) => scalar_hint(*s).to_owned(),
         Ty::Message(n) => n.clone(),
         Ty::String(_) => "str".to_owned(),
-        Ty::Array(e, _) => {
-            if array_of_scalar(t).is_some() {
-                "np.ndarray".to_owned()
-            } else {
-                format!("list[{}]", hint(e))
-            }
-        }
+        Ty::Array(e, _) => match array_of_scalar(t) {
+            Some((s, _)) => format!("npt.NDArray[{}]", np_scalar(s)),
+            None => format!("list[{}]", hint(e)),
+        },
         Ty::Vec(e, _) => match **e {
-            Ty::Scalar(_) => "np.ndarray".to_owned(),
+            Ty::Scalar(s) => format!("npt.NDArray[{}]", np_scalar(s)),
             _ => format!("list[{}]", hint(e)),
         },
+    }
+}
+
+/// Whether the hint of `t` names `npt` (so the module imports it).
+fn uses_ndarray(t: &Ty) -> bool {
+    match t {
+        Ty::Array(..) => array_of_scalar(t).is_some(),
+        Ty::Vec(e, _) => matches!(**e, Ty::Scalar(_)),
+        _ => false,
     }
 }
 
@@ -214,7 +240,7 @@ fn message(out: &mut String, m: &Message) {
     }
     let l = &m.layout;
     out.push('\n');
-    out.push_str("    __shm_layout__: ClassVar[dict] = {\n");
+    out.push_str("    __shm_layout__: ClassVar[dict[str, Any]] = {\n");
     let _ = writeln!(out, "        \"name\": \"{}\",", l.name);
     let _ = writeln!(out, "        \"size\": {},", l.size);
     let _ = writeln!(out, "        \"align\": {},", l.align);
@@ -230,7 +256,7 @@ fn message(out: &mut String, m: &Message) {
         );
     }
     out.push_str("        ],\n    }\n");
-    out.push_str("    __shm_dtype__: ClassVar[np.dtype]\n");
+    out.push_str("    __shm_dtype__: ClassVar[np.dtype[Any]]\n");
 }
 
 /// A Python string literal holding `text` exactly.
@@ -280,9 +306,16 @@ pub fn generate(schema: &Schema) -> String {
     out.push_str(
         "\nfrom __future__ import annotations\n\n\
          import dataclasses\n\
-         from typing import ClassVar\n\n\
-         import numpy as np\n\n",
+         from typing import Any, ClassVar\n\n\
+         import numpy as np\n",
     );
+    if gen
+        .iter()
+        .any(|m| m.fields.iter().any(|f| uses_ndarray(&f.ty)))
+    {
+        out.push_str("import numpy.typing as npt\n");
+    }
+    out.push('\n');
     if schema.std_set {
         out.push_str("from . import typed\n");
     } else {
