@@ -6,7 +6,7 @@
 use std::time::{Duration, Instant};
 
 use shm_comm::codec::to_msgpack;
-use shm_comm::reqrep::{DynRequester, RequestError, Requester};
+use shm_comm::reqrep::{DynRequester, RequestError, Requester, RequesterOptions};
 use shm_comm::{Codec, OpenError, ShmMessage};
 use suite::{field, pattern, Peer, TestChannel};
 
@@ -67,7 +67,7 @@ fn stop(mut p: Peer) -> String {
 }
 
 fn connect(name: &str) -> Requester<Ask, Answer> {
-    Requester::connect_timeout(name, T).unwrap()
+    Requester::connect_with(name, RequesterOptions::with_timeout(T)).unwrap()
 }
 
 #[test]
@@ -183,13 +183,14 @@ fn connecting_to_a_missing_service_fails_with_not_found_after_the_connect_timeou
     let ch = TestChannel::new("rr-absent");
     let timeout = Duration::from_millis(300);
     let t0 = Instant::now();
-    let r = Requester::<Ask, Answer>::connect_timeout(ch.name(), timeout);
+    let r =
+        Requester::<Ask, Answer>::connect_with(ch.name(), RequesterOptions::with_timeout(timeout));
     let waited = t0.elapsed();
     eprintln!("connect to a missing service failed after {waited:.2?}");
     assert!(matches!(r, Err(OpenError::NotFound { .. })), "{r:?}");
     assert!(waited >= timeout, "gave up early: {waited:?}");
     assert!(waited < timeout + Duration::from_secs(2), "{waited:?}");
-    let r = DynRequester::connect(ch.name(), timeout);
+    let r = DynRequester::connect_with(ch.name(), RequesterOptions::with_timeout(timeout));
     assert!(matches!(r, Err(OpenError::NotFound { .. })), "{r:?}");
 }
 
@@ -284,7 +285,7 @@ fn dynamic_requests_carry_bytes_and_msgpack_between_processes() {
     let max = 1024usize;
     let mut rep = peer(&["dyn-replier", ch.name(), &max.to_string()]);
     rep.expect("ready", T);
-    let req = DynRequester::connect(ch.name(), T).unwrap();
+    let req = DynRequester::connect_with(ch.name(), RequesterOptions::with_timeout(T)).unwrap();
     assert_eq!(req.raw().max_request(), max);
     // Raw bytes come back reversed, of every size up to the limit.
     for (i, len) in [0, 1, 7, 8, 100, 1000, max].into_iter().enumerate() {
@@ -313,7 +314,8 @@ fn dynamic_requests_carry_bytes_and_msgpack_between_processes() {
     let reply = req.request(b"abc", Codec::Raw, T).unwrap();
     assert_eq!(reply.data, b"cba");
     // A typed requester cannot call a dynamic service.
-    let typed = Requester::<Ask, Answer>::connect_timeout(ch.name(), T);
+    let typed =
+        Requester::<Ask, Answer>::connect_with(ch.name(), RequesterOptions::with_timeout(T));
     assert!(
         matches!(typed, Err(OpenError::Incompatible { .. })),
         "{typed:?}"

@@ -7,7 +7,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict};
 
 use shm_comm::codec::Codec;
-use shm_comm::pipeline::{DynPuller, DynPusher, QueueOptions};
+use shm_comm::pipeline::{DynPuller, DynPusher, PullerOptions, QueueOptions};
 use shm_comm::{RecvTimeoutError, SendTimeoutError, TryRecvError, TrySendError};
 
 use crate::handle::{connect_with, handle_surface, lock, stats_dict, Held};
@@ -41,7 +41,7 @@ impl Pusher {
             max_payload: slot_size,
         };
         let raw = py
-            .detach(|| DynPusher::create(name, opts))
+            .detach(|| DynPusher::create_with(name, opts))
             .map_err(|e| create_error(py, e))?;
         Ok(Pusher {
             name: name.to_owned(),
@@ -186,7 +186,9 @@ impl Puller {
         serialization: &str,
     ) -> PyResult<Self> {
         let ser = Ser::parse(py, serialization)?;
-        let raw = connect_with(py, timeout_connect, |left| DynPuller::connect(name, left))?;
+        let raw = connect_with(py, timeout_connect, |left| {
+            DynPuller::connect_with(name, PullerOptions::with_timeout(left))
+        })?;
         Ok(Puller {
             name: name.to_owned(),
             ser,

@@ -34,6 +34,7 @@ pub use error::{
 };
 pub use layout::{FieldDescriptor, Kind, LayoutDescriptor, LayoutError, Scalar, TypeDesc};
 pub use message::{zeroed_box, CapacityError, FixedString, FixedVec, Flag, ShmMessage, ShmType};
+pub use pipeline::QueueExt;
 pub use pubsub::TopicExt;
 pub use shm_comm_derive::ShmMessage;
 
@@ -45,6 +46,7 @@ pub use zerocopy;
 /// The names most programs use: `use shm_comm::prelude::*;`.
 pub mod prelude {
     pub use crate::message::{FixedString, FixedVec, Flag, ShmMessage, ShmType};
+    pub use crate::pipeline::QueueExt;
     pub use crate::pubsub::TopicExt;
     pub use shm_comm_derive::ShmMessage;
 }
@@ -77,5 +79,76 @@ pub mod __private {
             size: size_of::<T>() as u32,
             align: align_of::<T>() as u32,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use crate::pipeline::{DynPuller, DynPusher};
+    use crate::pubsub::{DynPublisher, DynSubscriber};
+    use crate::reqrep::{DynReplier, DynRequester};
+    use crate::{Codec, QueueExt, ShmMessage};
+
+    /// Removes the channel's segments when dropped, even if the test fails.
+    struct Cleanup(String);
+    impl Drop for Cleanup {
+        fn drop(&mut self) {
+            let _ = crate::segment::force_unlink(&self.0);
+        }
+    }
+
+    fn unique(what: &str) -> (String, Cleanup) {
+        let name = format!("test/api/{}-{what}", std::process::id());
+        (name.clone(), Cleanup(name))
+    }
+
+    #[derive(ShmMessage, Clone, Copy, Debug, PartialEq)]
+    #[repr(C)]
+    #[shm(crate = "crate")]
+    struct Job {
+        id: u64,
+    }
+
+    #[test]
+    fn every_dynamic_role_has_plain_create_and_connect() {
+        let t = Duration::from_secs(5);
+        let (name, _c) = unique("pub");
+        let mut publisher = DynPublisher::create(&name).unwrap();
+        let mut subscriber = DynSubscriber::connect(&name).unwrap();
+        publisher.send_bytes(b"frame").unwrap();
+        assert_eq!(subscriber.recv_timeout(t).unwrap().data, b"frame");
+
+        let (name, _c) = unique("queue");
+        let pusher = DynPusher::create(&name).unwrap();
+        let puller = DynPuller::connect(&name).unwrap();
+        pusher.try_send(b"job", Codec::Raw).unwrap();
+        assert_eq!(puller.recv_timeout(t).unwrap().data, b"job");
+
+        let (name, _c) = unique("svc");
+        let replier = DynReplier::create(&name).unwrap();
+        let requester = DynRequester::connect(&name).unwrap();
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                let (call, frame) = replier.recv_timeout(t).unwrap();
+                let mut echo = frame.data;
+                echo.reverse();
+                replier.reply(&call, &echo, Codec::Raw).unwrap();
+            });
+            assert_eq!(
+                requester.request(b"abc", Codec::Raw, t).unwrap().data,
+                b"cba"
+            );
+        });
+    }
+
+    #[test]
+    fn a_message_type_makes_its_own_pusher_and_puller() {
+        let (name, _c) = unique("queue-ext");
+        let pusher = Job::pusher(&name).unwrap();
+        let puller = Job::puller(&name).unwrap();
+        pusher.try_send(Job { id: 7 }).unwrap();
+        assert_eq!(puller.recv_timeout(Duration::from_secs(5)).unwrap().id, 7);
     }
 }

@@ -107,6 +107,48 @@ impl Default for QueueOptions {
     }
 }
 
+/// Puller settings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PullerOptions {
+    /// How long to wait for the queue to exist. Default 5 s.
+    pub timeout: Duration,
+}
+
+impl Default for PullerOptions {
+    fn default() -> Self {
+        PullerOptions {
+            timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+impl PullerOptions {
+    /// The defaults, waiting up to `timeout` for the queue.
+    pub fn with_timeout(timeout: Duration) -> Self {
+        PullerOptions { timeout }
+    }
+}
+
+/// `Job::pusher("robot/jobs")` and `Job::puller("robot/jobs")` for every
+/// message type: PUSH/PULL's constructors, named from the type, as
+/// [`TopicExt`](crate::TopicExt) is for PUB/SUB. Implemented for every
+/// [`ShmMessage`]; in scope with `use shm_comm::QueueExt` (or
+/// `shm_comm::prelude::*`).
+pub trait QueueExt: ShmMessage {
+    /// Creates (or joins) the queue `name` for this type (see [`Pusher::create`]).
+    fn pusher(name: &str) -> Result<Pusher<Self>, CreateError> {
+        Pusher::create(name)
+    }
+
+    /// Joins the queue `name` of this type (waits up to 5 s for it; see
+    /// [`Puller::connect`]).
+    fn puller(name: &str) -> Result<Puller<Self>, OpenError> {
+        Puller::connect(name)
+    }
+}
+
+impl<T: ShmMessage> QueueExt for T {}
+
 impl QueueOptions {
     /// The options [`Pusher::create`] uses for jobs of `size` bytes: the
     /// [defaults](QueueOptions::default), with fewer slots when 128 of them
@@ -481,15 +523,17 @@ fn join(
 }
 
 impl<T: ShmMessage> Puller<T> {
-    /// Joins queue `name`, waiting up to 5 s for it to exist.
+    /// Joins queue `name` with default options (waits up to 5 s for it
+    /// to exist).
     pub fn connect(name: &str) -> Result<Self, OpenError> {
-        Self::connect_timeout(name, Duration::from_secs(5))
+        Self::connect_with(name, PullerOptions::default())
     }
 
-    /// Joins queue `name`, waiting up to `timeout` for it to exist.
-    pub fn connect_timeout(name: &str, timeout: Duration) -> Result<Self, OpenError> {
+    /// Joins queue `name`, waiting up to `opts.timeout` for it to exist;
+    /// fails with [`OpenError::LayoutMismatch`] if it carries another type.
+    pub fn connect_with(name: &str, opts: PullerOptions) -> Result<Self, OpenError> {
         Ok(Puller {
-            ep: join(name, timeout, Some(T::layout()))?,
+            ep: join(name, opts.timeout, Some(T::layout()))?,
             _t: PhantomData,
         })
     }
@@ -624,8 +668,15 @@ pub struct DynPusher {
 }
 
 impl DynPusher {
-    /// Creates (or joins) dynamic queue `name`.
-    pub fn create(name: &str, opts: QueueOptions) -> Result<Self, CreateError> {
+    /// Creates (or joins) dynamic queue `name` with the default options
+    /// (128 frames of up to 4096 bytes).
+    pub fn create(name: &str) -> Result<Self, CreateError> {
+        Self::create_with(name, QueueOptions::default())
+    }
+
+    /// Creates dynamic queue `name`, or joins it if it exists with live
+    /// participants (its geometry is then the creator's).
+    pub fn create_with(name: &str, opts: QueueOptions) -> Result<Self, CreateError> {
         Ok(DynPusher {
             ep: Endpoint::create(name, &Payload::Dynamic, opts, None)?,
         })
@@ -693,10 +744,16 @@ pub struct DynPuller {
 }
 
 impl DynPuller {
-    /// Joins dynamic queue `name`, waiting up to `timeout` for it.
-    pub fn connect(name: &str, timeout: Duration) -> Result<Self, OpenError> {
+    /// Joins dynamic queue `name` with default options (waits up to 5 s
+    /// for it).
+    pub fn connect(name: &str) -> Result<Self, OpenError> {
+        Self::connect_with(name, PullerOptions::default())
+    }
+
+    /// Joins dynamic queue `name`, waiting up to `opts.timeout` for it.
+    pub fn connect_with(name: &str, opts: PullerOptions) -> Result<Self, OpenError> {
         Ok(DynPuller {
-            ep: join(name, timeout, None)?,
+            ep: join(name, opts.timeout, None)?,
         })
     }
 

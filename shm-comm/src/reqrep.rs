@@ -99,6 +99,28 @@ impl Default for ServiceOptions {
     }
 }
 
+/// Requester settings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RequesterOptions {
+    /// How long to wait for the service to exist. Default 5 s.
+    pub timeout: Duration,
+}
+
+impl Default for RequesterOptions {
+    fn default() -> Self {
+        RequesterOptions {
+            timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+impl RequesterOptions {
+    /// The defaults, waiting up to `timeout` for the service.
+    pub fn with_timeout(timeout: Duration) -> Self {
+        RequesterOptions { timeout }
+    }
+}
+
 /// Why a request got no reply.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RequestError {
@@ -687,16 +709,18 @@ pub struct Requester<Req: ShmMessage, Rep: ShmMessage> {
 }
 
 impl<Req: ShmMessage, Rep: ShmMessage> Requester<Req, Rep> {
-    /// Connects to service `name`, waiting up to 5 s for it.
+    /// Connects to service `name` with default options (waits up to 5 s
+    /// for it).
     pub fn connect(name: &str) -> Result<Self, OpenError> {
-        Self::connect_timeout(name, Duration::from_secs(5))
+        Self::connect_with(name, RequesterOptions::default())
     }
 
-    /// Connects to service `name`, waiting up to `timeout` for it.
-    pub fn connect_timeout(name: &str, timeout: Duration) -> Result<Self, OpenError> {
+    /// Connects to service `name`, waiting up to `opts.timeout` for it;
+    /// fails with [`OpenError::LayoutMismatch`] if it serves other types.
+    pub fn connect_with(name: &str, opts: RequesterOptions) -> Result<Self, OpenError> {
         let layout = service_layout(Req::layout(), Rep::layout());
         Ok(Requester {
-            raw: RawRequester::new(Service::join(name, timeout, Some(&layout))?),
+            raw: RawRequester::new(Service::join(name, opts.timeout, Some(&layout))?),
             _t: PhantomData,
         })
     }
@@ -787,10 +811,16 @@ pub struct DynRequester {
 }
 
 impl DynRequester {
-    /// Connects to dynamic service `name`, waiting up to `timeout` for it.
-    pub fn connect(name: &str, timeout: Duration) -> Result<Self, OpenError> {
+    /// Connects to dynamic service `name` with default options (waits up
+    /// to 5 s for it).
+    pub fn connect(name: &str) -> Result<Self, OpenError> {
+        Self::connect_with(name, RequesterOptions::default())
+    }
+
+    /// Connects to dynamic service `name`, waiting up to `opts.timeout` for it.
+    pub fn connect_with(name: &str, opts: RequesterOptions) -> Result<Self, OpenError> {
         Ok(DynRequester {
-            raw: RawRequester::new(Service::join(name, timeout, None)?),
+            raw: RawRequester::new(Service::join(name, opts.timeout, None)?),
         })
     }
 
@@ -821,8 +851,14 @@ pub struct DynReplier {
 }
 
 impl DynReplier {
+    /// Creates (or joins) dynamic service `name` with the default options
+    /// (16 requests of up to 8192 bytes).
+    pub fn create(name: &str) -> Result<Self, CreateError> {
+        Self::create_with(name, ServiceOptions::default())
+    }
+
     /// Creates (or joins) dynamic service `name`.
-    pub fn create(name: &str, opts: ServiceOptions) -> Result<Self, CreateError> {
+    pub fn create_with(name: &str, opts: ServiceOptions) -> Result<Self, CreateError> {
         Ok(DynReplier {
             raw: RawReplier {
                 svc: Service::create(name, &Payload::Dynamic, dyn_shape(opts), None)?,
@@ -867,8 +903,12 @@ mod tests {
     fn a_reply_mailbox_claimed_by_a_live_non_participant_does_not_wedge_its_requester() {
         let name = format!("test/rr-unit/{}-claim", std::process::id());
         let _cleanup = Cleanup(name.clone());
-        let replier = DynReplier::create(&name, ServiceOptions::default()).unwrap();
-        let requester = DynRequester::connect(&name, Duration::from_secs(5)).unwrap();
+        let replier = DynReplier::create_with(&name, ServiceOptions::default()).unwrap();
+        let requester = DynRequester::connect_with(
+            &name,
+            RequesterOptions::with_timeout(Duration::from_secs(5)),
+        )
+        .unwrap();
         let raw = requester.raw();
         // A replier was writing a reply into this requester's mailbox and
         // died; its pid now belongs to a live process that is no participant
@@ -899,8 +939,12 @@ mod tests {
     fn empty_polls_for_a_reply_look_up_the_repliers_only_now_and_then() {
         let name = format!("test/rr-unit/{}-poll", std::process::id());
         let _cleanup = Cleanup(name.clone());
-        let _replier = DynReplier::create(&name, ServiceOptions::default()).unwrap();
-        let requester = DynRequester::connect(&name, Duration::from_secs(5)).unwrap();
+        let _replier = DynReplier::create_with(&name, ServiceOptions::default()).unwrap();
+        let requester = DynRequester::connect_with(
+            &name,
+            RequesterOptions::with_timeout(Duration::from_secs(5)),
+        )
+        .unwrap();
         let raw = requester.raw();
         let pending = raw.send(b"ping", Codec::Raw, None).unwrap();
         let mut out = Vec::new();
