@@ -1658,7 +1658,7 @@ fn a_queue_whose_positions_were_overwritten_delivers_again() {
             let deadline = Instant::now() + Duration::from_millis(200);
             match push.send_deadline(&i.to_le_bytes(), Codec::Raw, Some(deadline)) {
                 Ok(()) => {}
-                Err(shm_comm::SendTimeoutError::Corrupt(..)) => errors += 1,
+                Err(shm_comm::DynSendTimeoutError::Corrupt(..)) => errors += 1,
                 Err(e) => panic!("{what}: send {i}: {e:?}"),
             }
             match pull.recv_timeout(Duration::from_millis(50)) {

@@ -248,7 +248,7 @@ fn a_full_queue_gives_the_job_back_and_send_timeout_waits_its_timeout() {
     assert_eq!(pusher.len(), 4);
     let job = Job::new(99);
     match pusher.try_send(job) {
-        Err(TrySendError::Full(back)) => assert_eq!(back, job),
+        Err(e @ TrySendError::Full(_)) => assert_eq!(e.into_inner(), job),
         other => panic!("expected Full, got {other:?}"),
     }
     let timeout = Duration::from_millis(200);
@@ -257,7 +257,7 @@ fn a_full_queue_gives_the_job_back_and_send_timeout_waits_its_timeout() {
     let took = t0.elapsed();
     eprintln!("send_timeout({timeout:?}) on a full queue returned after {took:.2?}");
     match r {
-        Err(SendTimeoutError::Timeout(back)) => assert_eq!(back, job),
+        Err(e @ SendTimeoutError::Timeout(_)) => assert_eq!(e.into_inner(), job),
         other => panic!("expected Timeout, got {other:?}"),
     }
     assert!(

@@ -29,8 +29,9 @@ pub use sync::model as loom_model;
 pub use cast::Zc;
 pub use codec::{Codec, Frame};
 pub use error::{
-    BorrowError, CreateError, DecodeError, NameError, OpenError, RecvError, RecvTimeoutError,
-    SendError, SendTimeoutError, TryRecvError, TrySendError,
+    BlockingSendError, BorrowError, CreateError, DecodeError, DynSendTimeoutError, DynTrySendError,
+    NameError, OpenError, RecvError, RecvTimeoutError, SendError, SendTimeoutError, TryRecvError,
+    TrySendError,
 };
 pub use layout::{FieldDescriptor, Kind, LayoutDescriptor, LayoutError, Scalar, TypeDesc};
 pub use message::{zeroed_box, CapacityError, FixedString, FixedVec, Flag, ShmMessage, ShmType};
@@ -89,7 +90,7 @@ mod tests {
     use crate::pipeline::{DynPuller, DynPusher};
     use crate::pubsub::{DynPublisher, DynSubscriber};
     use crate::reqrep::{DynReplier, DynRequester};
-    use crate::{Codec, QueueExt, ShmMessage};
+    use crate::{Codec, DynSendTimeoutError, DynTrySendError, QueueExt, ShmMessage};
 
     /// Removes the channel's segments when dropped, even if the test fails.
     struct Cleanup(String);
@@ -125,6 +126,22 @@ mod tests {
         let puller = DynPuller::connect(&name).unwrap();
         pusher.try_send(b"job", Codec::Raw).unwrap();
         assert_eq!(puller.recv_timeout(t).unwrap().data, b"job");
+        // Only a dynamic frame can be too large; it is refused whole.
+        let big = vec![0u8; pusher.max_payload() + 1];
+        let too_large = |len| (len, pusher.max_payload());
+        match pusher.try_send(&big, Codec::Raw) {
+            Err(DynTrySendError::TooLarge { len, max }) => {
+                assert_eq!((len, max), too_large(big.len()))
+            }
+            other => panic!("expected TooLarge, got {other:?}"),
+        }
+        match pusher.send_deadline(&big, Codec::Raw, None) {
+            Err(DynSendTimeoutError::TooLarge { len, max }) => {
+                assert_eq!((len, max), too_large(big.len()))
+            }
+            other => panic!("expected TooLarge, got {other:?}"),
+        }
+        assert!(pusher.is_empty());
 
         let (name, _c) = unique("svc");
         let replier = DynReplier::create(&name).unwrap();

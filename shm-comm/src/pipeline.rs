@@ -21,7 +21,11 @@
 //! [`Pusher::try_send`] returns [`TrySendError::Full`] with the job,
 //! [`Pusher::send_timeout`] waits (sleeping on a futex, not spinning) up to
 //! its timeout and then returns [`SendTimeoutError::Timeout`] with the job,
-//! and [`Pusher::send`] waits as long as it takes. Nothing is dropped silently.
+//! and [`Pusher::send`] waits as long as it takes (its
+//! [`BlockingSendError`] has no timeout). Every error that holds the job
+//! gives it back with `into_inner()`. A typed job always fits its queue;
+//! only a dynamic frame can be too large ([`DynTrySendError::TooLarge`]).
+//! Nothing is dropped silently.
 //! Like ZeroMQ's low-water mark, a waiting sender resumes once a run of
 //! slots is free (an eighth of the queue, at most 32), or after 20 ms with
 //! any room: resuming on every freed slot would have it and the puller
@@ -69,8 +73,8 @@ use std::time::{Duration, Instant};
 
 use crate::codec::{Codec, Frame};
 use crate::error::{
-    forever, CreateError, OpenError, RecvError, RecvTimeoutError, SendTimeoutError, TryRecvError,
-    TrySendError,
+    forever, BlockingSendError, CreateError, DynSendTimeoutError, DynTrySendError, OpenError,
+    RecvError, RecvTimeoutError, SendTimeoutError, TryRecvError, TrySendError,
 };
 use crate::layout::LayoutDescriptor;
 use crate::message::{as_bytes, read_into, read_with, zeroed_box, ByValue, ShmMessage};
@@ -387,10 +391,6 @@ impl Endpoint {
     }
 }
 
-fn too_large<T>(len: usize, max: usize) -> TrySendError<T> {
-    TrySendError::TooLarge { len, max }
-}
-
 /// Pushes typed jobs. See the [module docs](self).
 #[derive(Debug)]
 pub struct Pusher<T: ShmMessage> {
@@ -442,11 +442,11 @@ impl<T: ShmMessage> Pusher<T> {
     }
 
     /// Queues `job`, waiting as long as it takes for room (an error only
-    /// if the queue is corrupt).
-    pub fn send(&self, job: T) -> Result<(), SendTimeoutError<T>> {
+    /// if the queue is corrupt: no timeout).
+    pub fn send(&self, job: T) -> Result<(), BlockingSendError<T>> {
         let () = ByValue::<T>::CHECK;
         match self.ep.push_deadline(as_bytes(&job), Codec::Typed, || None) {
-            Err(why) => Err(SendTimeoutError::Corrupt(job, why)),
+            Err(why) => Err(BlockingSendError::Corrupt(job, why)),
             Ok(_) => Ok(()),
         }
     }
@@ -474,9 +474,9 @@ impl<T: ShmMessage> Pusher<T> {
     }
 
     /// Queues a copy of `*job`, waiting as long as it takes for room.
-    pub fn send_ref(&self, job: &T) -> Result<(), SendTimeoutError<()>> {
+    pub fn send_ref(&self, job: &T) -> Result<(), BlockingSendError<()>> {
         match self.ep.push_deadline(as_bytes(job), Codec::Typed, || None) {
-            Err(why) => Err(SendTimeoutError::Corrupt((), why)),
+            Err(why) => Err(BlockingSendError::Corrupt((), why)),
             Ok(_) => Ok(()),
         }
     }
@@ -693,14 +693,14 @@ impl DynPusher {
     }
 
     /// Queues a frame if there is room.
-    pub fn try_send(&self, data: &[u8], codec: Codec) -> Result<(), TrySendError<()>> {
+    pub fn try_send(&self, data: &[u8], codec: Codec) -> Result<(), DynTrySendError> {
         self.ep
             .check_len(data.len())
-            .map_err(|(l, m)| too_large(l, m))?;
+            .map_err(|(len, max)| DynTrySendError::TooLarge { len, max })?;
         match self.ep.push_now(data, codec) {
             Ok(true) => Ok(()),
-            Ok(false) => Err(TrySendError::Full(())),
-            Err(why) => Err(TrySendError::Corrupt((), why)),
+            Ok(false) => Err(DynTrySendError::Full),
+            Err(why) => Err(DynTrySendError::Corrupt(why)),
         }
     }
 
@@ -710,14 +710,14 @@ impl DynPusher {
         data: &[u8],
         codec: Codec,
         deadline: Option<Instant>,
-    ) -> Result<(), SendTimeoutError<()>> {
+    ) -> Result<(), DynSendTimeoutError> {
         self.ep
             .check_len(data.len())
-            .map_err(|(len, max)| SendTimeoutError::TooLarge { len, max })?;
+            .map_err(|(len, max)| DynSendTimeoutError::TooLarge { len, max })?;
         match self.ep.push_deadline(data, codec, || deadline) {
             Ok(true) => Ok(()),
-            Ok(false) => Err(SendTimeoutError::Timeout(())),
-            Err(why) => Err(SendTimeoutError::Corrupt((), why)),
+            Ok(false) => Err(DynSendTimeoutError::Timeout),
+            Err(why) => Err(DynSendTimeoutError::Corrupt(why)),
         }
     }
 
