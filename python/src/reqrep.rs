@@ -383,6 +383,7 @@ impl Replier {
         };
         st.raw
             .reply(&call, data, codec)
+            .map(|d| d.is_delivered())
             .map_err(|shm_comm::reqrep::ReplyError::TooLarge { len, max }| too_large(py, len, max))
     }
 }

@@ -89,7 +89,7 @@ mod tests {
 
     use crate::pipeline::{DynPuller, DynPusher};
     use crate::pubsub::{DynPublisher, DynSubscriber};
-    use crate::reqrep::{DynReplier, DynRequester};
+    use crate::reqrep::{Delivery, DynReplier, DynRequester};
     use crate::{Codec, DynSendTimeoutError, DynTrySendError, QueueExt, ShmMessage};
 
     /// Removes the channel's segments when dropped, even if the test fails.
@@ -151,7 +151,8 @@ mod tests {
                 let (call, frame) = replier.recv_timeout(t).unwrap();
                 let mut echo = frame.data;
                 echo.reverse();
-                replier.reply(&call, &echo, Codec::Raw).unwrap();
+                let delivery = replier.reply(&call, &echo, Codec::Raw).unwrap();
+                assert_eq!(delivery, Delivery::Delivered);
             });
             assert_eq!(
                 requester.request(b"abc", Codec::Raw, t).unwrap().data,

@@ -3,7 +3,7 @@
 //! asked, for the call it asked.
 //!
 //! ```
-//! use shm_comm::{ShmMessage, reqrep::{Replier, Requester}};
+//! use shm_comm::{ShmMessage, reqrep::{Delivery, Replier, Requester}};
 //! use std::time::Duration;
 //!
 //! #[derive(ShmMessage, Clone, Copy, Debug, PartialEq)]
@@ -16,7 +16,9 @@
 //! let replier = Replier::<Add, Sum>::create("doc/add")?;
 //! let server = std::thread::spawn(move || {
 //!     let (call, req) = replier.recv_timeout(Duration::from_secs(5)).unwrap();
-//!     replier.reply(&call, &Sum { sum: req.a + req.b }).unwrap();
+//!     // `Discarded` if the requester stopped waiting (not here).
+//!     let delivery = replier.reply(&call, &Sum { sum: req.a + req.b }).unwrap();
+//!     assert_eq!(delivery, Delivery::Delivered);
 //! });
 //! let requester = Requester::<Add, Sum>::connect("doc/add")?;
 //! let reply = requester.request(&Add { a: 2, b: 3 }, Duration::from_secs(5))?;
@@ -156,6 +158,28 @@ pub enum ReplyError {
         /// The limit.
         max: usize,
     },
+}
+
+/// What became of a reply. `#[must_use]`, so `replier.reply(..)?;` warns
+/// where a discarded reply would go unnoticed (`let _ =` says it does not
+/// matter).
+#[must_use = "a reply the requester stopped waiting for is discarded: check the `Delivery`, or `let _ =` to ignore it"]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Delivery {
+    /// Written into the requester's mailbox for the call it waits for. A
+    /// requester that died mid-call counts here too: the reply is written
+    /// and never read (the next owner of the mailbox ignores it).
+    Delivered,
+    /// The requester no longer waits for this call (it timed out, or sent
+    /// a newer request): the reply was discarded.
+    Discarded,
+}
+
+impl Delivery {
+    /// `true` for [`Delivery::Delivered`].
+    pub fn is_delivered(self) -> bool {
+        self == Delivery::Delivered
+    }
 }
 
 /// Sizes of a service: the request queue and the mailboxes.
@@ -631,11 +655,11 @@ impl RawReplier {
         }
     }
 
-    /// Replies to `call`. Returns `Ok(false)` if the requester no longer
-    /// waits for it (it timed out, or sent a newer request): the reply is
-    /// discarded. A reply to a requester that died is written into its
-    /// mailbox and never read (the next owner of the mailbox ignores it).
-    pub fn reply(&self, call: &Call, data: &[u8], codec: Codec) -> Result<bool, ReplyError> {
+    /// Replies to `call`. Returns [`Delivery::Discarded`] if the requester
+    /// no longer waits for it (it timed out, or sent a newer request). A
+    /// reply to a requester that died is written into its mailbox and never
+    /// read (the next owner of the mailbox ignores it).
+    pub fn reply(&self, call: &Call, data: &[u8], codec: Codec) -> Result<Delivery, ReplyError> {
         let max = self.svc.reply_max as usize;
         let wrong = match self.svc.typed {
             Some((_, rep)) => data.len() != rep as usize,
@@ -653,7 +677,11 @@ impl RawReplier {
             data,
             codec.tag(),
         );
-        Ok(delivered)
+        Ok(if delivered {
+            Delivery::Delivered
+        } else {
+            Delivery::Discarded
+        })
     }
 
     /// Requests waiting in the queue (approximate).
@@ -793,8 +821,9 @@ impl<Req: ShmMessage, Rep: ShmMessage> Replier<Req, Rep> {
         Ok((call, req))
     }
 
-    /// Replies to `call`; `Ok(false)` if its requester stopped waiting.
-    pub fn reply(&self, call: &Call, rep: &Rep) -> Result<bool, ReplyError> {
+    /// Replies to `call`; [`Delivery::Discarded`] if its requester stopped
+    /// waiting.
+    pub fn reply(&self, call: &Call, rep: &Rep) -> Result<Delivery, ReplyError> {
         self.raw.reply(call, as_bytes(rep), Codec::Typed)
     }
 
@@ -876,8 +905,9 @@ impl DynReplier {
         Ok((call, Frame { codec, data }))
     }
 
-    /// Replies to `call`; `Ok(false)` if its requester stopped waiting.
-    pub fn reply(&self, call: &Call, data: &[u8], codec: Codec) -> Result<bool, ReplyError> {
+    /// Replies to `call`; [`Delivery::Discarded`] if its requester stopped
+    /// waiting.
+    pub fn reply(&self, call: &Call, data: &[u8], codec: Codec) -> Result<Delivery, ReplyError> {
         self.raw.reply(call, data, codec)
     }
 
@@ -931,7 +961,7 @@ mod tests {
                 );
                 server.join().unwrap()
             });
-            assert!(server);
+            assert_eq!(server, Delivery::Delivered);
         }
     }
 
