@@ -115,6 +115,8 @@ fn mismatch<A: ShmMessage, B: ShmMessage>(what: &str) -> String {
                 name,
                 ours,
                 theirs,
+                ours_hash,
+                theirs_hash,
                 difference,
             } = e
             else {
@@ -123,6 +125,10 @@ fn mismatch<A: ShmMessage, B: ShmMessage>(what: &str) -> String {
             assert_eq!(name, ch.name());
             assert_eq!(ours, B::layout().name);
             assert_eq!(theirs, A::layout().name);
+            assert_eq!(
+                (ours_hash, theirs_hash),
+                (B::layout_hash(), A::layout_hash())
+            );
             assert!(
                 text.contains(&ours) && text.contains(&theirs) && text.contains(&difference),
                 "{text}"

@@ -408,6 +408,22 @@ fn a_typed_puller_of_another_type_gets_a_layout_mismatch_naming_the_field() {
         }
         other => panic!("expected LayoutMismatch, got {other:?}"),
     }
+    // A pusher of that type joining the queue is told the same.
+    match Pusher::<other::Job>::create(ch.name()) {
+        Err(CreateError::Existing(e)) => {
+            let text = e.to_string();
+            eprintln!("{text}");
+            assert!(
+                matches!(&*e, OpenError::LayoutMismatch { difference, .. } if difference.contains("`check`")),
+                "{e:?}"
+            );
+            // Two types named `Job`: the message tells them apart by hash.
+            for hash in [Job::layout_hash(), other::Job::layout_hash()] {
+                assert!(text.contains(&format!("{hash:#018x}")), "{text}");
+            }
+        }
+        other => panic!("expected Existing(LayoutMismatch), got {other:?}"),
+    }
 }
 
 /// Receives jobs `0..n` (in any order) on a fresh puller of `name`, exactly

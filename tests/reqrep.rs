@@ -6,8 +6,10 @@
 use std::time::{Duration, Instant};
 
 use shm_comm::codec::to_msgpack;
-use shm_comm::reqrep::{DynRequester, RequestError, Requester, RequesterOptions};
-use shm_comm::{Codec, OpenError, ShmMessage};
+use shm_comm::reqrep::{
+    DynReplier, DynRequester, Replier, RequestError, Requester, RequesterOptions,
+};
+use shm_comm::{Codec, CreateError, OpenError, ShmMessage};
 use suite::{field, pattern, Peer, TestChannel};
 
 const PEER: &str = env!("CARGO_BIN_EXE_shm-comm-pattern-peer");
@@ -34,6 +36,20 @@ struct Answer {
     seq: u64,
     double: u64,
     server: u64,
+}
+
+/// Another reply type named `Answer`, differing in one field.
+mod other {
+    use shm_comm::ShmMessage;
+
+    #[derive(ShmMessage, Clone, Copy, Debug, PartialEq)]
+    #[repr(C)]
+    pub struct Answer {
+        pub client: u64,
+        pub seq: u64,
+        pub double: f64,
+        pub server: u64,
+    }
 }
 
 fn expected(client: u64, seq: u64, server: u64) -> Answer {
@@ -326,4 +342,52 @@ fn dynamic_requests_carry_bytes_and_msgpack_between_processes() {
         10
     );
     assert!(rep.wait_success(T));
+}
+
+#[test]
+fn a_replier_of_other_types_is_told_the_first_differing_field_and_both_hashes() {
+    let ch = TestChannel::new("rr-layout");
+    let _rep = Replier::<Ask, Answer>::create(ch.name()).unwrap();
+    // A second replier of other types joins the service: refused, naming
+    // the field, as a requester of those types is.
+    let joined = match Replier::<Ask, other::Answer>::create(ch.name()) {
+        Err(CreateError::Existing(e)) => *e,
+        other => panic!("expected Existing(LayoutMismatch), got {other:?}"),
+    };
+    let connected =
+        Requester::<Ask, other::Answer>::connect_with(ch.name(), RequesterOptions::with_timeout(T))
+            .unwrap_err();
+    for e in [joined, connected] {
+        let text = e.to_string();
+        eprintln!("{text}");
+        let OpenError::LayoutMismatch {
+            ours,
+            theirs,
+            ours_hash,
+            theirs_hash,
+            difference,
+            ..
+        } = e
+        else {
+            panic!("expected LayoutMismatch, got {e:?}");
+        };
+        assert!(difference.contains("`reply.double`"), "{difference}");
+        assert!(difference.contains("f64") && difference.contains("u64"));
+        // Both services are `Service<Ask, Answer>`: the hashes tell them apart.
+        assert_eq!(ours, theirs);
+        assert_ne!(ours_hash, theirs_hash);
+        for hash in [ours_hash, theirs_hash] {
+            assert!(text.contains(&format!("{hash:#018x}")), "{text}");
+        }
+    }
+    // A dynamic replier is told the service is typed.
+    match DynReplier::create(ch.name()) {
+        Err(CreateError::Existing(e)) => match *e {
+            OpenError::Incompatible { ref reason, .. } => {
+                assert!(reason.contains("typed service"), "{reason}")
+            }
+            ref other => panic!("expected Incompatible, got {other:?}"),
+        },
+        other => panic!("expected Existing(Incompatible), got {other:?}"),
+    }
 }

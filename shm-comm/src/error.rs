@@ -155,8 +155,13 @@ pub enum OpenError {
         /// The limit.
         max: u32,
     },
-    /// The topic carries another message type.
-    #[error("channel {name:?} carries `{theirs}` but `{ours}` was expected; first difference (ours vs theirs): {difference}")]
+    /// The channel carries another message type. Where both types have the
+    /// same name (two crates' `Job`), the message shows their hashes too.
+    #[error(
+        "channel {name:?} carries {} but {} was expected; first difference (ours vs theirs): {difference}",
+        type_shown(.theirs, .theirs_hash, .ours),
+        type_shown(.ours, .ours_hash, .theirs)
+    )]
     LayoutMismatch {
         /// The channel name.
         name: String,
@@ -164,6 +169,10 @@ pub enum OpenError {
         ours: String,
         /// The type name stored in the segment.
         theirs: String,
+        /// Our layout's structural hash.
+        ours_hash: u64,
+        /// The structural hash stored in the segment.
+        theirs_hash: u64,
         /// The first differing field on both sides.
         difference: String,
     },
@@ -177,6 +186,16 @@ pub enum OpenError {
         /// The OS error.
         source: io::Error,
     },
+}
+
+/// A type's name in a mismatch message, with its hash if the other side's
+/// type has the same name (otherwise the two would read alike).
+fn type_shown(name: &str, hash: &u64, other: &str) -> String {
+    if name == other {
+        format!("`{name}` (hash {hash:#018x})")
+    } else {
+        format!("`{name}`")
+    }
 }
 
 /// Why a message could not be sent; carries nothing back when the payload is
