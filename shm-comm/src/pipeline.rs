@@ -452,7 +452,7 @@ impl<T: ShmMessage> Pusher<T> {
     }
 
     /// Queues a copy of `*job` if there is room (any size of job: build a
-    /// large one with [`zeroed_box`](crate::zeroed_box)).
+    /// large one with [`zeroed_box`]).
     pub fn try_send_ref(&self, job: &T) -> Result<(), TrySendError<()>> {
         match self.ep.push_now(as_bytes(job), Codec::Typed) {
             Ok(true) => Ok(()),
