@@ -1,5 +1,78 @@
 //! Shared-memory IPC for robots: PUB/SUB, REQ/REP and PUSH/PULL channels whose
 //! bytes go through rings in shared memory, never through a socket.
+//!
+//! # Quick start
+//!
+//! A message is a `#[repr(C)]` struct that derives [`ShmMessage`]. Every
+//! pattern is made the same way: the side that owns the channel creates it
+//! (`create(name)`, or `create_with(name, options)`), the others join it
+//! (`connect(name)`, which waits up to 5 s for it, or `connect_with(name,
+//! options)`). [`TopicExt`] and [`QueueExt`] (both in the [`prelude`]) name
+//! the typed constructors from the message type; a service has two types,
+//! named on its handles.
+//!
+//! ```
+//! use std::time::Duration;
+//! use shm_comm::prelude::*;
+//! use shm_comm::reqrep::{Delivery, Replier, Requester};
+//!
+//! #[derive(ShmMessage, Clone, Copy, Debug, PartialEq)]
+//! #[repr(C)]
+//! struct Pose { x: f64, y: f64, heading: f64 }
+//!
+//! #[derive(ShmMessage, Clone, Copy, Debug, PartialEq)]
+//! #[repr(C)]
+//! struct Job { id: u64, size: f64 }
+//!
+//! #[derive(ShmMessage, Clone, Copy, Debug, PartialEq)]
+//! #[repr(C)]
+//! struct Add { a: i64, b: i64 }
+//!
+//! #[derive(ShmMessage, Clone, Copy, Debug, PartialEq)]
+//! #[repr(C)]
+//! struct Sum { sum: i64 }
+//!
+//! // A robot uses fixed names such as "robot/pose"; this example runs
+//! // in one process, under names no other run shares.
+//! let name = |what: &str| format!("quickstart/{}/{what}", std::process::id());
+//! let timeout = Duration::from_secs(5);
+//!
+//! // PUB/SUB: the publisher never blocks; subscribers get the latest data.
+//! let mut publisher = Pose::publisher(&name("pose"))?; // Publisher::<Pose>::create
+//! let mut subscriber = Pose::subscriber(&name("pose"))?; // Subscriber::<Pose>::connect
+//! let pose = Pose { x: 1.0, y: 2.0, heading: 0.5 };
+//! publisher.send(&pose)?;
+//! assert_eq!(subscriber.recv_timeout(timeout)?, pose);
+//!
+//! // PUSH/PULL: a work queue; each job goes to exactly one puller, and a
+//! // full queue makes `send` wait (errors give the job back: `into_inner`).
+//! let pusher = Job::pusher(&name("jobs"))?; // Pusher::<Job>::create
+//! let puller = Job::puller(&name("jobs"))?; // Puller::<Job>::connect
+//! pusher.send(Job { id: 1, size: 2.5 })?;
+//! assert_eq!(puller.recv_timeout(timeout)?.id, 1);
+//!
+//! // REQ/REP: calls to a service; the replier answers on its own thread.
+//! let replier = Replier::<Add, Sum>::create(&name("add"))?;
+//! let requester = Requester::<Add, Sum>::connect(&name("add"))?;
+//! let server = std::thread::spawn(move || {
+//!     let (call, req) = replier.recv_timeout(timeout).unwrap();
+//!     // `Discarded` if the requester had stopped waiting.
+//!     replier.reply(&call, &Sum { sum: req.a + req.b }).unwrap()
+//! });
+//! assert_eq!(requester.request(&Add { a: 2, b: 3 }, timeout)?.sum, 5);
+//! assert_eq!(server.join().unwrap(), Delivery::Delivered);
+//!
+//! // Dropping the handles removes the channels (a queue still holding
+//! // jobs stays until a puller takes them).
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! The dynamic handles ([`DynPublisher`](pubsub::DynPublisher),
+//! [`DynReplier`](reqrep::DynReplier), [`DynPusher`](pipeline::DynPusher)
+//! and their joining sides) carry frames of bytes, msgpack or pickle, up
+//! to a size set in their options, with the same constructors. Each
+//! pattern's module says what happens when a side is slow, full, absent or
+//! dies: [`pubsub`], [`reqrep`], [`pipeline`].
 
 #[cfg(not(target_os = "linux"))]
 compile_error!("shm-comm supports Linux only: it is built on Linux shared memory (/dev/shm), futexes and /proc");
