@@ -92,7 +92,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     let args = parse_args()?;
     match args.role.as_str() {
         "publisher" => {
-            let mut publisher = DynPublisher::create(&args.topic, pub_options(&args))?;
+            let mut publisher = DynPublisher::create_with(&args.topic, pub_options(&args))?;
             announce(&args);
             publish(&args, &mut publisher)?;
             // A subscriber that joins late still gets the last frame: keep the
@@ -118,7 +118,7 @@ fn pub_options(args: &Args) -> PubOptions {
 /// Both sides: creates the topic, starts this program again as the
 /// subscriber, waits until it has connected, then publishes.
 fn demo(args: &Args) -> Result<(), Box<dyn Error>> {
-    let mut publisher = DynPublisher::create(&args.topic, pub_options(args))?;
+    let mut publisher = DynPublisher::create_with(&args.topic, pub_options(args))?;
     announce(args);
     let mut child = Command::new(std::env::current_exe()?)
         .args(["subscriber", "--topic", &args.topic])
@@ -217,7 +217,7 @@ fn quantile_us(v: &[u64], q: f64) -> f64 {
 
 fn subscribe(args: &Args, wait_for_publisher: Duration) -> Result<(), Box<dyn Error>> {
     println!("sub | waiting for topic {:?}", args.topic);
-    let mut sub = DynSubscriber::connect(
+    let mut sub = DynSubscriber::connect_with(
         &args.topic,
         ConnectOptions {
             timeout: wait_for_publisher,

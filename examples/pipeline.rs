@@ -19,7 +19,7 @@ use std::process::{Child, Command, Stdio};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use shm_comm::pipeline::{Puller, Pusher};
+use shm_comm::pipeline::{Puller, PullerOptions, Pusher};
 use shm_comm::{RecvTimeoutError, ShmMessage};
 
 /// A unit of work: which job, and the number to work on.
@@ -97,7 +97,8 @@ fn collatz_steps(mut n: u64) -> u64 {
 /// is empty), then reports what it did.
 fn work(name: &str) -> Result<(), Box<dyn Error>> {
     let me = std::process::id();
-    let puller = Puller::<Job>::connect_timeout(name, Duration::from_secs(60))?;
+    let puller =
+        Puller::<Job>::connect_with(name, PullerOptions::with_timeout(Duration::from_secs(60)))?;
     println!("worker {me} | connected to {name:?}");
     let (mut done, mut id_sum, mut steps) = (0u64, 0u64, 0u64);
     loop {

@@ -16,7 +16,7 @@ use std::error::Error;
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
-use shm_comm::reqrep::{Replier, Requester};
+use shm_comm::reqrep::{Replier, Requester, RequesterOptions};
 use shm_comm::{RecvTimeoutError, ShmMessage};
 
 /// The request: two numbers to add.
@@ -128,8 +128,8 @@ fn serve(name: &str, count: Option<u64>) -> Result<(), Box<dyn Error>> {
             Ok((call, req)) => {
                 // Wrapping: a client may send any numbers.
                 let sum = req.a.wrapping_add(req.b);
-                // `false`: the client gave up waiting; nothing to do.
-                let _delivered = replier.reply(&call, &Sum { sum })?;
+                // `Discarded`: the client gave up waiting; nothing to do.
+                let _ = replier.reply(&call, &Sum { sum })?;
                 served += 1;
                 idle_since = Instant::now();
             }
@@ -155,7 +155,10 @@ fn quantile_us(v: &[u64], q: f64) -> f64 {
 
 /// Calls `name`: the shown examples, then `count` timed calls.
 fn call(name: &str, count: u64) -> Result<(), Box<dyn Error>> {
-    let requester = Requester::<Add, Sum>::connect_timeout(name, Duration::from_secs(10))?;
+    let requester = Requester::<Add, Sum>::connect_with(
+        name,
+        RequesterOptions::with_timeout(Duration::from_secs(10)),
+    )?;
     println!(
         "cli | connected to {name:?} ({} replier)",
         requester.repliers()

@@ -13,7 +13,7 @@ use fake::*;
 #[test]
 fn oversized_dynamic_frame_is_too_large_and_nothing_is_delivered() {
     let ch = TestChannel::new("toolarge");
-    let mut p = DynPublisher::create(
+    let mut p = DynPublisher::create_with(
         ch.name(),
         PubOptions {
             max_payload: 4096,
@@ -21,7 +21,7 @@ fn oversized_dynamic_frame_is_too_large_and_nothing_is_delivered() {
         },
     )
     .unwrap();
-    let mut s = DynSubscriber::connect(ch.name(), short()).unwrap();
+    let mut s = DynSubscriber::connect_with(ch.name(), short()).unwrap();
 
     let big = pattern(4097, 1);
     assert_eq!(
@@ -115,6 +115,8 @@ fn mismatch<A: ShmMessage, B: ShmMessage>(what: &str) -> String {
                 name,
                 ours,
                 theirs,
+                ours_hash,
+                theirs_hash,
                 difference,
             } = e
             else {
@@ -123,6 +125,10 @@ fn mismatch<A: ShmMessage, B: ShmMessage>(what: &str) -> String {
             assert_eq!(name, ch.name());
             assert_eq!(ours, B::layout().name);
             assert_eq!(theirs, A::layout().name);
+            assert_eq!(
+                (ours_hash, theirs_hash),
+                (B::layout_hash(), A::layout_hash())
+            );
             assert!(
                 text.contains(&ours) && text.contains(&theirs) && text.contains(&difference),
                 "{text}"
@@ -181,7 +187,7 @@ fn same_layout_under_another_type_name_is_accepted() {
 fn dynamic_subscriber_on_a_typed_topic_and_typed_on_dynamic_are_incompatible() {
     let typed = TestChannel::new("typedtopic");
     let _p = Publisher::<StampU64>::create(typed.name()).unwrap();
-    match DynSubscriber::connect(typed.name(), short()) {
+    match DynSubscriber::connect_with(typed.name(), short()) {
         Err(OpenError::Incompatible { name, reason }) => {
             assert_eq!(name, typed.name());
             assert!(reason.contains("typed"), "{reason}");
@@ -190,7 +196,7 @@ fn dynamic_subscriber_on_a_typed_topic_and_typed_on_dynamic_are_incompatible() {
     }
 
     let dynamic = TestChannel::new("dyntopic");
-    let _d = DynPublisher::create(dynamic.name(), GEO).unwrap();
+    let _d = DynPublisher::create_with(dynamic.name(), GEO).unwrap();
     match Subscriber::<StampU64>::connect_with(dynamic.name(), short()) {
         Err(OpenError::Incompatible { name, reason }) => {
             assert_eq!(name, dynamic.name());

@@ -96,7 +96,7 @@ fn invalid_names_are_name_errors_for_every_constructor() {
             Err(CreateError::Name(e)) => assert_eq!(e, want, "{name:?}"),
             other => panic!("{name:?}: expected a name error, got {other:?}"),
         }
-        match DynPublisher::create(name, GEO) {
+        match DynPublisher::create_with(name, GEO) {
             Err(CreateError::Name(e)) => assert_eq!(e, want, "{name:?}"),
             other => panic!("{name:?}: expected a name error, got {other:?}"),
         }
@@ -106,7 +106,7 @@ fn invalid_names_are_name_errors_for_every_constructor() {
             Err(OpenError::Name(e)) => assert_eq!(e, want, "{name:?}"),
             other => panic!("{name:?}: expected a name error, got {other:?}"),
         }
-        match DynSubscriber::connect(name, patient) {
+        match DynSubscriber::connect_with(name, patient) {
             Err(OpenError::Name(e)) => assert_eq!(e, want, "{name:?}"),
             other => panic!("{name:?}: expected a name error, got {other:?}"),
         }
@@ -159,7 +159,7 @@ fn invalid_ring_options_are_config_errors_and_create_nothing() {
     ];
     for (opts, needle) in cases {
         let ch = TestChannel::new("config");
-        match DynPublisher::create(ch.name(), opts) {
+        match DynPublisher::create_with(ch.name(), opts) {
             Err(CreateError::Config { name, reason }) => {
                 assert_eq!(name, ch.name());
                 assert!(reason.contains(needle), "{reason:?} lacks {needle:?}");
@@ -186,7 +186,7 @@ fn missing_publisher_is_not_found_within_the_timeout() {
         ..Default::default()
     };
     let t0 = Instant::now();
-    let r = DynSubscriber::connect(ch.name(), opts);
+    let r = DynSubscriber::connect_with(ch.name(), opts);
     let elapsed = t0.elapsed();
     match r {
         Err(OpenError::NotFound { name, waited }) => {
@@ -217,12 +217,12 @@ fn connect_timeout_of_duration_max_waits_as_long_as_needed_instead_of_panicking(
     // `recv_timeout(Duration::MAX)` means "no deadline"; the connect timeout
     // must not overflow `Instant` either. The topic exists, so this returns at once.
     let ch = TestChannel::new("forever");
-    let mut p = DynPublisher::create(ch.name(), GEO).unwrap();
+    let mut p = DynPublisher::create_with(ch.name(), GEO).unwrap();
     let opts = ConnectOptions {
         timeout: Duration::MAX,
         ..Default::default()
     };
-    let mut s = DynSubscriber::connect(ch.name(), opts).unwrap();
+    let mut s = DynSubscriber::connect_with(ch.name(), opts).unwrap();
     let t = Subscriber::<Small>::connect_with(ch.name(), opts);
     assert!(matches!(t, Err(OpenError::Incompatible { .. })), "{t:?}");
     p.send_bytes(b"x").unwrap();

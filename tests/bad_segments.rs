@@ -53,7 +53,7 @@ fn fake_segment_offsets_match_the_library() {
     assert_eq!(img.u32(img.region() + ring::MAX_PAYLOAD), GEO.max_payload);
     // And an unmodified copy is accepted: the damage is what the other tests test.
     write_fake(ch.name(), &img.0);
-    let mut s = DynSubscriber::connect(ch.name(), short()).unwrap();
+    let mut s = DynSubscriber::connect_with(ch.name(), short()).unwrap();
     assert_eq!(s.try_recv(), Err(TryRecvError::Empty));
 }
 
@@ -386,7 +386,7 @@ fn file_shorter_than_the_header_fails_after_the_timeout_without_hanging() {
         let img = image_of(ch.name(), Base::Dynamic);
         write_fake(ch.name(), &img.0[..len]);
         let t0 = Instant::now();
-        let r = DynSubscriber::connect(ch.name(), short());
+        let r = DynSubscriber::connect_with(ch.name(), short());
         let elapsed = t0.elapsed();
         assert!(
             matches!(
@@ -412,7 +412,7 @@ fn random_bytes_are_refused() {
             let _ = fs::remove_file(path_of(ch.name()));
             write_fake(ch.name(), &bytes);
             let t0 = Instant::now();
-            let r = DynSubscriber::connect(ch.name(), short());
+            let r = DynSubscriber::connect_with(ch.name(), short());
             let elapsed = t0.elapsed();
             let ok = if ready {
                 matches!(r, Err(OpenError::Corrupt { .. }))
@@ -470,8 +470,8 @@ fn create_replaces_a_corrupt_segment_whose_creator_is_dead() {
     let start = img.u64(hdr::CREATOR_START);
     img.set_u64(hdr::CREATOR_START, start.wrapping_sub(1));
     write_fake(ch.name(), &img.0);
-    let mut p = DynPublisher::create(ch.name(), GEO).unwrap();
-    let mut s = DynSubscriber::connect(ch.name(), short()).unwrap();
+    let mut p = DynPublisher::create_with(ch.name(), GEO).unwrap();
+    let mut s = DynSubscriber::connect_with(ch.name(), short()).unwrap();
     p.send_bytes(b"fresh").unwrap();
     assert_eq!(s.recv_timeout(T).unwrap().data, b"fresh");
 }
@@ -482,7 +482,7 @@ fn create_leaves_a_foreign_file_too_short_for_a_header_in_place() {
         let ch = TestChannel::new("shortfile");
         let bytes = pattern(len, 5);
         write_fake(ch.name(), &bytes);
-        match DynPublisher::create(ch.name(), GEO) {
+        match DynPublisher::create_with(ch.name(), GEO) {
             Err(CreateError::Existing(e)) => {
                 assert!(matches!(*e, OpenError::Corrupt { .. }), "{e:?}")
             }
@@ -505,7 +505,7 @@ fn create_over_a_segment_of_a_live_creator_is_in_use_and_leaves_it_alone() {
         }
         other => panic!("expected InUse, got {other:?}"),
     }
-    match DynPublisher::create(ch.name(), GEO) {
+    match DynPublisher::create_with(ch.name(), GEO) {
         Err(CreateError::InUse { pid, .. }) => assert_eq!(pid, std::process::id()),
         other => panic!("expected InUse, got {other:?}"),
     }

@@ -36,9 +36,11 @@ use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use shm_comm::pipeline::{DynPuller, DynPusher, QueueOptions};
+use shm_comm::pipeline::{DynPuller, DynPusher, PullerOptions, QueueOptions};
 use shm_comm::pubsub::{ConnectOptions, DynPublisher, DynSubscriber, PubOptions, Subscriber};
-use shm_comm::reqrep::{DynReplier, DynRequester, RequestError, Requester, ServiceOptions};
+use shm_comm::reqrep::{
+    DynReplier, DynRequester, RequestError, Requester, RequesterOptions, ServiceOptions,
+};
 use shm_comm::{segment, Codec, CreateError, OpenError, RecvTimeoutError, ShmMessage};
 use suite::{field, fields, monotonic_ns, Check, Peer, TestChannel};
 
@@ -437,7 +439,8 @@ fn chaos_reqrep_kills() {
     let _wd = Watchdog::new("reqrep", seed, limit_for(rounds, Duration::from_secs(12)));
     let ch = TestChannel::new("chaos-reqrep");
     let mut replier = chaos_replier(ch.name(), 1);
-    let req = Requester::<Ask, Answer>::connect_timeout(ch.name(), T).unwrap();
+    let req = Requester::<Ask, Answer>::connect_with(ch.name(), RequesterOptions::with_timeout(T))
+        .unwrap();
     let calls = Arc::new(Calls::default());
     let stop = Arc::new(AtomicBool::new(false));
     // The surviving requester calls without pause, each call with a 300 ms
@@ -771,7 +774,7 @@ fn chaos_python_pullers_killed_mid_take() {
     let _wd = Watchdog::new("python", seed, limit_for(rounds, Duration::from_secs(40)));
     let ch = TestChannel::new("chaos-python");
     let dir = TempDir::new("py");
-    let push = DynPusher::create(
+    let push = DynPusher::create_with(
         ch.name(),
         QueueOptions {
             capacity: 64,
@@ -1295,7 +1298,7 @@ fn exhaust(mut rng: Rng, limit: Option<u64>) -> String {
         let name = format!("{base}/{attempt}");
         let kind = rng.below(3);
         let r: Result<Live, CreateError> = match kind {
-            0 => DynPublisher::create(
+            0 => DynPublisher::create_with(
                 &name,
                 PubOptions {
                     capacity: 4 + rng.below(29) as u32,
@@ -1304,7 +1307,7 @@ fn exhaust(mut rng: Rng, limit: Option<u64>) -> String {
                 },
             )
             .map(|p| {
-                let s = DynSubscriber::connect(
+                let s = DynSubscriber::connect_with(
                     &name,
                     ConnectOptions {
                         timeout: short,
@@ -1314,7 +1317,7 @@ fn exhaust(mut rng: Rng, limit: Option<u64>) -> String {
                 .expect("subscriber of a created topic");
                 Live::Topic(p, s)
             }),
-            1 => DynPusher::create(
+            1 => DynPusher::create_with(
                 &name,
                 QueueOptions {
                     capacity: 4 + rng.below(29) as u32,
@@ -1322,10 +1325,11 @@ fn exhaust(mut rng: Rng, limit: Option<u64>) -> String {
                 },
             )
             .map(|p| {
-                let s = DynPuller::connect(&name, short).expect("puller of a created queue");
+                let s = DynPuller::connect_with(&name, PullerOptions::with_timeout(short))
+                    .expect("puller of a created queue");
                 Live::Queue(p, s)
             }),
-            _ => DynReplier::create(
+            _ => DynReplier::create_with(
                 &name,
                 ServiceOptions {
                     capacity: 4 + rng.below(13) as u32,
@@ -1333,7 +1337,8 @@ fn exhaust(mut rng: Rng, limit: Option<u64>) -> String {
                 },
             )
             .map(|r| {
-                let q = DynRequester::connect(&name, short).expect("requester of a service");
+                let q = DynRequester::connect_with(&name, RequesterOptions::with_timeout(short))
+                    .expect("requester of a service");
                 Live::Service(r, q)
             }),
         };
@@ -1366,7 +1371,7 @@ fn exhaust(mut rng: Rng, limit: Option<u64>) -> String {
         capacity: 4,
         max_payload: 64,
     };
-    let again = DynPusher::create(&format!("{base}/again"), small).is_ok();
+    let again = DynPusher::create_with(&format!("{base}/again"), small).is_ok();
     for (name, _) in &live {
         let _ = segment::force_unlink(name);
     }
@@ -1466,16 +1471,24 @@ fn squat() -> String {
     let live_name = format!("{base}/live");
     let mut live = vec![
         Live::Topic(
-            DynPublisher::create(&live_name, PubOptions::default()).unwrap(),
-            DynSubscriber::connect(&live_name, ConnectOptions::default()).unwrap(),
+            DynPublisher::create_with(&live_name, PubOptions::default()).unwrap(),
+            DynSubscriber::connect_with(&live_name, ConnectOptions::default()).unwrap(),
         ),
         Live::Queue(
-            DynPusher::create(&live_name, QueueOptions::default()).unwrap(),
-            DynPuller::connect(&live_name, Duration::from_secs(2)).unwrap(),
+            DynPusher::create_with(&live_name, QueueOptions::default()).unwrap(),
+            DynPuller::connect_with(
+                &live_name,
+                PullerOptions::with_timeout(Duration::from_secs(2)),
+            )
+            .unwrap(),
         ),
         Live::Service(
-            DynReplier::create(&live_name, ServiceOptions::default()).unwrap(),
-            DynRequester::connect(&live_name, Duration::from_secs(2)).unwrap(),
+            DynReplier::create_with(&live_name, ServiceOptions::default()).unwrap(),
+            DynRequester::connect_with(
+                &live_name,
+                RequesterOptions::with_timeout(Duration::from_secs(2)),
+            )
+            .unwrap(),
         ),
     ];
     let live_files: Vec<String> = ["pub", "queue", "svc"]
@@ -1491,7 +1504,7 @@ fn squat() -> String {
     let image = dir.join("chaos-squat-image");
     {
         let n = format!("{base}/image");
-        let _p = DynPublisher::create(&n, PubOptions::default()).unwrap();
+        let _p = DynPublisher::create_with(&n, PubOptions::default()).unwrap();
         std::fs::copy(dir.join(segment::file_name(&n, "pub").unwrap()), &image).unwrap();
         std::fs::set_permissions(&image, std::os::unix::fs::PermissionsExt::from_mode(0o644))
             .unwrap();
@@ -1553,18 +1566,18 @@ fn squat() -> String {
             other => panic!("{content} {role} (umask {umask}): expected NotOwned, got {other:?}"),
         };
         let created = match *role {
-            "pub" => DynPublisher::create(name, PubOptions::default()).map(drop),
-            "queue" => DynPusher::create(name, QueueOptions::default()).map(drop),
-            _ => DynReplier::create(name, ServiceOptions::default()).map(drop),
+            "pub" => DynPublisher::create_with(name, PubOptions::default()).map(drop),
+            "queue" => DynPusher::create_with(name, QueueOptions::default()).map(drop),
+            _ => DynReplier::create_with(name, ServiceOptions::default()).map(drop),
         };
         match created {
             Err(CreateError::Existing(e)) => check(&e),
             other => panic!("{content} {role}: expected Existing(NotOwned), got {other:?}"),
         }
         let opened = match *role {
-            "pub" => DynSubscriber::connect(name, copts).map(drop),
-            "queue" => DynPuller::connect(name, t).map(drop),
-            _ => DynRequester::connect(name, t).map(drop),
+            "pub" => DynSubscriber::connect_with(name, copts).map(drop),
+            "queue" => DynPuller::connect_with(name, PullerOptions::with_timeout(t)).map(drop),
+            _ => DynRequester::connect_with(name, RequesterOptions::with_timeout(t)).map(drop),
         };
         check(&opened.expect_err("opened a squatted name"));
         let meta = std::fs::symlink_metadata(path).expect("the squatted file is left in place");
@@ -1627,8 +1640,8 @@ fn a_queue_whose_positions_were_overwritten_delivers_again() {
             capacity: 16,
             max_payload: 64,
         };
-        let push = DynPusher::create(ch.name(), opts).unwrap();
-        let pull = DynPuller::connect(ch.name(), T).unwrap();
+        let push = DynPusher::create_with(ch.name(), opts).unwrap();
+        let pull = DynPuller::connect_with(ch.name(), PullerOptions::with_timeout(T)).unwrap();
         // Move the positions past 0 first, with 3 jobs left queued.
         for i in 0..40u64 {
             push.try_send(&i.to_le_bytes(), Codec::Raw).unwrap();
@@ -1645,7 +1658,7 @@ fn a_queue_whose_positions_were_overwritten_delivers_again() {
             let deadline = Instant::now() + Duration::from_millis(200);
             match push.send_deadline(&i.to_le_bytes(), Codec::Raw, Some(deadline)) {
                 Ok(()) => {}
-                Err(shm_comm::SendTimeoutError::Corrupt(..)) => errors += 1,
+                Err(shm_comm::DynSendTimeoutError::Corrupt(..)) => errors += 1,
                 Err(e) => panic!("{what}: send {i}: {e:?}"),
             }
             match pull.recv_timeout(Duration::from_millis(50)) {

@@ -29,7 +29,7 @@ fn peer(args: &[&str]) -> Peer {
 }
 
 fn connect(name: &str, last_value: bool) -> DynSubscriber {
-    DynSubscriber::connect(
+    DynSubscriber::connect_with(
         name,
         ConnectOptions {
             timeout: T,
@@ -106,7 +106,7 @@ fn raw_bytes_of_every_size_from_another_process_arrive_exactly() {
 #[test]
 fn raw_bytes_of_every_size_to_another_process_arrive_exactly() {
     let ch = TestChannel::new("dynraw-out");
-    let mut p = DynPublisher::create(ch.name(), slot_4096()).unwrap();
+    let mut p = DynPublisher::create_with(ch.name(), slot_4096()).unwrap();
     let mut sub = peer(&["dyn-sub", ch.name(), &SIZES.len().to_string(), "0"]);
     sub.expect("ready", T);
     for (seed, &len) in SIZES.iter().enumerate() {
@@ -224,7 +224,7 @@ fn child_main(spec: &str) {
         panic!("bad child spec {spec:?}")
     };
     let mut s = connect(to_child, false);
-    let mut p = DynPublisher::create(to_parent, slot_4096()).unwrap();
+    let mut p = DynPublisher::create_with(to_parent, slot_4096()).unwrap();
     // On a line of its own, whatever the test harness printed before.
     println!("\nready");
     for i in 0..EVENTS {
@@ -257,7 +257,7 @@ fn msgpack_struct_crosses_processes_both_ways() {
     }
     let to_child = TestChannel::new("msgpack-down");
     let to_parent = TestChannel::new("msgpack-up");
-    let mut p = DynPublisher::create(to_child.name(), slot_4096()).unwrap();
+    let mut p = DynPublisher::create_with(to_child.name(), slot_4096()).unwrap();
     let me = std::env::current_exe().unwrap();
     let spec = format!("msgpack {} {}", to_child.name(), to_parent.name());
     let mut child = Peer::spawn_with_env(
@@ -379,7 +379,7 @@ fn pickle_and_unknown_codec_tags_pass_through_both_ways() {
 
     // Test -> peer.
     let ch = TestChannel::new("tags-out");
-    let mut p = DynPublisher::create(ch.name(), slot_4096()).unwrap();
+    let mut p = DynPublisher::create_with(ch.name(), slot_4096()).unwrap();
     let mut sub = peer(&["dyn-sub", ch.name(), "3", "0"]);
     sub.expect("ready", T);
     p.send_frame(&pattern(300, 1), Codec::Pickle).unwrap();
@@ -419,7 +419,7 @@ fn ask(c: &mut Peer, cmd: &str) -> String {
 #[test]
 fn late_joiner_gets_only_messages_published_after_it_connected() {
     let ch = TestChannel::new("latejoin");
-    let mut p = DynPublisher::create(ch.name(), slot_4096()).unwrap();
+    let mut p = DynPublisher::create_with(ch.name(), slot_4096()).unwrap();
     for seed in 0..3 {
         p.send_bytes(&pattern(20, seed)).unwrap();
     }
@@ -442,7 +442,7 @@ fn late_joiner_gets_only_messages_published_after_it_connected() {
 #[test]
 fn last_value_subscriber_gets_the_newest_message_first() {
     let ch = TestChannel::new("lastvalue");
-    let mut p = DynPublisher::create(ch.name(), slot_4096()).unwrap();
+    let mut p = DynPublisher::create_with(ch.name(), slot_4096()).unwrap();
 
     // Nothing published yet: nothing to get.
     let mut early = poller(ch.name(), true);

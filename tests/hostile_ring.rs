@@ -32,8 +32,8 @@ fn ring_entry_naming_an_out_of_range_chunk_is_corrupt() {
     // index, and the largest.
     for bad in [chunks, 1u64 << 32, u64::MAX] {
         let ch = TestChannel::new("badchunk");
-        let mut p = DynPublisher::create(ch.name(), GEO).unwrap();
-        let mut s = DynSubscriber::connect(ch.name(), short()).unwrap();
+        let mut p = DynPublisher::create_with(ch.name(), GEO).unwrap();
+        let mut s = DynSubscriber::connect_with(ch.name(), short()).unwrap();
         p.send_bytes(&pattern(10, 0)).unwrap();
         let e = entry_off(region_of(ch.name()), 0);
         poke(ch.name(), e + 8, &bad.to_ne_bytes());
@@ -89,8 +89,8 @@ fn ring_entry_naming_an_out_of_range_chunk_is_corrupt_for_typed_subscribers() {
 fn chunk_longer_than_the_slot_is_corrupt() {
     for bad in [GEO.max_payload + 1, u32::MAX] {
         let ch = TestChannel::new("badlen");
-        let mut p = DynPublisher::create(ch.name(), GEO).unwrap();
-        let mut s = DynSubscriber::connect(ch.name(), short()).unwrap();
+        let mut p = DynPublisher::create_with(ch.name(), GEO).unwrap();
+        let mut s = DynSubscriber::connect_with(ch.name(), short()).unwrap();
         p.send_bytes(&pattern(64, 0)).unwrap();
         let region = region_of(ch.name());
         let c = peek_u64(ch.name(), entry_off(region, 0) + 8);
@@ -212,7 +212,7 @@ fn poll(c: &mut Peer) -> String {
 #[test]
 fn ring_entry_stamped_ahead_of_the_write_sequence_does_not_hang_try_recv() {
     let ch = TestChannel::new("futurestamp");
-    let mut p = DynPublisher::create(ch.name(), GEO).unwrap();
+    let mut p = DynPublisher::create_with(ch.name(), GEO).unwrap();
     let mut c = poller(ch.name(), false);
     p.send_bytes(&pattern(5, 0)).unwrap();
     let line = poll(&mut c);
@@ -245,7 +245,7 @@ fn ring_entry_stamped_ahead_of_the_write_sequence_does_not_hang_try_recv() {
 #[test]
 fn ring_entry_announcing_an_unpublished_message_does_not_hang_try_recv() {
     let ch = TestChannel::new("forgedentry");
-    let mut p = DynPublisher::create(ch.name(), GEO).unwrap();
+    let mut p = DynPublisher::create_with(ch.name(), GEO).unwrap();
     let mut c = poller(ch.name(), false);
     p.send_bytes(&pattern(5, 0)).unwrap();
     let line = poll(&mut c);
@@ -282,7 +282,7 @@ fn ring_entry_announcing_an_unpublished_message_does_not_hang_try_recv() {
 fn write_sequence_near_u64_max_does_not_panic_a_subscriber() {
     for last_value in [false, true] {
         let ch = TestChannel::new("hugeseq");
-        let mut p = DynPublisher::create(ch.name(), GEO).unwrap();
+        let mut p = DynPublisher::create_with(ch.name(), GEO).unwrap();
         p.send_bytes(b"real").unwrap();
         let region = region_of(ch.name());
         poke(ch.name(), region + ring::WRITE_SEQ, &u64::MAX.to_ne_bytes());
@@ -300,9 +300,9 @@ fn write_sequence_near_u64_max_does_not_panic_a_subscriber() {
 
 #[test]
 fn a_service_whose_request_slots_cannot_hold_the_request_header_is_corrupt() {
-    use shm_comm::reqrep::{DynReplier, DynRequester, ServiceOptions};
+    use shm_comm::reqrep::{DynReplier, DynRequester, RequesterOptions, ServiceOptions};
     let ch = TestChannel::new("tinyreqslots");
-    let _rep = DynReplier::create(ch.name(), ServiceOptions::default()).unwrap();
+    let _rep = DynReplier::create_with(ch.name(), ServiceOptions::default()).unwrap();
     let path = PathBuf::from(SHM_DIR).join(segment::file_name(ch.name(), "svc").unwrap());
     let f = OpenOptions::new()
         .read(true)
@@ -314,7 +314,7 @@ fn a_service_whose_request_slots_cannot_hold_the_request_header_is_corrupt() {
     // The queue's `max_payload` (offset 4), after the participant table.
     let at = u64::from_ne_bytes(off) + segment::TABLE_LEN as u64 + 4;
     f.write_all_at(&8u32.to_ne_bytes(), at).unwrap();
-    match DynRequester::connect(ch.name(), SHORT) {
+    match DynRequester::connect_with(ch.name(), RequesterOptions::with_timeout(SHORT)) {
         Err(OpenError::Corrupt { reason, .. }) => {
             assert!(reason.contains("request header"), "{reason}")
         }
@@ -326,10 +326,12 @@ fn a_service_whose_request_slots_cannot_hold_the_request_header_is_corrupt() {
 fn a_corrupt_request_queue_is_named_in_the_request_error() {
     // Before, a request that found the request queue damaged failed with
     // "reply is corrupt", pointing at the wrong place.
-    use shm_comm::reqrep::{DynReplier, DynRequester, RequestError, ServiceOptions};
+    use shm_comm::reqrep::{
+        DynReplier, DynRequester, RequestError, RequesterOptions, ServiceOptions,
+    };
     let ch = TestChannel::new("badreqqueue");
-    let _rep = DynReplier::create(ch.name(), ServiceOptions::default()).unwrap();
-    let req = DynRequester::connect(ch.name(), SHORT).unwrap();
+    let _rep = DynReplier::create_with(ch.name(), ServiceOptions::default()).unwrap();
+    let req = DynRequester::connect_with(ch.name(), RequesterOptions::with_timeout(SHORT)).unwrap();
     let path = PathBuf::from(SHM_DIR).join(segment::file_name(ch.name(), "svc").unwrap());
     let f = OpenOptions::new()
         .read(true)
@@ -360,8 +362,8 @@ fn a_subscriber_sent_ahead_of_the_writer_by_a_forged_write_sequence_resumes() {
     // subscriber waited for messages the publisher would not reach for
     // 2^40 sends: silently dead while its publisher was alive.
     let ch = TestChannel::new("aheadofwriter");
-    let mut p = DynPublisher::create(ch.name(), GEO).unwrap();
-    let mut s = DynSubscriber::connect(ch.name(), short()).unwrap();
+    let mut p = DynPublisher::create_with(ch.name(), GEO).unwrap();
+    let mut s = DynSubscriber::connect_with(ch.name(), short()).unwrap();
     for i in 0..10 {
         p.send_bytes(&pattern(5, i)).unwrap();
         assert_eq!(s.try_recv().unwrap().data, pattern(5, i));

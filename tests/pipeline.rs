@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-use shm_comm::pipeline::{DynPuller, DynPusher, Puller, Pusher, QueueOptions};
+use shm_comm::pipeline::{DynPuller, DynPusher, Puller, PullerOptions, Pusher, QueueOptions};
 use shm_comm::{CreateError, OpenError, SendTimeoutError, ShmMessage, TryRecvError, TrySendError};
 use suite::{field, monotonic_ns, Peer, TestChannel};
 
@@ -248,7 +248,7 @@ fn a_full_queue_gives_the_job_back_and_send_timeout_waits_its_timeout() {
     assert_eq!(pusher.len(), 4);
     let job = Job::new(99);
     match pusher.try_send(job) {
-        Err(TrySendError::Full(back)) => assert_eq!(back, job),
+        Err(e @ TrySendError::Full(_)) => assert_eq!(e.into_inner(), job),
         other => panic!("expected Full, got {other:?}"),
     }
     let timeout = Duration::from_millis(200);
@@ -257,7 +257,7 @@ fn a_full_queue_gives_the_job_back_and_send_timeout_waits_its_timeout() {
     let took = t0.elapsed();
     eprintln!("send_timeout({timeout:?}) on a full queue returned after {took:.2?}");
     match r {
-        Err(SendTimeoutError::Timeout(back)) => assert_eq!(back, job),
+        Err(e @ SendTimeoutError::Timeout(_)) => assert_eq!(e.into_inner(), job),
         other => panic!("expected Timeout, got {other:?}"),
     }
     assert!(
@@ -265,7 +265,7 @@ fn a_full_queue_gives_the_job_back_and_send_timeout_waits_its_timeout() {
         "{took:?}"
     );
     // Nothing that was refused went in: exactly the first four jobs are queued.
-    let puller = Puller::<Job>::connect_timeout(ch.name(), T).unwrap();
+    let puller = Puller::<Job>::connect_with(ch.name(), PullerOptions::with_timeout(T)).unwrap();
     for id in 0..4 {
         assert_eq!(puller.try_recv().unwrap(), Job::new(id));
     }
@@ -306,7 +306,7 @@ fn idle_pullers_blocked_in_recv_use_under_one_percent_of_a_core() {
 fn jobs_of_a_pusher_that_exited_are_delivered_and_the_last_one_out_removes_the_queue() {
     let ch = TestChannel::new("pp-life");
     let mut pusher = pusher(ch.name(), 0, 100, 128);
-    let puller = Puller::<Job>::connect_timeout(ch.name(), T).unwrap();
+    let puller = Puller::<Job>::connect_with(ch.name(), PullerOptions::with_timeout(T)).unwrap();
     assert_eq!(puller.pushers(), 1);
     pusher.say("go");
     assert_eq!(pusher.expect("pushed", T), "100");
@@ -342,7 +342,7 @@ fn a_second_pusher_joins_the_queue_and_a_puller_receives_from_both() {
         },
     )
     .unwrap();
-    let puller = Puller::<Job>::connect_timeout(ch.name(), T).unwrap();
+    let puller = Puller::<Job>::connect_with(ch.name(), PullerOptions::with_timeout(T)).unwrap();
     assert_eq!(puller.pushers(), 2);
     assert_eq!(second.pullers(), 1);
     first.say("go");
@@ -374,20 +374,20 @@ fn a_second_pusher_joins_the_queue_and_a_puller_receives_from_both() {
 fn a_dynamic_handle_on_a_typed_queue_is_incompatible() {
     let ch = TestChannel::new("pp-dyn");
     let _typed = pusher(ch.name(), 0, 0, 128);
-    match DynPuller::connect(ch.name(), T) {
+    match DynPuller::connect_with(ch.name(), PullerOptions::with_timeout(T)) {
         Err(OpenError::Incompatible { reason, .. }) => {
             eprintln!("dynamic puller on a typed queue: {reason}");
         }
         other => panic!("expected Incompatible, got {other:?}"),
     }
-    match DynPusher::create(ch.name(), QueueOptions::default()) {
+    match DynPusher::create_with(ch.name(), QueueOptions::default()) {
         Err(CreateError::Existing(e)) if matches!(*e, OpenError::Incompatible { .. }) => {}
         other => panic!("expected Existing(Incompatible), got {other:?}"),
     }
     // And the other way round: a typed puller on a dynamic queue.
     let ch2 = TestChannel::new("pp-dyn");
-    let _dynamic = DynPusher::create(ch2.name(), QueueOptions::default()).unwrap();
-    let r = Puller::<Job>::connect_timeout(ch2.name(), T);
+    let _dynamic = DynPusher::create_with(ch2.name(), QueueOptions::default()).unwrap();
+    let r = Puller::<Job>::connect_with(ch2.name(), PullerOptions::with_timeout(T));
     assert!(matches!(r, Err(OpenError::Incompatible { .. })), "{r:?}");
 }
 
@@ -395,7 +395,7 @@ fn a_dynamic_handle_on_a_typed_queue_is_incompatible() {
 fn a_typed_puller_of_another_type_gets_a_layout_mismatch_naming_the_field() {
     let ch = TestChannel::new("pp-layout");
     let _typed = pusher(ch.name(), 0, 0, 128);
-    match Puller::<other::Job>::connect_timeout(ch.name(), T) {
+    match Puller::<other::Job>::connect_with(ch.name(), PullerOptions::with_timeout(T)) {
         Err(OpenError::LayoutMismatch {
             ours,
             theirs,
@@ -408,12 +408,28 @@ fn a_typed_puller_of_another_type_gets_a_layout_mismatch_naming_the_field() {
         }
         other => panic!("expected LayoutMismatch, got {other:?}"),
     }
+    // A pusher of that type joining the queue is told the same.
+    match Pusher::<other::Job>::create(ch.name()) {
+        Err(CreateError::Existing(e)) => {
+            let text = e.to_string();
+            eprintln!("{text}");
+            assert!(
+                matches!(&*e, OpenError::LayoutMismatch { difference, .. } if difference.contains("`check`")),
+                "{e:?}"
+            );
+            // Two types named `Job`: the message tells them apart by hash.
+            for hash in [Job::layout_hash(), other::Job::layout_hash()] {
+                assert!(text.contains(&format!("{hash:#018x}")), "{text}");
+            }
+        }
+        other => panic!("expected Existing(LayoutMismatch), got {other:?}"),
+    }
 }
 
 /// Receives jobs `0..n` (in any order) on a fresh puller of `name`, exactly
 /// once each, and checks that nothing else is queued.
 fn pull_all(name: &str, n: u64) -> Puller<Job> {
-    let puller = Puller::<Job>::connect_timeout(name, T).unwrap();
+    let puller = Puller::<Job>::connect_with(name, PullerOptions::with_timeout(T)).unwrap();
     let mut seen = vec![0u32; n as usize];
     for _ in 0..n {
         let job = puller
@@ -530,7 +546,7 @@ fn cells_claimed_by_live_processes_that_are_not_participants_are_repaired() {
             .send_timeout(Job::new(id), Duration::from_secs(2))
             .unwrap_or_else(|e| panic!("job {id}: {e:?}: a dead claim wedges the queue"));
     }
-    let puller = Puller::<Job>::connect_timeout(ch.name(), T).unwrap();
+    let puller = Puller::<Job>::connect_with(ch.name(), PullerOptions::with_timeout(T)).unwrap();
     for id in [2, 3, 4, 5] {
         assert_eq!(puller.recv_timeout(T).unwrap(), Job::new(id));
     }

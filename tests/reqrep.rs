@@ -6,8 +6,10 @@
 use std::time::{Duration, Instant};
 
 use shm_comm::codec::to_msgpack;
-use shm_comm::reqrep::{DynRequester, RequestError, Requester};
-use shm_comm::{Codec, OpenError, ShmMessage};
+use shm_comm::reqrep::{
+    DynReplier, DynRequester, Replier, RequestError, Requester, RequesterOptions,
+};
+use shm_comm::{Codec, CreateError, OpenError, ShmMessage};
 use suite::{field, pattern, Peer, TestChannel};
 
 const PEER: &str = env!("CARGO_BIN_EXE_shm-comm-pattern-peer");
@@ -34,6 +36,20 @@ struct Answer {
     seq: u64,
     double: u64,
     server: u64,
+}
+
+/// Another reply type named `Answer`, differing in one field.
+mod other {
+    use shm_comm::ShmMessage;
+
+    #[derive(ShmMessage, Clone, Copy, Debug, PartialEq)]
+    #[repr(C)]
+    pub struct Answer {
+        pub client: u64,
+        pub seq: u64,
+        pub double: f64,
+        pub server: u64,
+    }
 }
 
 fn expected(client: u64, seq: u64, server: u64) -> Answer {
@@ -67,7 +83,7 @@ fn stop(mut p: Peer) -> String {
 }
 
 fn connect(name: &str) -> Requester<Ask, Answer> {
-    Requester::connect_timeout(name, T).unwrap()
+    Requester::connect_with(name, RequesterOptions::with_timeout(T)).unwrap()
 }
 
 #[test]
@@ -183,13 +199,14 @@ fn connecting_to_a_missing_service_fails_with_not_found_after_the_connect_timeou
     let ch = TestChannel::new("rr-absent");
     let timeout = Duration::from_millis(300);
     let t0 = Instant::now();
-    let r = Requester::<Ask, Answer>::connect_timeout(ch.name(), timeout);
+    let r =
+        Requester::<Ask, Answer>::connect_with(ch.name(), RequesterOptions::with_timeout(timeout));
     let waited = t0.elapsed();
     eprintln!("connect to a missing service failed after {waited:.2?}");
     assert!(matches!(r, Err(OpenError::NotFound { .. })), "{r:?}");
     assert!(waited >= timeout, "gave up early: {waited:?}");
     assert!(waited < timeout + Duration::from_secs(2), "{waited:?}");
-    let r = DynRequester::connect(ch.name(), timeout);
+    let r = DynRequester::connect_with(ch.name(), RequesterOptions::with_timeout(timeout));
     assert!(matches!(r, Err(OpenError::NotFound { .. })), "{r:?}");
 }
 
@@ -284,7 +301,7 @@ fn dynamic_requests_carry_bytes_and_msgpack_between_processes() {
     let max = 1024usize;
     let mut rep = peer(&["dyn-replier", ch.name(), &max.to_string()]);
     rep.expect("ready", T);
-    let req = DynRequester::connect(ch.name(), T).unwrap();
+    let req = DynRequester::connect_with(ch.name(), RequesterOptions::with_timeout(T)).unwrap();
     assert_eq!(req.raw().max_request(), max);
     // Raw bytes come back reversed, of every size up to the limit.
     for (i, len) in [0, 1, 7, 8, 100, 1000, max].into_iter().enumerate() {
@@ -313,7 +330,8 @@ fn dynamic_requests_carry_bytes_and_msgpack_between_processes() {
     let reply = req.request(b"abc", Codec::Raw, T).unwrap();
     assert_eq!(reply.data, b"cba");
     // A typed requester cannot call a dynamic service.
-    let typed = Requester::<Ask, Answer>::connect_timeout(ch.name(), T);
+    let typed =
+        Requester::<Ask, Answer>::connect_with(ch.name(), RequesterOptions::with_timeout(T));
     assert!(
         matches!(typed, Err(OpenError::Incompatible { .. })),
         "{typed:?}"
@@ -324,4 +342,52 @@ fn dynamic_requests_carry_bytes_and_msgpack_between_processes() {
         10
     );
     assert!(rep.wait_success(T));
+}
+
+#[test]
+fn a_replier_of_other_types_is_told_the_first_differing_field_and_both_hashes() {
+    let ch = TestChannel::new("rr-layout");
+    let _rep = Replier::<Ask, Answer>::create(ch.name()).unwrap();
+    // A second replier of other types joins the service: refused, naming
+    // the field, as a requester of those types is.
+    let joined = match Replier::<Ask, other::Answer>::create(ch.name()) {
+        Err(CreateError::Existing(e)) => *e,
+        other => panic!("expected Existing(LayoutMismatch), got {other:?}"),
+    };
+    let connected =
+        Requester::<Ask, other::Answer>::connect_with(ch.name(), RequesterOptions::with_timeout(T))
+            .unwrap_err();
+    for e in [joined, connected] {
+        let text = e.to_string();
+        eprintln!("{text}");
+        let OpenError::LayoutMismatch {
+            ours,
+            theirs,
+            ours_hash,
+            theirs_hash,
+            difference,
+            ..
+        } = e
+        else {
+            panic!("expected LayoutMismatch, got {e:?}");
+        };
+        assert!(difference.contains("`reply.double`"), "{difference}");
+        assert!(difference.contains("f64") && difference.contains("u64"));
+        // Both services are `Service<Ask, Answer>`: the hashes tell them apart.
+        assert_eq!(ours, theirs);
+        assert_ne!(ours_hash, theirs_hash);
+        for hash in [ours_hash, theirs_hash] {
+            assert!(text.contains(&format!("{hash:#018x}")), "{text}");
+        }
+    }
+    // A dynamic replier is told the service is typed.
+    match DynReplier::create(ch.name()) {
+        Err(CreateError::Existing(e)) => match *e {
+            OpenError::Incompatible { ref reason, .. } => {
+                assert!(reason.contains("typed service"), "{reason}")
+            }
+            ref other => panic!("expected Incompatible, got {other:?}"),
+        },
+        other => panic!("expected Existing(Incompatible), got {other:?}"),
+    }
 }

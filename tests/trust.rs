@@ -24,9 +24,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use shm_comm::pipeline::{DynPuller, DynPusher, QueueOptions};
+use shm_comm::pipeline::{DynPuller, DynPusher, PullerOptions, QueueOptions};
 use shm_comm::pubsub::{ConnectOptions, DynPublisher, DynSubscriber, PubOptions};
-use shm_comm::reqrep::{DynReplier, DynRequester, ServiceOptions};
+use shm_comm::reqrep::{DynReplier, DynRequester, RequesterOptions, ServiceOptions};
 use shm_comm::segment;
 use shm_comm::{CreateError, OpenError};
 use suite::TestChannel;
@@ -60,7 +60,7 @@ const GEO: PubOptions = PubOptions {
 
 /// The bytes of a real dynamic topic `name`, removed again.
 fn real_image(name: &str) -> Vec<u8> {
-    let _p = DynPublisher::create(name, GEO).unwrap();
+    let _p = DynPublisher::create_with(name, GEO).unwrap();
     fs::read(path_of(name, "pub")).unwrap()
 }
 
@@ -110,9 +110,13 @@ fn a_topic_others_may_read_or_write_is_refused_and_left_in_place() {
         let img = real_image(ch.name());
         let path = path_of(ch.name(), "pub");
         write_file(&path, &img, mode);
-        let err = DynSubscriber::connect(ch.name(), short()).unwrap_err();
+        let err = DynSubscriber::connect_with(ch.name(), short()).unwrap_err();
         expect_not_owned(&err, unsafe_euid(), mode);
-        expect_create_not_owned(DynPublisher::create(ch.name(), GEO), unsafe_euid(), mode);
+        expect_create_not_owned(
+            DynPublisher::create_with(ch.name(), GEO),
+            unsafe_euid(),
+            mode,
+        );
         assert_eq!(fs::read(&path).unwrap(), img, "left in place, unchanged");
     }
 }
@@ -135,9 +139,9 @@ fn another_users_topic_is_refused_naming_its_owner_and_left_in_place() {
     chown(&path, NOBODY);
     // A subscriber reads nothing from it (a pickle frame in it would be the
     // attacker's), and a publisher neither uses nor deletes the squatted name.
-    let err = DynSubscriber::connect(ch.name(), short()).unwrap_err();
+    let err = DynSubscriber::connect_with(ch.name(), short()).unwrap_err();
     expect_not_owned(&err, NOBODY, 0o600);
-    expect_create_not_owned(DynPublisher::create(ch.name(), GEO), NOBODY, 0o600);
+    expect_create_not_owned(DynPublisher::create_with(ch.name(), GEO), NOBODY, 0o600);
     assert!(path.exists());
 }
 
@@ -152,36 +156,37 @@ fn another_users_queue_and_service_are_refused_and_left_in_place() {
     let ch = TestChannel::new("trust-queue");
     let q = path_of(ch.name(), "queue");
     {
-        let _p = DynPusher::create(ch.name(), QueueOptions::default()).unwrap();
+        let _p = DynPusher::create_with(ch.name(), QueueOptions::default()).unwrap();
         let img = fs::read(&q).unwrap();
         drop(_p);
         write_file(&q, &img, 0o666);
         chown(&q, NOBODY);
     }
     expect_create_not_owned(
-        DynPusher::create(ch.name(), QueueOptions::default()),
+        DynPusher::create_with(ch.name(), QueueOptions::default()),
         NOBODY,
         0o666,
     );
-    let err = DynPuller::connect(ch.name(), SHORT).unwrap_err();
+    let err = DynPuller::connect_with(ch.name(), PullerOptions::with_timeout(SHORT)).unwrap_err();
     expect_not_owned(&err, NOBODY, 0o666);
     assert!(q.exists());
 
     let ch = TestChannel::new("trust-svc");
     let s = path_of(ch.name(), "svc");
     {
-        let _r = DynReplier::create(ch.name(), ServiceOptions::default()).unwrap();
+        let _r = DynReplier::create_with(ch.name(), ServiceOptions::default()).unwrap();
         let img = fs::read(&s).unwrap();
         drop(_r);
         write_file(&s, &img, 0o666);
         chown(&s, NOBODY);
     }
     expect_create_not_owned(
-        DynReplier::create(ch.name(), ServiceOptions::default()),
+        DynReplier::create_with(ch.name(), ServiceOptions::default()),
         NOBODY,
         0o666,
     );
-    let err = DynRequester::connect(ch.name(), SHORT).unwrap_err();
+    let err =
+        DynRequester::connect_with(ch.name(), RequesterOptions::with_timeout(SHORT)).unwrap_err();
     expect_not_owned(&err, NOBODY, 0o666);
     assert!(s.exists());
 }
@@ -193,10 +198,10 @@ fn a_link_at_a_channel_path_is_refused_and_not_followed() {
     fs::write(&target, b"not yours").unwrap();
     let path = path_of(ch.name(), "pub");
     std::os::unix::fs::symlink(&target, &path).unwrap();
-    let err = DynSubscriber::connect(ch.name(), short()).unwrap_err();
+    let err = DynSubscriber::connect_with(ch.name(), short()).unwrap_err();
     assert!(matches!(err, OpenError::NotOwned { .. }), "{err:?}");
     assert!(matches!(
-        DynPublisher::create(ch.name(), GEO),
+        DynPublisher::create_with(ch.name(), GEO),
         Err(CreateError::Existing(_))
     ));
     assert_eq!(fs::read(&target).unwrap(), b"not yours");
@@ -213,9 +218,9 @@ fn a_foreign_file_at_a_channel_path_is_an_error_and_left_in_place() {
         let bytes: Vec<u8> = (0..len).map(|i| (i % 251) as u8 + 1).collect();
         write_file(&path, &bytes, 0o600);
         let r = match role {
-            "pub" => DynPublisher::create(ch.name(), GEO).map(|_| ()),
-            "queue" => DynPusher::create(ch.name(), QueueOptions::default()).map(|_| ()),
-            _ => DynReplier::create(ch.name(), ServiceOptions::default()).map(|_| ()),
+            "pub" => DynPublisher::create_with(ch.name(), GEO).map(|_| ()),
+            "queue" => DynPusher::create_with(ch.name(), QueueOptions::default()).map(|_| ()),
+            _ => DynReplier::create_with(ch.name(), ServiceOptions::default()).map(|_| ()),
         };
         match r {
             Err(CreateError::Existing(e)) => {
@@ -233,8 +238,8 @@ fn a_blank_file_left_by_a_creator_that_died_is_replaced() {
     for len in [0usize, 10, 4096] {
         let ch = TestChannel::new("trust-blank");
         write_file(&path_of(ch.name(), "pub"), &vec![0u8; len], 0o600);
-        let mut p = DynPublisher::create(ch.name(), GEO).unwrap();
-        let mut s = DynSubscriber::connect(ch.name(), short()).unwrap();
+        let mut p = DynPublisher::create_with(ch.name(), GEO).unwrap();
+        let mut s = DynSubscriber::connect_with(ch.name(), short()).unwrap();
         p.send_bytes(b"ok").unwrap();
         assert_eq!(s.recv_timeout(T).unwrap().data, b"ok", "{len}-byte file");
     }
@@ -259,16 +264,16 @@ fn every_valid_name_works_however_long_its_file_name() {
         assert!(file.len() <= 255, "{} bytes: {file}", file.len());
     }
     let guard = NameGuard(name.clone());
-    let mut p = DynPublisher::create(&name, GEO).unwrap();
-    let mut s = DynSubscriber::connect(&name, short()).unwrap();
+    let mut p = DynPublisher::create_with(&name, GEO).unwrap();
+    let mut s = DynSubscriber::connect_with(&name, short()).unwrap();
     p.send_bytes(b"long").unwrap();
     assert_eq!(s.recv_timeout(T).unwrap().data, b"long");
-    let push = DynPusher::create(&name, QueueOptions::default()).unwrap();
-    let pull = DynPuller::connect(&name, SHORT).unwrap();
+    let push = DynPusher::create_with(&name, QueueOptions::default()).unwrap();
+    let pull = DynPuller::connect_with(&name, PullerOptions::with_timeout(SHORT)).unwrap();
     push.try_send(b"job", shm_comm::Codec::Raw).unwrap();
     assert_eq!(pull.recv_timeout(T).unwrap().data, b"job");
-    let _rep = DynReplier::create(&name, ServiceOptions::default()).unwrap();
-    let _req = DynRequester::connect(&name, SHORT).unwrap();
+    let _rep = DynReplier::create_with(&name, ServiceOptions::default()).unwrap();
+    let _req = DynRequester::connect_with(&name, RequesterOptions::with_timeout(SHORT)).unwrap();
     // Listed under its whole name, and removable by it.
     let listed = segment::list();
     for role in ["pub", "queue", "svc"] {
@@ -350,7 +355,7 @@ fn child_case() {
                 max_payload: 1 << 20,
                 borrow_budget: 2,
             };
-            match DynPublisher::create(&name, big) {
+            match DynPublisher::create_with(&name, big) {
                 Err(e @ CreateError::NoSpace { .. }) => {
                     assert!(e.to_string().contains("bytes"), "{e}");
                     // It says what to do, in a container too.
@@ -364,7 +369,7 @@ fn child_case() {
                 max_payload: 1 << 20,
             };
             assert!(matches!(
-                DynPusher::create(&name, q),
+                DynPusher::create_with(&name, q),
                 Err(CreateError::NoSpace { .. })
             ));
             let s = ServiceOptions {
@@ -372,11 +377,11 @@ fn child_case() {
                 max_payload: 1 << 20,
             };
             assert!(matches!(
-                DynReplier::create(&name, s),
+                DynReplier::create_with(&name, s),
                 Err(CreateError::NoSpace { .. })
             ));
             // What fits still works.
-            let mut p = DynPublisher::create(&name, GEO).unwrap();
+            let mut p = DynPublisher::create_with(&name, GEO).unwrap();
             p.send_bytes(b"small").unwrap();
         }
         "full" => {
@@ -387,7 +392,7 @@ fn child_case() {
                 max_payload: 1 << 20,
                 borrow_budget: 2,
             };
-            match DynPublisher::create(&name, big) {
+            match DynPublisher::create_with(&name, big) {
                 Err(CreateError::NoSpace { source, .. }) => {
                     assert_eq!(source.raw_os_error(), Some(libc::ENOSPC));
                 }
@@ -401,8 +406,8 @@ fn child_case() {
             }
             // Nothing is left behind, and a topic that fits works.
             assert!(segment::list().is_empty(), "{:?}", segment::list());
-            let mut p = DynPublisher::create(&name, GEO).unwrap();
-            let mut s = DynSubscriber::connect(&name, short()).unwrap();
+            let mut p = DynPublisher::create_with(&name, GEO).unwrap();
+            let mut s = DynSubscriber::connect_with(&name, short()).unwrap();
             p.send_bytes(b"fits").unwrap();
             assert_eq!(s.recv_timeout(T).unwrap().data, b"fits");
         }

@@ -5,9 +5,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
-use shm_comm::pipeline::{Puller, Pusher, QueueOptions};
+use shm_comm::pipeline::{Puller, PullerOptions, Pusher, QueueOptions};
 use shm_comm::pubsub::{ConnectOptions, PubOptions, Publisher, Subscriber};
-use shm_comm::reqrep::{Replier, Requester};
+use shm_comm::reqrep::{Replier, Requester, RequesterOptions};
 use shm_comm::{BorrowError, RecvTimeoutError, ShmMessage, TryRecvError};
 
 use crate::peer::{parent_gone, say, Context, Peer, Spin, Waiter, CONTROL_TIMEOUT};
@@ -1264,8 +1264,11 @@ fn req_rep(plan: &Plan) -> Result<Measured, String> {
     let name = format!("{}/svc", plan.channel());
     let mut peer = plan.spawn_peer()?;
     peer.expect("ready")?;
-    let requester = Requester::<Msg64, Msg64>::connect_timeout(&name, CONTROL_TIMEOUT)
-        .ctx(&format!("connecting to {name}"))?;
+    let requester = Requester::<Msg64, Msg64>::connect_with(
+        &name,
+        RequesterOptions::with_timeout(CONTROL_TIMEOUT),
+    )
+    .ctx(&format!("connecting to {name}"))?;
     let lat = time_round_trips(&plan.budget, 1, |seq| {
         let reply = requester
             .request(&Msg64::with_seq(seq), CALL_TIMEOUT)
@@ -1297,7 +1300,8 @@ fn replier_peer(base: &str) -> Result<(), String> {
             Err(RecvTimeoutError::Timeout) => return Err("the parent went away".into()),
             Err(e) => return Err(format!("recv: {e}")),
         };
-        replier.reply(&call, &req).ctx("reply")?;
+        // A discarded reply shows up as the requester's timeout.
+        let _ = replier.reply(&call, &req).ctx("reply")?;
         if req.seq == STOP {
             return Ok(());
         }
@@ -1427,7 +1431,10 @@ fn push_watchdog(name: &str, state: &Pushing) {
             continue;
         }
         state.stalled.store(true, Ordering::Relaxed);
-        let Ok(drain) = Puller::<Msg64>::connect_timeout(name, Duration::from_secs(1)) else {
+        let Ok(drain) = Puller::<Msg64>::connect_with(
+            name,
+            PullerOptions::with_timeout(Duration::from_secs(1)),
+        ) else {
             return;
         };
         while !state.done.load(Ordering::Relaxed) {
@@ -1598,7 +1605,7 @@ fn push_rounds(
 /// `MARK` when it takes it and its ids at the `STOP`, then exits.
 fn puller_peer(base: &str) -> Result<(), String> {
     let name = format!("{base}/jobs");
-    let puller = Puller::<Msg64>::connect_timeout(&name, CONTROL_TIMEOUT)
+    let puller = Puller::<Msg64>::connect_with(&name, PullerOptions::with_timeout(CONTROL_TIMEOUT))
         .ctx(&format!("connecting to {name}"))?;
     say("ready");
     let mut got = IdSet::default();

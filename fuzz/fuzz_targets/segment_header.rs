@@ -13,9 +13,9 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::time::Duration;
 
 use libfuzzer_sys::fuzz_target;
-use shm_comm::pipeline::DynPuller;
+use shm_comm::pipeline::{DynPuller, PullerOptions};
 use shm_comm::pubsub::{ConnectOptions, Expect, RawSubscriber};
-use shm_comm::reqrep::DynRequester;
+use shm_comm::reqrep::{DynRequester, RequesterOptions};
 use shm_comm::segment::{self, ChannelKind, OpenSpec, Segment};
 use shm_comm::LayoutDescriptor;
 use shm_comm_fuzz::OPS;
@@ -87,7 +87,7 @@ fuzz_target!(|data: &[u8]| {
             }
         }
         ChannelKind::Queue => {
-            let Ok(pull) = DynPuller::connect(&name, Duration::ZERO) else {
+            let Ok(pull) = DynPuller::connect_with(&name, PullerOptions::with_timeout(Duration::ZERO)) else {
                 return;
             };
             for _ in 0..OPS {
@@ -97,7 +97,7 @@ fuzz_target!(|data: &[u8]| {
             }
         }
         _ => {
-            let _ = DynRequester::connect(&name, Duration::ZERO);
+            let _ = DynRequester::connect_with(&name, RequesterOptions::with_timeout(Duration::ZERO));
         }
     }
 });

@@ -7,8 +7,8 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict};
 
 use shm_comm::codec::Codec;
-use shm_comm::pipeline::{DynPuller, DynPusher, QueueOptions};
-use shm_comm::{RecvTimeoutError, SendTimeoutError, TryRecvError, TrySendError};
+use shm_comm::pipeline::{DynPuller, DynPusher, PullerOptions, QueueOptions};
+use shm_comm::{DynSendTimeoutError, DynTrySendError, RecvTimeoutError, TryRecvError};
 
 use crate::handle::{connect_with, handle_surface, lock, stats_dict, Held};
 use crate::{
@@ -41,7 +41,7 @@ impl Pusher {
             max_payload: slot_size,
         };
         let raw = py
-            .detach(|| DynPusher::create(name, opts))
+            .detach(|| DynPusher::create_with(name, opts))
             .map_err(|e| create_error(py, e))?;
         Ok(Pusher {
             name: name.to_owned(),
@@ -129,10 +129,10 @@ impl Pusher {
         let raw = self.handle(py)?;
         match raw.try_send(data, codec) {
             Ok(()) => return Ok(true),
-            Err(TrySendError::TooLarge { len, max }) => return Err(too_large(py, len, max)),
-            Err(TrySendError::Full(())) if !block => return Ok(false),
-            Err(TrySendError::Full(())) => {}
-            Err(TrySendError::Corrupt((), why)) => return Err(error(py, "SHMError", why)),
+            Err(DynTrySendError::TooLarge { len, max }) => return Err(too_large(py, len, max)),
+            Err(DynTrySendError::Full) if !block => return Ok(false),
+            Err(DynTrySendError::Full) => {}
+            Err(DynTrySendError::Corrupt(why)) => return Err(error(py, "SHMError", why)),
         }
         let deadline = deadline(timeout)?;
         // The wait runs with the GIL released, when another thread may write
@@ -144,18 +144,18 @@ impl Pusher {
             }
             match raw.send_deadline(&data, codec, Some(until)) {
                 Ok(()) => Some(Ok(())),
-                Err(SendTimeoutError::Timeout(())) => None,
+                Err(DynSendTimeoutError::Timeout) => None,
                 Err(e) => Some(Err(Some(e))),
             }
         })?;
         match got {
             Some(Ok(())) => Ok(true),
             Some(Err(None)) => Err(closed(py, "Pusher", &self.name)),
-            Some(Err(Some(SendTimeoutError::TooLarge { len, max }))) => {
+            Some(Err(Some(DynSendTimeoutError::TooLarge { len, max }))) => {
                 Err(too_large(py, len, max))
             }
-            Some(Err(Some(SendTimeoutError::Corrupt((), why)))) => Err(error(py, "SHMError", why)),
-            Some(Err(Some(SendTimeoutError::Timeout(())))) | None => Err(error(
+            Some(Err(Some(DynSendTimeoutError::Corrupt(why)))) => Err(error(py, "SHMError", why)),
+            Some(Err(Some(DynSendTimeoutError::Timeout))) | None => Err(error(
                 py,
                 "SHMBufferFullError",
                 format!(
@@ -189,7 +189,9 @@ impl Puller {
         serialization: &str,
     ) -> PyResult<Self> {
         let ser = Ser::parse(py, serialization)?;
-        let raw = connect_with(py, timeout_connect, |left| DynPuller::connect(name, left))?;
+        let raw = connect_with(py, timeout_connect, |left| {
+            DynPuller::connect_with(name, PullerOptions::with_timeout(left))
+        })?;
         Ok(Puller {
             name: name.to_owned(),
             ser,

@@ -7,7 +7,9 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict};
 
 use shm_comm::codec::Codec;
-use shm_comm::reqrep::{Call, DynReplier, DynRequester, Pending, RequestError, ServiceOptions};
+use shm_comm::reqrep::{
+    Call, DynReplier, DynRequester, Pending, RequestError, RequesterOptions, ServiceOptions,
+};
 use shm_comm::RecvTimeoutError;
 
 use crate::handle::{connect_with, handle_surface, lock, stats_dict, Held};
@@ -50,7 +52,7 @@ impl Requester {
     ) -> PyResult<Self> {
         let ser = Ser::parse(py, serialization)?;
         let raw = connect_with(py, timeout_connect, |left| {
-            DynRequester::connect(name, left)
+            DynRequester::connect_with(name, RequesterOptions::with_timeout(left))
         })?;
         Ok(Requester {
             name: name.to_owned(),
@@ -265,7 +267,7 @@ impl Replier {
             max_payload: slot_size,
         };
         let raw = py
-            .detach(|| DynReplier::create(name, opts))
+            .detach(|| DynReplier::create_with(name, opts))
             .map_err(|e| create_error(py, e))?;
         Ok(Replier {
             name: name.to_owned(),
@@ -381,6 +383,7 @@ impl Replier {
         };
         st.raw
             .reply(&call, data, codec)
+            .map(|d| d.is_delivered())
             .map_err(|shm_comm::reqrep::ReplyError::TooLarge { len, max }| too_large(py, len, max))
     }
 }

@@ -160,8 +160,13 @@ pub enum OpenError {
         /// The limit.
         max: u32,
     },
-    /// The topic carries another message type.
-    #[error("channel {name:?} carries `{theirs}` but `{ours}` was expected; first difference (ours vs theirs): {difference}")]
+    /// The channel carries another message type. Where both types have the
+    /// same name (two crates' `Job`), the message shows their hashes too.
+    #[error(
+        "channel {name:?} carries {} but {} was expected; first difference (ours vs theirs): {difference}",
+        type_shown(.theirs, .theirs_hash, .ours),
+        type_shown(.ours, .ours_hash, .theirs)
+    )]
     LayoutMismatch {
         /// The channel name.
         name: String,
@@ -169,6 +174,10 @@ pub enum OpenError {
         ours: String,
         /// The type name stored in the segment.
         theirs: String,
+        /// Our layout's structural hash.
+        ours_hash: u64,
+        /// The structural hash stored in the segment.
+        theirs_hash: u64,
         /// The first differing field on both sides.
         difference: String,
     },
@@ -182,6 +191,16 @@ pub enum OpenError {
         /// The OS error.
         source: io::Error,
     },
+}
+
+/// A type's name in a mismatch message, with its hash if the other side's
+/// type has the same name (otherwise the two would read alike).
+fn type_shown(name: &str, hash: &u64, other: &str) -> String {
+    if name == other {
+        format!("`{name}` (hash {hash:#018x})")
+    } else {
+        format!("`{name}`")
+    }
 }
 
 /// Why a message could not be sent; carries nothing back when the payload is
@@ -312,55 +331,77 @@ pub(crate) fn forever(e: RecvTimeoutError) -> RecvError {
     }
 }
 
-/// Why `try_send` on a queue did not send; gives the message back.
+/// Why `try_send` on a typed queue did not send; gives the job back
+/// ([`into_inner`](Self::into_inner)).
 #[derive(Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TrySendError<T> {
     /// The queue is full (backpressure): try again later.
     #[error("queue is full")]
     Full(T),
-    /// The payload is larger than the queue's slots.
-    #[error("message of {len} bytes exceeds the channel's limit of {max} bytes per message")]
-    TooLarge {
-        /// The payload size.
-        len: usize,
-        /// The limit.
-        max: usize,
-    },
     /// The queue's shared state is impossible (a peer wrote garbage into
-    /// it); gives the message back and says what was found. The damage in
+    /// it); gives the job back and says what was found. The damage in
     /// the way is repaired where it can be, so a later send may succeed.
     #[error("queue data is corrupt: {1}")]
     Corrupt(T, String),
 }
 
-/// Why a blocking send on a queue did not send; gives the message back.
+/// Why `send_timeout` on a typed queue did not send; gives the job back
+/// ([`into_inner`](Self::into_inner)).
 #[derive(Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SendTimeoutError<T> {
     /// The queue stayed full until the deadline.
     #[error("queue stayed full until the timeout")]
     Timeout(T),
-    /// The payload is larger than the queue's slots.
-    #[error("message of {len} bytes exceeds the channel's limit of {max} bytes per message")]
-    TooLarge {
-        /// The payload size.
-        len: usize,
-        /// The limit.
-        max: usize,
-    },
     /// The queue's shared state is impossible (a peer wrote garbage into
-    /// it); gives the message back and says what was found (see
+    /// it); gives the job back and says what was found (see
     /// [`TrySendError::Corrupt`]).
     #[error("queue data is corrupt: {1}")]
     Corrupt(T, String),
+}
+
+/// Why a send that waits as long as it takes for room (`Pusher::send`)
+/// did not send: only a corrupt queue ends it. Gives the job back
+/// ([`into_inner`](Self::into_inner)).
+#[derive(Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BlockingSendError<T> {
+    /// The queue's shared state is impossible (a peer wrote garbage into
+    /// it); gives the job back and says what was found (see
+    /// [`TrySendError::Corrupt`]).
+    #[error("queue data is corrupt: {1}")]
+    Corrupt(T, String),
+}
+
+impl<T> TrySendError<T> {
+    /// The job that was not sent.
+    pub fn into_inner(self) -> T {
+        match self {
+            TrySendError::Full(t) | TrySendError::Corrupt(t, _) => t,
+        }
+    }
+}
+
+impl<T> SendTimeoutError<T> {
+    /// The job that was not sent.
+    pub fn into_inner(self) -> T {
+        match self {
+            SendTimeoutError::Timeout(t) | SendTimeoutError::Corrupt(t, _) => t,
+        }
+    }
+}
+
+impl<T> BlockingSendError<T> {
+    /// The job that was not sent.
+    pub fn into_inner(self) -> T {
+        match self {
+            BlockingSendError::Corrupt(t, _) => t,
+        }
+    }
 }
 
 impl<T> std::fmt::Debug for TrySendError<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             TrySendError::Full(_) => f.write_str("Full(..)"),
-            TrySendError::TooLarge { len, max } => {
-                write!(f, "TooLarge {{ len: {len}, max: {max} }}")
-            }
             TrySendError::Corrupt(_, why) => write!(f, "Corrupt(.., {why:?})"),
         }
     }
@@ -370,10 +411,54 @@ impl<T> std::fmt::Debug for SendTimeoutError<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             SendTimeoutError::Timeout(_) => f.write_str("Timeout(..)"),
-            SendTimeoutError::TooLarge { len, max } => {
-                write!(f, "TooLarge {{ len: {len}, max: {max} }}")
-            }
             SendTimeoutError::Corrupt(_, why) => write!(f, "Corrupt(.., {why:?})"),
         }
     }
+}
+
+impl<T> std::fmt::Debug for BlockingSendError<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            BlockingSendError::Corrupt(_, why) => write!(f, "Corrupt(.., {why:?})"),
+        }
+    }
+}
+
+/// Why `try_send` on a dynamic queue did not send the frame (borrowed, so
+/// nothing to give back).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DynTrySendError {
+    /// The queue is full (backpressure): try again later.
+    #[error("queue is full")]
+    Full,
+    /// The frame is larger than the queue's slots; nothing was sent or truncated.
+    #[error("message of {len} bytes exceeds the channel's limit of {max} bytes per message")]
+    TooLarge {
+        /// The frame size.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// The queue's shared state is impossible (see [`TrySendError::Corrupt`]).
+    #[error("queue data is corrupt: {0}")]
+    Corrupt(String),
+}
+
+/// Why a send with a deadline on a dynamic queue did not send the frame.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DynSendTimeoutError {
+    /// The queue stayed full until the deadline.
+    #[error("queue stayed full until the timeout")]
+    Timeout,
+    /// The frame is larger than the queue's slots; nothing was sent or truncated.
+    #[error("message of {len} bytes exceeds the channel's limit of {max} bytes per message")]
+    TooLarge {
+        /// The frame size.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// The queue's shared state is impossible (see [`TrySendError::Corrupt`]).
+    #[error("queue data is corrupt: {0}")]
+    Corrupt(String),
 }

@@ -21,7 +21,11 @@
 //! [`Pusher::try_send`] returns [`TrySendError::Full`] with the job,
 //! [`Pusher::send_timeout`] waits (sleeping on a futex, not spinning) up to
 //! its timeout and then returns [`SendTimeoutError::Timeout`] with the job,
-//! and [`Pusher::send`] waits as long as it takes. Nothing is dropped silently.
+//! and [`Pusher::send`] waits as long as it takes (its
+//! [`BlockingSendError`] has no timeout). Every error that holds the job
+//! gives it back with `into_inner()`. A typed job always fits its queue;
+//! only a dynamic frame can be too large ([`DynTrySendError::TooLarge`]).
+//! Nothing is dropped silently.
 //! Like ZeroMQ's low-water mark, a waiting sender resumes once a run of
 //! slots is free (an eighth of the queue, at most 32), or after 20 ms with
 //! any room: resuming on every freed slot would have it and the puller
@@ -69,8 +73,8 @@ use std::time::{Duration, Instant};
 
 use crate::codec::{Codec, Frame};
 use crate::error::{
-    forever, CreateError, OpenError, RecvError, RecvTimeoutError, SendTimeoutError, TryRecvError,
-    TrySendError,
+    forever, BlockingSendError, CreateError, DynSendTimeoutError, DynTrySendError, OpenError,
+    RecvError, RecvTimeoutError, SendTimeoutError, TryRecvError, TrySendError,
 };
 use crate::layout::LayoutDescriptor;
 use crate::message::{as_bytes, read_into, read_with, zeroed_box, ByValue, ShmMessage};
@@ -106,6 +110,48 @@ impl Default for QueueOptions {
         }
     }
 }
+
+/// Puller settings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PullerOptions {
+    /// How long to wait for the queue to exist. Default 5 s.
+    pub timeout: Duration,
+}
+
+impl Default for PullerOptions {
+    fn default() -> Self {
+        PullerOptions {
+            timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+impl PullerOptions {
+    /// The defaults, waiting up to `timeout` for the queue.
+    pub fn with_timeout(timeout: Duration) -> Self {
+        PullerOptions { timeout }
+    }
+}
+
+/// `Job::pusher("robot/jobs")` and `Job::puller("robot/jobs")` for every
+/// message type: PUSH/PULL's constructors, named from the type, as
+/// [`TopicExt`](crate::TopicExt) is for PUB/SUB. Implemented for every
+/// [`ShmMessage`]; in scope with `use shm_comm::QueueExt` (or
+/// `shm_comm::prelude::*`).
+pub trait QueueExt: ShmMessage {
+    /// Creates (or joins) the queue `name` for this type (see [`Pusher::create`]).
+    fn pusher(name: &str) -> Result<Pusher<Self>, CreateError> {
+        Pusher::create(name)
+    }
+
+    /// Joins the queue `name` of this type (waits up to 5 s for it; see
+    /// [`Puller::connect`]).
+    fn puller(name: &str) -> Result<Puller<Self>, OpenError> {
+        Puller::connect(name)
+    }
+}
+
+impl<T: ShmMessage> QueueExt for T {}
 
 impl QueueOptions {
     /// The options [`Pusher::create`] uses for jobs of `size` bytes: the
@@ -357,10 +403,6 @@ impl Endpoint {
     }
 }
 
-fn too_large<T>(len: usize, max: usize) -> TrySendError<T> {
-    TrySendError::TooLarge { len, max }
-}
-
 /// Pushes typed jobs. See the [module docs](self).
 #[derive(Debug)]
 pub struct Pusher<T: ShmMessage> {
@@ -412,11 +454,11 @@ impl<T: ShmMessage> Pusher<T> {
     }
 
     /// Queues `job`, waiting as long as it takes for room (an error only
-    /// if the queue is corrupt).
-    pub fn send(&self, job: T) -> Result<(), SendTimeoutError<T>> {
+    /// if the queue is corrupt: no timeout).
+    pub fn send(&self, job: T) -> Result<(), BlockingSendError<T>> {
         let () = ByValue::<T>::CHECK;
         match self.ep.push_deadline(as_bytes(&job), Codec::Typed, || None) {
-            Err(why) => Err(SendTimeoutError::Corrupt(job, why)),
+            Err(why) => Err(BlockingSendError::Corrupt(job, why)),
             Ok(_) => Ok(()),
         }
     }
@@ -444,9 +486,9 @@ impl<T: ShmMessage> Pusher<T> {
     }
 
     /// Queues a copy of `*job`, waiting as long as it takes for room.
-    pub fn send_ref(&self, job: &T) -> Result<(), SendTimeoutError<()>> {
+    pub fn send_ref(&self, job: &T) -> Result<(), BlockingSendError<()>> {
         match self.ep.push_deadline(as_bytes(job), Codec::Typed, || None) {
-            Err(why) => Err(SendTimeoutError::Corrupt((), why)),
+            Err(why) => Err(BlockingSendError::Corrupt((), why)),
             Ok(_) => Ok(()),
         }
     }
@@ -493,15 +535,17 @@ fn join(
 }
 
 impl<T: ShmMessage> Puller<T> {
-    /// Joins queue `name`, waiting up to 5 s for it to exist.
+    /// Joins queue `name` with default options (waits up to 5 s for it
+    /// to exist).
     pub fn connect(name: &str) -> Result<Self, OpenError> {
-        Self::connect_timeout(name, Duration::from_secs(5))
+        Self::connect_with(name, PullerOptions::default())
     }
 
-    /// Joins queue `name`, waiting up to `timeout` for it to exist.
-    pub fn connect_timeout(name: &str, timeout: Duration) -> Result<Self, OpenError> {
+    /// Joins queue `name`, waiting up to `opts.timeout` for it to exist;
+    /// fails with [`OpenError::LayoutMismatch`] if it carries another type.
+    pub fn connect_with(name: &str, opts: PullerOptions) -> Result<Self, OpenError> {
         Ok(Puller {
-            ep: join(name, timeout, Some(T::layout()))?,
+            ep: join(name, opts.timeout, Some(T::layout()))?,
             _t: PhantomData,
         })
     }
@@ -636,8 +680,15 @@ pub struct DynPusher {
 }
 
 impl DynPusher {
-    /// Creates (or joins) dynamic queue `name`.
-    pub fn create(name: &str, opts: QueueOptions) -> Result<Self, CreateError> {
+    /// Creates (or joins) dynamic queue `name` with the default options
+    /// (128 frames of up to 4096 bytes).
+    pub fn create(name: &str) -> Result<Self, CreateError> {
+        Self::create_with(name, QueueOptions::default())
+    }
+
+    /// Creates dynamic queue `name`, or joins it if it exists with live
+    /// participants (its geometry is then the creator's).
+    pub fn create_with(name: &str, opts: QueueOptions) -> Result<Self, CreateError> {
         Ok(DynPusher {
             ep: Endpoint::create(name, &Payload::Dynamic, opts, None)?,
         })
@@ -654,14 +705,14 @@ impl DynPusher {
     }
 
     /// Queues a frame if there is room.
-    pub fn try_send(&self, data: &[u8], codec: Codec) -> Result<(), TrySendError<()>> {
+    pub fn try_send(&self, data: &[u8], codec: Codec) -> Result<(), DynTrySendError> {
         self.ep
             .check_len(data.len())
-            .map_err(|(l, m)| too_large(l, m))?;
+            .map_err(|(len, max)| DynTrySendError::TooLarge { len, max })?;
         match self.ep.push_now(data, codec) {
             Ok(true) => Ok(()),
-            Ok(false) => Err(TrySendError::Full(())),
-            Err(why) => Err(TrySendError::Corrupt((), why)),
+            Ok(false) => Err(DynTrySendError::Full),
+            Err(why) => Err(DynTrySendError::Corrupt(why)),
         }
     }
 
@@ -671,14 +722,14 @@ impl DynPusher {
         data: &[u8],
         codec: Codec,
         deadline: Option<Instant>,
-    ) -> Result<(), SendTimeoutError<()>> {
+    ) -> Result<(), DynSendTimeoutError> {
         self.ep
             .check_len(data.len())
-            .map_err(|(len, max)| SendTimeoutError::TooLarge { len, max })?;
+            .map_err(|(len, max)| DynSendTimeoutError::TooLarge { len, max })?;
         match self.ep.push_deadline(data, codec, || deadline) {
             Ok(true) => Ok(()),
-            Ok(false) => Err(SendTimeoutError::Timeout(())),
-            Err(why) => Err(SendTimeoutError::Corrupt((), why)),
+            Ok(false) => Err(DynSendTimeoutError::Timeout),
+            Err(why) => Err(DynSendTimeoutError::Corrupt(why)),
         }
     }
 
@@ -712,10 +763,16 @@ pub struct DynPuller {
 }
 
 impl DynPuller {
-    /// Joins dynamic queue `name`, waiting up to `timeout` for it.
-    pub fn connect(name: &str, timeout: Duration) -> Result<Self, OpenError> {
+    /// Joins dynamic queue `name` with default options (waits up to 5 s
+    /// for it).
+    pub fn connect(name: &str) -> Result<Self, OpenError> {
+        Self::connect_with(name, PullerOptions::default())
+    }
+
+    /// Joins dynamic queue `name`, waiting up to `opts.timeout` for it.
+    pub fn connect_with(name: &str, opts: PullerOptions) -> Result<Self, OpenError> {
         Ok(DynPuller {
-            ep: join(name, timeout, None)?,
+            ep: join(name, opts.timeout, None)?,
         })
     }
 

@@ -183,6 +183,16 @@ impl Default for ConnectOptions {
     }
 }
 
+impl ConnectOptions {
+    /// The defaults, waiting up to `timeout` for the publisher.
+    pub fn with_timeout(timeout: Duration) -> Self {
+        ConnectOptions {
+            timeout,
+            ..ConnectOptions::default()
+        }
+    }
+}
+
 /// The untyped publisher that the typed and dynamic ones wrap: frames of
 /// bytes tagged with a codec, on a typed or dynamic segment.
 #[derive(Debug)]
@@ -851,6 +861,11 @@ impl RawSample {
 /// for every message type: PUB/SUB's constructors, named from the type.
 /// Implemented for every [`ShmMessage`]; in scope with
 /// `use shm_comm::TopicExt` (or `shm_comm::prelude::*`).
+///
+/// PUSH/PULL has the same pair in [`QueueExt`](crate::pipeline::QueueExt)
+/// (`Job::pusher`, `Job::puller`). REQ/REP has none: a service carries two
+/// types, and `Requester::<Add, Sum>::connect` names both where a helper on
+/// one of them could not.
 pub trait TopicExt: ShmMessage {
     /// Creates the topic `name` for this type (see [`Publisher::create`]).
     fn publisher(name: &str) -> Result<Publisher<Self>, CreateError> {
@@ -1170,8 +1185,14 @@ pub struct DynPublisher {
 }
 
 impl DynPublisher {
+    /// Creates dynamic topic `name` with the default options (64 frames of
+    /// up to 4096 bytes).
+    pub fn create(name: &str) -> Result<Self, CreateError> {
+        Self::create_with(name, PubOptions::default())
+    }
+
     /// Creates dynamic topic `name` with slots of `opts.max_payload` bytes.
-    pub fn create(name: &str, opts: PubOptions) -> Result<Self, CreateError> {
+    pub fn create_with(name: &str, opts: PubOptions) -> Result<Self, CreateError> {
         Ok(DynPublisher {
             raw: RawPublisher::create(name, &Payload::Dynamic, opts)?,
         })
@@ -1210,8 +1231,15 @@ pub struct DynSubscriber {
 }
 
 impl DynSubscriber {
-    /// Connects to dynamic topic `name`.
-    pub fn connect(name: &str, opts: ConnectOptions) -> Result<Self, OpenError> {
+    /// Connects to dynamic topic `name` with default options (waits up to
+    /// 5 s for it).
+    pub fn connect(name: &str) -> Result<Self, OpenError> {
+        Self::connect_with(name, ConnectOptions::default())
+    }
+
+    /// Connects to dynamic topic `name`; fails with
+    /// [`OpenError::Incompatible`] if it is a typed topic.
+    pub fn connect_with(name: &str, opts: ConnectOptions) -> Result<Self, OpenError> {
         Ok(DynSubscriber {
             raw: RawSubscriber::connect(name, Expect::Dynamic, opts)?,
         })

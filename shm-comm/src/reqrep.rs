@@ -3,7 +3,7 @@
 //! asked, for the call it asked.
 //!
 //! ```
-//! use shm_comm::{ShmMessage, reqrep::{Replier, Requester}};
+//! use shm_comm::{ShmMessage, reqrep::{Delivery, Replier, Requester}};
 //! use std::time::Duration;
 //!
 //! #[derive(ShmMessage, Clone, Copy, Debug, PartialEq)]
@@ -16,7 +16,9 @@
 //! let replier = Replier::<Add, Sum>::create("doc/add")?;
 //! let server = std::thread::spawn(move || {
 //!     let (call, req) = replier.recv_timeout(Duration::from_secs(5)).unwrap();
-//!     replier.reply(&call, &Sum { sum: req.a + req.b }).unwrap();
+//!     // `Discarded` if the requester stopped waiting (not here).
+//!     let delivery = replier.reply(&call, &Sum { sum: req.a + req.b }).unwrap();
+//!     assert_eq!(delivery, Delivery::Delivered);
 //! });
 //! let requester = Requester::<Add, Sum>::connect("doc/add")?;
 //! let reply = requester.request(&Add { a: 2, b: 3 }, Duration::from_secs(5))?;
@@ -99,6 +101,28 @@ impl Default for ServiceOptions {
     }
 }
 
+/// Requester settings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RequesterOptions {
+    /// How long to wait for the service to exist. Default 5 s.
+    pub timeout: Duration,
+}
+
+impl Default for RequesterOptions {
+    fn default() -> Self {
+        RequesterOptions {
+            timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+impl RequesterOptions {
+    /// The defaults, waiting up to `timeout` for the service.
+    pub fn with_timeout(timeout: Duration) -> Self {
+        RequesterOptions { timeout }
+    }
+}
+
 /// Why a request got no reply.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RequestError {
@@ -134,6 +158,28 @@ pub enum ReplyError {
         /// The limit.
         max: usize,
     },
+}
+
+/// What became of a reply. `#[must_use]`, so `replier.reply(..)?;` warns
+/// where a discarded reply would go unnoticed (`let _ =` says it does not
+/// matter).
+#[must_use = "a reply the requester stopped waiting for is discarded: check the `Delivery`, or `let _ =` to ignore it"]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Delivery {
+    /// Written into the requester's mailbox for the call it waits for. A
+    /// requester that died mid-call counts here too: the reply is written
+    /// and never read (the next owner of the mailbox ignores it).
+    Delivered,
+    /// The requester no longer waits for this call (it timed out, or sent
+    /// a newer request): the reply was discarded.
+    Discarded,
+}
+
+impl Delivery {
+    /// `true` for [`Delivery::Delivered`].
+    pub fn is_delivered(self) -> bool {
+        self == Delivery::Delivered
+    }
 }
 
 /// Sizes of a service: the request queue and the mailboxes.
@@ -609,11 +655,11 @@ impl RawReplier {
         }
     }
 
-    /// Replies to `call`. Returns `Ok(false)` if the requester no longer
-    /// waits for it (it timed out, or sent a newer request): the reply is
-    /// discarded. A reply to a requester that died is written into its
-    /// mailbox and never read (the next owner of the mailbox ignores it).
-    pub fn reply(&self, call: &Call, data: &[u8], codec: Codec) -> Result<bool, ReplyError> {
+    /// Replies to `call`. Returns [`Delivery::Discarded`] if the requester
+    /// no longer waits for it (it timed out, or sent a newer request). A
+    /// reply to a requester that died is written into its mailbox and never
+    /// read (the next owner of the mailbox ignores it).
+    pub fn reply(&self, call: &Call, data: &[u8], codec: Codec) -> Result<Delivery, ReplyError> {
         let max = self.svc.reply_max as usize;
         let wrong = match self.svc.typed {
             Some((_, rep)) => data.len() != rep as usize,
@@ -631,7 +677,11 @@ impl RawReplier {
             data,
             codec.tag(),
         );
-        Ok(delivered)
+        Ok(if delivered {
+            Delivery::Delivered
+        } else {
+            Delivery::Discarded
+        })
     }
 
     /// Requests waiting in the queue (approximate).
@@ -687,16 +737,18 @@ pub struct Requester<Req: ShmMessage, Rep: ShmMessage> {
 }
 
 impl<Req: ShmMessage, Rep: ShmMessage> Requester<Req, Rep> {
-    /// Connects to service `name`, waiting up to 5 s for it.
+    /// Connects to service `name` with default options (waits up to 5 s
+    /// for it).
     pub fn connect(name: &str) -> Result<Self, OpenError> {
-        Self::connect_timeout(name, Duration::from_secs(5))
+        Self::connect_with(name, RequesterOptions::default())
     }
 
-    /// Connects to service `name`, waiting up to `timeout` for it.
-    pub fn connect_timeout(name: &str, timeout: Duration) -> Result<Self, OpenError> {
+    /// Connects to service `name`, waiting up to `opts.timeout` for it;
+    /// fails with [`OpenError::LayoutMismatch`] if it serves other types.
+    pub fn connect_with(name: &str, opts: RequesterOptions) -> Result<Self, OpenError> {
         let layout = service_layout(Req::layout(), Rep::layout());
         Ok(Requester {
-            raw: RawRequester::new(Service::join(name, timeout, Some(&layout))?),
+            raw: RawRequester::new(Service::join(name, opts.timeout, Some(&layout))?),
             _t: PhantomData,
         })
     }
@@ -769,8 +821,9 @@ impl<Req: ShmMessage, Rep: ShmMessage> Replier<Req, Rep> {
         Ok((call, req))
     }
 
-    /// Replies to `call`; `Ok(false)` if its requester stopped waiting.
-    pub fn reply(&self, call: &Call, rep: &Rep) -> Result<bool, ReplyError> {
+    /// Replies to `call`; [`Delivery::Discarded`] if its requester stopped
+    /// waiting.
+    pub fn reply(&self, call: &Call, rep: &Rep) -> Result<Delivery, ReplyError> {
         self.raw.reply(call, as_bytes(rep), Codec::Typed)
     }
 
@@ -787,10 +840,16 @@ pub struct DynRequester {
 }
 
 impl DynRequester {
-    /// Connects to dynamic service `name`, waiting up to `timeout` for it.
-    pub fn connect(name: &str, timeout: Duration) -> Result<Self, OpenError> {
+    /// Connects to dynamic service `name` with default options (waits up
+    /// to 5 s for it).
+    pub fn connect(name: &str) -> Result<Self, OpenError> {
+        Self::connect_with(name, RequesterOptions::default())
+    }
+
+    /// Connects to dynamic service `name`, waiting up to `opts.timeout` for it.
+    pub fn connect_with(name: &str, opts: RequesterOptions) -> Result<Self, OpenError> {
         Ok(DynRequester {
-            raw: RawRequester::new(Service::join(name, timeout, None)?),
+            raw: RawRequester::new(Service::join(name, opts.timeout, None)?),
         })
     }
 
@@ -821,8 +880,14 @@ pub struct DynReplier {
 }
 
 impl DynReplier {
+    /// Creates (or joins) dynamic service `name` with the default options
+    /// (16 requests of up to 8192 bytes).
+    pub fn create(name: &str) -> Result<Self, CreateError> {
+        Self::create_with(name, ServiceOptions::default())
+    }
+
     /// Creates (or joins) dynamic service `name`.
-    pub fn create(name: &str, opts: ServiceOptions) -> Result<Self, CreateError> {
+    pub fn create_with(name: &str, opts: ServiceOptions) -> Result<Self, CreateError> {
         Ok(DynReplier {
             raw: RawReplier {
                 svc: Service::create(name, &Payload::Dynamic, dyn_shape(opts), None)?,
@@ -840,8 +905,9 @@ impl DynReplier {
         Ok((call, Frame { codec, data }))
     }
 
-    /// Replies to `call`; `Ok(false)` if its requester stopped waiting.
-    pub fn reply(&self, call: &Call, data: &[u8], codec: Codec) -> Result<bool, ReplyError> {
+    /// Replies to `call`; [`Delivery::Discarded`] if its requester stopped
+    /// waiting.
+    pub fn reply(&self, call: &Call, data: &[u8], codec: Codec) -> Result<Delivery, ReplyError> {
         self.raw.reply(call, data, codec)
     }
 
@@ -867,8 +933,12 @@ mod tests {
     fn a_reply_mailbox_claimed_by_a_live_non_participant_does_not_wedge_its_requester() {
         let name = format!("test/rr-unit/{}-claim", std::process::id());
         let _cleanup = Cleanup(name.clone());
-        let replier = DynReplier::create(&name, ServiceOptions::default()).unwrap();
-        let requester = DynRequester::connect(&name, Duration::from_secs(5)).unwrap();
+        let replier = DynReplier::create_with(&name, ServiceOptions::default()).unwrap();
+        let requester = DynRequester::connect_with(
+            &name,
+            RequesterOptions::with_timeout(Duration::from_secs(5)),
+        )
+        .unwrap();
         let raw = requester.raw();
         // A replier was writing a reply into this requester's mailbox and
         // died; its pid now belongs to a live process that is no participant
@@ -891,7 +961,7 @@ mod tests {
                 );
                 server.join().unwrap()
             });
-            assert!(server);
+            assert_eq!(server, Delivery::Delivered);
         }
     }
 
@@ -899,8 +969,12 @@ mod tests {
     fn empty_polls_for_a_reply_look_up_the_repliers_only_now_and_then() {
         let name = format!("test/rr-unit/{}-poll", std::process::id());
         let _cleanup = Cleanup(name.clone());
-        let _replier = DynReplier::create(&name, ServiceOptions::default()).unwrap();
-        let requester = DynRequester::connect(&name, Duration::from_secs(5)).unwrap();
+        let _replier = DynReplier::create_with(&name, ServiceOptions::default()).unwrap();
+        let requester = DynRequester::connect_with(
+            &name,
+            RequesterOptions::with_timeout(Duration::from_secs(5)),
+        )
+        .unwrap();
         let raw = requester.raw();
         let pending = raw.send(b"ping", Codec::Raw, None).unwrap();
         let mut out = Vec::new();

@@ -74,6 +74,16 @@ impl ChannelKind {
         .into_iter()
         .find(|k| *k as u32 == v)
     }
+
+    /// What a channel of this kind is called in messages.
+    fn noun(self) -> &'static str {
+        match self {
+            ChannelKind::PubSub => "topic",
+            ChannelKind::Request => "service",
+            ChannelKind::Reply => "reply ring",
+            ChannelKind::Queue => "queue",
+        }
+    }
 }
 
 /// What the messages of a segment are.
@@ -929,6 +939,8 @@ impl Segment {
                     name: name(),
                     ours: ours.name.clone(),
                     theirs: theirs.name.clone(),
+                    ours_hash: ours.hash(),
+                    theirs_hash: theirs.hash(),
                     difference: ours.first_difference(&theirs).unwrap_or_else(|| {
                         format!("hash {:#018x} vs {:#018x}", ours.hash(), theirs.hash())
                     }),
@@ -1615,16 +1627,33 @@ fn join_existing(
             return Err(CreateError::Existing(Box::new(e)));
         }
     };
-    let same_payload = match spec.payload {
-        Payload::Dynamic => !seg.is_typed(),
-        Payload::Typed { descriptor, .. } => seg.is_typed() && seg.layout_bytes() == *descriptor,
+    // The check an opener makes (the structural hash, not the type's
+    // name), so a creator that joins is told the same: the first differing
+    // field on both sides.
+    let mismatch = match spec.payload {
+        Payload::Dynamic => seg.check_payload(None, spec.kind.noun()).err(),
+        Payload::Typed { descriptor, .. } => {
+            match crate::layout::LayoutDescriptor::decode(descriptor) {
+                Ok(ours) => seg.check_payload(Some(&ours), spec.kind.noun()).err(),
+                Err(e) => Some(OpenError::Incompatible {
+                    name: spec.name.to_owned(),
+                    reason: format!("our own layout descriptor does not decode: {e}"),
+                }),
+            }
+        }
     };
-    if !same_payload || seg.region_len < TABLE_LEN {
-        platform::unlock(&fd);
-        return Err(CreateError::Existing(Box::new(OpenError::Incompatible {
+    let mismatch = mismatch.or_else(|| {
+        (seg.region_len < TABLE_LEN).then(|| OpenError::Corrupt {
             name: spec.name.to_owned(),
-            reason: "it exists with another message type".into(),
-        })));
+            reason: format!(
+                "its region of {} bytes cannot hold the participant table ({TABLE_LEN} bytes)",
+                seg.region_len
+            ),
+        })
+    });
+    if let Some(e) = mismatch {
+        platform::unlock(&fd);
+        return Err(CreateError::Existing(Box::new(e)));
     }
     let t = table(&seg);
     if t.prune() == 0 && !lingers(&seg, linger) {

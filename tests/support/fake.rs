@@ -148,7 +148,7 @@ pub enum Base {
 pub fn image_of(name: &str, base: Base) -> Image {
     let bytes = match base {
         Base::Dynamic => {
-            let _p = DynPublisher::create(name, GEO).unwrap();
+            let _p = DynPublisher::create_with(name, GEO).unwrap();
             fs::read(path_of(name)).unwrap()
         }
         Base::Typed => {
@@ -209,7 +209,7 @@ pub fn expect_open_error(name: &str, base: Base, want: Want, needles: &[&str]) -
     let t0 = Instant::now();
     let err = match base {
         Base::Typed => Subscriber::<Small>::connect_with(name, short()).err(),
-        Base::Dynamic => DynSubscriber::connect(name, short()).err(),
+        Base::Dynamic => DynSubscriber::connect_with(name, short()).err(),
     };
     let elapsed = t0.elapsed();
     let Some(err) = err else {

@@ -14,8 +14,10 @@ use std::sync::mpsc::{self, Receiver, TryRecvError as ChanError};
 use std::time::{Duration, Instant};
 
 use shm_comm::codec::{from_msgpack, to_msgpack};
-use shm_comm::pipeline::{Puller, Pusher, QueueOptions};
-use shm_comm::reqrep::{DynReplier, Replier, RequestError, Requester, ServiceOptions};
+use shm_comm::pipeline::{Puller, PullerOptions, Pusher, QueueOptions};
+use shm_comm::reqrep::{
+    Delivery, DynReplier, Replier, RequestError, Requester, RequesterOptions, ServiceOptions,
+};
 use shm_comm::{Codec, RecvTimeoutError, SendTimeoutError, ShmMessage, TryRecvError};
 use suite::pair::{self, Outcome};
 use suite::process_cpu_us;
@@ -227,7 +229,7 @@ fn chaos_pair_queue(name: &str) {
         },
     )
     .unwrap_or_else(|e| die(&format!("create {name}: {e}")));
-    let pull = Puller::<Job>::connect_timeout(name, CONNECT)
+    let pull = Puller::<Job>::connect_with(name, PullerOptions::with_timeout(CONNECT))
         .unwrap_or_else(|e| die(&format!("connect {name}: {e}")));
     let (send_t, recv_t) = (Duration::from_millis(50), Duration::from_millis(20));
     let job = |id| Job {
@@ -281,14 +283,14 @@ fn chaos_pair_queue(name: &str) {
 fn chaos_pair_service(name: &str) {
     let rep = Replier::<Ask, Answer>::create(name)
         .unwrap_or_else(|e| die(&format!("create {name}: {e}")));
-    let req = Requester::<Ask, Answer>::connect_timeout(name, CONNECT)
+    let req = Requester::<Ask, Answer>::connect_with(name, RequesterOptions::with_timeout(CONNECT))
         .unwrap_or_else(|e| die(&format!("connect {name}: {e}")));
     let (recv_t, call_t) = (Duration::from_millis(20), Duration::from_millis(100));
     let serve = |r: &Replier<Ask, Answer>| match r.recv_timeout(recv_t) {
         Ok((call, ask)) => match r.reply(&call, &answer(&ask, 1)) {
-            Ok(true) => Outcome::Ok,
-            // Discarded: the requester no longer waits for this call.
-            Ok(false) => Outcome::Bad,
+            Ok(Delivery::Delivered) => Outcome::Ok,
+            // The requester no longer waits for this call.
+            Ok(Delivery::Discarded) => Outcome::Bad,
             Err(e) => Outcome::Typed(e.to_string()),
         },
         Err(RecvTimeoutError::Timeout) => Outcome::Timeout,
@@ -367,9 +369,12 @@ fn main() {
                 let delivered = r
                     .reply(&call, &answer(&ask, id))
                     .unwrap_or_else(|e| die(&format!("reply: {e}")));
-                say(&format!("late delivered {}", u8::from(delivered)));
+                say(&format!(
+                    "late delivered {}",
+                    u8::from(delivered.is_delivered())
+                ));
                 served += 1;
-                discarded += u64::from(!delivered);
+                discarded += u64::from(!delivered.is_delivered());
             }
             loop {
                 match r.recv_timeout(POLL) {
@@ -378,7 +383,7 @@ fn main() {
                         let delivered = r
                             .reply(&call, &answer(&ask, id))
                             .unwrap_or_else(|e| die(&format!("reply: {e}")));
-                        discarded += u64::from(!delivered);
+                        discarded += u64::from(!delivered.is_delivered());
                     }
                     Err(RecvTimeoutError::Timeout) => {}
                     Err(e) => die(&format!("recv: {e}")),
@@ -396,8 +401,11 @@ fn main() {
         "requester" => {
             let client: u64 = arg(&args, 2, "client");
             let count: u64 = arg(&args, 3, "count");
-            let q = Requester::<Ask, Answer>::connect_timeout(&name, CONNECT)
-                .unwrap_or_else(|e| die(&format!("connect {name}: {e}")));
+            let q = Requester::<Ask, Answer>::connect_with(
+                &name,
+                RequesterOptions::with_timeout(CONNECT),
+            )
+            .unwrap_or_else(|e| die(&format!("connect {name}: {e}")));
             let cmds = commands();
             say("ready");
             wait_for(&cmds, "go");
@@ -435,7 +443,7 @@ fn main() {
         // until `stop`; then prints `served N`.
         "dyn-replier" => {
             let max_payload: u32 = arg(&args, 2, "max_payload");
-            let r = DynReplier::create(
+            let r = DynReplier::create_with(
                 &name,
                 ServiceOptions {
                     max_payload,
@@ -451,7 +459,9 @@ fn main() {
                     Ok((call, frame)) => {
                         served += 1;
                         let (data, codec) = dyn_answer(frame.codec, frame.data);
-                        r.reply(&call, &data, codec)
+                        // Whether it arrived is checked by the requester.
+                        let _ = r
+                            .reply(&call, &data, codec)
                             .unwrap_or_else(|e| die(&format!("reply: {e}")));
                     }
                     Err(RecvTimeoutError::Timeout) => {}
@@ -503,7 +513,7 @@ fn main() {
         // whose check word is wrong or whose id is outside the ledger).
         "puller" => {
             let ledger = Ledger::open(&arg::<String>(&args, 2, "ledger"));
-            let p = Puller::<Job>::connect_timeout(&name, CONNECT)
+            let p = Puller::<Job>::connect_with(&name, PullerOptions::with_timeout(CONNECT))
                 .unwrap_or_else(|e| die(&format!("connect {name}: {e}")));
             let cmds = commands();
             say("ready");
@@ -537,7 +547,7 @@ fn main() {
         // job and prints the CPU time used meanwhile.
         "idle-puller" => {
             let ms: u64 = arg(&args, 2, "ms");
-            let p = Puller::<Job>::connect_timeout(&name, CONNECT)
+            let p = Puller::<Job>::connect_with(&name, PullerOptions::with_timeout(CONNECT))
                 .unwrap_or_else(|e| die(&format!("connect {name}: {e}")));
             say("ready");
             measure_idle(ms, |t| p.recv_timeout(t).err(), RecvTimeoutError::Timeout);
@@ -596,7 +606,7 @@ fn main() {
                         let delivered = r
                             .reply(&call, &answer(&ask, id))
                             .unwrap_or_else(|e| die(&format!("reply: {e}")));
-                        discarded += u64::from(!delivered);
+                        discarded += u64::from(!delivered.is_delivered());
                     }
                     Err(RecvTimeoutError::Timeout) => {}
                     Err(e) => die(&format!("recv: {e}")),

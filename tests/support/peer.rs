@@ -39,7 +39,7 @@ fn connect(name: &str) -> Subscriber<Check> {
 
 /// Connects a dynamic subscriber (waiting up to 10 s for the publisher).
 fn connect_dyn(name: &str, last_value: bool) -> DynSubscriber {
-    DynSubscriber::connect(
+    DynSubscriber::connect_with(
         name,
         ConnectOptions {
             timeout: Duration::from_secs(10),
@@ -344,7 +344,7 @@ fn main() {
         "dyn-pub" => {
             let max_payload: u32 = arg(&args, 2, "max_payload");
             let capacity: u32 = arg(&args, 3, "capacity");
-            let mut p = DynPublisher::create(
+            let mut p = DynPublisher::create_with(
                 &name,
                 PubOptions {
                     capacity,
