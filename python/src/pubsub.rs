@@ -66,11 +66,7 @@ impl Publisher {
             None => (Payload::Dynamic, None),
             Some(d) => {
                 let l = typed::from_dict(d)?;
-                let payload = Payload::Typed {
-                    hash: l.hash(),
-                    descriptor: l.encode(),
-                };
-                (payload, Some(Fields::new(py, &l)?))
+                (Payload::of_layout(&l), Some(Fields::new(py, &l)?))
             }
         };
         let opts = PubOptions {
