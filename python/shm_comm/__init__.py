@@ -134,8 +134,7 @@ class Subscriber(Logged, _native.Subscriber):
             msg_type = typed.message_class(layout)
         self.msg_type = msg_type
         if msg_type is not None:
-            mt = msg_type
-            self._set_decoder(lambda data: typed.decode(mt.__shm_layout__, data))
+            self._set_msg_type(msg_type)
         connected(self, PUBSUB)
         return self
 
