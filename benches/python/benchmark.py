@@ -41,7 +41,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from cases import CASES
+import typed_msgs
+from cases import CASES, LATENCY
 from check import run_check
 from common import ORIG_PY, SCRIPT, log
 from peers import (
@@ -76,6 +77,8 @@ def _read_line(proc, timeout):
 
 def role_driver(spec):
     _pin(spec.get("cpu_driver"))
+    if spec["transport"] == "inproc":
+        return typed_msgs.run(spec)
     if spec["transport"] == "pipe":
         return run_pipe_driver(spec)
     raw_path = raw_mm = None
@@ -270,7 +273,7 @@ def main(argv=None):
                     results[case["id"]] = pick_run(case, runs[case["id"]])
                     if not res.get("ok"):
                         log(f"      failed: {res.get('error')}")
-                    elif case["kind"] == "pingpong":
+                    elif case["kind"] in LATENCY:
                         log(f"      p50 {res['p50']:.2f} µs  p99 {res['p99']:.2f} µs  n={res['n']:,}"
                             + (f"  WRONG REPLIES: {res['bad']}" if res.get("bad") else ""))
                     else:

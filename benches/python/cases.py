@@ -33,6 +33,40 @@ CASES = [
           "ours send/recv dict, pickle, recv(timeout=1.0)", codec="pickle"),
     _case("ours-dict-msgpack", "pingpong", "shm", "ours", "dict", "block",
           "ours send/recv dict, msgpack, recv(timeout=1.0)", codec="msgpack"),
+    # --- typed messages: the generated dataclasses of schemas/ ----------------
+    _case("ours-imu-typed", "pingpong", "shm", "ours", "imu", "block",
+          "ours typed Imu (376 B): send(msg) / recv(timeout=1.0) -> Imu dataclass; "
+          "the echo sends back the object it received"),
+    _case("ours-imu-pickle", "pingpong", "shm", "ours", "imu-pickle", "block",
+          "ours send/recv of the same Imu dataclass pickled (dynamic topic)",
+          ref="ours-imu-typed", codec="pickle"),
+    _case("ours-typed-PoseStamped", "inproc", "inproc", "ours", "PoseStamped", "busy",
+          "ours typed PoseStamped (136 B): send(msg) + recv(0) -> dataclass, one process",
+          op="typed"),
+    _case("ours-bytes-136B", "inproc", "inproc", "ours", "PoseStamped", "busy",
+          "ours send_bytes + recv_bytes(0) of 136 B, one process (the copy floor)",
+          op="bytes"),
+    _case("pickle-PoseStamped", "inproc", "inproc", "ours", "PoseStamped", "busy",
+          "pickle.loads(pickle.dumps(msg)) of the same PoseStamped dataclass, one process",
+          ref="ours-typed-PoseStamped", op="pickle"),
+    _case("ours-typed-Imu", "inproc", "inproc", "ours", "Imu", "busy",
+          "ours typed Imu (376 B): send(msg) + recv(0) -> dataclass, one process",
+          op="typed"),
+    _case("ours-bytes-376B", "inproc", "inproc", "ours", "Imu", "busy",
+          "ours send_bytes + recv_bytes(0) of 376 B, one process (the copy floor)",
+          op="bytes"),
+    _case("pickle-Imu", "inproc", "inproc", "ours", "Imu", "busy",
+          "pickle.loads(pickle.dumps(msg)) of the same Imu dataclass, one process",
+          ref="ours-typed-Imu", op="pickle"),
+    _case("ours-typed-Odometry", "inproc", "inproc", "ours", "Odometry", "busy",
+          "ours typed Odometry (832 B): send(msg) + recv(0) -> dataclass, one process",
+          op="typed"),
+    _case("ours-bytes-832B", "inproc", "inproc", "ours", "Odometry", "busy",
+          "ours send_bytes + recv_bytes(0) of 832 B, one process (the copy floor)",
+          op="bytes"),
+    _case("pickle-Odometry", "inproc", "inproc", "ours", "Odometry", "busy",
+          "pickle.loads(pickle.dumps(msg)) of the same Odometry dataclass, one process",
+          ref="ours-typed-Odometry", op="pickle"),
     _case("iceoryx2-64B-busy", "pingpong", "iox2", "py", "b64", "busy",
           "iceoryx2 pub/sub 64 B ctypes struct, receive() loop", ref="ours-64B-busy"),
     _case("orig-64B-busy", "pingpong", "shm", "orig", "b64", "busy",
@@ -102,6 +136,10 @@ CASES = [
     _case("iceoryx2-stream-busy", "stream", "iox2", "py", "b64", "busy",
           "iceoryx2 pub/sub 64 B, receive() loop", ref="ours-stream-busy"),
 ]
+
+#: Kinds reported as latencies (p50/p99): one-way ping-pong, and `inproc`,
+#: one operation timed in a single process (batches, see typed_msgs.py).
+LATENCY = {"pingpong", "inproc"}
 
 LOSSY = {"shm", "iox2"}        # PUB/SUB: a slow receiver misses messages
 

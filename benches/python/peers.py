@@ -87,6 +87,8 @@ class ShmPubSub(Kit):
             self.check = lambda r, m, i: r["seq"] == i
             self.stop = {"stop": 1}
             self.is_stop = lambda r: "stop" in r
+        elif payload in ("imu", "imu-pickle"):
+            self._imu_codec()
         elif payload == "loan":
             self._loan_codec(MIB)
         elif payload == "loan64":
@@ -111,9 +113,31 @@ class ShmPubSub(Kit):
         self.stop = STOP_SEQ
         self.is_stop = lambda r: r["seq"] == STOP_SEQ
 
+    def _imu_codec(self):
+        # A driver fills one message object and publishes it at each tick;
+        # the echo sends back the object it received (converted both ways).
+        from typed_msgs import sample_msg
+        self.Imu = type(sample_msg("Imu"))
+        msg = sample_msg("Imu")
+        stop = 0xFFFF_FFFF      # `header.seq` is a u32
+
+        def make(i):
+            msg.header.seq = i
+            return msg
+
+        self.make = make
+        self.check = lambda r, m, i: (type(r) is self.Imu and r.header.seq == i
+                                      and r.header.frame_id == m.header.frame_id
+                                      and r.linear_acceleration == m.linear_acceleration)
+        self.stop = sample_msg("Imu")
+        self.stop.header.seq = stop
+        self.is_stop = lambda r: r.header.seq == stop
+
     def _publisher(self, name):
         if self.spec["payload"] in ("loan", "loan64"):
             return self.m.Publisher(name, num_slots=self.slots, msg_type=self.Blob)
+        if self.spec["payload"] == "imu":
+            return self.m.Publisher(name, num_slots=self.slots, msg_type=self.Imu)
         return self.m.Publisher(name, num_slots=self.slots, slot_size=self.slot_size,
                                 serialization=self.codec)
 

@@ -15,6 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from cases import LATENCY
 from common import REPO, SCRIPT, log
 
 # ---------------------------------------------------------------------------
@@ -80,7 +81,7 @@ def run_case(case, cfg, idx, tmpdir, orig_py):
         tag=f"shmbench_{os.getpid()}_{idx}",
         tmpdir=tmpdir,
         warmup=cfg["warmup"],
-        duration=cfg["duration"] if case["kind"] == "pingpong" else cfg["stream"],
+        duration=cfg["duration"] if case["kind"] in LATENCY else cfg["stream"],
         cpu_driver=cfg["cpus"][0] if cfg["cpus"] else None,
         cpu_echo=cfg["cpus"][1] if cfg["cpus"] else None,
         samples_path=os.path.join(tmpdir, f"case{idx}.f64"),
@@ -117,7 +118,7 @@ def run_case(case, cfg, idx, tmpdir, orig_py):
 
 
 def _key(case, res):
-    return res.get("p50") if case["kind"] == "pingpong" else res.get("recv_per_s")
+    return res.get("p50") if case["kind"] in LATENCY else res.get("recv_per_s")
 
 
 def pick_run(case, runs):
@@ -225,7 +226,7 @@ def ratio_of(case, res, results):
     r = results[ref]
     if not r.get("ok"):
         return None
-    if case["kind"] == "pingpong":
+    if case["kind"] in LATENCY:
         if r.get("p50") and res.get("p50"):
             return res["p50"] / r["p50"]
     else:
@@ -253,11 +254,12 @@ def table(cases, results):
         vals = [_key(c, r) for r in res.get("runs", []) if r.get("ok") and _key(c, r)]
         if len(vals) > 1:
             lo, hi = min(vals), max(vals)
-            spread = (f", median of {len(vals)} runs (p50 {lo:.2f}–{hi:.2f})" if c["kind"] == "pingpong"
+            spread = (f", median of {len(vals)} runs (p50 {lo:.2f}–{hi:.2f})" if c["kind"] in LATENCY
                       else f", median of {len(vals)} runs ({lo:,.0f}–{hi:,.0f}/s)")
-        if c["kind"] == "pingpong":
+        if c["kind"] in LATENCY:
             msgs = "–"
-            note = f"n={res['n']:,}"
+            note = f"n={res['n']:,}" if c["kind"] == "pingpong" else \
+                f"{res['n']:,} batches of 100, one process"
             if c["transport"] == "reqrep":
                 note += f", {res['round_trips_per_s']:,.0f} calls/s"
             if res.get("bad"):
@@ -286,7 +288,7 @@ def plot(path, cases, results, info):
     except ImportError:
         log("--png: matplotlib is not installed; no plot written")
         return False
-    lat = [c for c in cases if c["kind"] == "pingpong" and results[c["id"]].get("ok")]
+    lat = [c for c in cases if c["kind"] in LATENCY and results[c["id"]].get("ok")]
     thr = [c for c in cases if c["kind"] == "stream" and results[c["id"]].get("ok")
            and results[c["id"]].get("recv_per_s")]
     fig = plt.figure(figsize=(17, max(9, 0.42 * max(len(lat), len(thr)) + 2)))

@@ -139,8 +139,7 @@ class Subscriber(Logged, _native.Subscriber, Generic[_M]):
             msg_type = typed.message_class(layout)
         self.msg_type = msg_type
         if msg_type is not None:
-            ours = typed.layout_of(msg_type)
-            self._set_decoder(lambda data: typed.decode(ours, data))
+            self._set_msg_type(msg_type)
         connected(self, PUBSUB)
         return self
 

@@ -80,7 +80,7 @@ impl Access {
 
 /// numpy's name of a number kind in native byte order (the segment header
 /// proved the writer's byte order is ours); `None` for flags (read as bools).
-fn numpy_name(s: Scalar) -> Option<&'static str> {
+pub(crate) fn numpy_name(s: Scalar) -> Option<&'static str> {
     Some(match s {
         Scalar::U8 => "u1",
         Scalar::U16 => "u2",

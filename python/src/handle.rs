@@ -211,7 +211,7 @@ impl Held {
         ser: Ser,
     ) -> PyResult<Bound<'py, PyAny>> {
         match frame {
-            Some((codec, data)) => decode(py, codec, &self.bytes(py, codec, data)?, None, ser),
+            Some((codec, data)) => decode(py, codec, &self.bytes(py, codec, data)?, ser),
             None => Ok(py.None().into_bound(py)),
         }
     }

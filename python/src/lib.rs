@@ -9,16 +9,20 @@
 #[cfg(not(target_os = "linux"))]
 compile_error!("shm-comm supports Linux only: it is built on Linux shared memory (/dev/shm), futexes and /proc");
 
+mod convert;
 mod events;
 mod fields;
 mod handle;
 mod msgpack;
+mod pack;
 mod pipeline;
 mod pubsub;
 mod quick;
 mod reqrep;
 mod schema;
 mod typed;
+mod unpack;
+mod view;
 mod zerocopy;
 
 use std::time::{Duration, Instant};
@@ -195,7 +199,6 @@ fn decode<'py>(
     py: Python<'py>,
     codec: Codec,
     data: &Bound<'py, PyBytes>,
-    typed: Option<&Py<PyAny>>,
     allow: Ser,
 ) -> PyResult<Bound<'py, PyAny>> {
     match codec {
@@ -217,11 +220,9 @@ fn decode<'py>(
         }
         Codec::MsgPack => msgpack::decode(py, data.as_bytes())
             .map_err(|e| error(py, "SHMSerializationError", e.to_string())),
-        Codec::Typed => match typed {
-            Some(decoder) => decoder.bind(py).call1((data,)),
-            None => Ok(data.clone().into_any()),
-        },
-        Codec::Raw | Codec::Other(_) => Ok(data.clone().into_any()),
+        // Typed frames reach here only where no message class is known
+        // (typed subscribers convert theirs with a plan): their bytes.
+        Codec::Typed | Codec::Raw | Codec::Other(_) => Ok(data.clone().into_any()),
     }
 }
 

@@ -14,6 +14,7 @@ use shm_comm::pubsub::{ConnectOptions, Expect, PubOptions, RawPublisher, RawSubs
 use shm_comm::segment::Payload;
 use shm_comm::{SendError, TryRecvError};
 
+use crate::convert::{Plan, Purpose};
 use crate::fields::Fields;
 use crate::handle::{connect_with, handle_surface, lock, stats_dict};
 use crate::quick::QuickLock;
@@ -33,8 +34,11 @@ pub(crate) struct Publisher {
     ser: Ser,
     typed: bool,
     pub(crate) inner: QuickLock<Option<RawPublisher>>,
-    /// Packs objects into a typed topic's layout (set by `shm_comm.Publisher`).
+    /// Packs objects into a typed topic's layout (set by `shm_comm.Publisher`):
+    /// `typed.encode`, for the values `plan` leaves to numpy.
     encoder: Mutex<Option<Py<PyAny>>>,
+    /// A typed topic's converter, compiled from its layout.
+    plan: Option<Plan>,
     /// A typed topic's fields, for `loan[name]`.
     pub(crate) fields: Option<Arc<Fields>>,
     /// The topic's mapping, kept by `close()` while a loan is open: the
@@ -62,15 +66,16 @@ impl Publisher {
         borrow_budget: u32,
     ) -> PyResult<Self> {
         let ser = Ser::parse(py, serialization)?;
-        let (payload, fields) = match layout {
-            None => (Payload::Dynamic, None),
+        let (payload, fields, plan) = match layout {
+            None => (Payload::Dynamic, None, None),
             Some(d) => {
                 let l = typed::from_dict(d)?;
-                let payload = Payload::Typed {
-                    hash: l.hash(),
-                    descriptor: l.encode(),
-                };
-                (payload, Some(Fields::new(py, &l)?))
+                let plan = Plan::new(py, &l, Purpose::Send)?;
+                (
+                    Payload::of_layout(&l),
+                    Some(Fields::new(py, &l)?),
+                    Some(plan),
+                )
             }
         };
         let opts = PubOptions {
@@ -88,6 +93,7 @@ impl Publisher {
             typed: layout.is_some(),
             inner: QuickLock::new(Some(raw)),
             encoder: Mutex::new(None),
+            plan,
             fields,
             orphaned: Mutex::new(None),
             dropped_claim: Mutex::new(None),
@@ -109,6 +115,22 @@ impl Publisher {
         // compatibility, and `timeout` is checked like every other.
         let _ = block;
         check_timeout("timeout", timeout)?;
+        if let Some(plan) = &self.plan {
+            // Packed on the stack (or the heap, for large messages), then
+            // copied into the slot by the ring, which writes a slot that a
+            // lagging reader may still be checking only with atomic stores.
+            let mut stack = [0u8; 1024];
+            let mut heap = Vec::new();
+            let buf = if plan.size <= stack.len() {
+                &mut stack[..plan.size]
+            } else {
+                heap.resize(plan.size, 0);
+                &mut heap[..]
+            };
+            if plan.pack(data, buf)? {
+                return self.publish(py, buf, Codec::Typed);
+            }
+        }
         if self.typed {
             let encoder = lock(py, &self.encoder).as_ref().map(|e| e.clone_ref(py));
             let Some(encoder) = encoder else {
@@ -283,9 +305,9 @@ pub(crate) struct Subscriber {
     name: String,
     ser: Ser,
     inner: QuickLock<Option<SubState>>,
-    /// Set once by `shm_comm.Subscriber` for typed topics; read on every
-    /// `recv` without a lock.
-    decoder: std::sync::OnceLock<Py<PyAny>>,
+    /// A typed topic's converter (set once by `shm_comm.Subscriber`, from
+    /// its message class); read on every `recv` without a lock.
+    plan: std::sync::OnceLock<Plan>,
     /// A typed topic's fields, for `sample[name]` (read on the first borrow).
     pub(crate) fields: std::sync::OnceLock<Option<Arc<Fields>>>,
 }
@@ -318,7 +340,7 @@ impl Subscriber {
             name: name.to_owned(),
             ser,
             inner: QuickLock::new(Some(SubState { raw })),
-            decoder: std::sync::OnceLock::new(),
+            plan: std::sync::OnceLock::new(),
             fields: std::sync::OnceLock::new(),
         })
     }
@@ -327,8 +349,11 @@ impl Subscriber {
     /// `timeout` seconds (`None` waits forever, `0` checks once).
     #[pyo3(signature = (timeout=None))]
     fn recv<'py>(&self, py: Python<'py>, timeout: Option<f64>) -> PyResult<Bound<'py, PyAny>> {
+        if let Some(plan) = self.plan.get() {
+            return self.recv_typed(py, timeout, plan);
+        }
         match self.recv_frame(py, timeout)? {
-            Some((codec, data)) => decode(py, codec, &data, self.decoder.get(), self.ser),
+            Some((codec, data)) => decode(py, codec, &data, self.ser),
             None => Ok(py.None().into_bound(py)),
         }
     }
@@ -403,11 +428,17 @@ impl Subscriber {
         }
     }
 
-    /// Installs a callable turning typed frames (bytes) into objects.
-    fn _set_decoder(&self, py: Python<'_>, decoder: Py<PyAny>) -> PyResult<()> {
-        self.decoder
-            .set(decoder)
-            .map_err(|_| error(py, "SHMError", "the decoder is already set"))
+    /// Makes `recv()` return typed messages as objects of `msg_type` (a
+    /// message class: its `__shm_layout__`, nested messages as the classes
+    /// `shm_comm.typed.message_class` gives), converted by a plan compiled
+    /// here, once.
+    fn _set_msg_type(&self, py: Python<'_>, msg_type: &Bound<'_, PyAny>) -> PyResult<()> {
+        let layout = msg_type.getattr("__shm_layout__")?;
+        let layout = typed::from_dict(layout.cast::<PyDict>()?)?;
+        let plan = Plan::new(py, &layout, Purpose::Receive)?;
+        self.plan
+            .set(plan)
+            .map_err(|_| error(py, "SHMError", "the message type is already set"))
     }
 
     /// The topic's layout dict (typed topics) or `None`.
@@ -497,6 +528,61 @@ impl Subscriber {
             let deadline = deadline.get();
             if deadline.is_some_and(|d| Instant::now() >= d) || !self.wait(py, deadline)? {
                 return Ok(None);
+            }
+        }
+    }
+
+    /// The next message of a typed topic as an object (`plan`), or `None`
+    /// on timeout. The ring copies it (checked against concurrent
+    /// overwrites) into a buffer on the stack, and the object is built from
+    /// there after the lock is released (building it runs Python code).
+    fn recv_typed<'py>(
+        &self,
+        py: Python<'py>,
+        timeout: Option<f64>,
+        plan: &Plan,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let mut deadline = Deadline::new(timeout)?;
+        let mut stack = [std::mem::MaybeUninit::<u8>::uninit(); 4096];
+        let mut heap = Vec::new();
+        loop {
+            let got = {
+                let mut g = self.inner.lock(py);
+                let st = g
+                    .as_mut()
+                    .ok_or_else(|| closed(py, "Subscriber", &self.name))?;
+                let got = if st.raw.max_payload() <= stack.len() {
+                    st.raw
+                        .try_recv_uninit(&mut stack)
+                        .map(|(len, c)| (len, c, true))
+                } else {
+                    st.raw
+                        .try_recv_into(&mut heap)
+                        .map(|c| (heap.len(), c, false))
+                };
+                match got {
+                    Ok(got) => Some(got),
+                    Err(TryRecvError::Empty) => None,
+                    Err(TryRecvError::Corrupt(s)) => return Err(error(py, "SHMError", s)),
+                }
+            };
+            if let Some((len, codec, on_stack)) = got {
+                let data: &[u8] = if on_stack {
+                    // SAFETY: `try_recv_uninit` initialized the first `len`
+                    // bytes of `stack` (`len <= stack.len()`), and u8 has
+                    // the layout of MaybeUninit<u8>.
+                    unsafe { std::slice::from_raw_parts(stack.as_ptr().cast::<u8>(), len) }
+                } else {
+                    &heap
+                };
+                return match codec {
+                    Codec::Typed => plan.unpack(py, data),
+                    c => decode(py, c, &PyBytes::new(py, data), self.ser),
+                };
+            }
+            let deadline = deadline.get();
+            if deadline.is_some_and(|d| Instant::now() >= d) || !self.wait(py, deadline)? {
+                return Ok(py.None().into_bound(py));
             }
         }
     }

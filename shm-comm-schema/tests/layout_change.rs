@@ -48,10 +48,7 @@ fn edited(edit: impl Fn(&str) -> String) -> Result<shm_comm::LayoutDescriptor, S
 /// Opens a topic of `layout` and connects a `Subscriber<Imu>` to it.
 fn open_as_imu(layout: &shm_comm::LayoutDescriptor) -> OpenError {
     let ch = Channel::new("imu");
-    let payload = Payload::Typed {
-        hash: layout.hash(),
-        descriptor: layout.encode(),
-    };
+    let payload = Payload::of_layout(layout);
     let _publisher = RawPublisher::create(
         &ch.0,
         &payload,
@@ -84,10 +81,7 @@ const IMU_ORIENTATION: &str = r#"    { name = "orientation", type = "Quaternion"
 fn unchanged_schema_connects() {
     let layout = edited(|s| s.replace("Row by row; all zeros", "Row by row: all zeros")).unwrap();
     let ch = Channel::new("same");
-    let payload = Payload::Typed {
-        hash: layout.hash(),
-        descriptor: layout.encode(),
-    };
+    let payload = Payload::of_layout(&layout);
     let _p = RawPublisher::create(&ch.0, &payload, PubOptions::default()).unwrap();
     Subscriber::<Imu>::connect(&ch.0).unwrap();
 }

@@ -704,10 +704,7 @@ fn typed_shape<Req: ShmMessage, Rep: ShmMessage>(
     capacity: u32,
 ) -> (Payload, Shape, LayoutDescriptor) {
     let layout = service_layout(Req::layout(), Rep::layout());
-    let payload = Payload::Typed {
-        hash: layout.hash(),
-        descriptor: layout.encode(),
-    };
+    let payload = Payload::of_layout(&layout);
     let shape = Shape {
         queue: queue::Geometry {
             capacity,

@@ -104,9 +104,17 @@ impl Payload {
     /// The payload of a typed channel of `T`: its layout's hash and
     /// encoded descriptor.
     pub fn typed<T: crate::message::ShmMessage>() -> Payload {
+        Payload::of_layout(T::layout())
+    }
+
+    /// The payload of a typed channel whose messages have `layout` (one
+    /// known only at run time: read from a schema, or built by a language
+    /// binding): its hash and encoded descriptor, computed here so that no
+    /// caller assembles the pair by hand and lets them disagree.
+    pub fn of_layout(layout: &crate::LayoutDescriptor) -> Payload {
         Payload::Typed {
-            hash: T::layout_hash(),
-            descriptor: T::layout().encode(),
+            hash: layout.hash(),
+            descriptor: layout.encode(),
         }
     }
 }
