@@ -92,7 +92,7 @@ pub(crate) struct Numbers {
     pub(crate) dtype: Py<PyAny>,
     /// The dtype of a received array (`bool` for flags).
     pub(crate) out_dtype: Py<PyAny>,
-    /// Whether received values become bools (flags, except in a vector).
+    /// Whether received values become bools (flags).
     pub(crate) bools: bool,
     /// Bytes of the whole array.
     pub(crate) bytes: usize,
@@ -209,12 +209,10 @@ impl<'py> Cx<'py> {
             },
             Kind::FixedVec { elem, capacity } => {
                 let numbers = match elem.kind {
+                    // A vector of flags comes back as bools, as an array
+                    // of flags does (what `typed.decode` gives).
                     Kind::Scalar(s) if elem.shape.is_empty() => {
-                        let mut n = self.numbers(s, vec![*capacity as usize])?;
-                        // A vector of flags comes back as its bytes (`u1`).
-                        n.out_dtype = n.dtype.clone_ref(self.py);
-                        n.bools = false;
-                        Some(n)
+                        Some(self.numbers(s, vec![*capacity as usize])?)
                     }
                     _ => None,
                 };
