@@ -77,6 +77,8 @@
 #[cfg(not(target_os = "linux"))]
 compile_error!("shm-comm supports Linux only: it is built on Linux shared memory (/dev/shm), futexes and /proc");
 
+#[cfg(not(loom))]
+pub mod bells;
 pub mod cast;
 pub mod codec;
 pub mod error;
@@ -87,6 +89,8 @@ pub mod message;
 pub mod msgs;
 pub mod pipeline;
 mod platform;
+#[cfg(not(loom))]
+pub mod poll;
 pub mod pubsub;
 pub mod queue;
 pub mod region;

@@ -176,6 +176,14 @@ impl Mailbox {
         self.state().load(Ordering::Acquire) == enc(call, READY, 0)
     }
 
+    /// Arms `watch` for the reply to `call`: `true` if it is there
+    /// already (checked after arming, see `crate::bells`).
+    #[cfg(not(loom))]
+    pub fn arm_reply(&self, call: u32, watch: &mut crate::bells::Watch) -> bool {
+        watch.arm(&self.event());
+        self.is_ready(call)
+    }
+
     /// Waits until the reply to `call` is there or `deadline` passes
     /// (spinning first if `spin`, see `sync::Event::wait`).
     pub fn wait(&self, call: u32, deadline: Option<Instant>, spin: bool) -> bool {

@@ -278,6 +278,16 @@ impl Endpoint {
         }
     }
 
+    #[cfg(not(loom))]
+    fn arm_jobs(&self, watch: &mut crate::bells::Watch) -> bool {
+        self.queue.arm_jobs(watch)
+    }
+
+    #[cfg(not(loom))]
+    fn arm_room(&self, watch: &mut crate::bells::Watch) -> bool {
+        self.queue.arm_room(watch)
+    }
+
     /// After a miss, a non-blocking call looks for dead peers now and then.
     fn repair_now(&self) -> bool {
         self.misses.fetch_add(1, Ordering::Relaxed) % REPAIR_EVERY == REPAIR_EVERY - 1
@@ -411,6 +421,13 @@ pub struct Pusher<T: ShmMessage> {
 }
 
 impl<T: ShmMessage> Pusher<T> {
+    /// Arms `watch` (see [`crate::bells`]) for room: its bell rings when a
+    /// puller takes a job. Returns `true` if there is room already.
+    #[cfg(not(loom))]
+    pub fn arm_room(&self, watch: &mut crate::bells::Watch) -> bool {
+        self.ep.arm_room(watch)
+    }
+
     /// Creates (or joins) queue `name` with default options.
     /// The queue holds 128 jobs, fewer of large ones (see
     /// [`QueueOptions::for_size`]).
@@ -535,6 +552,14 @@ fn join(
 }
 
 impl<T: ShmMessage> Puller<T> {
+    /// Arms `watch` (see [`crate::bells`]): its bell rings when a job is
+    /// queued. Returns `true` if one is queued already: take it instead of
+    /// waiting (another puller may be quicker: readiness is a hint).
+    #[cfg(not(loom))]
+    pub fn arm(&self, watch: &mut crate::bells::Watch) -> bool {
+        self.ep.arm_jobs(watch)
+    }
+
     /// Joins queue `name` with default options (waits up to 5 s for it
     /// to exist).
     pub fn connect(name: &str) -> Result<Self, OpenError> {
@@ -680,6 +705,13 @@ pub struct DynPusher {
 }
 
 impl DynPusher {
+    /// Arms `watch` (see [`crate::bells`]) for room: its bell rings when a
+    /// puller takes a job. Returns `true` if there is room already.
+    #[cfg(not(loom))]
+    pub fn arm_room(&self, watch: &mut crate::bells::Watch) -> bool {
+        self.ep.arm_room(watch)
+    }
+
     /// Creates (or joins) dynamic queue `name` with the default options
     /// (128 frames of up to 4096 bytes).
     pub fn create(name: &str) -> Result<Self, CreateError> {
@@ -763,6 +795,14 @@ pub struct DynPuller {
 }
 
 impl DynPuller {
+    /// Arms `watch` (see [`crate::bells`]): its bell rings when a job is
+    /// queued. Returns `true` if one is queued already: take it instead of
+    /// waiting (another puller may be quicker: readiness is a hint).
+    #[cfg(not(loom))]
+    pub fn arm(&self, watch: &mut crate::bells::Watch) -> bool {
+        self.ep.arm_jobs(watch)
+    }
+
     /// Joins dynamic queue `name` with default options (waits up to 5 s
     /// for it).
     pub fn connect(name: &str) -> Result<Self, OpenError> {

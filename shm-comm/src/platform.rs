@@ -231,7 +231,14 @@ impl Mapping {
         // fd, 0)`: offset 0, so the mapping starts on a page boundary; with
         // the length given, memmap2 makes no `fstat` of its own.
         let map = memmap2::MmapOptions::new().len(len).map_raw(fd)?;
-        Ok(Mapping { map })
+        let inode = fstat(fd)?.inode;
+        let mapping = Mapping { map };
+        maps().write().unwrap_or_else(|p| p.into_inner()).push((
+            mapping.as_ptr() as usize,
+            len,
+            inode,
+        ));
+        Ok(mapping)
     }
 
     /// Start of the mapping (page aligned).
@@ -292,6 +299,184 @@ impl Mapping {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+}
+
+impl Drop for Mapping {
+    fn drop(&mut self) {
+        let base = self.as_ptr() as usize;
+        let mut m = maps().write().unwrap_or_else(|p| p.into_inner());
+        if let Some(i) = m.iter().position(|&(b, ..)| b == base) {
+            m.swap_remove(i);
+        }
+    }
+}
+
+/// Every live [`Mapping`] of this process: `(base, len, inode)`.
+fn maps() -> &'static std::sync::RwLock<Vec<(usize, usize, u64)>> {
+    static MAPS: std::sync::RwLock<Vec<(usize, usize, u64)>> = std::sync::RwLock::new(Vec::new());
+    &MAPS
+}
+
+/// Where the byte at `p` is, in terms every process agrees on: the inode
+/// of the segment file mapped there and the offset in it. `None` if `p` is
+/// in no live [`Mapping`] (heap memory in tests).
+pub fn file_position(p: *const u8) -> Option<(u64, u64)> {
+    let p = p as usize;
+    let m = maps().read().unwrap_or_else(|p| p.into_inner());
+    m.iter()
+        .find(|&&(base, len, _)| p >= base && p - base < len)
+        .map(|&(base, _, inode)| (inode, (p - base) as u64))
+}
+
+/// A bound, non-blocking Unix datagram socket at `path`, readable only by
+/// this user (mode 0600): a doorbell that other processes ring with
+/// [`ring_doorbell`]. Fails with `AlreadyExists` if `path` exists.
+pub fn bind_doorbell(path: &Path) -> io::Result<OwnedFd> {
+    let addr = unix_addr(path)?;
+    // SAFETY: socket has no memory preconditions.
+    let fd = unsafe {
+        libc::socket(
+            libc::AF_UNIX,
+            libc::SOCK_DGRAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
+            0,
+        )
+    };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `fd` is a new descriptor that nothing else owns.
+    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    // SAFETY: `addr` is a valid sockaddr_un of the given size.
+    let rc = unsafe {
+        libc::bind(
+            fd.as_raw_fd(),
+            (&addr as *const libc::sockaddr_un).cast(),
+            std::mem::size_of::<libc::sockaddr_un>() as libc::socklen_t,
+        )
+    };
+    if rc != 0 {
+        let e = io::Error::last_os_error();
+        return Err(if e.raw_os_error() == Some(libc::EADDRINUSE) {
+            io::Error::from(io::ErrorKind::AlreadyExists)
+        } else {
+            e
+        });
+    }
+    use std::os::unix::fs::PermissionsExt;
+    if let Err(e) = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)) {
+        let _ = std::fs::remove_file(path);
+        return Err(e);
+    }
+    Ok(fd)
+}
+
+fn unix_addr(path: &Path) -> io::Result<libc::sockaddr_un> {
+    // SAFETY: all-zero is a valid sockaddr_un.
+    let mut addr: libc::sockaddr_un = unsafe { std::mem::zeroed() };
+    addr.sun_family = libc::AF_UNIX as libc::sa_family_t;
+    let bytes = path.as_os_str().as_encoded_bytes();
+    if bytes.len() >= addr.sun_path.len() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "doorbell path too long for a Unix socket: {}",
+                path.display()
+            ),
+        ));
+    }
+    for (d, &b) in addr.sun_path.iter_mut().zip(bytes) {
+        *d = b as libc::c_char;
+    }
+    Ok(addr)
+}
+
+/// Rings the doorbell at `path` (one empty datagram, never blocking and
+/// never raising SIGPIPE). A doorbell that is gone or full is not an
+/// error: gone, nobody waits there; full, it is readable already.
+pub fn ring_doorbell(path: &Path) {
+    static SENDER: OnceLock<Option<OwnedFd>> = OnceLock::new();
+    let sender = SENDER.get_or_init(|| {
+        // SAFETY: socket has no memory preconditions.
+        let fd = unsafe {
+            libc::socket(
+                libc::AF_UNIX,
+                libc::SOCK_DGRAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
+                0,
+            )
+        };
+        // SAFETY: a new descriptor that nothing else owns.
+        (fd >= 0).then(|| unsafe { OwnedFd::from_raw_fd(fd) })
+    });
+    let (Some(sender), Ok(addr)) = (sender, unix_addr(path)) else {
+        return;
+    };
+    // SAFETY: an empty buffer; `addr` is a valid sockaddr_un of that size.
+    unsafe {
+        libc::sendto(
+            sender.as_raw_fd(),
+            std::ptr::null(),
+            0,
+            libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL,
+            (&addr as *const libc::sockaddr_un).cast(),
+            std::mem::size_of::<libc::sockaddr_un>() as libc::socklen_t,
+        )
+    };
+}
+
+/// Takes every datagram waiting on doorbell `fd` (it is then no longer
+/// readable until rung again); returns how many there were.
+pub fn drain_doorbell(fd: &OwnedFd) -> usize {
+    let mut n = 0;
+    let mut buf = [0u8; 1];
+    loop {
+        // SAFETY: `buf` is valid for writes of its length.
+        let r = unsafe {
+            libc::recv(
+                fd.as_raw_fd(),
+                buf.as_mut_ptr().cast(),
+                buf.len(),
+                libc::MSG_DONTWAIT,
+            )
+        };
+        if r < 0 {
+            if io::Error::last_os_error().kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            return n;
+        }
+        n += 1;
+    }
+}
+
+/// `poll(2)` for readability on `fds`, at most `timeout` (forever if
+/// `None`): which of them are readable (or hung up, or in error). An
+/// interrupted wait (a signal) returns no fd.
+pub fn poll_readable(
+    fds: &[std::os::fd::RawFd],
+    timeout: Option<Duration>,
+) -> io::Result<Vec<bool>> {
+    let mut pfd: Vec<libc::pollfd> = fds
+        .iter()
+        .map(|&fd| libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        })
+        .collect();
+    let ms = timeout.map_or(-1, |t| {
+        // Round up, so a short timeout does not become a busy poll of 0.
+        i32::try_from(t.as_nanos().div_ceil(1_000_000)).unwrap_or(i32::MAX)
+    });
+    // SAFETY: `pfd` is a valid array of `pfd.len()` pollfds.
+    let r = unsafe { libc::poll(pfd.as_mut_ptr(), pfd.len() as libc::nfds_t, ms) };
+    if r < 0 {
+        let e = io::Error::last_os_error();
+        if e.kind() == io::ErrorKind::Interrupted {
+            return Ok(vec![false; fds.len()]);
+        }
+        return Err(e);
+    }
+    Ok(pfd.iter().map(|p| p.revents != 0).collect())
 }
 
 /// Blocks while `*word == expected`, at most `timeout` (forever if `None`).

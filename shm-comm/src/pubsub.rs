@@ -689,6 +689,19 @@ impl RawSubscriber {
         }
     }
 
+    /// Arms `watch` (see [`crate::bells`]): its bell rings at the next
+    /// message or when the publisher closes the topic. Returns `true` if a
+    /// message is there already: take it instead of waiting. A topic whose
+    /// publisher went away is first checked for a new publisher.
+    #[cfg(not(loom))]
+    pub fn arm(&mut self, watch: &mut crate::bells::Watch) -> bool {
+        if self.reader.ring().is_closed() {
+            self.reattach_if_replaced();
+        }
+        self.reader.ring().arm(watch);
+        self.reader.ready()
+    }
+
     /// Borrows the next message in place (see [the module docs](self#borrowing)).
     pub fn try_borrow(&mut self) -> Result<RawSample, BorrowError> {
         // Only `&mut self` adds samples, so the count cannot grow between

@@ -290,6 +290,21 @@ impl Queue {
         }
     }
 
+    /// Arms `watch` for the next job: `true` if a job is queued already
+    /// (checked after arming, see `crate::bells`).
+    #[cfg(not(loom))]
+    pub fn arm_jobs(&self, watch: &mut crate::bells::Watch) -> bool {
+        watch.arm(&self.not_empty());
+        !self.is_empty()
+    }
+
+    /// Arms `watch` for room: `true` if there is room already.
+    #[cfg(not(loom))]
+    pub fn arm_room(&self, watch: &mut crate::bells::Watch) -> bool {
+        watch.arm(&self.not_full());
+        self.len() < u64::from(self.geo.capacity)
+    }
+
     /// Jobs in the queue (approximate while others operate).
     pub fn len(&self) -> u64 {
         let enq = self.u64_at(OFF_ENQ).load(Ordering::Relaxed);

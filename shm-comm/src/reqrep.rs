@@ -533,6 +533,16 @@ impl RawRequester {
         self.liveness_checks.load(Ordering::Relaxed)
     }
 
+    /// Arms `watch` (see [`crate::bells`]) for the reply to `pending`:
+    /// `true` if it is there already (take it with
+    /// [`wait_reply`](Self::wait_reply), which then does not wait).
+    #[cfg(not(loom))]
+    pub fn arm_reply(&self, pending: &Pending, watch: &mut crate::bells::Watch) -> bool {
+        self.svc
+            .mailbox(self.svc.seg.index())
+            .arm_reply(pending.call, watch)
+    }
+
     /// Withdraws a pending call: a reply that arrives later is discarded.
     pub fn cancel(&self, pending: Pending) {
         self.svc.mailbox(self.svc.seg.index()).cancel(pending.call);
@@ -603,6 +613,14 @@ pub struct RawReplier {
 }
 
 impl RawReplier {
+    /// Arms `watch` (see [`crate::bells`]): its bell rings when a request
+    /// is queued. Returns `true` if one is queued already (another replier
+    /// may take it first: readiness is a hint).
+    #[cfg(not(loom))]
+    pub fn arm(&self, watch: &mut crate::bells::Watch) -> bool {
+        self.svc.queue.arm_jobs(watch)
+    }
+
     /// Takes the next request into `buf`, waiting until `deadline`.
     pub fn recv_into(
         &self,

@@ -325,6 +325,13 @@ impl Ring {
         }
     }
 
+    /// Arms `watch` on this ring's wake-up word: its bell rings at the next
+    /// message or at the ring's closing. The caller checks the ring after.
+    #[cfg(not(loom))]
+    pub fn arm(&self, watch: &mut crate::bells::Watch) {
+        watch.arm(&self.event());
+    }
+
     /// Pin slots of the borrow budget that no process owns now (slots of
     /// dead borrowers count as owned until a borrower takes them over).
     pub fn borrow_tokens(&self) -> u32 {

@@ -61,6 +61,8 @@ pub enum ChannelKind {
     Reply = 3,
     /// A PUSH/PULL work queue.
     Queue = 4,
+    /// The board of fd waiters' doorbells (`crate::bells`).
+    Bells = 5,
 }
 
 impl ChannelKind {
@@ -70,6 +72,7 @@ impl ChannelKind {
             ChannelKind::Request,
             ChannelKind::Reply,
             ChannelKind::Queue,
+            ChannelKind::Bells,
         ]
         .into_iter()
         .find(|k| *k as u32 == v)
@@ -82,6 +85,7 @@ impl ChannelKind {
             ChannelKind::Request => "service",
             ChannelKind::Reply => "reply ring",
             ChannelKind::Queue => "queue",
+            ChannelKind::Bells => "doorbell board",
         }
     }
 }
@@ -877,6 +881,11 @@ impl Segment {
         &self.file
     }
 
+    /// The inode of the segment file.
+    pub(crate) fn inode(&self) -> u64 {
+        self.inode
+    }
+
     /// The creator's pid.
     pub fn creator_pid(&self) -> u32 {
         self.creator_pid
@@ -1120,6 +1129,8 @@ pub fn list() -> Vec<(String, String)> {
     platform::list_shm(&user_prefix())
         .iter()
         .filter_map(|f| parse_file_name(f).or_else(|| stored_name(f)))
+        // The doorbell board is the library's, not a channel.
+        .filter(|(_, role)| role != "bells")
         .collect()
 }
 
@@ -1564,6 +1575,12 @@ impl SharedSegment {
 /// checked on join, or set on create).
 fn body(seg: &Segment) -> Region {
     seg.region().tail(TABLE_LEN)
+}
+
+/// The body of a shared segment opened without joining it (the doorbell
+/// board, as a notifier sees it).
+pub(crate) fn body_of(seg: &Segment) -> Region {
+    body(seg)
 }
 
 /// `true` if `linger` keeps the segment (called under its lock).

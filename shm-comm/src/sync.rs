@@ -127,28 +127,60 @@ pub(crate) struct Event<'a> {
     pub(crate) waiters: &'a AtomicU32,
 }
 
+/// Bit of `waiters` set by a futex sleeper.
+const SLEEPER: u32 = 1;
+/// Bit of `waiters` set by an armed doorbell (`crate::bells`).
+const FD_WAITER: u32 = 2;
+
 impl Event<'_> {
-    /// Wakes every sleeper, if any. Call after the state change that
-    /// sleepers wait for has been stored.
+    /// Wakes every sleeper and rings every armed doorbell, if any. Call
+    /// after the state change that they wait for has been stored.
     pub(crate) fn notify(&self) {
         // SeqCst fence between the caller's store of the new state and the
-        // load of `waiters`; pairs with the SeqCst fence in `wait` between the
-        // store to `waiters` and the check of the condition (store
-        // buffering: at least one side sees the other's store).
+        // load of `waiters`; pairs with the SeqCst fence in `wait` (and in
+        // `arm_fd`) between the store to `waiters` and the check of the
+        // condition (store buffering: at least one side sees the other's
+        // store).
         fence(Ordering::SeqCst);
         if self.waiters.load(Ordering::Relaxed) != 0 {
-            self.waiters.store(0, Ordering::Relaxed);
-            // Release: pairs with the Acquire load of `notify` in `wait`.
-            self.notify.fetch_add(1, Ordering::Release);
-            wake_all(self.notify);
+            // Acquire: pairs with the Release `fetch_or` of `arm_fd`, so
+            // that the armed slots it covers are visible to `ring_event`.
+            let w = self.waiters.swap(0, Ordering::Acquire);
+            if w & SLEEPER != 0 {
+                // Release: pairs with the Acquire load of `notify` in `wait`.
+                self.notify.fetch_add(1, Ordering::Release);
+                wake_all(self.notify);
+            }
+            if w & FD_WAITER != 0 {
+                ring_event(self.notify);
+            }
         }
     }
 
-    /// Wakes every sleeper unconditionally (closing, shutting down).
+    /// Wakes every sleeper unconditionally (closing, shutting down), and
+    /// rings every armed doorbell.
     pub(crate) fn notify_all(&self) {
         // Release: pairs with the Acquire load of `notify` in `wait`.
         self.notify.fetch_add(1, Ordering::Release);
         wake_all(self.notify);
+        // SeqCst: as the fence in `notify`.
+        fence(Ordering::SeqCst);
+        if self.waiters.load(Ordering::Relaxed) & FD_WAITER != 0 {
+            // Acquire: as in `notify`. Sleepers' bit goes too: they were
+            // all woken above.
+            self.waiters.swap(0, Ordering::Acquire);
+            ring_event(self.notify);
+        }
+    }
+
+    /// Marks a doorbell armed on this word (after storing its slot): the
+    /// next `notify` rings it. The caller then checks the condition, which
+    /// the SeqCst fence here orders after the mark (see `notify`).
+    pub(crate) fn arm_fd(&self) {
+        // Release: the armed slot stored before is visible to a notifier
+        // whose Acquire swap sees this bit.
+        self.waiters.fetch_or(FD_WAITER, Ordering::Release);
+        fence(Ordering::SeqCst);
     }
 
     /// Waits until `ready()` holds or `deadline` passes: with `spin`, spins
@@ -209,7 +241,8 @@ impl Event<'_> {
         loop {
             // Acquire: pairs with the Release increment in `notify`.
             let seen = self.notify.load(Ordering::Acquire);
-            self.waiters.store(1, Ordering::Relaxed);
+            // An RMW, not a store: an armed doorbell's bit must survive.
+            self.waiters.fetch_or(SLEEPER, Ordering::Relaxed);
             // SeqCst fence: pairs with the one in `notify` (see there).
             fence(Ordering::SeqCst);
             if ready() {
@@ -224,6 +257,25 @@ impl Event<'_> {
             wait(self.notify, seen, deadline);
         }
     }
+}
+
+/// The address of a shared-memory word (to name it: `crate::bells` keys
+/// its slots by the file position of a `notify` word).
+#[cfg_attr(loom, allow(dead_code))]
+pub(crate) fn addr_of(word: &AtomicU32) -> *const u8 {
+    (word as *const AtomicU32).cast()
+}
+
+/// Rings the doorbells armed on `notify` (see `crate::bells`).
+#[cfg(not(loom))]
+fn ring_event(notify: &AtomicU32) {
+    crate::bells::ring_event(notify);
+}
+
+/// Under loom the ring is recorded for the models (`loom_bells.rs`).
+#[cfg(loom)]
+fn ring_event(notify: &AtomicU32) {
+    model::ring(notify);
 }
 
 /// `true` if process `pid` exists and is not a zombie.

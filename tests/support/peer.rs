@@ -341,6 +341,51 @@ fn main() {
         // `bytes LEN SEED` sends `pattern(LEN, SEED)` as raw bytes, `frame TAG
         // LEN SEED` sends it tagged with codec TAG; each answers `sent LEN` or
         // `error TEXT`. `exit` (or end of input) drops the publisher.
+        // Creates `n` dynamic topics `NAME/0` .. `NAME/n-1`; then, for each
+        // stdin line `send I J ...`, publishes one frame on each topic
+        // listed and says `sent`; `exit` (or end of input) ends it.
+        "multi-pub" => {
+            let n: usize = arg(&args, 2, "n");
+            let mut pubs: Vec<DynPublisher> = (0..n)
+                .map(|i| {
+                    DynPublisher::create(&format!("{name}/{i}"))
+                        .unwrap_or_else(|e| die(&format!("create {i}: {e}")))
+                })
+                .collect();
+            say("ready");
+            for line in std::io::stdin().lock().lines() {
+                let Ok(line) = line else { break };
+                let mut words = line.split_whitespace();
+                match words.next() {
+                    Some("send") => {
+                        for w in words {
+                            let i: usize = w.parse().unwrap_or_else(|_| die("bad index"));
+                            pubs[i]
+                                .send_bytes(format!("frame for {i}").as_bytes())
+                                .unwrap_or_else(|e| die(&format!("send {i}: {e}")));
+                        }
+                        say("sent");
+                    }
+                    _ => break,
+                }
+            }
+        }
+        // Publishes `count` frames on dynamic topic NAME after a line on
+        // stdin, says `sent`, and exits after another line: the tests count
+        // this process's system calls around it.
+        "quiet-pub" => {
+            let count: u64 = arg(&args, 2, "count");
+            let mut p =
+                DynPublisher::create(&name).unwrap_or_else(|e| die(&format!("create: {e}")));
+            say("ready");
+            wait_stdin_line();
+            for i in 0..count {
+                p.send_bytes(&i.to_le_bytes())
+                    .unwrap_or_else(|e| die(&format!("send: {e}")));
+            }
+            say("sent");
+            wait_stdin_line();
+        }
         "dyn-pub" => {
             let max_payload: u32 = arg(&args, 2, "max_payload");
             let capacity: u32 = arg(&args, 3, "capacity");

@@ -88,6 +88,13 @@ macro_rules! atomic {
                 r
             }
             /// As the std method.
+            pub fn fetch_or(&self, v: $t, order: Ordering) -> $t {
+                before(order);
+                let r = self.0.fetch_or(v, order);
+                after(order);
+                r
+            }
+            /// As the std method.
             pub fn fetch_sub(&self, v: $t, order: Ordering) -> $t {
                 before(order);
                 let r = self.0.fetch_sub(v, order);
@@ -319,6 +326,32 @@ pub fn pid_alive(pid: u32) -> bool {
         .unwrap_or_else(|e| e.into_inner())
         .iter()
         .any(|t| (t >> 32) as u32 == pid)
+}
+
+/// The doorbells rung under the model: the address of each `notify` word
+/// that `sync::Event` rang armed doorbells on. Recording is outside the
+/// protocol (loom runs a model's threads on one OS thread), so a std
+/// mutex does; [`take_rings`] empties it at the start of each run.
+static RINGS: std::sync::Mutex<Vec<usize>> = std::sync::Mutex::new(Vec::new());
+
+/// Records a ring of the doorbells armed on `notify` (`sync::ring_event`
+/// under loom).
+pub(crate) fn ring(notify: &AtomicU32) {
+    RINGS
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push(notify as *const AtomicU32 as usize);
+}
+
+/// The rings recorded since the last call, by `notify` word address.
+pub fn take_rings() -> Vec<usize> {
+    std::mem::take(&mut *RINGS.lock().unwrap_or_else(|e| e.into_inner()))
+}
+
+/// `sync::Event::arm_fd` on the pair `notify`/`waiters`: marks a doorbell
+/// armed (the caller then checks its condition).
+pub fn event_arm_fd(notify: &AtomicU32, waiters: &AtomicU32) {
+    super::Event { notify, waiters }.arm_fd();
 }
 
 /// `sync::Event::notify` on the pair `notify`/`waiters` (for the models).

@@ -1,0 +1,352 @@
+//! Readiness through file descriptors: a [`Bell`] is a file descriptor
+//! that becomes readable when a channel it [watches](Watch) may have
+//! something to take, so that `poll`, `epoll`, asyncio and tokio can wait
+//! on shm-comm channels next to sockets and timers.
+//!
+//! # How a wake-up reaches a descriptor
+//! - A bell is a Unix datagram socket bound to a path in the shared-memory
+//!   directory (`shmcbell-<uid>-<process token>-<n>`, mode 0600). Ringing it
+//!   is sending it an empty datagram, which makes it readable; draining it
+//!   reads them all. Sockets work across processes and containers that
+//!   share the directory, never block the ringer and never raise SIGPIPE.
+//! - Who waits on what is written in one board per user, a shared segment
+//!   (`shm-comm/doorbells`, role `bells`) of 4,096 slots: a slot says "the
+//!   bell `n` of process `token` waits on the wake-up word at offset `o` of
+//!   the segment file with inode `i`, and is armed".
+//! - Every wake-up word of the protocol floor (`sync::Event`) has a
+//!   `waiters` word; a sleeper on the futex sets its bit 0, an armed slot
+//!   sets bit 1. A notifier that finds `waiters` zero makes no system call
+//!   (the send path of every pattern, when nobody waits); one that finds
+//!   bit 1 clears it and rings the bell of every armed slot of that word,
+//!   disarming them.
+//!
+//! # The re-check rule (edge-triggered, one shot)
+//! A bell rings once per [arming](crate::pubsub::RawSubscriber::arm): after
+//! it is readable, [`drain`](Bell::drain) it, take what the channel has
+//! until it is empty, then arm again. Arming returns `true` when the
+//! channel already has something (it may have arrived before the slot was
+//! armed): then take it instead of waiting. Readiness may be spurious (a
+//! message taken by another puller, a slot reused): a receive that finds
+//! nothing after a ring is normal. This is the contract of ZeroMQ's
+//! `ZMQ_FD`. Never miss a wake-up: the arm stores the slot, sets bit 1 and
+//! then (after a SeqCst fence) looks at the channel; the notifier stores
+//! the message and then (after a SeqCst fence) looks at `waiters`; one of
+//! the two sees the other.
+//!
+//! A process whose slots stay armed when it dies costs the notifier one
+//! scan of the board; its slots are taken over by the next bell that needs
+//! one. At most 4,096 armed watches exist at once for a user.
+
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::path::PathBuf;
+use std::sync::atomic::AtomicU32 as LocalU32;
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
+
+use crate::error::{CreateError, OpenError};
+use crate::platform;
+use crate::region::Region;
+use crate::segment::{
+    ChannelKind, CreateSpec, CreatedOrJoined, OpenSpec, Payload, Segment, SharedSegment,
+};
+use crate::sync::{self, AtomicU32, Ordering};
+
+/// The channel name of the board.
+pub(crate) const BOARD_NAME: &str = "shm-comm/doorbells";
+/// The segment role of the board (`segment::list` leaves it out).
+pub(crate) const BOARD_ROLE: &str = "bells";
+/// The participant role of a process with bells on the board.
+const RINGER: u32 = 1;
+/// Slots on the board.
+pub const SLOTS: usize = 4096;
+const HEADER: usize = 64;
+const SLOT: usize = 32;
+const REGION_LEN: usize = HEADER + SLOTS * SLOT;
+/// Header: the number of slots ever used (a notifier scans no further).
+const OFF_HIGH: usize = 0;
+// A slot: owner token (0: free), inode, offset, bell number, armed.
+const S_OWNER: usize = 0;
+const S_INODE: usize = 8;
+const S_OFFSET: usize = 16;
+const S_BELL: usize = 24;
+const S_ARMED: usize = 28;
+
+/// The board, joined (this process has bells on it).
+#[derive(Debug)]
+struct Board {
+    seg: SharedSegment,
+}
+
+impl Board {
+    fn region(&self) -> Region {
+        self.seg.body()
+    }
+
+    /// Joins the board of this user (creating it if needed); one per
+    /// process while any of its bells lives.
+    fn joined() -> Result<Arc<Board>, CreateError> {
+        static JOINED: Mutex<Weak<Board>> = Mutex::new(Weak::new());
+        let mut j = JOINED.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(b) = j.upgrade() {
+            return Ok(b);
+        }
+        let spec = CreateSpec {
+            name: BOARD_NAME,
+            role: BOARD_ROLE,
+            kind: ChannelKind::Bells,
+            payload: &Payload::Dynamic,
+            region_len: REGION_LEN,
+        };
+        let seg = match SharedSegment::create_or_join(&spec, RINGER, None)? {
+            // A new board's region is zeroed: no slot used, none armed.
+            CreatedOrJoined::Created(new) => new.publish(),
+            CreatedOrJoined::Joined(seg) => seg,
+        };
+        if seg.body().len() < REGION_LEN {
+            return Err(CreateError::Existing(Box::new(OpenError::Corrupt {
+                name: BOARD_NAME.to_owned(),
+                reason: format!("doorbell board of {} bytes", seg.body().len()),
+            })));
+        }
+        let b = Arc::new(Board { seg });
+        *j = Arc::downgrade(&b);
+        Ok(b)
+    }
+}
+
+fn slot_off(i: usize) -> usize {
+    HEADER + i * SLOT
+}
+
+/// A file descriptor that becomes readable when a channel it watches may
+/// have something to take (see the [module docs](self)).
+#[derive(Debug)]
+pub struct Bell {
+    sock: OwnedFd,
+    path: PathBuf,
+    number: u32,
+    board: Arc<Board>,
+}
+
+/// The path of bell `number` of the process with `token`.
+fn bell_path(token: u64, number: u32) -> PathBuf {
+    platform::shm_dir().join(format!(
+        "shmcbell-{}-{token:016x}-{number}",
+        platform::uid()
+    ))
+}
+
+impl Bell {
+    /// A new bell of this process.
+    pub fn new() -> io::Result<Bell> {
+        static NEXT: LocalU32 = LocalU32::new(1);
+        let board = Board::joined().map_err(io::Error::other)?;
+        let token = sync::process_token();
+        loop {
+            // Relaxed: a counter private to this process, unique per bell.
+            let number = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let path = bell_path(token, number);
+            match platform::bind_doorbell(&path) {
+                Ok(sock) => {
+                    return Ok(Bell {
+                        sock,
+                        path,
+                        number,
+                        board,
+                    })
+                }
+                // Left by a process that had our pid and start tick (or
+                // by someone else): take the next number.
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Takes every ring waiting on the bell: it is not readable until rung
+    /// again. Returns how many rings there were.
+    pub fn drain(&self) -> usize {
+        platform::drain_doorbell(&self.sock)
+    }
+
+    /// Waits until the bell is readable, at most `timeout` (forever if
+    /// `None`); `true` if it is. Does not drain it.
+    pub fn wait(&self, timeout: Option<Duration>) -> io::Result<bool> {
+        Ok(platform::poll_readable(&[self.sock.as_raw_fd()], timeout)?[0])
+    }
+
+    /// A new slot on the board for this bell, to arm on a channel with
+    /// the channel's `arm` (one per channel and bell).
+    pub fn watch(&self) -> io::Result<Watch> {
+        let r = self.board.region();
+        let token = sync::process_token();
+        for i in 0..SLOTS {
+            let owner = r.u64_at(slot_off(i) + S_OWNER);
+            let seen = owner.load(Ordering::Acquire);
+            if seen != 0 && (seen == token || sync::token_alive(seen)) {
+                continue;
+            }
+            // Clear the dead owner's armed flag first, so that nothing rings
+            // our bell for its word before we set ours.
+            // AcqRel: claims the slot; pairs with the Release stores that
+            // free it (`Watch::drop`) and the Acquire loads of notifiers.
+            if owner
+                .compare_exchange(seen, token, Ordering::AcqRel, Ordering::Relaxed)
+                .is_err()
+            {
+                continue;
+            }
+            r.u32_at(slot_off(i) + S_ARMED).store(0, Ordering::Relaxed);
+            r.u32_at(slot_off(i) + S_BELL)
+                .store(self.number, Ordering::Relaxed);
+            // Relaxed max: the high-water mark only grows; a notifier that
+            // reads an old one misses no slot armed after a SeqCst fence
+            // that follows this store (see `Watch::arm`).
+            let high = r.u32_at(OFF_HIGH);
+            let mut h = high.load(Ordering::Relaxed);
+            while (h as usize) <= i {
+                match high.compare_exchange(h, i as u32 + 1, Ordering::Relaxed, Ordering::Relaxed) {
+                    Ok(_) => break,
+                    Err(now) => h = now,
+                }
+            }
+            return Ok(Watch {
+                board: self.board.clone(),
+                slot: i,
+                token,
+                key: None,
+            });
+        }
+        Err(io::Error::other(format!(
+            "all {SLOTS} doorbell slots of this user are in use"
+        )))
+    }
+}
+
+impl AsFd for Bell {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.sock.as_fd()
+    }
+}
+
+impl AsRawFd for Bell {
+    fn as_raw_fd(&self) -> RawFd {
+        self.sock.as_raw_fd()
+    }
+}
+
+impl Drop for Bell {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// One slot of the board: a bell waiting on one wake-up word of a
+/// channel. Made by a receiving handle's `watch`, armed by its `arm`;
+/// freed when dropped.
+#[derive(Debug)]
+pub struct Watch {
+    board: Arc<Board>,
+    slot: usize,
+    token: u64,
+    /// The word last written to the slot (it changes when a subscriber
+    /// moves to a new publisher's segment).
+    key: Option<(u64, u64)>,
+}
+
+impl Watch {
+    /// Arms the slot on the `waiters` word of `event` (whose `notify` word
+    /// names the slot's key). The caller then checks its channel (after
+    /// the SeqCst fence made here) and does not wait if it has something.
+    pub(crate) fn arm(&mut self, event: &sync::Event<'_>) {
+        let r = self.board.region();
+        let off = slot_off(self.slot);
+        let key = platform::file_position(sync::addr_of(event.notify));
+        if key != self.key {
+            if let Some((inode, offset)) = key {
+                r.u64_at(off + S_INODE).store(inode, Ordering::Relaxed);
+                r.u64_at(off + S_OFFSET).store(offset, Ordering::Relaxed);
+            }
+            self.key = key;
+        }
+        // Release: the key stored above is visible to a notifier whose
+        // Acquire swap of `armed` sees the 1.
+        r.u32_at(off + S_ARMED).store(1, Ordering::Release);
+        event.arm_fd();
+    }
+}
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        let r = self.board.region();
+        let off = slot_off(self.slot);
+        r.u32_at(off + S_ARMED).store(0, Ordering::Relaxed);
+        // Release: pairs with the AcqRel claim of the next owner.
+        let _ = r.u64_at(off + S_OWNER).compare_exchange(
+            self.token,
+            0,
+            Ordering::Release,
+            Ordering::Relaxed,
+        );
+    }
+}
+
+/// The board as a notifier sees it: mapped, not joined (a publisher need
+/// not be a participant), reopened when the file was replaced.
+struct Seen {
+    seg: Segment,
+    inode: u64,
+}
+
+/// Rings the bells armed on the wake-up word `notify` (called by
+/// `sync::Event::notify` when it finds bit 1 of `waiters`).
+pub(crate) fn ring_event(notify: &AtomicU32) {
+    let Some((inode, offset)) = platform::file_position(sync::addr_of(notify)) else {
+        return;
+    };
+    static SEEN: Mutex<Option<Seen>> = Mutex::new(None);
+    let mut seen = SEEN.lock().unwrap_or_else(|p| p.into_inner());
+    let file = crate::segment::file_name(BOARD_NAME, BOARD_ROLE).ok();
+    let now = file.as_deref().and_then(platform::shm_inode);
+    if seen.as_ref().map(|s| s.inode) != now {
+        *seen = Segment::open(&OpenSpec {
+            name: BOARD_NAME,
+            role: BOARD_ROLE,
+            kind: ChannelKind::Bells,
+            timeout: Duration::ZERO,
+        })
+        .ok()
+        .map(|seg| Seen {
+            inode: seg.inode(),
+            seg,
+        });
+    }
+    let Some(s) = seen.as_ref() else {
+        return;
+    };
+    let r = crate::segment::body_of(&s.seg);
+    if r.len() < REGION_LEN {
+        return;
+    }
+    let high = (r.u32_at(OFF_HIGH).load(Ordering::Relaxed) as usize).min(SLOTS);
+    for i in 0..high {
+        let off = slot_off(i);
+        let armed = r.u32_at(off + S_ARMED);
+        if armed.load(Ordering::Relaxed) == 0
+            || r.u64_at(off + S_INODE).load(Ordering::Relaxed) != inode
+            || r.u64_at(off + S_OFFSET).load(Ordering::Relaxed) != offset
+        {
+            continue;
+        }
+        // Acquire: pairs with the Release store of `armed` in `Watch::arm`
+        // (the key and bell number read below are the armer's).
+        if armed.swap(0, Ordering::Acquire) == 1 {
+            let owner = r.u64_at(off + S_OWNER).load(Ordering::Relaxed);
+            let bell = r.u32_at(off + S_BELL).load(Ordering::Relaxed);
+            if owner != 0 {
+                platform::ring_doorbell(&bell_path(owner, bell));
+            }
+        }
+    }
+}
