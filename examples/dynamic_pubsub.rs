@@ -11,13 +11,13 @@
 //! Options: `--count N` frames (default 100), `--rate HZ` (default 200),
 //! `--topic NAME` (default demo/events).
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::error::Error;
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use common::{latency_summary, monotonic_ns, paced, PubSubArgs};
 use serde::{Deserialize, Serialize};
 use shm_comm::pubsub::{ConnectOptions, DynPublisher, DynSubscriber, PubOptions};
 use shm_comm::{Codec, RecvTimeoutError};
@@ -41,113 +41,25 @@ struct Event {
 const RAW_HEADER: usize = 16;
 const IMAGE_SIDE: usize = 16;
 
-/// `CLOCK_MONOTONIC` in nanoseconds.
-fn monotonic_ns() -> u64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: `ts` is a valid, writable timespec.
-    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
-    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
-}
-
-#[derive(Clone, Debug)]
-struct Args {
-    role: String,
-    count: u64,
-    rate: f64,
-    topic: String,
-}
-
-fn parse_args() -> Result<Args, Box<dyn Error>> {
-    let mut args = Args {
-        role: "demo".into(),
-        count: 100,
-        rate: 200.0,
-        topic: "demo/events".into(),
-    };
-    let mut it = std::env::args().skip(1);
-    while let Some(a) = it.next() {
-        let mut value = || it.next().ok_or(format!("{a} needs a value"));
-        match a.as_str() {
-            "publisher" | "subscriber" | "demo" => args.role = a.clone(),
-            "--count" => args.count = value()?.parse()?,
-            "--rate" => args.rate = value()?.parse()?,
-            "--topic" => args.topic = value()?,
-            "-h" | "--help" => {
-                println!("usage: dynamic_pubsub [publisher|subscriber] [--count N] [--rate HZ] [--topic NAME]");
-                std::process::exit(0);
-            }
-            _ => return Err(format!("unknown argument {a:?} (try --help)").into()),
-        }
-    }
-    if args.count == 0 || args.rate <= 0.0 {
-        return Err("--count and --rate must be positive".into());
-    }
-    Ok(args)
-}
-
 fn main() -> Result<(), Box<dyn Error>> {
-    let args = parse_args()?;
-    match args.role.as_str() {
-        "publisher" => {
-            let mut publisher = DynPublisher::create_with(&args.topic, pub_options(&args))?;
-            announce(&args);
-            publish(&args, &mut publisher)?;
-            // A subscriber that joins late still gets the last frame: keep the
-            // topic up a moment (dropping the publisher removes it).
-            println!("pub | keeping the topic up for 1 s, then exiting");
-            std::thread::sleep(Duration::from_secs(1));
-            Ok(())
-        }
-        "subscriber" => subscribe(&args, Duration::from_secs(60)),
-        _ => demo(&args),
+    let args = PubSubArgs::parse(100, 200.0, "demo/events")?;
+    if args.role == "subscriber" {
+        return subscribe(&args);
     }
-}
-
-/// 4 KiB frames, and enough of them to keep every frame of the run.
-fn pub_options(args: &Args) -> PubOptions {
-    PubOptions {
+    // 4 KiB frames, and enough of them to keep every frame of the run.
+    let options = PubOptions {
         capacity: args.count.clamp(64, 4096) as u32,
         max_payload: 4096,
         ..Default::default()
-    }
-}
-
-/// Both sides: creates the topic, starts this program again as the
-/// subscriber, waits until it has connected, then publishes.
-fn demo(args: &Args) -> Result<(), Box<dyn Error>> {
-    let mut publisher = DynPublisher::create_with(&args.topic, pub_options(args))?;
-    announce(args);
-    let mut child = Command::new(std::env::current_exe()?)
-        .args(["subscriber", "--topic", &args.topic])
-        .args(["--count", &args.count.to_string()])
-        .args(["--rate", &args.rate.to_string()])
-        .stdout(Stdio::piped())
-        .spawn()?;
-    let stdout = child.stdout.take().ok_or("no stdout")?;
-    let (connected_tx, connected) = mpsc::channel();
-    let relay = std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            println!("{line}");
-            if line.contains("connected to") {
-                let _ = connected_tx.send(());
-            }
-        }
-    });
-    if connected.recv_timeout(Duration::from_secs(30)).is_err() {
-        let _ = child.kill();
-        let _ = child.wait();
-        return Err("the subscriber did not connect within 30 s".into());
-    }
-    publish(args, &mut publisher)?;
-    let status = child.wait()?;
-    let _ = relay.join();
-    if !status.success() {
-        return Err(format!("the subscriber failed: {status}").into());
-    }
-    Ok(())
+    };
+    let mut publisher = DynPublisher::create_with(&args.topic, options)?;
+    println!(
+        "pub | created dynamic topic {:?} (pid {}): frames of up to 4096 bytes",
+        args.topic,
+        std::process::id()
+    );
+    // In the demo role this starts the subscriber first (see `common`).
+    args.run_publisher(|| publish(&args, &mut publisher))
 }
 
 /// Frame `seq`: even ones are msgpack events, odd ones raw bytes.
@@ -179,48 +91,26 @@ fn send_frame(publisher: &mut DynPublisher, seq: u64) -> Result<(), Box<dyn Erro
     Ok(())
 }
 
-fn announce(args: &Args) {
-    println!(
-        "pub | created dynamic topic {:?} (pid {}): frames of up to 4096 bytes",
-        args.topic,
-        std::process::id()
-    );
-}
-
-fn publish(args: &Args, publisher: &mut DynPublisher) -> Result<(), Box<dyn Error>> {
+fn publish(args: &PubSubArgs, publisher: &mut DynPublisher) -> Result<(), Box<dyn Error>> {
     println!(
         "pub | publishing {} frames at {} Hz: msgpack events and raw images, alternating",
         args.count, args.rate
     );
-    let period = Duration::from_secs_f64(1.0 / args.rate);
-    let start = Instant::now();
-    for seq in 0..args.count {
-        let due = start + period * seq as u32;
-        if let Some(wait) = due.checked_duration_since(Instant::now()) {
-            std::thread::sleep(wait);
-        }
-        send_frame(publisher, seq)?;
-    }
+    let took = paced(args.count, args.rate, |seq| send_frame(publisher, seq))?;
     println!(
         "pub | sent {} frames in {:.1} ms",
         args.count,
-        start.elapsed().as_secs_f64() * 1e3
+        took.as_secs_f64() * 1e3
     );
     Ok(())
 }
 
-/// The `q` quantile of sorted `v`, in microseconds.
-fn quantile_us(v: &[u64], q: f64) -> f64 {
-    let i = ((v.len() - 1) as f64 * q).round() as usize;
-    v[i] as f64 / 1e3
-}
-
-fn subscribe(args: &Args, wait_for_publisher: Duration) -> Result<(), Box<dyn Error>> {
+fn subscribe(args: &PubSubArgs) -> Result<(), Box<dyn Error>> {
     println!("sub | waiting for topic {:?}", args.topic);
     let mut sub = DynSubscriber::connect_with(
         &args.topic,
         ConnectOptions {
-            timeout: wait_for_publisher,
+            timeout: Duration::from_secs(60),
             // Joining a running publisher: start from its newest frame.
             last_value: true,
             ..Default::default()
@@ -294,12 +184,9 @@ fn subscribe(args: &Args, wait_for_publisher: Duration) -> Result<(), Box<dyn Er
     if latencies.is_empty() {
         return Err("no frame received".into());
     }
-    latencies.sort_unstable();
     println!(
-        "sub | one-way latency: p50 {:.1} µs, p99 {:.1} µs, max {:.1} µs ({} samples)",
-        quantile_us(&latencies, 0.5),
-        quantile_us(&latencies, 0.99),
-        quantile_us(&latencies, 1.0),
+        "sub | one-way latency: {} ({} samples)",
+        latency_summary(&mut latencies),
         latencies.len()
     );
     println!("sub | measured from the stamp taken before encoding and sending to just");

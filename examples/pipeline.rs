@@ -13,12 +13,12 @@
 //! Options: `--count N` jobs (default 500000), `--workers W` (default 4),
 //! `--name NAME` (default demo/jobs).
 
+mod common;
+
 use std::error::Error;
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use common::{CommandLine, Peer};
 use shm_comm::pipeline::{Puller, PullerOptions, Pusher};
 use shm_comm::{RecvTimeoutError, ShmMessage};
 
@@ -42,36 +42,20 @@ struct Args {
     name: String,
 }
 
-fn parse_args() -> Result<Args, Box<dyn Error>> {
-    let mut args = Args {
-        role: "demo".into(),
-        count: 500_000,
-        workers: 4,
-        name: "demo/jobs".into(),
+fn main() -> Result<(), Box<dyn Error>> {
+    let line = CommandLine::parse(
+        &["pusher", "worker"],
+        &[("--count", "N"), ("--workers", "W"), ("--name", "NAME")],
+    )?;
+    let args = Args {
+        count: line.get("--count", 500_000)?,
+        workers: line.get("--workers", 4)?,
+        name: line.get("--name", "demo/jobs".to_owned())?,
+        role: line.role,
     };
-    let mut it = std::env::args().skip(1);
-    while let Some(a) = it.next() {
-        let mut value = || it.next().ok_or(format!("{a} needs a value"));
-        match a.as_str() {
-            "pusher" | "worker" | "demo" => args.role = a.clone(),
-            "--count" => args.count = value()?.parse()?,
-            "--workers" => args.workers = value()?.parse()?,
-            "--name" => args.name = value()?,
-            "-h" | "--help" => {
-                println!("usage: pipeline [pusher|worker] [--count N] [--workers W] [--name NAME]");
-                std::process::exit(0);
-            }
-            _ => return Err(format!("unknown argument {a:?} (try --help)").into()),
-        }
-    }
     if args.workers == 0 {
         return Err("--workers must be at least 1".into());
     }
-    Ok(args)
-}
-
-fn main() -> Result<(), Box<dyn Error>> {
-    let args = parse_args()?;
     match args.role.as_str() {
         "worker" => work(&args.name),
         "pusher" => {
@@ -171,70 +155,23 @@ fn push(args: &Args, pusher: &Pusher<Job>) -> Result<(), Box<dyn Error>> {
     Ok(())
 }
 
-/// A worker process: its lines are relayed to our stdout, and kept.
-struct Worker {
-    child: Child,
-    relay: Option<JoinHandle<Vec<String>>>,
-}
-
-impl Worker {
-    fn spawn(name: &str) -> Result<Worker, Box<dyn Error>> {
-        let mut child = Command::new(std::env::current_exe()?)
-            .args(["worker", "--name", name])
-            .stdout(Stdio::piped())
-            .spawn()?;
-        let stdout = child.stdout.take().ok_or("no stdout")?;
-        let relay = std::thread::spawn(move || {
-            let mut lines = Vec::new();
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                println!("{line}");
-                lines.push(line);
-            }
-            lines
-        });
-        Ok(Worker {
-            child,
-            relay: Some(relay),
-        })
-    }
-
-    /// Waits for the worker to exit; returns its `(jobs, id sum)`.
-    fn finish(mut self) -> Result<(u64, u64), Box<dyn Error>> {
-        let status = self.child.wait()?;
-        let lines = self
-            .relay
-            .take()
-            .ok_or("no relay")?
-            .join()
-            .unwrap_or_default();
-        if !status.success() {
-            return Err(format!("worker {} failed: {status}", self.child.id()).into());
-        }
-        // "worker PID | did N jobs (id sum S, ...)"
-        let did = lines
-            .iter()
-            .find_map(|l| l.split_once("| did "))
-            .ok_or("a worker did not report")?
-            .1;
-        let mut words = did.split([' ', ',', '(', ')']).filter(|w| !w.is_empty());
-        let jobs = words.next().ok_or("no job count")?.parse()?;
-        let sum = words
-            .skip_while(|w| *w != "sum")
-            .nth(1)
-            .ok_or("no id sum")?
-            .parse()?;
-        Ok((jobs, sum))
-    }
-}
-
-impl Drop for Worker {
-    /// On an early return, do not leave the worker running.
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-        }
-        let _ = self.child.wait();
-    }
+/// Waits for a worker process to exit; returns its `(jobs, id sum)`, read
+/// from the line "worker PID | did N jobs (id sum S, ...)".
+fn finish(worker: Peer) -> Result<(u64, u64), Box<dyn Error>> {
+    let (_, lines) = worker.finish()?;
+    let did = lines
+        .iter()
+        .find_map(|l| l.split_once("| did "))
+        .ok_or("a worker did not report")?
+        .1;
+    let mut words = did.split([' ', ',', '(', ')']).filter(|w| !w.is_empty());
+    let jobs = words.next().ok_or("no job count")?.parse()?;
+    let sum = words
+        .skip_while(|w| *w != "sum")
+        .nth(1)
+        .ok_or("no id sum")?
+        .parse()?;
+    Ok((jobs, sum))
 }
 
 /// Both sides: creates the queue, starts this program again as each worker,
@@ -246,12 +183,12 @@ fn demo(args: &Args) -> Result<(), Box<dyn Error>> {
         args.name, args.workers
     );
     let workers = (0..args.workers)
-        .map(|_| Worker::spawn(&args.name))
+        .map(|_| Peer::spawn("a worker", &["worker", "--name", &args.name]))
         .collect::<Result<Vec<_>, _>>()?;
     push(args, &pusher)?;
     let (mut jobs, mut id_sum) = (0u64, 0u64);
     for w in workers {
-        let (n, sum) = w.finish()?;
+        let (n, sum) = finish(w)?;
         jobs += n;
         id_sum = id_sum.wrapping_add(sum);
     }

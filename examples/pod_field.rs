@@ -12,9 +12,12 @@
 //! `shm_comm.Subscriber("demo/target")`):
 //!     cargo run --example pod_field -- publisher [--topic NAME] [--count N]
 
+mod common;
+
 use std::error::Error;
 use std::time::Duration;
 
+use common::CommandLine;
 use glam::Vec3;
 use shm_comm::pubsub::{ConnectOptions, PubOptions, Publisher, Subscriber};
 use shm_comm::zerocopy::{FromBytes, IntoBytes};
@@ -48,18 +51,9 @@ fn target(seq: u32) -> Target {
 }
 
 fn main() -> Result<(), Box<dyn Error>> {
-    let mut role = "demo".to_owned();
-    let mut topic = "demo/target".to_owned();
-    let mut count = 20u32;
-    let mut args = std::env::args().skip(1);
-    while let Some(a) = args.next() {
-        match a.as_str() {
-            "publisher" | "demo" => role = a,
-            "--topic" => topic = args.next().ok_or("--topic needs a value")?,
-            "--count" => count = args.next().ok_or("--count needs a value")?.parse()?,
-            _ => return Err(format!("unknown argument {a:?}").into()),
-        }
-    }
+    let line = CommandLine::parse(&["publisher"], &[("--topic", "NAME"), ("--count", "N")])?;
+    let topic: String = line.get("--topic", "demo/target".to_owned())?;
+    let count: u32 = line.get("--count", 20)?;
     println!("{}", Target::layout().pretty());
     casts();
 
@@ -70,7 +64,7 @@ fn main() -> Result<(), Box<dyn Error>> {
             ..Default::default()
         },
     )?;
-    let mut subscriber = if role == "demo" {
+    let mut subscriber = if line.role == "demo" {
         Some(Subscriber::<Target>::connect_with(
             &topic,
             ConnectOptions {

@@ -12,10 +12,12 @@
 //! Options: `--count N` timed calls (default 100000; a server given
 //! `--count N` exits after N requests), `--name NAME` (default demo/adder).
 
+mod common;
+
 use std::error::Error;
-use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
+use common::{latency_summary, CommandLine, Peer};
 use shm_comm::reqrep::{Replier, Requester, RequesterOptions};
 use shm_comm::{RecvTimeoutError, ShmMessage};
 
@@ -39,76 +41,28 @@ const CALL_TIMEOUT: Duration = Duration::from_secs(5);
 /// The calls the client shows before the timed run.
 const SHOWN: [(i64, i64); 3] = [(2, 3), (-40, 2), (1_000_000_000_000, 1)];
 
-/// Command-line settings.
-#[derive(Clone, Debug)]
-struct Args {
-    role: String,
-    /// Timed calls (client), or requests to serve before exiting (server).
-    count: Option<u64>,
-    name: String,
-}
-
-fn parse_args() -> Result<Args, Box<dyn Error>> {
-    let mut args = Args {
-        role: "demo".into(),
-        count: None,
-        name: "demo/adder".into(),
-    };
-    let mut it = std::env::args().skip(1);
-    while let Some(a) = it.next() {
-        let mut value = || it.next().ok_or(format!("{a} needs a value"));
-        match a.as_str() {
-            "server" | "client" | "demo" => args.role = a.clone(),
-            "--count" => args.count = Some(value()?.parse()?),
-            "--name" => args.name = value()?,
-            "-h" | "--help" => {
-                println!("usage: reqrep [server|client] [--count N] [--name NAME]");
-                std::process::exit(0);
-            }
-            _ => return Err(format!("unknown argument {a:?} (try --help)").into()),
-        }
-    }
-    Ok(args)
-}
-
 fn main() -> Result<(), Box<dyn Error>> {
-    let args = parse_args()?;
-    match args.role.as_str() {
-        "server" => serve(&args.name, args.count),
-        "client" => call(&args.name, args.count.unwrap_or(100_000)),
-        _ => demo(&args),
-    }
-}
-
-/// Kills and reaps the child when dropped (if it has not exited by then),
-/// so that an error in the client does not leave the server running.
-struct Reap(Child);
-
-impl Drop for Reap {
-    fn drop(&mut self) {
-        if let Ok(None) = self.0.try_wait() {
-            let _ = self.0.kill();
-        }
-        let _ = self.0.wait();
+    let line = CommandLine::parse(
+        &["server", "client"],
+        &[("--count", "N"), ("--name", "NAME")],
+    )?;
+    // Timed calls (client), or requests to serve before exiting (server).
+    let count: Option<u64> = line.optional("--count")?;
+    let name = line.get("--name", "demo/adder".to_owned())?;
+    match line.role.as_str() {
+        "server" => serve(&name, count),
+        "client" => call(&name, count.unwrap_or(100_000)),
+        _ => demo(&name, count.unwrap_or(100_000)),
     }
 }
 
 /// Both sides: starts this program again as the server, then calls it.
-fn demo(args: &Args) -> Result<(), Box<dyn Error>> {
-    let count = args.count.unwrap_or(100_000);
-    let total = count + SHOWN.len() as u64;
-    let mut server = Reap(
-        Command::new(std::env::current_exe()?)
-            .args(["server", "--name", &args.name])
-            .args(["--count", &total.to_string()])
-            .spawn()?,
-    );
-    println!("demo | started the server (pid {})", server.0.id());
-    call(&args.name, count)?;
-    let status = server.0.wait()?;
-    if !status.success() {
-        return Err(format!("the server failed: {status}").into());
-    }
+fn demo(name: &str, count: u64) -> Result<(), Box<dyn Error>> {
+    let total = (count + SHOWN.len() as u64).to_string();
+    let server = Peer::spawn("the server", &["server", "--name", name, "--count", &total])?;
+    println!("demo | started the server (pid {})", server.pid());
+    call(name, count)?;
+    let (status, _) = server.finish()?;
     println!("demo | the server exited ({status})");
     Ok(())
 }
@@ -129,7 +83,7 @@ fn serve(name: &str, count: Option<u64>) -> Result<(), Box<dyn Error>> {
                 // Wrapping: a client may send any numbers.
                 let sum = req.a.wrapping_add(req.b);
                 // `Discarded`: the client gave up waiting; nothing to do.
-                let _ = replier.reply(&call, &Sum { sum })?;
+                let _delivered = replier.reply(&call, &Sum { sum })?;
                 served += 1;
                 idle_since = Instant::now();
             }
@@ -145,12 +99,6 @@ fn serve(name: &str, count: Option<u64>) -> Result<(), Box<dyn Error>> {
     }
     println!("srv | served {served} requests, exiting");
     Ok(())
-}
-
-/// The `q` quantile of sorted nanoseconds `v`, in microseconds.
-fn quantile_us(v: &[u64], q: f64) -> f64 {
-    let i = ((v.len() - 1) as f64 * q).round() as usize;
-    v[i] as f64 / 1e3
 }
 
 /// Calls `name`: the shown examples, then `count` timed calls.
@@ -182,14 +130,11 @@ fn call(name: &str, count: u64) -> Result<(), Box<dyn Error>> {
         }
     }
     let took = start.elapsed();
-    round_trips.sort_unstable();
     println!(
-        "cli | {count} calls in {:.3} s: {:.0} calls/s, round trip p50 {:.1} µs, p99 {:.1} µs, max {:.1} µs",
+        "cli | {count} calls in {:.3} s: {:.0} calls/s, round trip {}",
         took.as_secs_f64(),
         count as f64 / took.as_secs_f64(),
-        quantile_us(&round_trips, 0.5),
-        quantile_us(&round_trips, 0.99),
-        quantile_us(&round_trips, 1.0),
+        latency_summary(&mut round_trips),
     );
     Ok(())
 }

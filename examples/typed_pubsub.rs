@@ -11,12 +11,12 @@
 //! Options: `--count N` (default 200), `--rate HZ` (default 1000),
 //! `--topic NAME` (default demo/pose).
 
-use std::error::Error;
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+mod common;
 
+use std::error::Error;
+use std::time::Duration;
+
+use common::{latency_summary, monotonic_ns, paced, PubSubArgs};
 use shm_comm::pubsub::{ConnectOptions, PubOptions, Publisher, Subscriber};
 use shm_comm::{FixedString, Flag, RecvTimeoutError, ShmMessage};
 
@@ -41,115 +41,21 @@ struct Pose {
     _pad: [u8; 3],
 }
 
-/// `CLOCK_MONOTONIC` in nanoseconds.
-fn monotonic_ns() -> u64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: `ts` is a valid, writable timespec.
-    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
-    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
-}
-
-/// Command-line settings.
-#[derive(Clone, Debug)]
-struct Args {
-    role: String,
-    count: u64,
-    rate: f64,
-    topic: String,
-}
-
-fn parse_args() -> Result<Args, Box<dyn Error>> {
-    let mut args = Args {
-        role: "demo".into(),
-        count: 200,
-        rate: 1000.0,
-        topic: "demo/pose".into(),
-    };
-    let mut it = std::env::args().skip(1);
-    while let Some(a) = it.next() {
-        let mut value = || it.next().ok_or(format!("{a} needs a value"));
-        match a.as_str() {
-            "publisher" | "subscriber" | "demo" => args.role = a.clone(),
-            "--count" => args.count = value()?.parse()?,
-            "--rate" => args.rate = value()?.parse()?,
-            "--topic" => args.topic = value()?,
-            "-h" | "--help" => {
-                println!("usage: typed_pubsub [publisher|subscriber] [--count N] [--rate HZ] [--topic NAME]");
-                std::process::exit(0);
-            }
-            _ => return Err(format!("unknown argument {a:?} (try --help)").into()),
-        }
-    }
-    if args.count == 0 || args.rate <= 0.0 {
-        return Err("--count and --rate must be positive".into());
-    }
-    Ok(args)
-}
-
 fn main() -> Result<(), Box<dyn Error>> {
-    let args = parse_args()?;
-    match args.role.as_str() {
-        "publisher" => {
-            let mut publisher = Publisher::create_with(&args.topic, pub_options(&args))?;
-            announce(&args);
-            publish(&args, &mut publisher)?;
-            // A subscriber that joins late still gets the last pose: keep the
-            // topic up a moment (dropping the publisher removes it).
-            println!("pub | keeping the topic up for 1 s, then exiting");
-            std::thread::sleep(Duration::from_secs(1));
-            Ok(())
-        }
-        "subscriber" => subscribe(&args, Duration::from_secs(60)),
-        _ => demo(&args),
+    let args = PubSubArgs::parse(200, 1000.0, "demo/pose")?;
+    if args.role == "subscriber" {
+        return subscribe(&args);
     }
-}
-
-/// Enough slots to keep every message of the run: even a subscriber that
-/// stalls for a while misses nothing.
-fn pub_options(args: &Args) -> PubOptions {
-    PubOptions {
+    // Enough slots to keep every message of the run: even a subscriber that
+    // stalls for a while misses nothing.
+    let options = PubOptions {
         capacity: args.count.clamp(64, 4096) as u32,
         ..Default::default()
-    }
-}
-
-/// Both sides: creates the topic, starts this program again as the
-/// subscriber, waits until it has connected, then publishes.
-fn demo(args: &Args) -> Result<(), Box<dyn Error>> {
-    let mut publisher = Publisher::<Pose>::create_with(&args.topic, pub_options(args))?;
-    announce(args);
-    let mut child = Command::new(std::env::current_exe()?)
-        .args(["subscriber", "--topic", &args.topic])
-        .args(["--count", &args.count.to_string()])
-        .args(["--rate", &args.rate.to_string()])
-        .stdout(Stdio::piped())
-        .spawn()?;
-    // Relay the subscriber's lines, and note when it is connected.
-    let stdout = child.stdout.take().ok_or("no stdout")?;
-    let (connected_tx, connected) = mpsc::channel();
-    let relay = std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            println!("{line}");
-            if line.contains("connected to") {
-                let _ = connected_tx.send(());
-            }
-        }
-    });
-    if connected.recv_timeout(Duration::from_secs(30)).is_err() {
-        let _ = child.kill();
-        let _ = child.wait();
-        return Err("the subscriber did not connect within 30 s".into());
-    }
-    publish(args, &mut publisher)?;
-    let status = child.wait()?;
-    let _ = relay.join();
-    if !status.success() {
-        return Err(format!("the subscriber failed: {status}").into());
-    }
-    Ok(())
+    };
+    let mut publisher = Publisher::<Pose>::create_with(&args.topic, options)?;
+    announce(&args);
+    // In the demo role this starts the subscriber first (see `common`).
+    args.run_publisher(|| publish(&args, &mut publisher))
 }
 
 /// The pose of a robot driving a circle of 2 m radius, `seq` ms into the run.
@@ -170,7 +76,7 @@ fn pose_at(seq: u64, frame: &FixedString<32>) -> Pose {
 
 /// What the publisher is about to do, and the message layout that every
 /// subscriber checks when it connects.
-fn announce(args: &Args) {
+fn announce(args: &PubSubArgs) {
     println!(
         "pub | created topic {:?} (pid {}), message layout:",
         args.topic,
@@ -181,22 +87,15 @@ fn announce(args: &Args) {
     }
 }
 
-fn publish(args: &Args, publisher: &mut Publisher<Pose>) -> Result<(), Box<dyn Error>> {
+fn publish(args: &PubSubArgs, publisher: &mut Publisher<Pose>) -> Result<(), Box<dyn Error>> {
     println!("pub | publishing {} poses at {} Hz", args.count, args.rate);
     let frame: FixedString<32> = "map".parse()?;
-    let period = Duration::from_secs_f64(1.0 / args.rate);
-    let start = Instant::now();
-    for seq in 0..args.count {
-        // Absolute deadlines: the rate does not drift with the loop's own cost.
-        let due = start + period * seq as u32;
-        if let Some(wait) = due.checked_duration_since(Instant::now()) {
-            std::thread::sleep(wait);
-        }
+    let took = paced(args.count, args.rate, |seq| {
         let mut pose = pose_at(seq, &frame);
         pose.stamp_ns = monotonic_ns();
         publisher.send(&pose)?;
-    }
-    let took = start.elapsed();
+        Ok(())
+    })?;
     println!(
         "pub | sent {} poses in {:.1} ms ({:.0} Hz)",
         args.count,
@@ -219,18 +118,12 @@ fn describe(p: &Pose, latency_us: f64) -> String {
     )
 }
 
-/// The `q` quantile of sorted `v`, in microseconds.
-fn quantile_us(v: &[u64], q: f64) -> f64 {
-    let i = ((v.len() - 1) as f64 * q).round() as usize;
-    v[i] as f64 / 1e3
-}
-
-fn subscribe(args: &Args, wait_for_publisher: Duration) -> Result<(), Box<dyn Error>> {
+fn subscribe(args: &PubSubArgs) -> Result<(), Box<dyn Error>> {
     println!("sub | waiting for topic {:?}", args.topic);
     let mut sub = Subscriber::<Pose>::connect_with(
         &args.topic,
         ConnectOptions {
-            timeout: wait_for_publisher,
+            timeout: Duration::from_secs(60),
             // Joining a running publisher: start from its newest pose.
             last_value: true,
             ..Default::default()
@@ -278,12 +171,9 @@ fn subscribe(args: &Args, wait_for_publisher: Duration) -> Result<(), Box<dyn Er
     if received == 0 {
         return Err("no pose received".into());
     }
-    latencies.sort_unstable();
     println!(
-        "sub | one-way latency: p50 {:.1} µs, p99 {:.1} µs, max {:.1} µs ({received} samples)",
-        quantile_us(&latencies, 0.5),
-        quantile_us(&latencies, 0.99),
-        quantile_us(&latencies, 1.0),
+        "sub | one-way latency: {} ({received} samples)",
+        latency_summary(&mut latencies)
     );
     println!("sub | measured from the stamp taken just before each send to just after its");
     println!(
