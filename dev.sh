@@ -38,10 +38,17 @@ test_all() {
     cargo fmt --all -- --check
     step "clippy"
     cargo clippy --workspace --all-targets -- -D warnings
+    cargo clippy -p shm-comm -p shm-comm-suite --features tokio --all-targets -- -D warnings
     step "docs"
     RUSTDOCFLAGS=-Dwarnings cargo doc --workspace --no-deps --quiet
     step "rust tests"
     cargo test --workspace
+    step "tokio feature (async handles: docs, tests, the tokio_node example)"
+    RUSTDOCFLAGS=-Dwarnings cargo doc -p shm-comm --features tokio --no-deps --quiet
+    cargo test -p shm-comm --features tokio --doc tokio
+    cargo test -p shm-comm-suite --features tokio --test tokio_async
+    cargo run --quiet -p shm-comm-suite --features tokio --example tokio_node -- \
+        --count 500 --name "ci/tokio-node-$$"
     step "loom models (every interleaving of the shared-memory protocols)"
     bash shm-comm/tests/loom.sh
     step "fuzz smoke (every parser of bytes another process wrote, a few seconds each)"

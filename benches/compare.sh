@@ -12,7 +12,7 @@
 #      built from this tree (maturin develop --release), then
 #      benches/setup_peers.sh (pyzmq, iceoryx2, matplotlib into .venv;
 #      shm-comm 1.0.0 into .venv-orig)
-#   2. the Rust harness built with `--features iceoryx2`, run on two cores
+#   2. the Rust harness built with `--features iceoryx2,tokio`, run on two cores
 #      and with --one-core
 #   3. the Python benchmark (benches/python/benchmark.py)
 #   4. everything into bench-results/ (OUT=dir to change it):
@@ -64,8 +64,8 @@ step "peers (benches/setup_peers.sh)"
 benches/setup_peers.sh >&2 || fail "benches/setup_peers.sh"
 
 # --- 2. Rust harness ----------------------------------------------------------
-step "building the Rust harness with iceoryx2"
-if cargo build --release -p shm-comm-benches --features iceoryx2; then
+step "building the Rust harness with iceoryx2 and tokio"
+if cargo build --release -p shm-comm-benches --features iceoryx2,tokio; then
     step "Rust harness, two cores"
     "$BIN" "${QUICK[@]}" --json "$OUT/rust.json" >"$OUT/rust.txt" 2> >(tee "$OUT/rust.log" >&2) \
         || fail "shm-comm-benches ${QUICK[*]}"
@@ -73,7 +73,7 @@ if cargo build --release -p shm-comm-benches --features iceoryx2; then
     "$BIN" "${QUICK[@]}" --one-core --json "$OUT/rust-one-core.json" >"$OUT/rust-one-core.txt" \
         2> >(tee "$OUT/rust-one-core.log" >&2) || fail "shm-comm-benches ${QUICK[*]} --one-core"
 else
-    fail "cargo build --release -p shm-comm-benches --features iceoryx2"
+    fail "cargo build --release -p shm-comm-benches --features iceoryx2,tokio"
 fi
 
 # --- 3. Python benchmark -----------------------------------------------------
@@ -130,7 +130,7 @@ table_or_note() {   # file, what
     echo
     python3 benches/targets.py "$OUT" || echo "(benches/targets.py failed)"
     echo
-    echo "## Rust harness (\`shm-comm-benches${QUICK[*]:+ ${QUICK[*]}} --features iceoryx2\`), two cores"
+    echo "## Rust harness (\`shm-comm-benches${QUICK[*]:+ ${QUICK[*]}} --features iceoryx2,tokio\`), two cores"
     echo
     echo "One-way latency (round trip / 2) in ns; ratio = p50 / the raw floor measured"
     echo "around the row (reqrep: whole round trips, against twice the floor; streams and"

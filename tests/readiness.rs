@@ -241,3 +241,38 @@ fn a_publish_with_no_fd_waiter_makes_no_system_call() {
     assert_eq!(get(&armed, "sendto"), 1, "{armed:?}");
     assert!(total(&armed) <= total(&base) + 30, "{armed:?} vs {base:?}");
 }
+
+#[test]
+fn a_bell_rings_for_room_in_a_full_request_queue() {
+    use shm_comm::reqrep::{RequestError, ServiceOptions};
+    let svc = TestChannel::new("ready-req-room");
+    let opts = ServiceOptions {
+        capacity: 2,
+        ..ServiceOptions::default()
+    };
+    let replier = DynReplier::create_with(svc.name(), opts).unwrap();
+    let requester = DynRequester::connect(svc.name()).unwrap();
+    let bell = Bell::new().unwrap();
+    let mut w = bell.watch().unwrap();
+    // Each send withdraws the previous call but leaves its request queued:
+    // send until the queue refuses one.
+    let mut queued = 0;
+    loop {
+        match requester
+            .raw()
+            .send(b"ask", Codec::Raw, Some(Instant::now()))
+        {
+            Ok(_) => queued += 1,
+            Err(RequestError::Timeout { .. }) => break,
+            Err(e) => panic!("{e}"),
+        }
+        assert!(queued <= 1024, "the request queue never filled");
+    }
+    assert!(queued >= 2, "only {queued} requests queued");
+    bell.drain();
+    assert!(!requester.raw().arm_room(&mut w), "room in a full queue");
+    assert!(!bell.wait(Some(Duration::from_millis(20))).unwrap());
+    replier.recv_timeout(T).unwrap();
+    assert!(bell.wait(Some(T)).unwrap(), "no ring for room");
+    assert!(requester.raw().arm_room(&mut w));
+}

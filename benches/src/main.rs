@@ -180,6 +180,12 @@ fn plans(cfg: &Config, peer_cpu: Option<usize>, cpus: &[usize]) -> Vec<Plan> {
                 "typed-64B blocking",
                 pingpong,
             ),
+            (
+                Kind::Typed64Tokio,
+                Spin::Hot,
+                "typed-64B tokio recv_async",
+                pingpong,
+            ),
             (Kind::Typed4KBusy, Spin::Hot, "typed-4KiB busy", pingpong),
             (
                 Kind::Loan64Busy,
@@ -247,6 +253,8 @@ fn plans(cfg: &Config, peer_cpu: Option<usize>, cpus: &[usize]) -> Vec<Plan> {
     };
     // The iceoryx2 rows exist only with the `iceoryx2` feature.
     list.retain(|e| cfg!(feature = "iceoryx2") || !e.0.is_iceoryx2());
+    // The tokio row exists only with the `tokio` feature.
+    list.retain(|e| cfg!(feature = "tokio") || !e.0.is_tokio());
     let wanted = |k: Kind| {
         cfg.only.is_empty()
             || cfg.only.iter().any(|n| {

@@ -134,6 +134,9 @@ pub enum Kind {
     Typed64Busy,
     /// 64 B typed ping-pong, `recv_timeout`.
     Typed64Blocking,
+    /// 64 B typed ping-pong, `recv_async` on a current-thread tokio
+    /// runtime on both sides (feature `tokio`).
+    Typed64Tokio,
     /// 4 KiB typed ping-pong, `try_recv` busy-poll.
     Typed4KBusy,
     /// 64 B ping-pong through `loan` and `try_borrow` (the 1 MiB row's
@@ -177,11 +180,12 @@ pub enum Kind {
 
 impl Kind {
     /// Every scenario.
-    pub const ALL: [Kind; 22] = [
+    pub const ALL: [Kind; 23] = [
         Kind::RawFloor,
         Kind::RawFloorPureSpin,
         Kind::Typed64Busy,
         Kind::Typed64Blocking,
+        Kind::Typed64Tokio,
         Kind::Typed4KBusy,
         Kind::Loan64Busy,
         Kind::Loan1MBusy,
@@ -209,6 +213,7 @@ impl Kind {
             Kind::RawFloorPureSpin => "raw-floor-spin",
             Kind::Typed64Busy => "typed-64B-busy",
             Kind::Typed64Blocking => "typed-64B-blocking",
+            Kind::Typed64Tokio => "typed-64B-tokio",
             Kind::Typed4KBusy => "typed-4KiB-busy",
             Kind::Loan64Busy => "typed-64B-loan",
             Kind::Loan1MBusy => "typed-1MiB-loan",
@@ -262,15 +267,20 @@ impl Kind {
         )
     }
 
+    /// `true` for the scenarios built only with the `tokio` feature.
+    pub fn is_tokio(self) -> bool {
+        self == Kind::Typed64Tokio
+    }
+
     /// `true` for the scenarios whose processes sleep in the kernel while they
     /// wait (their CPU share says nothing about other loads): the iceoryx2
-    /// event wait, and PUSH/PULL, whose pusher sleeps in `send` while the
+    /// event wait, tokio's (epoll, no spin), and PUSH/PULL, whose pusher sleeps in `send` while the
     /// queue is full and whose pullers sleep in `recv_timeout` while it is
     /// empty (four pullers also share two CPUs with the pusher).
     pub fn sleeps(self) -> bool {
         matches!(
             self,
-            Kind::Iox64Blocking | Kind::PushPull1 | Kind::PushPull4
+            Kind::Iox64Blocking | Kind::Typed64Tokio | Kind::PushPull1 | Kind::PushPull4
         )
     }
 
@@ -459,6 +469,7 @@ pub fn run(plan: &Plan) -> Result<Measured, String> {
         Kind::RawFloor | Kind::RawFloorPureSpin => raw_floor(plan),
         Kind::Typed64Busy => typed_ping_pong::<Msg64>(plan, false),
         Kind::Typed64Blocking => typed_ping_pong::<Msg64>(plan, true),
+        Kind::Typed64Tokio => tokio_run(plan),
         Kind::Typed4KBusy => typed_ping_pong::<Msg4K>(plan, false),
         Kind::Loan64Busy => loan_ping_pong::<Msg64>(plan),
         Kind::Loan1MBusy => loan_ping_pong::<Msg1M>(plan),
@@ -484,6 +495,7 @@ pub fn serve(kind: Kind, channel: &str, spin: Spin) -> Result<(), String> {
         Kind::RawFloor | Kind::RawFloorPureSpin => raw_floor_peer(channel, spin),
         Kind::Typed64Busy => typed_echo::<Msg64>(channel, spin, false),
         Kind::Typed64Blocking => typed_echo::<Msg64>(channel, spin, true),
+        Kind::Typed64Tokio => tokio_serve(channel),
         Kind::Typed4KBusy => typed_echo::<Msg4K>(channel, spin, false),
         Kind::Loan64Busy => loan_echo::<Msg64>(channel, spin),
         Kind::Loan1MBusy => loan_echo::<Msg1M>(channel, spin),
@@ -528,6 +540,86 @@ fn iceoryx2_serve(kind: Kind, _channel: &str, _spin: Spin) -> Result<(), String>
         "{}: built without the `iceoryx2` feature",
         kind.id()
     ))
+}
+
+/// The tokio row: the ping-pong of `typed-64B-blocking`, each side
+/// waiting with `recv_async` on its own current-thread runtime (the
+/// parent enters it once per round trip with `block_on`).
+#[cfg(feature = "tokio")]
+fn tokio_run(plan: &Plan) -> Result<Measured, String> {
+    use shm_comm::tokio::Async;
+    let rt = tokio_runtime()?;
+    let base = plan.channel();
+    let mut ping = Publisher::<Msg64>::create(&format!("{base}/ping")).ctx("creating ping")?;
+    let mut peer = plan.spawn_peer()?;
+    peer.expect("ready")?;
+    let pong = connect::<Msg64>(&format!("{base}/pong"))?;
+    let mut pong = rt.block_on(async { Async::new(pong) }).ctx("a bell")?;
+    let lat = drive(&plan.budget, |seq| {
+        ping.send(&Msg64::with_seq(seq)).ctx("send")?;
+        let got = rt.block_on(async {
+            tokio::time::timeout(Duration::from_secs(10), pong.recv_async()).await
+        });
+        let got = match got {
+            Ok(m) => m.ctx("recv_async")?,
+            Err(_) => return Err("no echo within 10 s (peer dead or stuck?)".into()),
+        };
+        if Probe::seq(&got) != seq {
+            return Err(format!("expected echo of {seq}, got {}", Probe::seq(&got)));
+        }
+        Ok(())
+    })?;
+    ping.send(&Msg64::with_seq(STOP)).ctx("send")?;
+    if pong.get_ref().missed() != 0 {
+        return Err(format!("{} pongs missed", pong.get_ref().missed()));
+    }
+    peer.finish()?;
+    Ok(Measured::PingPong(lat))
+}
+
+#[cfg(feature = "tokio")]
+fn tokio_serve(base: &str) -> Result<(), String> {
+    use shm_comm::tokio::Async;
+    let rt = tokio_runtime()?;
+    let mut pong = Publisher::<Msg64>::create(&format!("{base}/pong")).ctx("creating pong")?;
+    let ping = connect::<Msg64>(&format!("{base}/ping"))?;
+    rt.block_on(async {
+        let mut ping = Async::new(ping).ctx("a bell")?;
+        say("ready");
+        loop {
+            let got = match tokio::time::timeout(PEER_POLL, ping.recv_async()).await {
+                Ok(m) => m.ctx("recv_async")?,
+                Err(_) if !parent_gone() => continue,
+                Err(_) => return Err("the parent went away".into()),
+            };
+            if Probe::seq(&got) == STOP {
+                return Ok(());
+            }
+            pong.send(&got).ctx("send")?;
+        }
+    })
+}
+
+#[cfg(feature = "tokio")]
+fn tokio_runtime() -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .ctx("a tokio runtime")
+}
+
+/// Without the `tokio` feature, the tokio row is never planned.
+#[cfg(not(feature = "tokio"))]
+fn tokio_run(plan: &Plan) -> Result<Measured, String> {
+    Err(format!(
+        "{}: built without the `tokio` feature",
+        plan.kind.id()
+    ))
+}
+
+#[cfg(not(feature = "tokio"))]
+fn tokio_serve(_channel: &str) -> Result<(), String> {
+    Err("typed-64B-tokio: built without the `tokio` feature".into())
 }
 
 /// Runs round trips `1, 2, ...`: unmeasured for the warm-up time, then

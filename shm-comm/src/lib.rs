@@ -98,6 +98,8 @@ pub mod reqrep;
 pub mod ring;
 pub mod segment;
 mod sync;
+#[cfg(all(feature = "tokio", not(loom)))]
+pub mod tokio;
 
 /// The `sync` door's model side, for the loom models in `tests/loom_*.rs`
 /// (only with `--cfg loom`).

@@ -543,6 +543,15 @@ impl RawRequester {
             .arm_reply(pending.call, watch)
     }
 
+    /// Arms `watch` (see [`crate::bells`]) for room in the request queue:
+    /// its bell rings when a replier takes a request. Returns `true` if
+    /// there is room already. For callers that [`send`](Self::send) with a
+    /// deadline of now and must not block (event loops).
+    #[cfg(not(loom))]
+    pub fn arm_room(&self, watch: &mut crate::bells::Watch) -> bool {
+        self.svc.queue.arm_room(watch)
+    }
+
     /// Withdraws a pending call: a reply that arrives later is discarded.
     pub fn cancel(&self, pending: Pending) {
         self.svc.mailbox(self.svc.seg.index()).cancel(pending.call);
@@ -788,6 +797,11 @@ impl<Req: ShmMessage, Rep: ShmMessage> Requester<Req, Rep> {
     /// Live repliers of the service.
     pub fn repliers(&self) -> u32 {
         self.raw.repliers()
+    }
+
+    /// The untyped requester.
+    pub fn raw(&self) -> &RawRequester {
+        &self.raw
     }
 }
 
