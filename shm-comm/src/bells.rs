@@ -302,14 +302,20 @@ struct Seen {
 /// Rings the bells armed on the wake-up word `notify` (called by
 /// `sync::Event::notify` when it finds bit 1 of `waiters`).
 pub(crate) fn ring_event(notify: &AtomicU32) {
-    let Some((inode, offset)) = platform::file_position(sync::addr_of(notify)) else {
+    let Some(key) = platform::file_position(sync::addr_of(notify)) else {
         return;
     };
     static SEEN: Mutex<Option<Seen>> = Mutex::new(None);
     let mut seen = SEEN.lock().unwrap_or_else(|p| p.into_inner());
+    if seen.as_ref().is_some_and(|s| ring_armed(s, key) > 0) {
+        return;
+    }
+    // Nothing armed on the board we know (or none known): it may have been
+    // replaced (all its users left, and a new one made). Only then is the
+    // name looked up, so the usual ring costs no `stat`.
     let file = crate::segment::file_name(BOARD_NAME, BOARD_ROLE).ok();
     let now = file.as_deref().and_then(platform::shm_inode);
-    if seen.as_ref().map(|s| s.inode) != now {
+    if now.is_some() && seen.as_ref().map(|s| s.inode) != now {
         *seen = Segment::open(&OpenSpec {
             name: BOARD_NAME,
             role: BOARD_ROLE,
@@ -321,14 +327,20 @@ pub(crate) fn ring_event(notify: &AtomicU32) {
             inode: seg.inode(),
             seg,
         });
+        if let Some(s) = seen.as_ref() {
+            ring_armed(s, key);
+        }
     }
-    let Some(s) = seen.as_ref() else {
-        return;
-    };
-    let r = crate::segment::body_of(&s.seg);
+}
+
+/// Rings (and disarms) the slots of `board` armed on the word at `(inode,
+/// offset)`; returns how many.
+fn ring_armed(board: &Seen, (inode, offset): (u64, u64)) -> usize {
+    let r = crate::segment::body_of(&board.seg);
     if r.len() < REGION_LEN {
-        return;
+        return 0;
     }
+    let mut rung = 0;
     let high = (r.u32_at(OFF_HIGH).load(Ordering::Relaxed) as usize).min(SLOTS);
     for i in 0..high {
         let off = slot_off(i);
@@ -346,7 +358,9 @@ pub(crate) fn ring_event(notify: &AtomicU32) {
             let bell = r.u32_at(off + S_BELL).load(Ordering::Relaxed);
             if owner != 0 {
                 platform::ring_doorbell(&bell_path(owner, bell));
+                rung += 1;
             }
         }
     }
+    rung
 }
