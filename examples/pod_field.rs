@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use common::CommandLine;
 use glam::Vec3;
-use shm_comm::pubsub::{ConnectOptions, PubOptions, Publisher, Subscriber};
+use shm_comm::pubsub::{ConnectOptions, Publisher, Subscriber, TypedPubOptions};
 use shm_comm::zerocopy::{FromBytes, IntoBytes};
 use shm_comm::{bytemuck, ShmMessage, Zc};
 
@@ -59,7 +59,7 @@ fn main() -> Result<(), Box<dyn Error>> {
 
     let mut publisher = Publisher::<Target>::create_with(
         &topic,
-        PubOptions {
+        TypedPubOptions {
             capacity: count.max(16),
             ..Default::default()
         },

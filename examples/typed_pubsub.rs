@@ -17,7 +17,7 @@ use std::error::Error;
 use std::time::Duration;
 
 use common::{latency_summary, monotonic_ns, paced, PubSubArgs};
-use shm_comm::pubsub::{ConnectOptions, PubOptions, Publisher, Subscriber};
+use shm_comm::pubsub::{ConnectOptions, Publisher, Subscriber, TypedPubOptions};
 use shm_comm::{FixedString, Flag, RecvTimeoutError, ShmMessage};
 
 /// Where a robot is and which way it faces: 112 bytes, no pointers, no
@@ -48,7 +48,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     }
     // Enough slots to keep every message of the run: even a subscriber that
     // stalls for a while misses nothing.
-    let options = PubOptions {
+    let options = TypedPubOptions {
         capacity: args.count.clamp(64, 4096) as u32,
         ..Default::default()
     };

@@ -169,7 +169,13 @@ fn invalid_ring_options_are_config_errors_and_create_nothing() {
         if opts.max_payload == PubOptions::default().max_payload {
             // Typed topics check the same limits (the slot size is the type's).
             assert!(matches!(
-                Publisher::<Small>::create_with(ch.name(), opts),
+                Publisher::<Small>::create_with(
+                    ch.name(),
+                    TypedPubOptions {
+                        capacity: opts.capacity,
+                        borrow_budget: opts.borrow_budget,
+                    }
+                ),
                 Err(CreateError::Config { .. })
             ));
         }

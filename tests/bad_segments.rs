@@ -14,7 +14,7 @@ use fake::*;
 #[test]
 fn fake_segment_offsets_match_the_library() {
     let ch = TestChannel::new("offsets");
-    let p = Publisher::<Small>::create_with(ch.name(), GEO).unwrap();
+    let p = Publisher::<Small>::create_with(ch.name(), TYPED_GEO).unwrap();
     let img = Image(fs::read(path_of(ch.name())).unwrap());
     assert_eq!(img.0[hdr::MAGIC..hdr::MAGIC + 8], MAGIC);
     assert_eq!(img.u32(hdr::VERSION), VERSION);
@@ -454,7 +454,7 @@ fn create_replaces_a_corrupt_segment_whose_creator_is_dead() {
     img.set_u32(hdr::VERSION, 77);
     img.set_u32(hdr::CREATOR_PID, dead_pid());
     write_fake(ch.name(), &img.0);
-    let mut p = Publisher::<Small>::create_with(ch.name(), GEO).unwrap();
+    let mut p = Publisher::<Small>::create_with(ch.name(), TYPED_GEO).unwrap();
     let mut s = Subscriber::<Small>::connect_with(ch.name(), short()).unwrap();
     p.send(&Small { stamp: 1, x: 2.0 }).unwrap();
     assert_eq!(s.recv_timeout(T).unwrap(), Small { stamp: 1, x: 2.0 });
@@ -498,7 +498,7 @@ fn create_over_a_segment_of_a_live_creator_is_in_use_and_leaves_it_alone() {
     // READY, created by this (live) process.
     let img = image_of(ch.name(), Base::Typed);
     write_fake(ch.name(), &img.0);
-    match Publisher::<Small>::create_with(ch.name(), GEO) {
+    match Publisher::<Small>::create_with(ch.name(), TYPED_GEO) {
         Err(CreateError::InUse { name, pid }) => {
             assert_eq!(name, ch.name());
             assert_eq!(pid, std::process::id());

@@ -59,7 +59,7 @@ fn ring_entry_naming_an_out_of_range_chunk_is_corrupt() {
 #[test]
 fn ring_entry_naming_an_out_of_range_chunk_is_corrupt_for_typed_subscribers() {
     let ch = TestChannel::new("badchunktyped");
-    let mut p = Publisher::<Small>::create_with(ch.name(), GEO).unwrap();
+    let mut p = Publisher::<Small>::create_with(ch.name(), TYPED_GEO).unwrap();
     let mut s = Subscriber::<Small>::connect_with(ch.name(), short()).unwrap();
     p.send(&Small { stamp: 0, x: 0.0 }).unwrap();
     let e = entry_off(region_of(ch.name()), 0);
@@ -72,7 +72,7 @@ fn ring_entry_naming_an_out_of_range_chunk_is_corrupt_for_typed_subscribers() {
     );
 
     let ch = TestChannel::new("badchunktyped");
-    let mut p = Publisher::<Small>::create_with(ch.name(), GEO).unwrap();
+    let mut p = Publisher::<Small>::create_with(ch.name(), TYPED_GEO).unwrap();
     let mut s = Subscriber::<Small>::connect_with(ch.name(), short()).unwrap();
     p.send(&Small { stamp: 0, x: 0.0 }).unwrap();
     let e = entry_off(region_of(ch.name()), 0);
@@ -116,7 +116,7 @@ fn chunk_longer_than_the_slot_is_corrupt() {
 fn typed_topic_with_bad_len(bad: u32) -> (TestChannel, Publisher<Small>, Subscriber<Small>) {
     let size = std::mem::size_of::<Small>();
     let ch = TestChannel::new("badlentyped");
-    let mut p = Publisher::<Small>::create_with(ch.name(), GEO).unwrap();
+    let mut p = Publisher::<Small>::create_with(ch.name(), TYPED_GEO).unwrap();
     let s = Subscriber::<Small>::connect_with(
         ch.name(),
         ConnectOptions {

@@ -8,7 +8,9 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-use shm_comm::pipeline::{DynPuller, DynPusher, Puller, PullerOptions, Pusher, QueueOptions};
+use shm_comm::pipeline::{
+    DynPuller, DynPusher, Puller, PullerOptions, Pusher, QueueOptions, TypedQueueOptions,
+};
 use shm_comm::{CreateError, OpenError, SendTimeoutError, ShmMessage, TryRecvError, TrySendError};
 use suite::{field, monotonic_ns, Peer, TestChannel};
 
@@ -234,14 +236,7 @@ fn a_killed_puller_loses_at_most_the_job_it_was_taking() {
 #[test]
 fn a_full_queue_gives_the_job_back_and_send_timeout_waits_its_timeout() {
     let ch = TestChannel::new("pp-full");
-    let pusher = Pusher::<Job>::create_with(
-        ch.name(),
-        QueueOptions {
-            capacity: 4,
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    let pusher = Pusher::<Job>::create_with(ch.name(), TypedQueueOptions { capacity: 4 }).unwrap();
     for id in 0..4 {
         pusher.try_send(Job::new(id)).unwrap();
     }
@@ -334,14 +329,8 @@ fn a_second_pusher_joins_the_queue_and_a_puller_receives_from_both() {
     // A pusher process creates the queue; this process joins it (its
     // options are ignored: the geometry is the creator's).
     let mut first = pusher(ch.name(), 0, n, 16);
-    let second = Pusher::<Job>::create_with(
-        ch.name(),
-        QueueOptions {
-            capacity: 512,
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    let second =
+        Pusher::<Job>::create_with(ch.name(), TypedQueueOptions { capacity: 512 }).unwrap();
     let puller = Puller::<Job>::connect_with(ch.name(), PullerOptions::with_timeout(T)).unwrap();
     assert_eq!(puller.pushers(), 2);
     assert_eq!(second.pullers(), 1);
@@ -518,14 +507,7 @@ fn set_cell_state(name: &str, job: Job, state: u64) {
 #[test]
 fn cells_claimed_by_live_processes_that_are_not_participants_are_repaired() {
     let ch = TestChannel::new("pp-pid-reuse");
-    let pusher = Pusher::<Job>::create_with(
-        ch.name(),
-        QueueOptions {
-            capacity: 4,
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    let pusher = Pusher::<Job>::create_with(ch.name(), TypedQueueOptions { capacity: 4 }).unwrap();
     for id in 0..4 {
         pusher.send(Job::new(id)).unwrap();
     }

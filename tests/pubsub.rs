@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use shm_comm::pubsub::{ConnectOptions, PubOptions, Publisher, Subscriber};
+use shm_comm::pubsub::{ConnectOptions, Publisher, Subscriber, TypedPubOptions};
 use shm_comm::{CreateError, ShmMessage, TopicExt};
 use suite::{field, Check, Peer, TestChannel};
 
@@ -69,7 +69,7 @@ fn lapped_subscriber_reports_exactly_what_it_missed() {
     let ch = TestChannel::new("lagged");
     let mut p = Publisher::<Check>::create_with(
         ch.name(),
-        PubOptions {
+        TypedPubOptions {
             capacity: 16,
             ..Default::default()
         },
@@ -151,10 +151,9 @@ fn killed_or_exited_subscribers_leave_the_topic_working() {
     let ch = TestChannel::new("subdeath");
     let mut p = Publisher::<Check>::create_with(
         ch.name(),
-        PubOptions {
+        TypedPubOptions {
             capacity: 8,
             borrow_budget: 4,
-            ..Default::default()
         },
     )
     .unwrap();
@@ -201,10 +200,9 @@ fn borrowers_killed_while_holding_samples_do_not_exhaust_the_borrow_budget() {
     let ch = TestChannel::new("borrowdeath");
     let mut p = Publisher::<Check>::create_with(
         ch.name(),
-        PubOptions {
+        TypedPubOptions {
             capacity: 8,
             borrow_budget: 4,
-            ..Default::default()
         },
     )
     .unwrap();
@@ -378,9 +376,8 @@ fn loan_and_borrow_large_messages_without_copying() {
 fn borrow_limits_per_subscriber_and_per_topic_are_released_by_drops_on_any_thread() {
     use shm_comm::BorrowError;
     let ch = TestChannel::new("borrowlimits");
-    let opts = PubOptions {
+    let opts = TypedPubOptions {
         capacity: 8,
-        max_payload: 64,
         borrow_budget: 3,
     };
     let mut p = Publisher::<Check>::create_with(ch.name(), opts).unwrap();

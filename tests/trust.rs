@@ -466,7 +466,11 @@ fn a_subscriber_maps_the_entries_and_chunks_read_only() {
     use shm_comm::pubsub::{Publisher, Subscriber};
     use suite::Check;
     let ch = TestChannel::new("trust-ro");
-    let mut p = Publisher::<Check>::create_with(ch.name(), GEO).unwrap();
+    let geo = shm_comm::pubsub::TypedPubOptions {
+        capacity: GEO.capacity,
+        borrow_budget: GEO.borrow_budget,
+    };
+    let mut p = Publisher::<Check>::create_with(ch.name(), geo).unwrap();
     let path = path_of(ch.name(), "pub");
     let before = mapping_perms(&path);
     assert!(before.iter().all(|m| m == "rw-s"), "{before:?}");

@@ -5,8 +5,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
-use shm_comm::pipeline::{Puller, PullerOptions, Pusher, QueueOptions};
-use shm_comm::pubsub::{ConnectOptions, PubOptions, Publisher, Subscriber};
+use shm_comm::pipeline::{Puller, PullerOptions, Pusher, TypedQueueOptions};
+use shm_comm::pubsub::{ConnectOptions, Publisher, Subscriber, TypedPubOptions};
 use shm_comm::reqrep::{Replier, Requester, RequesterOptions};
 use shm_comm::{BorrowError, RecvTimeoutError, ShmMessage, TryRecvError};
 
@@ -1030,9 +1030,8 @@ loaned!(Msg64, Msg1M);
 
 /// Ring options for the loan topics: a pool of 4 + 1 + 2 chunks (7 MiB for
 /// the 1 MiB message).
-const LOAN_OPTIONS: PubOptions = PubOptions {
+const LOAN_OPTIONS: TypedPubOptions = TypedPubOptions {
     capacity: 4,
-    max_payload: 4096,
     borrow_budget: 2,
 };
 
@@ -1222,7 +1221,7 @@ fn stream_typed(plan: &Plan) -> Result<Measured, String> {
     let base = plan.channel();
     let mut publisher = Publisher::<Msg64>::create_with(
         &format!("{base}/data"),
-        PubOptions {
+        TypedPubOptions {
             capacity: STREAM_CAPACITY,
             ..Default::default()
         },
@@ -1548,9 +1547,8 @@ fn push_pull(plan: &Plan) -> Result<Measured, String> {
     let name = format!("{}/jobs", plan.channel());
     let pusher = Pusher::<Msg64>::create_with(
         &name,
-        QueueOptions {
+        TypedQueueOptions {
             capacity: JOB_CAPACITY,
-            ..Default::default()
         },
     )
     .ctx(&format!("creating queue {name}"))?;

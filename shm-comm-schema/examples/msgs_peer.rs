@@ -17,7 +17,7 @@ use std::io::BufRead;
 use std::time::Duration;
 
 use shm_comm::msgs::{Header, ImageVga, Imu, JointState, Pose, Time};
-use shm_comm::pubsub::{ConnectOptions, PubOptions, Publisher, Subscriber};
+use shm_comm::pubsub::{ConnectOptions, Publisher, Subscriber, TypedPubOptions};
 use shm_comm::{
     FixedString, FixedVec, Flag, Kind, LayoutDescriptor, ShmMessage, ShmType, TypeDesc,
 };
@@ -276,7 +276,7 @@ fn describe() {
 fn create<T: ShmMessage>(name: &str, capacity: u32) -> Publisher<T> {
     Publisher::<T>::create_with(
         name,
-        PubOptions {
+        TypedPubOptions {
             capacity,
             ..Default::default()
         },

@@ -153,6 +153,23 @@ pub trait QueueExt: ShmMessage {
 
 impl<T: ShmMessage> QueueExt for T {}
 
+/// Settings of a typed queue: those of [`QueueOptions`] but the payload
+/// size, which is the job type's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TypedQueueOptions {
+    /// Jobs the queue holds. Default 128, fewer of large jobs (see
+    /// [`QueueOptions::for_size`]).
+    pub capacity: u32,
+}
+
+impl Default for TypedQueueOptions {
+    fn default() -> Self {
+        TypedQueueOptions {
+            capacity: QueueOptions::default().capacity,
+        }
+    }
+}
+
 impl QueueOptions {
     /// The options [`Pusher::create`] uses for jobs of `size` bytes: the
     /// [defaults](QueueOptions::default), with fewer slots when 128 of them
@@ -432,12 +449,19 @@ impl<T: ShmMessage> Pusher<T> {
     /// The queue holds 128 jobs, fewer of large ones (see
     /// [`QueueOptions::for_size`]).
     pub fn create(name: &str) -> Result<Self, CreateError> {
-        Self::create_with(name, QueueOptions::for_size(std::mem::size_of::<T>()))
+        let capacity = QueueOptions::for_size(std::mem::size_of::<T>()).capacity;
+        Self::create_with(name, TypedQueueOptions { capacity })
     }
 
     /// Creates queue `name`, or joins it if it exists with live participants
     /// (its geometry is then the creator's).
-    pub fn create_with(name: &str, opts: QueueOptions) -> Result<Self, CreateError> {
+    pub fn create_with(name: &str, opts: TypedQueueOptions) -> Result<Self, CreateError> {
+        let opts = QueueOptions {
+            capacity: opts.capacity,
+            // The type's size is the payload; Endpoint::create takes it
+            // from the layout.
+            ..QueueOptions::default()
+        };
         Ok(Pusher {
             ep: Endpoint::create(name, &Payload::typed::<T>(), opts, Some(T::layout()))?,
             _t: PhantomData,

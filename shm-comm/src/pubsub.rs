@@ -28,9 +28,9 @@
 //! kept, and [`missed`](Subscriber::missed) counts exactly how many it skipped:
 //!
 //! ```
-//! # use shm_comm::{pubsub::{Publisher, Subscriber, PubOptions}, ShmMessage};
+//! # use shm_comm::{pubsub::{Publisher, Subscriber, TypedPubOptions}, ShmMessage};
 //! # #[derive(ShmMessage, Clone, Copy, Debug, PartialEq)] #[repr(C)] struct Tick { n: u64 }
-//! let mut publisher = Publisher::<Tick>::create_with("doc/ticks", PubOptions { capacity: 4, ..Default::default() })?;
+//! let mut publisher = Publisher::<Tick>::create_with("doc/ticks", TypedPubOptions { capacity: 4, ..Default::default() })?;
 //! let mut subscriber = Subscriber::<Tick>::connect("doc/ticks")?;
 //! for n in 0..10 { publisher.send(&Tick { n })?; }
 //! assert_eq!(subscriber.try_recv()?.n, 6); // 0..=5 were overwritten
@@ -158,6 +158,40 @@ impl PubOptions {
                 .max(MIN_DEFAULT_CAPACITY),
             borrow_budget,
             ..d
+        }
+    }
+}
+
+/// Settings of a typed topic: those of [`PubOptions`] but the payload
+/// size, which is the message type's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TypedPubOptions {
+    /// Messages kept in the ring. Default 64, fewer of large messages
+    /// (see [`TypedPubOptions::for_size`]).
+    pub capacity: u32,
+    /// Samples that subscribers may borrow at once, over all subscribers.
+    /// Default 8.
+    pub borrow_budget: u32,
+}
+
+impl Default for TypedPubOptions {
+    fn default() -> Self {
+        let d = PubOptions::default();
+        TypedPubOptions {
+            capacity: d.capacity,
+            borrow_budget: d.borrow_budget,
+        }
+    }
+}
+
+impl TypedPubOptions {
+    /// What [`Publisher::create`] uses for messages of `size` bytes (see
+    /// [`PubOptions::for_size`]).
+    pub fn for_size(size: usize) -> TypedPubOptions {
+        let o = PubOptions::for_size(size);
+        TypedPubOptions {
+            capacity: o.capacity,
+            borrow_budget: o.borrow_budget,
         }
     }
 }
@@ -906,11 +940,16 @@ impl<T: ShmMessage> Publisher<T> {
     /// ([`PubOptions::for_size`]: 64 messages, unless `T` is so large that
     /// they would take more than [`DEFAULT_POOL_BYTES`]).
     pub fn create(name: &str) -> Result<Self, CreateError> {
-        Self::create_with(name, PubOptions::for_size(std::mem::size_of::<T>()))
+        Self::create_with(name, TypedPubOptions::for_size(std::mem::size_of::<T>()))
     }
 
     /// Creates topic `name`.
-    pub fn create_with(name: &str, opts: PubOptions) -> Result<Self, CreateError> {
+    pub fn create_with(name: &str, opts: TypedPubOptions) -> Result<Self, CreateError> {
+        let opts = PubOptions {
+            capacity: opts.capacity,
+            max_payload: u32::try_from(std::mem::size_of::<T>()).unwrap_or(u32::MAX),
+            borrow_budget: opts.borrow_budget,
+        };
         Ok(Publisher {
             raw: RawPublisher::create(name, &Payload::typed::<T>(), opts)?,
             _t: PhantomData,

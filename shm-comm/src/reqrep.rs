@@ -123,6 +123,22 @@ impl RequesterOptions {
     }
 }
 
+/// Settings of a typed service: those of [`ServiceOptions`] but the
+/// payload sizes, which are the request and reply types'.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TypedServiceOptions {
+    /// Requests that can wait in the queue. Default 16.
+    pub capacity: u32,
+}
+
+impl Default for TypedServiceOptions {
+    fn default() -> Self {
+        TypedServiceOptions {
+            capacity: ServiceOptions::default().capacity,
+        }
+    }
+}
+
 /// Why a request got no reply.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RequestError {
@@ -816,12 +832,12 @@ pub struct Replier<Req: ShmMessage, Rep: ShmMessage> {
 impl<Req: ShmMessage, Rep: ShmMessage> Replier<Req, Rep> {
     /// Creates (or joins) service `name` with a queue of 16 requests.
     pub fn create(name: &str) -> Result<Self, CreateError> {
-        Self::create_with(name, ServiceOptions::default())
+        Self::create_with(name, TypedServiceOptions::default())
     }
 
     /// Creates (or joins) service `name`; `opts.capacity` sizes the request
-    /// queue (`max_payload` is the types' sizes).
-    pub fn create_with(name: &str, opts: ServiceOptions) -> Result<Self, CreateError> {
+    /// queue (the payloads are the types' sizes).
+    pub fn create_with(name: &str, opts: TypedServiceOptions) -> Result<Self, CreateError> {
         let (payload, shape, layout) = typed_shape::<Req, Rep>(opts.capacity);
         Ok(Replier {
             raw: RawReplier {

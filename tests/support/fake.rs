@@ -16,7 +16,7 @@ pub use std::path::PathBuf;
 pub use std::time::{Duration, Instant};
 
 pub use shm_comm::pubsub::{
-    ConnectOptions, DynPublisher, DynSubscriber, PubOptions, Publisher, Subscriber,
+    ConnectOptions, DynPublisher, DynSubscriber, PubOptions, Publisher, Subscriber, TypedPubOptions,
 };
 pub use shm_comm::segment::{self, HEADER_LEN, INIT_READY, MAGIC, VERSION};
 pub use shm_comm::{
@@ -91,6 +91,12 @@ pub const GEO: PubOptions = PubOptions {
     borrow_budget: 2,
 };
 
+/// [`GEO`] for a typed topic (its payload size is the type's).
+pub const TYPED_GEO: TypedPubOptions = TypedPubOptions {
+    capacity: GEO.capacity,
+    borrow_budget: GEO.borrow_budget,
+};
+
 pub fn path_of(name: &str) -> PathBuf {
     let file = segment::file_name(name, "pub").expect("valid name");
     PathBuf::from(SHM_DIR).join(file)
@@ -152,7 +158,7 @@ pub fn image_of(name: &str, base: Base) -> Image {
             fs::read(path_of(name)).unwrap()
         }
         Base::Typed => {
-            let _p = Publisher::<Small>::create_with(name, GEO).unwrap();
+            let _p = Publisher::<Small>::create_with(name, TYPED_GEO).unwrap();
             fs::read(path_of(name)).unwrap()
         }
     };

@@ -14,7 +14,7 @@ use std::sync::mpsc::{self, Receiver, TryRecvError as ChanError};
 use std::time::{Duration, Instant};
 
 use shm_comm::codec::{from_msgpack, to_msgpack};
-use shm_comm::pipeline::{Puller, PullerOptions, Pusher, QueueOptions};
+use shm_comm::pipeline::{Puller, PullerOptions, Pusher, TypedQueueOptions};
 use shm_comm::reqrep::{
     Delivery, DynReplier, Replier, RequestError, Requester, RequesterOptions, ServiceOptions,
 };
@@ -221,14 +221,8 @@ const MARK: u64 = 1 << 62;
 /// timeout, a job every 200 us) and a puller (20 ms receive timeout) on a
 /// queue of 16. The probe sends marker jobs until one comes out intact.
 fn chaos_pair_queue(name: &str) {
-    let push = Pusher::<Job>::create_with(
-        name,
-        QueueOptions {
-            capacity: 16,
-            ..Default::default()
-        },
-    )
-    .unwrap_or_else(|e| die(&format!("create {name}: {e}")));
+    let push = Pusher::<Job>::create_with(name, TypedQueueOptions { capacity: 16 })
+        .unwrap_or_else(|e| die(&format!("create {name}: {e}")));
     let pull = Puller::<Job>::connect_with(name, PullerOptions::with_timeout(CONNECT))
         .unwrap_or_else(|e| die(&format!("connect {name}: {e}")));
     let (send_t, recv_t) = (Duration::from_millis(50), Duration::from_millis(20));
@@ -480,14 +474,8 @@ fn main() {
             let from: u64 = arg(&args, 2, "from");
             let count: u64 = arg(&args, 3, "count");
             let capacity: u32 = arg(&args, 4, "capacity");
-            let p = Pusher::<Job>::create_with(
-                &name,
-                QueueOptions {
-                    capacity,
-                    ..Default::default()
-                },
-            )
-            .unwrap_or_else(|e| die(&format!("create {name}: {e}")));
+            let p = Pusher::<Job>::create_with(&name, TypedQueueOptions { capacity })
+                .unwrap_or_else(|e| die(&format!("create {name}: {e}")));
             let cmds = commands();
             say("ready");
             wait_for(&cmds, "go");
@@ -561,14 +549,8 @@ fn main() {
             let count: u64 = arg(&args, 3, "count");
             let capacity: u32 = arg(&args, 4, "capacity");
             let sent = Ledger::open(&arg::<String>(&args, 5, "sent"));
-            let p = Pusher::<Job>::create_with(
-                &name,
-                QueueOptions {
-                    capacity,
-                    ..Default::default()
-                },
-            )
-            .unwrap_or_else(|e| die(&format!("create {name}: {e}")));
+            let p = Pusher::<Job>::create_with(&name, TypedQueueOptions { capacity })
+                .unwrap_or_else(|e| die(&format!("create {name}: {e}")));
             let cmds = commands();
             say("ready");
             wait_for(&cmds, "go");

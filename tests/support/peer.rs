@@ -5,7 +5,7 @@ use std::io::BufRead;
 use std::time::{Duration, Instant};
 
 use shm_comm::pubsub::{
-    ConnectOptions, DynPublisher, DynSubscriber, PubOptions, Publisher, Subscriber,
+    ConnectOptions, DynPublisher, DynSubscriber, PubOptions, Publisher, Subscriber, TypedPubOptions,
 };
 use shm_comm::{BorrowError, Codec, Frame, RecvTimeoutError, TryRecvError};
 use suite::pair::{self, Outcome};
@@ -73,10 +73,9 @@ fn chaos_pair(name: &str) {
     const MARK: u64 = 1 << 62;
     let p = Publisher::<Check>::create_with(
         name,
-        PubOptions {
+        TypedPubOptions {
             capacity: 16,
             borrow_budget: 4,
-            ..Default::default()
         },
     )
     .unwrap_or_else(|e| die(&format!("create: {e}")));
@@ -153,7 +152,7 @@ fn main() {
             let interval = Duration::from_micros(arg(&args, 4, "interval_us"));
             let mut p = Publisher::<Check>::create_with(
                 &name,
-                PubOptions {
+                TypedPubOptions {
                     capacity,
                     ..Default::default()
                 },
@@ -215,7 +214,7 @@ fn main() {
             let capacity: u32 = arg(&args, 3, "capacity");
             let mut p = Publisher::<Check>::create_with(
                 &name,
-                PubOptions {
+                TypedPubOptions {
                     capacity,
                     ..Default::default()
                 },
@@ -477,10 +476,9 @@ fn main() {
             let base: u64 = arg(&args, 4, "base");
             let mut p = Publisher::<Check>::create_with(
                 &name,
-                PubOptions {
+                TypedPubOptions {
                     capacity,
                     borrow_budget,
-                    ..Default::default()
                 },
             )
             .unwrap_or_else(|e| die(&format!("create: {e}")));
