@@ -18,6 +18,7 @@ mod pack;
 mod pipeline;
 mod pubsub;
 mod quick;
+mod ready;
 mod reqrep;
 mod schema;
 mod typed;
