@@ -34,7 +34,7 @@ from ._lifecycle import PIPELINE, PUBSUB, REQREP, Logged, connected, created
 # raises when it is imported.
 from ._errors import *  # noqa: F403
 from ._errors import SHMError, SHMLayoutError
-from ._native import Loan, Sample
+from ._native import POLLERR, POLLIN, POLLOUT, Loan, Poller, Sample
 from .utils import force_unlink, list_segments
 
 #: The package's version: the native module's, which is the wheel's
@@ -50,6 +50,10 @@ __all__ = [
     "Puller",
     "Sample",
     "Loan",
+    "Poller",
+    "POLLIN",
+    "POLLOUT",
+    "POLLERR",
     "force_unlink",
     "list_segments",
     "typed",

@@ -29,7 +29,11 @@ from ._errors import SHMMessageTooLargeError as SHMMessageTooLargeError
 from ._errors import SHMNameError as SHMNameError
 from ._errors import SHMSerializationError as SHMSerializationError
 from ._errors import SHMTimeoutError as SHMTimeoutError
+from ._native import POLLERR as POLLERR
+from ._native import POLLIN as POLLIN
+from ._native import POLLOUT as POLLOUT
 from ._native import Loan as Loan
+from ._native import Poller as Poller
 from ._native import Sample as Sample
 
 __version__: str

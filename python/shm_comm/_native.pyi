@@ -319,6 +319,36 @@ def first_difference(ours: dict[str, Any], theirs: dict[str, Any]) -> str | None
     """The first difference between two layouts, or ``None``."""
 
 # ---------------------------------------------------------------------------
+# Waiting for many handles
+# ---------------------------------------------------------------------------
+
+#: Ready to receive (a handle may have something; a descriptor is readable).
+POLLIN: int
+#: Ready to send (a Pusher's queue has room; a descriptor is writable).
+POLLOUT: int
+#: An error condition on a descriptor.
+POLLERR: int
+
+class Poller:
+    """Waits for any of many handles and file descriptors (pyzmq's Poller).
+    ``poll(timeout_ms)`` returns ``[(obj, flags), ...]``, ``[]`` on timeout."""
+
+    def __new__(cls) -> Self: ...
+    def register(self, obj: Any, flags: int = 1) -> None:
+        """Waits for ``obj`` (a handle, an int fd, an object with ``fileno()``)
+        to be ready for ``flags``; 0 unregisters."""
+    def modify(self, obj: Any, flags: int = 1) -> None:
+        """Changes the flags of a registered ``obj``."""
+    def unregister(self, obj: Any) -> None:
+        """Stops waiting for ``obj``; ``KeyError`` if it is not registered."""
+    def poll(self, timeout: float | None = None) -> list[tuple[Any, int]]:
+        """Waits up to ``timeout`` ms (``None`` or negative: forever)."""
+    def _fds(self) -> tuple[int, list[tuple[int, int]]]: ...
+    @property
+    def sockets(self) -> list[tuple[Any, int]]: ...
+    def __len__(self) -> int: ...
+
+# ---------------------------------------------------------------------------
 # The schema compiler (shm-comm-schema), for shm_comm.schema
 # ---------------------------------------------------------------------------
 
