@@ -69,9 +69,11 @@ _M = TypeVar("_M")
 
 
 def __getattr__(name: str) -> Any:
-    # `shm_comm.msgs` (the standard message set) and `shm_comm.schema` (the
-    # schema compiler) are imported on first use.
-    if name in ("msgs", "schema"):
+    # `shm_comm.msgs` (the standard message set), `shm_comm.schema` (the
+    # schema compiler) and `shm_comm.asyncio` (the classes for asyncio) are
+    # imported on first use. `asyncio` is not in `__all__`: a star import
+    # must not shadow the standard library's.
+    if name in ("msgs", "schema", "asyncio"):
         import importlib
 
         return importlib.import_module(f"{__name__}.{name}")
