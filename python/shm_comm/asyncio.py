@@ -173,15 +173,24 @@ async def _until(handle: Any, attempt: Callable[[], _T | None], timeout: float |
         return got
     loop = _aio.get_running_loop()
     deadline = None if timeout is None else loop.time() + timeout
-    fd = handle.fileno()
-    while True:
+    fd: int | None = handle.__dict__.get("_shm_fd")
+    if fd is None:
+        # The first wait on this handle makes its doorbell and arms it:
+        # look again for what came before the arming.
+        fd = handle._shm_fd = handle.fileno()
         got = attempt()
         if got is not None:
             return got
+    # Here the last attempt found nothing, so it drained and re-armed the
+    # doorbell: whatever comes next rings it.
+    while True:
         left = None if deadline is None else deadline - loop.time()
         if left is not None and left <= 0:
             return None
         await _wait_fds([(fd, False)], left)
+        got = attempt()
+        if got is not None:
+            return got
 
 
 Publisher = _sc.Publisher
