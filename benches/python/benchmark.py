@@ -41,6 +41,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import aio
 import typed_msgs
 from cases import CASES, LATENCY
 from check import run_check
@@ -75,6 +76,10 @@ def _read_line(proc, timeout):
     return buf.decode().strip()
 
 
+#: Every transport: the peers' and the event-loop rows' (aio.py).
+KITS = {**TRANSPORTS, **aio.TRANSPORTS}
+
+
 def role_driver(spec):
     _pin(spec.get("cpu_driver"))
     if spec["transport"] == "inproc":
@@ -91,7 +96,7 @@ def role_driver(spec):
         raw_mm = raw_map(raw_path)
         spec["raw_path"] = raw_path
     else:
-        kit = TRANSPORTS[spec["transport"]](spec, "driver")
+        kit = KITS[spec["transport"]](spec, "driver")
         kit.driver_pre()
     err = tempfile.TemporaryFile()
     echo = subprocess.Popen(
@@ -115,8 +120,11 @@ def role_driver(spec):
         else:
             kit.driver_post()
             if spec["kind"] == "pingpong":
-                samples, bad = pingpong_driver(kit, spec)
+                loop = aio.pingpong_driver if spec["mode"] == "async" else pingpong_driver
+                samples, bad = loop(kit, spec)
                 res = {"samples": samples, "bad": bad}
+            elif spec["kind"] == "idle":
+                res = {}            # the echo measures; its figures are its last line
             else:
                 res = stream_sender(kit, spec)
         try:
@@ -125,7 +133,7 @@ def role_driver(spec):
             raise Failed(f"the echo process did not finish{echo_err()}") from None
         if echo.returncode != 0:
             raise Failed(f"the echo process failed (exit {echo.returncode}){echo_err()}")
-        if spec["kind"] == "stream":
+        if spec["kind"] in ("stream", "idle"):
             lines = out.decode().strip().splitlines()
             if not lines:
                 raise Failed(f"the receiver reported nothing{echo_err()}")
@@ -155,12 +163,14 @@ def role_echo(spec):
     if spec["transport"] == "raw":
         raw_echo(spec, spec["raw_path"], ppid)
         return
-    kit = TRANSPORTS[spec["transport"]](spec, "echo")
+    kit = KITS[spec["transport"]](spec, "echo")
     kit.echo_setup()
     print("READY", flush=True)
     try:
         if spec["kind"] == "pingpong":
-            echo_loop(kit, spec, ppid)
+            (aio.echo_loop if spec["mode"] == "async" else echo_loop)(kit, spec, ppid)
+        elif spec["kind"] == "idle":
+            print(json.dumps(kit.idle()), flush=True)
         else:
             print(json.dumps(stream_receiver(kit, spec, ppid)), flush=True)
     finally:
@@ -273,6 +283,8 @@ def main(argv=None):
                     results[case["id"]] = pick_run(case, runs[case["id"]])
                     if not res.get("ok"):
                         log(f"      failed: {res.get('error')}")
+                    elif case["kind"] == "idle":
+                        log(f"      {res['cpu_pct']:.2f}% of a core over {res['wall_s']} s")
                     elif case["kind"] in LATENCY:
                         log(f"      p50 {res['p50']:.2f} µs  p99 {res['p99']:.2f} µs  n={res['n']:,}"
                             + (f"  WRONG REPLIES: {res['bad']}" if res.get("bad") else ""))

@@ -45,6 +45,7 @@ def check_peers(orig_py: Path):
     except ImportError as e:
         notes["ours"] = f"shm_comm not importable ({e}); build it with maturin develop"
     notes["zmq"] = None if _has("zmq") else "pyzmq not installed (benches/setup_peers.sh)"
+    notes["zmqaio"] = notes["zmq"]
     notes["iox2"] = None if _has("iceoryx2") else "iceoryx2 not installed (benches/setup_peers.sh)"
     notes["pipe"] = None
     notes["raw"] = None if os.path.isdir("/dev/shm") else "no /dev/shm"
@@ -118,6 +119,8 @@ def run_case(case, cfg, idx, tmpdir, orig_py):
 
 
 def _key(case, res):
+    if case["kind"] == "idle":
+        return res.get("cpu_pct")
     return res.get("p50") if case["kind"] in LATENCY else res.get("recv_per_s")
 
 
@@ -256,6 +259,10 @@ def table(cases, results):
             lo, hi = min(vals), max(vals)
             spread = (f", median of {len(vals)} runs (p50 {lo:.2f}–{hi:.2f})" if c["kind"] in LATENCY
                       else f", median of {len(vals)} runs ({lo:,.0f}–{hi:,.0f}/s)")
+        if c["kind"] == "idle":
+            rows.append(f"| {c['id']} | – | – | – | – | – | | {res['cpu_pct']:.2f}% of a core over "
+                        f"{res['wall_s']} s, {res['handles']:,} handles, {res['ready']} ready |")
+            continue
         if c["kind"] in LATENCY:
             msgs = "–"
             note = f"n={res['n']:,}" if c["kind"] == "pingpong" else \

@@ -34,7 +34,7 @@ from ._lifecycle import PIPELINE, PUBSUB, REQREP, Logged, connected, created
 # raises when it is imported.
 from ._errors import *  # noqa: F403
 from ._errors import SHMError, SHMLayoutError
-from ._native import Loan, Sample
+from ._native import POLLERR, POLLIN, POLLOUT, Loan, Poller, Sample
 from .utils import force_unlink, list_segments
 
 #: The package's version: the native module's, which is the wheel's
@@ -50,6 +50,10 @@ __all__ = [
     "Puller",
     "Sample",
     "Loan",
+    "Poller",
+    "POLLIN",
+    "POLLOUT",
+    "POLLERR",
     "force_unlink",
     "list_segments",
     "typed",
@@ -65,9 +69,11 @@ _M = TypeVar("_M")
 
 
 def __getattr__(name: str) -> Any:
-    # `shm_comm.msgs` (the standard message set) and `shm_comm.schema` (the
-    # schema compiler) are imported on first use.
-    if name in ("msgs", "schema"):
+    # `shm_comm.msgs` (the standard message set), `shm_comm.schema` (the
+    # schema compiler) and `shm_comm.asyncio` (the classes for asyncio) are
+    # imported on first use. `asyncio` is not in `__all__`: a star import
+    # must not shadow the standard library's.
+    if name in ("msgs", "schema", "asyncio"):
         import importlib
 
         return importlib.import_module(f"{__name__}.{name}")

@@ -29,7 +29,11 @@ from ._errors import SHMMessageTooLargeError as SHMMessageTooLargeError
 from ._errors import SHMNameError as SHMNameError
 from ._errors import SHMSerializationError as SHMSerializationError
 from ._errors import SHMTimeoutError as SHMTimeoutError
+from ._native import POLLERR as POLLERR
+from ._native import POLLIN as POLLIN
+from ._native import POLLOUT as POLLOUT
 from ._native import Loan as Loan
+from ._native import Poller as Poller
 from ._native import Sample as Sample
 
 __version__: str
@@ -145,6 +149,10 @@ class Subscriber(Generic[_M]):
     def stats(self) -> dict[str, int]:
         """``msg_count``, ``drop_count``, ``lag``, ``local_tail``, ``num_slots``,
         ``slot_size``, ``publisher_pid``, ``publisher_alive``."""
+    def fileno(self) -> int:
+        """The descriptor of this handle's doorbell, readable when a message may have been published.
+        Edge-triggered (as ZeroMQ's ZMQ_FD): when readable, receive with
+        ``timeout=0`` until nothing comes, then wait again."""
     def close(self) -> None:
         """Disconnects (never removes the topic). Idempotent."""
     @property
@@ -177,6 +185,10 @@ class Requester:
         comes within ``timeout``."""
     def repliers(self) -> int:
         """Live repliers of the service."""
+    def fileno(self) -> int:
+        """The descriptor of this handle's doorbell, readable when the reply to the pending request may be there.
+        Edge-triggered (as ZeroMQ's ZMQ_FD): when readable, receive with
+        ``timeout=0`` until nothing comes, then wait again."""
     def close(self) -> None:
         """Disconnects. Idempotent."""
     @property
@@ -208,6 +220,10 @@ class Replier:
         """Replies with raw bytes."""
     def stats(self) -> dict[str, int]:
         """``pending``, ``requesters``, ``slot_size``."""
+    def fileno(self) -> int:
+        """The descriptor of this handle's doorbell, readable when a request may be queued.
+        Edge-triggered (as ZeroMQ's ZMQ_FD): when readable, receive with
+        ``timeout=0`` until nothing comes, then wait again."""
     def close(self) -> None:
         """Leaves the service. Idempotent."""
     @property
@@ -240,6 +256,10 @@ class Pusher:
         """Queues raw bytes; same blocking rules as ``send``."""
     def stats(self) -> dict[str, int]:
         """``msg_count`` (jobs waiting), ``drop_count``, ``num_slots``, ``slot_size``, ``pullers``."""
+    def fileno(self) -> int:
+        """The descriptor of this handle's doorbell, readable when the queue may have room.
+        Edge-triggered (as ZeroMQ's ZMQ_FD): when readable, receive with
+        ``timeout=0`` until nothing comes, then wait again."""
     def close(self) -> None:
         """Leaves the queue. Idempotent."""
     @property
@@ -261,6 +281,10 @@ class Puller:
         """The next job as raw bytes; ``None`` on timeout."""
     def stats(self) -> dict[str, int]:
         """``msg_count`` (jobs waiting), ``drop_count``, ``num_slots``, ``slot_size``."""
+    def fileno(self) -> int:
+        """The descriptor of this handle's doorbell, readable when a job may be queued.
+        Edge-triggered (as ZeroMQ's ZMQ_FD): when readable, receive with
+        ``timeout=0`` until nothing comes, then wait again."""
     def close(self) -> None:
         """Leaves the queue. Idempotent."""
     @property

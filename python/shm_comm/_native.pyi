@@ -80,6 +80,14 @@ class Subscriber:
     def stats(self) -> dict[str, int]:
         """``msg_count``, ``drop_count``, ``lag``, ``local_tail``, ``num_slots``,
         ``slot_size``, ``publisher_pid``, ``publisher_alive``."""
+    def fileno(self) -> int:
+        """The descriptor of this handle's doorbell: readable when a message may have been published.
+        Edge-triggered (as ZeroMQ's ZMQ_FD): when readable, receive with
+        ``timeout=0`` until nothing comes, then wait again; the empty receive
+        drains and re-arms it."""
+    def _arm(self) -> bool: ...
+    def _drain(self) -> int: ...
+    def _try_recv(self) -> tuple[Any] | None: ...
     def close(self) -> None:
         """Disconnects (never removes the topic). Idempotent."""
     def _set_msg_type(self, msg_type: type) -> None: ...
@@ -152,6 +160,15 @@ class Requester:
         comes within ``timeout``."""
     def repliers(self) -> int:
         """Live repliers of the service."""
+    def fileno(self) -> int:
+        """The descriptor of this handle's doorbell: readable when the reply to the pending request may be there.
+        Edge-triggered (as ZeroMQ's ZMQ_FD): when readable, receive with
+        ``timeout=0`` until nothing comes, then wait again; the empty receive
+        drains and re-arms it."""
+    def _arm(self) -> bool: ...
+    def _drain(self) -> int: ...
+    def _try_recv(self) -> tuple[Any] | None: ...
+    def _cancel(self) -> None: ...
     def close(self) -> None:
         """Disconnects. Idempotent."""
     @property
@@ -184,6 +201,14 @@ class Replier:
         """Replies with raw bytes."""
     def stats(self) -> dict[str, int]:
         """``pending``, ``requesters``, ``slot_size``."""
+    def fileno(self) -> int:
+        """The descriptor of this handle's doorbell: readable when a request may be queued.
+        Edge-triggered (as ZeroMQ's ZMQ_FD): when readable, receive with
+        ``timeout=0`` until nothing comes, then wait again; the empty receive
+        drains and re-arms it."""
+    def _arm(self) -> bool: ...
+    def _drain(self) -> int: ...
+    def _try_recv(self) -> tuple[Any] | None: ...
     def close(self) -> None:
         """Leaves the service. Idempotent."""
     @property
@@ -217,6 +242,13 @@ class Pusher:
         """Queues raw bytes; same blocking rules as ``send``."""
     def stats(self) -> dict[str, int]:
         """``msg_count`` (jobs waiting), ``drop_count``, ``num_slots``, ``slot_size``, ``pullers``."""
+    def fileno(self) -> int:
+        """The descriptor of this handle's doorbell: readable when the queue may have room.
+        Edge-triggered (as ZeroMQ's ZMQ_FD): when readable, receive with
+        ``timeout=0`` until nothing comes, then wait again; the empty receive
+        drains and re-arms it."""
+    def _arm(self) -> bool: ...
+    def _drain(self) -> int: ...
     def close(self) -> None:
         """Leaves the queue. Idempotent."""
     @property
@@ -239,6 +271,14 @@ class Puller:
         """The next job as raw bytes; ``None`` on timeout."""
     def stats(self) -> dict[str, int]:
         """``msg_count`` (jobs waiting), ``drop_count``, ``num_slots``, ``slot_size``."""
+    def fileno(self) -> int:
+        """The descriptor of this handle's doorbell: readable when a job may be queued.
+        Edge-triggered (as ZeroMQ's ZMQ_FD): when readable, receive with
+        ``timeout=0`` until nothing comes, then wait again; the empty receive
+        drains and re-arms it."""
+    def _arm(self) -> bool: ...
+    def _drain(self) -> int: ...
+    def _try_recv(self) -> tuple[Any] | None: ...
     def close(self) -> None:
         """Leaves the queue. Idempotent."""
     @property
@@ -277,6 +317,36 @@ def check_layout(layout: dict[str, Any]) -> dict[str, Any]:
 
 def first_difference(ours: dict[str, Any], theirs: dict[str, Any]) -> str | None:
     """The first difference between two layouts, or ``None``."""
+
+# ---------------------------------------------------------------------------
+# Waiting for many handles
+# ---------------------------------------------------------------------------
+
+#: Ready to receive (a handle may have something; a descriptor is readable).
+POLLIN: int
+#: Ready to send (a Pusher's queue has room; a descriptor is writable).
+POLLOUT: int
+#: An error condition on a descriptor.
+POLLERR: int
+
+class Poller:
+    """Waits for any of many handles and file descriptors (pyzmq's Poller).
+    ``poll(timeout_ms)`` returns ``[(obj, flags), ...]``, ``[]`` on timeout."""
+
+    def __new__(cls) -> Self: ...
+    def register(self, obj: Any, flags: int = 1) -> None:
+        """Waits for ``obj`` (a handle, an int fd, an object with ``fileno()``)
+        to be ready for ``flags``; 0 unregisters."""
+    def modify(self, obj: Any, flags: int = 1) -> None:
+        """Changes the flags of a registered ``obj``."""
+    def unregister(self, obj: Any) -> None:
+        """Stops waiting for ``obj``; ``KeyError`` if it is not registered."""
+    def poll(self, timeout: float | None = None) -> list[tuple[Any, int]]:
+        """Waits up to ``timeout`` ms (``None`` or negative: forever)."""
+    def _fds(self) -> tuple[int, list[tuple[int, int]]]: ...
+    @property
+    def sockets(self) -> list[tuple[Any, int]]: ...
+    def __len__(self) -> int: ...
 
 # ---------------------------------------------------------------------------
 # The schema compiler (shm-comm-schema), for shm_comm.schema

@@ -175,6 +175,11 @@ impl Held {
         lock(py, &self.0).take()
     }
 
+    /// A frame is held (the next receive returns it without waiting).
+    pub(crate) fn has(&self, py: Python<'_>) -> bool {
+        lock(py, &self.0).is_some()
+    }
+
     pub(crate) fn clear(&self, py: Python<'_>) {
         lock(py, &self.0).take();
     }

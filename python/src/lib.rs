@@ -16,8 +16,10 @@ mod handle;
 mod msgpack;
 mod pack;
 mod pipeline;
+mod poller;
 mod pubsub;
 mod quick;
+mod ready;
 mod reqrep;
 mod schema;
 mod typed;
@@ -393,6 +395,10 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<pipeline::Puller>()?;
     m.add_class::<zerocopy::Sample>()?;
     m.add_class::<zerocopy::Loan>()?;
+    m.add_class::<poller::Poller>()?;
+    m.add("POLLIN", poller::POLLIN)?;
+    m.add("POLLOUT", poller::POLLOUT)?;
+    m.add("POLLERR", poller::POLLERR)?;
     // The package's version, from `python/Cargo.toml` (as the wheel's is).
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_function(wrap_pyfunction!(segments_of, m)?)?;

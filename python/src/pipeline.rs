@@ -11,6 +11,7 @@ use shm_comm::pipeline::{DynPuller, DynPusher, PullerOptions, QueueOptions};
 use shm_comm::{DynSendTimeoutError, DynTrySendError, RecvTimeoutError, TryRecvError};
 
 use crate::handle::{connect_with, handle_surface, lock, stats_dict, Held};
+use crate::ready::Ready;
 use crate::{
     blocking, check_timeout, closed, create_error, deadline, error, too_large, Buffer, Ser,
 };
@@ -20,8 +21,10 @@ use crate::{
 #[pyclass(subclass, frozen, module = "shm_comm._native")]
 pub(crate) struct Pusher {
     name: String,
-    ser: Ser,
-    inner: Mutex<Option<std::sync::Arc<DynPusher>>>,
+    pub(crate) ser: Ser,
+    pub(crate) inner: Mutex<Option<std::sync::Arc<DynPusher>>>,
+    /// The bell of `fileno()`, made by its first call.
+    pub(crate) ready: Ready,
 }
 
 #[pymethods]
@@ -47,6 +50,7 @@ impl Pusher {
             name: name.to_owned(),
             ser,
             inner: Mutex::new(Some(std::sync::Arc::new(raw))),
+            ready: Ready::default(),
         })
     }
 
@@ -127,12 +131,16 @@ impl Pusher {
     ) -> PyResult<bool> {
         check_timeout("timeout", timeout)?;
         let raw = self.handle(py)?;
-        match raw.try_send(data, codec) {
-            Ok(()) => return Ok(true),
-            Err(DynTrySendError::TooLarge { len, max }) => return Err(too_large(py, len, max)),
-            Err(DynTrySendError::Full) if !block => return Ok(false),
-            Err(DynTrySendError::Full) => {}
-            Err(DynTrySendError::Corrupt(why)) => return Err(error(py, "SHMError", why)),
+        loop {
+            match raw.try_send(data, codec) {
+                Ok(()) => return Ok(true),
+                Err(DynTrySendError::TooLarge { len, max }) => return Err(too_large(py, len, max)),
+                // Full: `fileno()` users wait for the bell, armed again here.
+                Err(DynTrySendError::Full) if !block && self.ready.rearm(py, self) => continue,
+                Err(DynTrySendError::Full) if !block => return Ok(false),
+                Err(DynTrySendError::Full) => break,
+                Err(DynTrySendError::Corrupt(why)) => return Err(error(py, "SHMError", why)),
+            }
         }
         let deadline = deadline(timeout)?;
         // The wait runs with the GIL released, when another thread may write
@@ -173,9 +181,11 @@ impl Pusher {
 #[pyclass(subclass, frozen, module = "shm_comm._native")]
 pub(crate) struct Puller {
     name: String,
-    ser: Ser,
-    inner: Mutex<Option<std::sync::Arc<DynPuller>>>,
-    held: Held,
+    pub(crate) ser: Ser,
+    pub(crate) inner: Mutex<Option<std::sync::Arc<DynPuller>>>,
+    pub(crate) held: Held,
+    /// The bell of `fileno()`, made by its first call.
+    pub(crate) ready: Ready,
 }
 
 #[pymethods]
@@ -197,6 +207,7 @@ impl Puller {
             ser,
             inner: Mutex::new(Some(std::sync::Arc::new(raw))),
             held: Held::default(),
+            ready: Ready::default(),
         })
     }
 
@@ -255,7 +266,26 @@ impl Puller {
             .ok_or_else(|| closed(py, "Puller", &self.name))
     }
 
-    fn take(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<Option<(Codec, Vec<u8>)>> {
+    /// The next job (or `None` on timeout); a receive that finds nothing
+    /// arms the bell of `fileno()` again, if there is one.
+    pub(crate) fn take(
+        &self,
+        py: Python<'_>,
+        mut timeout: Option<f64>,
+    ) -> PyResult<Option<(Codec, Vec<u8>)>> {
+        loop {
+            match self.take_once(py, timeout)? {
+                None if self.ready.rearm(py, self) => timeout = Some(0.0),
+                got => return Ok(got),
+            }
+        }
+    }
+
+    fn take_once(
+        &self,
+        py: Python<'_>,
+        timeout: Option<f64>,
+    ) -> PyResult<Option<(Codec, Vec<u8>)>> {
         check_timeout("timeout", timeout)?;
         if let Some(held) = self.held.take(py) {
             return Ok(Some(held));

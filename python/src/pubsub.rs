@@ -18,6 +18,7 @@ use crate::convert::{Plan, Purpose};
 use crate::fields::Fields;
 use crate::handle::{connect_with, handle_surface, lock, stats_dict};
 use crate::quick::QuickLock;
+use crate::ready::Ready;
 use crate::zerocopy::{Claimed, Loan, LoanState, Sample};
 use crate::{
     blocking, check_timeout, closed, create_error, decode, error, too_large, typed, Buffer,
@@ -290,8 +291,8 @@ pub(crate) fn send_error(py: Python<'_>, e: SendError) -> PyErr {
     }
 }
 
-struct SubState {
-    raw: RawSubscriber,
+pub(crate) struct SubState {
+    pub(crate) raw: RawSubscriber,
 }
 
 /// Receives the messages published on a topic after it connected.
@@ -303,11 +304,13 @@ struct SubState {
 #[pyclass(subclass, frozen, module = "shm_comm._native")]
 pub(crate) struct Subscriber {
     name: String,
-    ser: Ser,
-    inner: QuickLock<Option<SubState>>,
+    pub(crate) ser: Ser,
+    pub(crate) inner: QuickLock<Option<SubState>>,
+    /// The bell of `fileno()`, made by its first call.
+    pub(crate) ready: Ready,
     /// A typed topic's converter (set once by `shm_comm.Subscriber`, from
     /// its message class); read on every `recv` without a lock.
-    plan: std::sync::OnceLock<Plan>,
+    pub(crate) plan: std::sync::OnceLock<Plan>,
     /// A typed topic's fields, for `sample[name]` (read on the first borrow).
     pub(crate) fields: std::sync::OnceLock<Option<Arc<Fields>>>,
 }
@@ -340,6 +343,7 @@ impl Subscriber {
             name: name.to_owned(),
             ser,
             inner: QuickLock::new(Some(SubState { raw })),
+            ready: Ready::default(),
             plan: std::sync::OnceLock::new(),
             fields: std::sync::OnceLock::new(),
         })
@@ -423,6 +427,9 @@ impl Subscriber {
             }
             let deadline = deadline.get();
             if deadline.is_some_and(|d| Instant::now() >= d) || !me.wait(py, deadline)? {
+                if me.ready.rearm(py, me) {
+                    continue; // arrived meanwhile
+                }
                 return Ok(None);
             }
         }
@@ -501,7 +508,7 @@ impl Subscriber {
     /// The next frame as `(codec, bytes)`, or `None` on timeout. The frame is
     /// copied once, from the slot into a reused buffer, then into the
     /// Python `bytes` (with the GIL held); waiting happens with the GIL released.
-    fn recv_frame<'py>(
+    pub(crate) fn recv_frame<'py>(
         &self,
         py: Python<'py>,
         timeout: Option<f64>,
@@ -527,6 +534,9 @@ impl Subscriber {
             }
             let deadline = deadline.get();
             if deadline.is_some_and(|d| Instant::now() >= d) || !self.wait(py, deadline)? {
+                if self.ready.rearm(py, self) {
+                    continue; // arrived meanwhile
+                }
                 return Ok(None);
             }
         }
@@ -536,7 +546,7 @@ impl Subscriber {
     /// on timeout. The ring copies it (checked against concurrent
     /// overwrites) into a buffer on the stack, and the object is built from
     /// there after the lock is released (building it runs Python code).
-    fn recv_typed<'py>(
+    pub(crate) fn recv_typed<'py>(
         &self,
         py: Python<'py>,
         timeout: Option<f64>,
@@ -582,6 +592,9 @@ impl Subscriber {
             }
             let deadline = deadline.get();
             if deadline.is_some_and(|d| Instant::now() >= d) || !self.wait(py, deadline)? {
+                if self.ready.rearm(py, self) {
+                    continue; // arrived meanwhile
+                }
                 return Ok(py.None().into_bound(py));
             }
         }

@@ -13,13 +13,14 @@ use shm_comm::reqrep::{
 use shm_comm::RecvTimeoutError;
 
 use crate::handle::{connect_with, handle_surface, lock, stats_dict, Held};
+use crate::ready::Ready;
 use crate::{
     blocking, check_timeout, closed, create_error, deadline, error, too_large, Buffer, Ser,
 };
 
-struct ReqState {
-    raw: Arc<DynRequester>,
-    pending: Option<Pending>,
+pub(crate) struct ReqState {
+    pub(crate) raw: Arc<DynRequester>,
+    pub(crate) pending: Option<Pending>,
 }
 
 /// Calls a service: `request(obj, timeout=5.0)`, or `send(obj)` then
@@ -27,9 +28,11 @@ struct ReqState {
 #[pyclass(subclass, frozen, module = "shm_comm._native")]
 pub(crate) struct Requester {
     name: String,
-    ser: Ser,
-    inner: Mutex<Option<ReqState>>,
-    held: Held,
+    pub(crate) ser: Ser,
+    pub(crate) inner: Mutex<Option<ReqState>>,
+    pub(crate) held: Held,
+    /// The bell of `fileno()`, made by its first call.
+    pub(crate) ready: Ready,
 }
 
 fn request_error(py: Python<'_>, e: RequestError) -> PyErr {
@@ -62,6 +65,7 @@ impl Requester {
                 pending: None,
             })),
             held: Held::default(),
+            ready: Ready::default(),
         })
     }
 
@@ -174,7 +178,7 @@ impl Requester {
         Ok(true)
     }
 
-    fn cancel(&self, py: Python<'_>) {
+    pub(crate) fn cancel(&self, py: Python<'_>) {
         if let Some(st) = lock(py, &self.inner).as_mut() {
             if let Some(p) = st.pending.take() {
                 st.raw.raw().cancel(p);
@@ -182,12 +186,24 @@ impl Requester {
         }
     }
 
-    fn wait(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<Option<(Codec, Vec<u8>)>> {
+    /// The reply (or `None` on timeout); a receive that finds nothing
+    /// arms the bell of `fileno()` again, if there is one.
+    pub(crate) fn wait(
+        &self,
+        py: Python<'_>,
+        timeout: Option<f64>,
+    ) -> PyResult<Option<(Codec, Vec<u8>)>> {
         check_timeout("timeout", timeout)?;
         if let Some(held) = self.held.take(py) {
             return Ok(Some(held));
         }
-        self.wait_until(py, deadline(timeout)?)
+        let mut deadline = deadline(timeout)?;
+        loop {
+            match self.wait_until(py, deadline)? {
+                None if self.ready.rearm(py, self) => deadline = Some(Instant::now()),
+                got => return Ok(got),
+            }
+        }
     }
 
     /// Waits for the reply to the pending request without holding the
@@ -234,8 +250,8 @@ impl Requester {
     }
 }
 
-struct RepState {
-    raw: Arc<DynReplier>,
+pub(crate) struct RepState {
+    pub(crate) raw: Arc<DynReplier>,
     last: Option<Call>,
 }
 
@@ -245,9 +261,11 @@ struct RepState {
 #[pyclass(subclass, frozen, module = "shm_comm._native")]
 pub(crate) struct Replier {
     name: String,
-    ser: Ser,
-    inner: Mutex<Option<RepState>>,
-    held: Held,
+    pub(crate) ser: Ser,
+    pub(crate) inner: Mutex<Option<RepState>>,
+    pub(crate) held: Held,
+    /// The bell of `fileno()`, made by its first call.
+    pub(crate) ready: Ready,
 }
 
 #[pymethods]
@@ -277,6 +295,7 @@ impl Replier {
                 last: None,
             })),
             held: Held::default(),
+            ready: Ready::default(),
         })
     }
 
@@ -336,7 +355,26 @@ impl Replier {
 handle_surface!(Replier);
 
 impl Replier {
-    fn take(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<Option<(Codec, Vec<u8>)>> {
+    /// The next request (or `None` on timeout); a receive that finds
+    /// nothing arms the bell of `fileno()` again, if there is one.
+    pub(crate) fn take(
+        &self,
+        py: Python<'_>,
+        mut timeout: Option<f64>,
+    ) -> PyResult<Option<(Codec, Vec<u8>)>> {
+        loop {
+            match self.take_once(py, timeout)? {
+                None if self.ready.rearm(py, self) => timeout = Some(0.0),
+                got => return Ok(got),
+            }
+        }
+    }
+
+    fn take_once(
+        &self,
+        py: Python<'_>,
+        timeout: Option<f64>,
+    ) -> PyResult<Option<(Codec, Vec<u8>)>> {
         check_timeout("timeout", timeout)?;
         if let Some(held) = self.held.take(py) {
             return Ok(Some(held));

@@ -9,11 +9,13 @@ import sys
 
 import pytest
 
+import shm_comm
+
 from support import ROOT
 
 EXAMPLES = ROOT / "examples"
 PY_EXAMPLES = ["simple_pubsub.py", "reqrep_example.py", "numpy_sharing.py", "cross_language.py",
-               "imu_pubsub.py"]
+               "imu_pubsub.py", "asyncio_node.py"]
 
 
 def run(spawn, script: str, *args):
@@ -90,6 +92,29 @@ def test_reqrep_example(chan, spawn):
     server_out = server.wait_ok(30)
     assert "server | shutdown requested" in server_out
     assert "server | served 7 requests" in server_out
+
+
+def test_asyncio_node_demo(chan, spawn):
+    """The demo starts its peer; the node takes every message of three
+    topics and answers status calls, in one loop."""
+    out = run(spawn, "asyncio_node.py", "--prefix", chan, "--count", "15").wait_ok(60)
+    m = _field(out, r"node \| received (\d+) imu, (\d+) odom, (\d+) battery; served (\d+)")
+    assert m.groups()[:3] == ("15", "15", "15") and int(m.group(4)) >= 1, out
+    assert any(re.match(r"node \| status call #1 -> counts \{'imu': \d+", line) for line in out)
+    assert "peer | publishing imu, odom, battery" in out
+    assert _field(out, r"demo \| the peer exited \((\d+)\)").group(1) == "0"
+    for t in ("imu", "odom", "battery", "status"):
+        shm_comm.force_unlink(f"{chan}/{t}")
+
+
+def test_asyncio_node_in_two_processes(chan, spawn):
+    peer = run(spawn, "asyncio_node.py", "peer", "--prefix", chan, "--rate", "500")
+    peer.expect("peer | publishing")
+    out = run(spawn, "asyncio_node.py", "node", "--prefix", chan, "--count", "30").wait_ok(60)
+    assert _field(out, r"node \| received (\d+) imu").group(1) == "30"
+    assert any("the node is gone" in line for line in peer.wait_ok(30))
+    for t in ("imu", "odom", "battery", "status"):
+        shm_comm.force_unlink(f"{chan}/{t}")
 
 
 @pytest.mark.parametrize("zero_copy", [False, True], ids=["bytes", "zero-copy"])

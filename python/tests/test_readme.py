@@ -282,6 +282,8 @@ with Publisher(prefix + "/robot/imu", msg_type=msgs.Imu) as imu, \\
 README_OUTPUT = [
     ["{'x': 1.0, 'y': 0.0, 'heading': 0.1}"],
     [],
+    ["{'volts': 24.1}"],                        # the Poller
+    ["{'x': 1.0}", "{'ok': 'status'}"],         # shm_comm.asyncio
     None,  # printed by the snippet; checked below
 ]
 
