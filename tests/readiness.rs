@@ -276,3 +276,45 @@ fn a_bell_rings_for_room_in_a_full_request_queue() {
     assert!(bell.wait(Some(T)).unwrap(), "no ring for room");
     assert!(requester.raw().arm_room(&mut w));
 }
+
+#[test]
+fn a_poller_follows_a_subscriber_to_its_new_publisher() {
+    let ch = TestChannel::new("ready-replaced");
+    let mut sub;
+    let mut poller = Poller::new().unwrap();
+    {
+        let mut first = DynPublisher::create(ch.name()).unwrap();
+        sub = DynSubscriber::connect(ch.name()).unwrap();
+        first.send_bytes(b"one").unwrap();
+        let ready = poller.poll(&mut [&mut sub], Some(T)).unwrap();
+        assert_eq!(ready.items, [0]);
+        assert_eq!(sub.try_recv().unwrap().data, b"one");
+        // Dropping the publisher closes the topic, which rings the bell.
+    }
+    let ready = poller
+        .poll(&mut [&mut sub], Some(Duration::from_millis(100)))
+        .unwrap();
+    assert_eq!(
+        ready.items,
+        Vec::<usize>::new(),
+        "a closed topic has nothing to take"
+    );
+    // A new publisher of the same name (its segment may even be mapped at
+    // the address of the old one): the next arming moves the subscriber
+    // to it, and its messages ring the bell.
+    let mut second = DynPublisher::create(ch.name()).unwrap();
+    let until = Instant::now() + T;
+    let got = loop {
+        let ready = poller
+            .poll(&mut [&mut sub], Some(Duration::from_millis(50)))
+            .unwrap();
+        if !ready.items.is_empty() {
+            if let Ok(f) = sub.try_recv() {
+                break f;
+            }
+        }
+        second.send_bytes(b"two").unwrap();
+        assert!(Instant::now() < until, "never followed the new publisher");
+    };
+    assert_eq!(got.data, b"two");
+}

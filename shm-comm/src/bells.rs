@@ -216,6 +216,7 @@ impl Bell {
                 slot: i,
                 token,
                 key: None,
+                looked_up: None,
             });
         }
         Err(io::Error::other(format!(
@@ -253,6 +254,10 @@ pub struct Watch {
     /// The word last written to the slot (it changes when a subscriber
     /// moves to a new publisher's segment).
     key: Option<(u64, u64)>,
+    /// The address and mappings generation `key` was looked up for: while
+    /// both are unchanged, the key is (arming many handles in a poll then
+    /// costs no lookup in the list of mappings).
+    looked_up: Option<(usize, u64)>,
 }
 
 impl Watch {
@@ -262,7 +267,25 @@ impl Watch {
     pub(crate) fn arm(&mut self, event: &sync::Event<'_>) {
         let r = self.board.region();
         let off = slot_off(self.slot);
-        let key = platform::file_position(sync::addr_of(event.notify));
+        let at = (
+            sync::addr_of(event.notify) as usize,
+            platform::maps_generation(),
+        );
+        if self.looked_up != Some(at) {
+            let key = platform::file_position(sync::addr_of(event.notify));
+            self.looked_up = key.map(|_| at);
+            self.rekey(key);
+        }
+        // Release: the key stored by `rekey` is visible to a notifier whose
+        // Acquire swap of `armed` sees the 1.
+        r.u32_at(off + S_ARMED).store(1, Ordering::Release);
+        event.arm_fd();
+    }
+
+    /// Writes `key` to the slot if it changed.
+    fn rekey(&mut self, key: Option<(u64, u64)>) {
+        let r = self.board.region();
+        let off = slot_off(self.slot);
         if key != self.key {
             if let Some((inode, offset)) = key {
                 r.u64_at(off + S_INODE).store(inode, Ordering::Relaxed);
@@ -270,10 +293,6 @@ impl Watch {
             }
             self.key = key;
         }
-        // Release: the key stored above is visible to a notifier whose
-        // Acquire swap of `armed` sees the 1.
-        r.u32_at(off + S_ARMED).store(1, Ordering::Release);
-        event.arm_fd();
     }
 }
 

@@ -238,6 +238,7 @@ impl Mapping {
             len,
             inode,
         ));
+        bump_maps_generation();
         Ok(mapping)
     }
 
@@ -308,7 +309,25 @@ impl Drop for Mapping {
         if let Some(i) = m.iter().position(|&(b, ..)| b == base) {
             m.swap_remove(i);
         }
+        bump_maps_generation();
     }
+}
+
+/// Bumped whenever a [`Mapping`] is made or dropped: a cached
+/// [`file_position`] of an address is still right while this is unchanged.
+static MAPS_GENERATION: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// The current generation of this process's mappings (see
+/// [`file_position`]).
+pub fn maps_generation() -> u64 {
+    // Acquire: pairs with the Release increments below, made after the
+    // registry changed.
+    MAPS_GENERATION.load(std::sync::atomic::Ordering::Acquire)
+}
+
+fn bump_maps_generation() {
+    // Release: pairs with the Acquire load in `maps_generation`.
+    MAPS_GENERATION.fetch_add(1, std::sync::atomic::Ordering::Release);
 }
 
 /// Every live [`Mapping`] of this process: `(base, len, inode)`.
