@@ -19,7 +19,7 @@ python_env() {
         python3 -m venv "$VENV"
     fi
     "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check \
-        "maturin>=1.9.4,<2" numpy pytest ziglang "mypy>=1.10,<2"
+        "maturin>=1.9.4,<2" numpy pytest ziglang uvloop "mypy>=1.10,<2"
     step "building the Python extension"
     VIRTUAL_ENV="$PWD/$VENV" "$VENV/bin/maturin" develop --release --quiet \
         --manifest-path python/Cargo.toml
