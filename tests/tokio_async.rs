@@ -11,7 +11,7 @@ use std::task::Poll;
 use std::time::Duration;
 
 use futures_core::Stream;
-use shm_comm::pipeline::{DynPuller, DynPusher, Puller, Pusher, QueueOptions, TypedQueueOptions};
+use shm_comm::pipeline::{DynPuller, DynPusher, Puller, Pusher, TypedQueueOptions};
 use shm_comm::pubsub::{ConnectOptions, DynPublisher, DynSubscriber, Publisher, Subscriber};
 use shm_comm::reqrep::{Delivery, DynReplier, DynRequester, Replier, RequestError, Requester};
 use shm_comm::tokio::Async;
@@ -231,14 +231,8 @@ fn typed_tasks_serve_call_push_and_pull_on_one_runtime() {
     let q = TestChannel::new("tokio-typed-queue");
     let replier = Replier::<Sample, Sample>::create(svc.name()).unwrap();
     let requester = Requester::<Sample, Sample>::connect(svc.name()).unwrap();
-    let pusher = Pusher::<Sample>::create_with(
-        q.name(),
-        TypedQueueOptions {
-            capacity: 4,
-            ..TypedQueueOptions::default()
-        },
-    )
-    .unwrap();
+    let pusher =
+        Pusher::<Sample>::create_with(q.name(), TypedQueueOptions { capacity: 4 }).unwrap();
     let puller = Puller::<Sample>::connect(q.name()).unwrap();
     let rt = runtime();
     rt.block_on(async {
