@@ -11,6 +11,7 @@ use std::ffi::OsString;
 
 use clap::{Parser, Subcommand};
 
+mod bag;
 mod channels;
 mod clean;
 mod doctor;
@@ -39,6 +40,10 @@ enum Command {
     Hz(rate::RateArgs),
     /// Bandwidth of a topic.
     Bw(rate::RateArgs),
+    /// Record topics into an MCAP file.
+    Record(bag::RecordArgs),
+    /// Publish an MCAP recording again, with its timing.
+    Play(bag::PlayArgs),
     /// Remove segments whose owners are all dead.
     Clean(clean::CleanArgs),
     /// Check what breaks shared memory on this machine.
@@ -93,6 +98,8 @@ where
         Command::Echo(a) => echo::echo(&a),
         Command::Hz(a) => rate::hz(&a),
         Command::Bw(a) => rate::bw(&a),
+        Command::Record(a) => bag::record(&a),
+        Command::Play(a) => bag::play(&a),
         Command::Clean(a) => clean::clean(&a),
         Command::Doctor(a) => doctor::doctor(&a),
     };
