@@ -12,14 +12,15 @@ step() { printf '\n==> %s\n' "$*" >&2; }
 # A virtual environment with the build and test tools, and the Python
 # package built from this tree (release mode) installed into it. mypy is
 # for python/tests/test_typing.py, which type-checks the stubs, the
-# examples and a file of misuses with --strict.
+# examples and a file of misuses with --strict. mcap is the independent
+# reader that python/tests/test_cli.py checks `shmc record`'s files with.
 python_env() {
     step "python environment ($VENV)"
     if [ ! -x "$VENV/bin/python" ]; then
         python3 -m venv "$VENV"
     fi
     "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check \
-        "maturin>=1.9.4,<2" numpy pytest ziglang uvloop "mypy>=1.10,<2"
+        "maturin>=1.9.4,<2" numpy pytest ziglang uvloop "mypy>=1.10,<2" "mcap>=1.2,<2"
     step "building the Python extension"
     VIRTUAL_ENV="$PWD/$VENV" "$VENV/bin/maturin" develop --release --quiet \
         --manifest-path python/Cargo.toml

@@ -306,6 +306,9 @@ def _unlink(channel: str, role: str) -> bool:
 def _flush_events() -> None:
     """Logs the core's queued lifecycle events (dead peers, replaced segments)."""
 
+def cli_main(argv: list[str]) -> int:
+    """Runs ``shmc`` with ``argv`` (program name first); its exit code."""
+
 def list_segments() -> list[str]:
     """The segments of this user that exist now, as ``"<channel>.<role>"``."""
 

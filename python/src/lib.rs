@@ -9,6 +9,7 @@
 #[cfg(not(target_os = "linux"))]
 compile_error!("shm-comm supports Linux only: it is built on Linux shared memory (/dev/shm), futexes and /proc");
 
+mod cli;
 mod convert;
 mod events;
 mod fields;
@@ -408,6 +409,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(typed::check_layout, m)?)?;
     m.add_function(wrap_pyfunction!(typed::first_difference, m)?)?;
     m.add_function(wrap_pyfunction!(events::flush_events, m)?)?;
+    m.add_function(wrap_pyfunction!(cli::cli_main, m)?)?;
     schema::register(m)?;
     events::install();
     Ok(())

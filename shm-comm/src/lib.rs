@@ -258,6 +258,34 @@ mod tests {
     }
 
     #[test]
+    fn inspect_reads_a_segment_without_joining_it() {
+        use crate::segment::{inspect, ChannelKind};
+        let (name, _c) = unique("inspect");
+        let mut publisher = crate::pubsub::Publisher::<Job>::create(&name).unwrap();
+        publisher.send(&Job { id: 1 }).unwrap();
+        publisher.send(&Job { id: 2 }).unwrap();
+        let info = inspect(&name, "pub").unwrap();
+        assert_eq!(info.kind, ChannelKind::PubSub);
+        assert_eq!(info.layout.as_ref(), Some(Job::layout()));
+        assert_eq!(info.creator_pid, std::process::id());
+        assert!(info.creator_alive && !info.closed);
+        assert_eq!(info.ring.map(|(_, published)| published), Some(2));
+
+        let (name, _c) = unique("inspect-queue");
+        let _pusher = Job::pusher(&name).unwrap();
+        let _puller = Job::puller(&name).unwrap();
+        let info = inspect(&name, "queue").unwrap();
+        let mut roles: Vec<u32> = info.participants.iter().map(|p| p.role).collect();
+        roles.sort();
+        assert_eq!(roles, [crate::pipeline::PUSHER, crate::pipeline::PULLER]);
+        assert!(info.participants.iter().all(|p| p.alive));
+        assert!(matches!(
+            inspect(&format!("{name}-absent"), "pub"),
+            Err(crate::OpenError::NotFound { .. })
+        ));
+    }
+
+    #[test]
     fn a_message_type_makes_its_own_pusher_and_puller() {
         let (name, _c) = unique("queue-ext");
         let pusher = Job::pusher(&name).unwrap();

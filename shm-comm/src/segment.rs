@@ -79,7 +79,7 @@ impl ChannelKind {
     }
 
     /// What a channel of this kind is called in messages.
-    fn noun(self) -> &'static str {
+    pub fn noun(self) -> &'static str {
         match self {
             ChannelKind::PubSub => "topic",
             ChannelKind::Request => "service",
@@ -1206,6 +1206,134 @@ pub fn live_user(name: &str, role: &str) -> Option<u32> {
         }
         _ => platform::process_alive(h.pid, h.start).then_some(h.pid),
     }
+}
+
+/// What an existing segment says about itself, read by [`inspect`]
+/// without joining the channel (for tools such as `shmc`).
+#[derive(Clone, Debug)]
+pub struct SegmentInfo {
+    /// The channel name.
+    pub name: String,
+    /// The segment's role (`pub`, `svc`, `queue`, ...).
+    pub role: String,
+    /// The file name under the segment directory.
+    pub file: String,
+    /// What the segment is for.
+    pub kind: ChannelKind,
+    /// The layout of a typed channel (validated against its stored hash),
+    /// `None` for a dynamic one.
+    pub layout: Option<crate::LayoutDescriptor>,
+    /// The creator's pid.
+    pub creator_pid: u32,
+    /// `true` if the creator (pid and start time) is still alive.
+    pub creator_alive: bool,
+    /// `true` once the owner has shut the channel down.
+    pub closed: bool,
+    /// Size of the segment file in bytes.
+    pub file_len: u64,
+    /// For a PUB/SUB ring: its geometry and how many messages its current
+    /// publisher has published.
+    pub ring: Option<(crate::ring::Geometry, u64)>,
+    /// For a service or a queue: the registered participants (role
+    /// codes: `reqrep::REPLIER`, `reqrep::REQUESTER`, `pipeline::PUSHER`,
+    /// `pipeline::PULLER`), dead ones included until someone prunes them.
+    pub participants: Vec<Participant>,
+}
+
+/// One entry of a shared segment's participant table ([`SegmentInfo`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Participant {
+    /// Its pid.
+    pub pid: u32,
+    /// Its role code, as written by the participant (not validated).
+    pub role: u32,
+    /// `true` if that process (pid and start time) is alive.
+    pub alive: bool,
+}
+
+/// Reads segment `role` of channel `name` without joining it: the header
+/// is validated as [`Segment::open`] does (without waiting: a segment not
+/// yet initialized is [`OpenError::NotReady`]), and nothing is written to
+/// the segment. Counters are a snapshot that may change at once.
+pub fn inspect(name: &str, role: &str) -> Result<SegmentInfo, OpenError> {
+    let file = file_name(name, role)?;
+    let fd = open_checked(name, &file)?.ok_or_else(|| OpenError::NotFound {
+        name: name.to_owned(),
+        waited: Duration::ZERO,
+    })?;
+    let st = platform::fstat(&fd).map_err(open_io(name, "fstat"))?;
+    let corrupt = |reason: String| OpenError::Corrupt {
+        name: name.to_owned(),
+        reason,
+    };
+    let len = usize::try_from(st.len)
+        .ok()
+        .filter(|&l| l >= HEADER_LEN)
+        .ok_or_else(|| corrupt(format!("file of {} bytes has no header", st.len)))?;
+    let map = Mapping::map(&fd, len).map_err(open_io(name, "mmap"))?;
+    let h = read_header(&map);
+    if h.init != INIT_READY {
+        return Err(OpenError::NotReady {
+            name: name.to_owned(),
+            pid: h.pid,
+            waited: Duration::ZERO,
+        });
+    }
+    let kind = ChannelKind::from_u32(h.kind)
+        .ok_or_else(|| corrupt(format!("unknown channel kind {}", h.kind)))?;
+    let spec = OpenSpec {
+        name,
+        role,
+        kind,
+        timeout: Duration::ZERO,
+    };
+    // `validate` checks every header field against the file before the
+    // region or the descriptor is touched.
+    let seg = validate(&spec, &h, map, len, file.clone(), st.inode)?;
+    let layout = if seg.is_typed() {
+        Some(
+            crate::LayoutDescriptor::decode(&seg.layout_bytes())
+                .map_err(|e| corrupt(e.to_string()))?,
+        )
+    } else {
+        None
+    };
+    let ring = match kind {
+        ChannelKind::PubSub => {
+            let ring = crate::ring::Ring::attach(seg.region()).map_err(corrupt)?;
+            Some((ring.geometry(), ring.published()))
+        }
+        _ => None,
+    };
+    let participants = match (kind, Table::at(seg.region())) {
+        (ChannelKind::Request | ChannelKind::Queue, Some(table)) => (0..MAX_PARTICIPANTS)
+            .filter_map(|i| {
+                // Acquire: pairs with the Release store of `pid` in `register`
+                // (role and start time are visible with it).
+                let pid = table.pid(i).load(Ordering::Acquire);
+                let start = table.start(i).load(Ordering::Relaxed);
+                (pid != 0).then(|| Participant {
+                    pid,
+                    role: table.role(i).load(Ordering::Relaxed),
+                    alive: platform::process_alive(pid, start),
+                })
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
+    Ok(SegmentInfo {
+        name: name.to_owned(),
+        role: role.to_owned(),
+        creator_alive: seg.creator_alive(),
+        closed: seg.is_closed(),
+        creator_pid: seg.creator_pid(),
+        file,
+        kind,
+        layout,
+        file_len: st.len,
+        ring,
+        participants,
+    })
 }
 
 /// Removes segment `role` of channel `name`, whoever created it. Returns

@@ -1,0 +1,429 @@
+//! `shmc record` and `shmc play`: topics into an MCAP file and back.
+//!
+//! # Format
+//! One MCAP channel per topic and codec, zstd-compressed chunks, CRCs on.
+//! - Typed topics: a schema named after the type, encoding
+//!   `shm-comm-layout`, whose data is the layout descriptor as stored in
+//!   the segment ([`LayoutDescriptor::encode`]); message encoding
+//!   `shm-comm`: each message is the slot's bytes, as they were. The
+//!   channel metadata holds the layout (hex) and its hash again, so that
+//!   `play` rebuilds the same topic and refuses a mismatched live one.
+//! - Dynamic topics: no schema; message encoding `msgpack`,
+//!   `shm-comm-raw` or `shm-comm-pickle` after the frame's codec.
+//!
+//! Foxglove does not decode these encodings yet (an `omgidl` schema with
+//! `cdr` messages generated from the layout would let it): it lists the
+//! topics, counts and timing.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use clap::Args;
+use shm_comm::pubsub::{PubOptions, RawPublisher};
+use shm_comm::segment::{self, ChannelKind, Payload};
+use shm_comm::{Codec, LayoutDescriptor, RecvTimeoutError};
+
+use crate::value::hex;
+use crate::{Fail, Res};
+
+#[derive(Args, Debug)]
+pub(crate) struct RecordArgs {
+    /// The MCAP file to write.
+    #[arg(short = 'o', long = "output")]
+    output: std::path::PathBuf,
+    /// Topics to record.
+    names: Vec<String>,
+    /// Record every topic there is now.
+    #[arg(long, conflicts_with = "names")]
+    all: bool,
+    /// Stop after this many seconds (default: at Ctrl-C).
+    #[arg(long)]
+    duration: Option<f64>,
+    /// Stop after this many messages in all.
+    #[arg(short = 'n', long = "count")]
+    count: Option<u64>,
+    /// How long to wait for the named topics to exist, in seconds.
+    #[arg(long, default_value_t = 2.0)]
+    wait: f64,
+    /// No progress line.
+    #[arg(short, long)]
+    quiet: bool,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct PlayArgs {
+    /// The MCAP file to play.
+    file: std::path::PathBuf,
+    /// Speed factor: 2 plays twice as fast.
+    #[arg(long, default_value_t = 1.0)]
+    rate: f64,
+    /// Start over at the end, until interrupted.
+    #[arg(long = "loop")]
+    repeat: bool,
+    /// Publish topic FROM as TO (repeatable): `--remap robot/pose=sim/pose`.
+    #[arg(long, value_name = "FROM=TO")]
+    remap: Vec<String>,
+    /// Seconds between creating the topics and the first message, for
+    /// subscribers to connect.
+    #[arg(long, default_value_t = 0.5)]
+    delay: f64,
+    /// No progress line.
+    #[arg(short, long)]
+    quiet: bool,
+}
+
+static STOP: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_interrupt(_: libc::c_int) {
+    // Only an atomic store: async-signal-safe.
+    STOP.store(true, Ordering::Relaxed);
+}
+
+/// Makes Ctrl-C stop the recording (the file is then finished properly)
+/// instead of killing the process.
+fn catch_interrupt() {
+    // SAFETY: `on_interrupt` is an `extern "C" fn(c_int)`, the handler
+    // type `signal` expects, and does nothing but an atomic store, which
+    // is async-signal-safe.
+    unsafe {
+        libc::signal(
+            libc::SIGINT,
+            on_interrupt as extern "C" fn(libc::c_int) as libc::sighandler_t,
+        );
+    }
+}
+
+fn now_ns() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64)
+}
+
+/// A message taken from a topic by a recording thread.
+struct Taken {
+    topic: usize,
+    codec: Codec,
+    time: u64,
+    data: Vec<u8>,
+    missed: u64,
+}
+
+fn message_encoding(codec: Codec) -> String {
+    match codec {
+        Codec::Typed => "shm-comm".into(),
+        Codec::MsgPack => "msgpack".into(),
+        other => format!("shm-comm-{}", other.name().replace(' ', "-")),
+    }
+}
+
+pub(crate) fn record(a: &RecordArgs) -> Res {
+    let names: Vec<String> = if a.all {
+        let mut v: Vec<String> = segment::list()
+            .into_iter()
+            .filter(|(n, role)| {
+                role == "pub"
+                    && segment::inspect(n, role)
+                        .is_ok_and(|i| i.kind == ChannelKind::PubSub && i.creator_alive)
+            })
+            .map(|(n, _)| n)
+            .collect();
+        v.sort();
+        v
+    } else {
+        a.names.clone()
+    };
+    if names.is_empty() {
+        return Err(Fail::new("nothing to record: name topics, or --all"));
+    }
+    let mut subs = Vec::new();
+    for n in &names {
+        subs.push(crate::echo::connect(n, a.wait)?);
+    }
+    let file = std::fs::File::create(&a.output)
+        .map_err(|e| Fail::new(format!("{}: {e}", a.output.display())))?;
+    let mut w = mcap::WriteOptions::new()
+        .compression(Some(mcap::Compression::Zstd))
+        .profile("")
+        .library(concat!("shmc ", env!("CARGO_PKG_VERSION")))
+        .create(std::io::BufWriter::new(file))?;
+    // Channel metadata shared by the channels of each topic.
+    let mut base: Vec<(Option<u16>, BTreeMap<String, String>)> = Vec::new();
+    for s in &subs {
+        let geo = s.geometry();
+        let mut meta = BTreeMap::from([
+            ("shm_comm.capacity".to_owned(), geo.capacity.to_string()),
+            (
+                "shm_comm.max_payload".to_owned(),
+                geo.max_payload.to_string(),
+            ),
+        ]);
+        let schema = match s.layout() {
+            Some(l) => {
+                meta.insert("shm_comm.layout".into(), hex(&l.encode(), usize::MAX));
+                meta.insert("shm_comm.layout_hash".into(), format!("{:#018x}", l.hash()));
+                Some(w.add_schema(&l.name, "shm-comm-layout", &l.encode())?)
+            }
+            None => None,
+        };
+        base.push((schema, meta));
+    }
+    catch_interrupt();
+    let (tx, rx) = mpsc::sync_channel::<Taken>(4096);
+    let threads: Vec<_> = subs
+        .into_iter()
+        .enumerate()
+        .map(|(topic, mut sub)| {
+            let tx = tx.clone();
+            std::thread::spawn(move || {
+                let mut missed_seen = sub.missed();
+                while !STOP.load(Ordering::Relaxed) {
+                    let mut data = Vec::new();
+                    let deadline = Some(Instant::now() + Duration::from_millis(100));
+                    match sub.recv_into_deadline(&mut data, deadline) {
+                        Ok(codec) => {
+                            let missed = sub.missed() - missed_seen;
+                            missed_seen += missed;
+                            let time = now_ns();
+                            let t = Taken {
+                                topic,
+                                codec,
+                                time,
+                                data,
+                                missed,
+                            };
+                            if tx.send(t).is_err() {
+                                return;
+                            }
+                        }
+                        Err(RecvTimeoutError::Timeout) => {}
+                        Err(_) => return,
+                    }
+                }
+            })
+        })
+        .collect();
+    drop(tx);
+    let start = Instant::now();
+    let end = a
+        .duration
+        .map(|d| start + Duration::from_secs_f64(d.clamp(0.0, 1e7)));
+    let mut channels: HashMap<(usize, u32), u16> = HashMap::new();
+    let (mut msgs, mut bytes, mut drops) = (0u64, 0u64, 0u64);
+    let mut last_progress = Instant::now();
+    let mut seq: HashMap<u16, u32> = HashMap::new();
+    loop {
+        if end.is_some_and(|e| Instant::now() >= e) || a.count.is_some_and(|c| msgs >= c) {
+            STOP.store(true, Ordering::Relaxed);
+        }
+        let taken = match rx.recv_timeout(Duration::from_millis(100)) {
+            Ok(t) => t,
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                if STOP.load(Ordering::Relaxed) {
+                    break;
+                }
+                continue;
+            }
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+        };
+        if a.count.is_some_and(|c| msgs >= c) {
+            continue; // taken after the stop: left out
+        }
+        let key = (taken.topic, taken.codec.tag());
+        let channel = match channels.get(&key) {
+            Some(&c) => c,
+            None => {
+                let (schema, meta) = &base[taken.topic];
+                let mut meta = meta.clone();
+                meta.insert("shm_comm.codec".into(), taken.codec.tag().to_string());
+                let c = w.add_channel(
+                    schema.unwrap_or(0),
+                    &names[taken.topic],
+                    &message_encoding(taken.codec),
+                    &meta,
+                )?;
+                channels.insert(key, c);
+                c
+            }
+        };
+        let s = seq.entry(channel).or_insert(0);
+        *s += 1;
+        w.write_to_known_channel(
+            &mcap::records::MessageHeader {
+                channel_id: channel,
+                sequence: *s,
+                log_time: taken.time,
+                publish_time: taken.time,
+            },
+            &taken.data,
+        )?;
+        msgs += 1;
+        bytes += taken.data.len() as u64;
+        drops += taken.missed;
+        if !a.quiet && last_progress.elapsed() >= Duration::from_secs(1) {
+            last_progress = Instant::now();
+            eprint!("\rrecording: {msgs} messages, {bytes} bytes, {drops} dropped   ");
+        }
+    }
+    STOP.store(true, Ordering::Relaxed);
+    drop(rx);
+    for t in threads {
+        let _ = t.join();
+    }
+    w.finish()?;
+    if !a.quiet {
+        eprintln!(
+            "\rrecorded {msgs} messages, {bytes} bytes, {drops} dropped into {}",
+            a.output.display()
+        );
+    }
+    Ok(())
+}
+
+fn unhex(s: &str) -> Option<Vec<u8>> {
+    if s.len() % 2 != 0 {
+        return None;
+    }
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
+        .collect()
+}
+
+/// What `play` needs of a recorded channel.
+struct Plan {
+    topic: String,
+    layout: Option<LayoutDescriptor>,
+    codec: Codec,
+    opts: PubOptions,
+}
+
+fn plan(ch: &mcap::Channel<'_>, remap: &HashMap<String, String>) -> Result<Plan, Fail> {
+    let bad = |what: &str| Fail::new(format!("channel `{}`: {what}", ch.topic));
+    let meta = |k: &str| ch.metadata.get(k).map(String::as_str);
+    let num = |k: &str| -> Result<u32, Fail> {
+        meta(k)
+            .and_then(|v| v.parse().ok())
+            .ok_or_else(|| bad(&format!("metadata `{k}` missing or not a number")))
+    };
+    let layout = match meta("shm_comm.layout") {
+        Some(h) => {
+            let bytes = unhex(h).ok_or_else(|| bad("layout is not hex"))?;
+            let l = LayoutDescriptor::decode(&bytes).map_err(|e| bad(&e.to_string()))?;
+            let hash = format!("{:#018x}", l.hash());
+            if meta("shm_comm.layout_hash") != Some(hash.as_str()) {
+                return Err(bad("layout does not match its recorded hash"));
+            }
+            Some(l)
+        }
+        None => None,
+    };
+    let topic = remap
+        .get(&ch.topic)
+        .cloned()
+        .unwrap_or_else(|| ch.topic.clone());
+    segment::validate_name(&topic).map_err(|e| bad(&e.to_string()))?;
+    Ok(Plan {
+        topic,
+        layout,
+        codec: Codec::from_tag(num("shm_comm.codec")?),
+        opts: PubOptions {
+            capacity: num("shm_comm.capacity")?,
+            max_payload: num("shm_comm.max_payload")?,
+            ..PubOptions::default()
+        },
+    })
+}
+
+/// A publisher for `p`, refusing a topic that a live process owns (and
+/// saying how its layout differs from the recording's).
+fn publisher(p: &Plan) -> Result<RawPublisher, Fail> {
+    if let Ok(info) = segment::inspect(&p.topic, "pub") {
+        if crate::channels::in_use(&info) {
+            let diff = match (&p.layout, &info.layout) {
+                (Some(ours), Some(theirs)) => ours.first_difference(theirs),
+                (None, None) => None,
+                (Some(_), None) => Some("the recording is typed, the live topic dynamic".into()),
+                (None, Some(_)) => Some("the recording is dynamic, the live topic typed".into()),
+            };
+            return Err(Fail::new(match diff {
+                Some(d) => format!(
+                    "`{}` is live (pid {}) with another layout: {d}",
+                    p.topic, info.creator_pid
+                ),
+                None => format!(
+                    "`{}` already has a live publisher (pid {}); --remap it to a free name",
+                    p.topic, info.creator_pid
+                ),
+            }));
+        }
+    }
+    let payload = p
+        .layout
+        .as_ref()
+        .map_or(Payload::Dynamic, Payload::of_layout);
+    Ok(RawPublisher::create(&p.topic, &payload, p.opts)?)
+}
+
+pub(crate) fn play(a: &PlayArgs) -> Res {
+    let mut remap = HashMap::new();
+    for r in &a.remap {
+        let (from, to) = r
+            .split_once('=')
+            .ok_or_else(|| Fail::new(format!("--remap {r}: expected FROM=TO")))?;
+        remap.insert(from.to_owned(), to.to_owned());
+    }
+    if !(a.rate > 0.0 && a.rate.is_finite()) {
+        return Err(Fail::new(format!("--rate {}: must be above 0", a.rate)));
+    }
+    let what = a.file.display();
+    let buf = std::fs::read(&a.file).map_err(|e| Fail::new(format!("{what}: {e}")))?;
+    // Everything is read (and every CRC checked) before anything is
+    // published: a corrupt file publishes nothing.
+    let messages = mcap::MessageStream::new(&buf)
+        .and_then(|s| s.collect::<Result<Vec<_>, _>>())
+        .map_err(|e| Fail::new(format!("{what} is not a readable MCAP file: {e}")))?;
+    let mut plans: BTreeMap<u16, Plan> = BTreeMap::new();
+    for m in &messages {
+        if let std::collections::btree_map::Entry::Vacant(e) = plans.entry(m.channel.id) {
+            e.insert(plan(&m.channel, &remap)?);
+        }
+    }
+    let mut pubs: HashMap<String, RawPublisher> = HashMap::new();
+    for p in plans.values() {
+        if !pubs.contains_key(&p.topic) {
+            pubs.insert(p.topic.clone(), publisher(p)?);
+        }
+    }
+    catch_interrupt();
+    std::thread::sleep(Duration::from_secs_f64(a.delay.clamp(0.0, 3600.0)));
+    let mut sent = 0u64;
+    loop {
+        let t0 = messages.first().map_or(0, |m| m.log_time);
+        let start = Instant::now();
+        for m in &messages {
+            if STOP.load(Ordering::Relaxed) {
+                return Ok(());
+            }
+            let at = start + Duration::from_nanos(m.log_time.saturating_sub(t0)).div_f64(a.rate);
+            let now = Instant::now();
+            if at > now {
+                std::thread::sleep(at - now);
+            }
+            let p = &plans[&m.channel.id];
+            if let Some(publ) = pubs.get_mut(&p.topic) {
+                publ.send(&m.data, p.codec)
+                    .map_err(|e| Fail::new(format!("`{}`: {e}", p.topic)))?;
+            }
+            sent += 1;
+        }
+        if !a.repeat {
+            break;
+        }
+    }
+    if !a.quiet {
+        eprintln!("played {sent} messages");
+    }
+    Ok(())
+}

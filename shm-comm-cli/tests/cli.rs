@@ -1,0 +1,359 @@
+//! `shmc` against real publisher processes.
+//!
+//! Every test runs in a segment directory of its own (`SHM_COMM_DIR`, a
+//! fresh directory on the same tmpfs), removed with everything in it when
+//! the test ends, failed or not: `shmc clean` here can never touch the
+//! segments of other programs, and nothing a test makes outlives it.
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use serde_json::{json, Value};
+
+const SHMC: &str = env!("CARGO_BIN_EXE_shmc");
+const PUBLISHER: &str = env!("CARGO_BIN_EXE_shmc-test-publisher");
+
+/// A segment directory of this test's own, removed on drop.
+struct Dir(PathBuf);
+
+impl Dir {
+    fn new() -> Dir {
+        static N: AtomicU32 = AtomicU32::new(0);
+        let base = if std::path::Path::new("/dev/shm").is_dir() {
+            PathBuf::from("/dev/shm")
+        } else {
+            std::env::temp_dir()
+        };
+        let n = N.fetch_add(1, Ordering::Relaxed);
+        let d = base.join(format!("shmc-test-{}-{n}", std::process::id()));
+        std::fs::create_dir_all(&d).unwrap();
+        Dir(d)
+    }
+
+    fn shmc(&self, args: &[&str]) -> Output {
+        Command::new(SHMC)
+            .args(args)
+            .env("SHM_COMM_DIR", &self.0)
+            .output()
+            .unwrap()
+    }
+
+    /// Runs `shmc`, expecting success; its stdout.
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.shmc(args);
+        assert!(
+            out.status.success(),
+            "shmc {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// Starts a publisher and waits until its topic exists.
+    fn publisher(&self, name: &str, mode: &str, rate: u32) -> Peer {
+        let mut child = Command::new(PUBLISHER)
+            .args([name, mode, &rate.to_string(), "0"])
+            .env("SHM_COMM_DIR", &self.0)
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        assert!(line.starts_with("ready"), "publisher said {line:?}");
+        Peer(child)
+    }
+}
+
+impl Drop for Dir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A child process, killed and reaped on drop.
+struct Peer(Child);
+
+impl Peer {
+    fn pid(&self) -> u32 {
+        self.0.id()
+    }
+    fn kill(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn json_lines(s: &str) -> Vec<Value> {
+    s.lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// What the test publisher sends as message `seq`, written out by hand
+/// from its source: the CLI must find all of it through the layout alone.
+fn expected_probe(seq: u64) -> Value {
+    let s = seq as f64;
+    let n = seq % 9;
+    let samples: Vec<u64> = (0..n.min(8)).map(|i| i * 10 + n).collect();
+    json!({
+        "stamp_ns": seq * 1_000_000,
+        "seq": seq,
+        "flags": [1, 2, 3, seq % 256],
+        "pose": {
+            "position": { "x": s * 0.5, "y": -s },
+            "heading": 0.25,
+            "quality": -(seq as i64),
+        },
+        "joints": [0.0, 0.5, 1.0, 1.5, 2.0, s],
+        "grid": [[-3, -2, -1], [0, 1, 2]],
+        "label": format!("probe-{seq}"),
+        "samples": samples,
+        "ok": seq % 2 == 0,
+        "_pad": [0, 0, 0, 0, 0, 0, 0],
+        "big": (0..100).map(|i| i + seq % 7).collect::<Vec<u64>>(),
+    })
+}
+
+#[test]
+fn list_info_and_echo_decode_a_type_the_cli_never_saw() {
+    let dir = Dir::new();
+    let publisher = dir.publisher("robot/probe", "typed", 200);
+
+    let list = json_lines(&dir.ok(&["list", "--json", "--sample", "0.5"]));
+    assert_eq!(list.len(), 1, "{list:?}");
+    let t = &list[0];
+    assert_eq!(t["name"], "robot/probe");
+    assert_eq!(t["kind"], "topic");
+    assert_eq!(t["type"], "Probe");
+    assert_eq!(t["creator_pid"], publisher.pid());
+    assert_eq!(t["creator_alive"], true);
+    assert_eq!(t["geometry"]["max_payload"], 328);
+    let rate = t["rate_hz"].as_f64().unwrap();
+    assert!((150.0..250.0).contains(&rate), "rate {rate}");
+    let human = dir.ok(&["list"]);
+    assert!(
+        human.contains("robot/probe") && human.contains("Probe"),
+        "{human}"
+    );
+
+    let info = json_lines(&dir.ok(&["info", "robot/probe", "--json", "--sample", "0"]));
+    let layout = &info[0]["layout"];
+    assert_eq!(layout["size"], 328);
+    assert_eq!(layout["hash"], t["hash"]);
+    let field = |name: &str| {
+        layout["fields"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["name"] == name)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(field("pose")["offset"], 16);
+    assert_eq!(field("pose")["layout"]["fields"][0]["name"], "position");
+    assert_eq!(field("grid")["type"], "[[i16; 3]; 2]");
+    assert_eq!(field("samples")["type"], "FixedVec<u16, 8>");
+    assert_eq!(field("big")["offset"], 128);
+
+    // Every value equals what was sent, nested fields and arrays included.
+    for _ in 0..3 {
+        let out = dir.ok(&[
+            "echo",
+            "robot/probe",
+            "--once",
+            "--json",
+            "--max-array",
+            "1000",
+        ]);
+        let v: Value = serde_json::from_str(out.trim()).unwrap();
+        let seq = v["seq"].as_u64().unwrap();
+        assert_eq!(v, expected_probe(seq));
+    }
+    // Long arrays are summarized; --field picks a part; --no-arr hides arrays.
+    let out = dir.ok(&["echo", "robot/probe", "-n", "1", "--json"]);
+    let v: Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(v["big"]["len"], 100);
+    assert_eq!(v["big"]["head"].as_array().unwrap().len(), 8);
+    let out = dir.ok(&[
+        "echo",
+        "robot/probe",
+        "--once",
+        "--json",
+        "--field",
+        "pose.position",
+    ]);
+    let v: Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(v["y"].as_f64().unwrap(), -2.0 * v["x"].as_f64().unwrap());
+    let out = dir.ok(&[
+        "echo",
+        "robot/probe",
+        "--once",
+        "--json",
+        "--field",
+        "grid[1][2]",
+    ]);
+    assert_eq!(out.trim(), "2");
+    let out = dir.ok(&["echo", "robot/probe", "--once", "--json", "--no-arr"]);
+    let v: Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(v["joints"], "<[f32; 6]>");
+    let out = dir.ok(&["echo", "robot/probe", "-n", "3"]);
+    assert_eq!(out.matches("---").count(), 3, "{out}");
+    assert!(out.contains("label: \"probe-"), "{out}");
+}
+
+#[test]
+fn echo_decodes_msgpack_and_shows_raw_bytes_as_hex() {
+    let dir = Dir::new();
+    let _m = dir.publisher("dyn/mp", "msgpack", 200);
+    let out = dir.ok(&["echo", "dyn/mp", "--once", "--json"]);
+    let v: Value = serde_json::from_str(out.trim()).unwrap();
+    let seq = v["seq"].as_u64().unwrap();
+    assert_eq!(
+        v,
+        json!({"seq": seq, "name": "probe", "values": [1.5, seq]})
+    );
+
+    let _r = dir.publisher("dyn/raw", "raw", 200);
+    let out = dir.ok(&["echo", "dyn/raw", "--once", "--json"]);
+    let v: Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(v["bytes"], 4);
+    let hex = v["hex"].as_str().unwrap();
+    let bytes: Vec<u8> = (0..4)
+        .map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).unwrap())
+        .collect();
+    // Frame `seq` is `seq` in 4 little-endian bytes; echo may catch the
+    // first one (0), never one past what a few seconds publish.
+    let seq = u32::from_le_bytes(bytes.try_into().unwrap());
+    assert!(seq < 100_000, "seq {seq}");
+    assert_eq!(hex.len(), 8, "{hex}");
+    let info = json_lines(&dir.ok(&["list", "--json", "--sample", "0"]));
+    assert!(info.iter().all(|t| t["payload"] == "dynamic"));
+}
+
+#[test]
+fn hz_is_within_one_percent_of_a_1khz_publisher() {
+    let dir = Dir::new();
+    let _p = dir.publisher("fast/imu", "typed", 1000);
+    let out = dir.ok(&[
+        "hz",
+        "fast/imu",
+        "--duration",
+        "3",
+        "--every",
+        "10",
+        "--json",
+    ]);
+    let last = json_lines(&out).pop().unwrap();
+    let rate = last["rate_hz"].as_f64().unwrap();
+    assert!((990.0..=1010.0).contains(&rate), "rate {rate} Hz: {last}");
+    assert!(last["received"].as_u64().unwrap() > 2000, "{last}");
+    let out = dir.ok(&[
+        "bw",
+        "fast/imu",
+        "--duration",
+        "1",
+        "--every",
+        "10",
+        "--json",
+    ]);
+    let last = json_lines(&out).pop().unwrap();
+    assert_eq!(last["size_max_bytes"], 328);
+    let bw = last["bandwidth_bytes_per_s"].as_f64().unwrap();
+    assert!((0.9 * 328_000.0..1.1 * 328_000.0).contains(&bw), "{last}");
+}
+
+#[test]
+fn clean_removes_a_killed_publishers_segment_and_nothing_else() {
+    let dir = Dir::new();
+    let mut dead = dir.publisher("clean/dead", "raw", 100);
+    let _live = dir.publisher("clean/live", "typed", 100);
+    // A file of another user's prefix, and one that is no segment.
+    let foreign = dir.0.join("shmc-4242-other.pub");
+    std::fs::write(&foreign, b"not ours").unwrap();
+    let junk = dir.0.join("unrelated-file");
+    std::fs::write(&junk, b"junk").unwrap();
+    dead.kill();
+
+    let dry = json_lines(&dir.ok(&["clean", "--dry-run", "--json"]));
+    assert_eq!(dry.len(), 1, "{dry:?}");
+    assert_eq!(dry[0]["name"], "clean/dead");
+    assert_eq!(dry[0]["removed"], false);
+    assert_eq!(
+        json_lines(&dir.ok(&["list", "--json", "--sample", "0"])).len(),
+        2
+    );
+
+    let done = json_lines(&dir.ok(&["clean", "--json"]));
+    assert_eq!(done.len(), 1, "{done:?}");
+    assert_eq!(done[0]["removed"], true);
+    let left = json_lines(&dir.ok(&["list", "--json", "--sample", "0"]));
+    let names: Vec<&str> = left.iter().map(|t| t["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["clean/live"]);
+    assert!(foreign.exists() && junk.exists());
+    // The live topic still works.
+    dir.ok(&["echo", "clean/live", "--once", "--json"]);
+    assert!(dir.ok(&["clean", "--json"]).is_empty());
+}
+
+#[test]
+fn bad_input_is_one_clear_error_and_a_nonzero_exit() {
+    let dir = Dir::new();
+    let _p = dir.publisher("bad/probe", "typed", 100);
+    let cases: &[(&[&str], i32, &str)] = &[
+        (
+            &["echo", "no/such", "--wait", "0.1"],
+            1,
+            "no topic `no/such`",
+        ),
+        (&["info", "no/such"], 1, "no channel `no/such`"),
+        (&["hz", "no/such", "--wait", "0"], 1, "no topic"),
+        (&["echo", "bad//name"], 1, "bad//name"),
+        (
+            &["echo", "bad/probe", "--once", "--field", "pose.nope"],
+            1,
+            "no field `nope`",
+        ),
+        (
+            &["echo", "bad/probe", "--once", "--field", "joints[9]"],
+            1,
+            "out of range",
+        ),
+        (&["echo", "bad/probe", "--field", "a[x"], 1, "field path"),
+        (&["echo"], 2, "NAME"),
+        (&["frobnicate"], 2, "frobnicate"),
+    ];
+    for (args, code, says) in cases {
+        let out = dir.shmc(args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(*code), "shmc {args:?}: {err}");
+        assert!(err.contains(says), "shmc {args:?} said {err:?}");
+        if *code == 1 {
+            assert_eq!(err.lines().count(), 1, "one line: {err:?}");
+        }
+    }
+}
+
+#[test]
+fn doctor_checks_the_segment_directory() {
+    let dir = Dir::new();
+    let checks = json_lines(&dir.ok(&["doctor", "--json"]));
+    let get = |name: &str| checks.iter().find(|c| c["check"] == name).unwrap().clone();
+    assert_eq!(get("create")["status"], "ok");
+    assert_eq!(get("stale")["status"], "ok");
+    let mut p = dir.publisher("doc/dead", "raw", 100);
+    p.kill();
+    let checks = json_lines(&dir.ok(&["doctor", "--json"]));
+    let stale = checks.iter().find(|c| c["check"] == "stale").unwrap();
+    assert_eq!(stale["status"], "warn");
+    assert!(stale["detail"].as_str().unwrap().contains("doc/dead"));
+}
