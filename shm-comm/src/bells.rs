@@ -181,47 +181,62 @@ impl Bell {
     pub fn watch(&self) -> io::Result<Watch> {
         let r = self.board.region();
         let token = sync::process_token();
-        for i in 0..SLOTS {
-            let owner = r.u64_at(slot_off(i) + S_OWNER);
-            let seen = owner.load(Ordering::Acquire);
-            if seen != 0 && (seen == token || sync::token_alive(seen)) {
-                continue;
-            }
-            // Clear the dead owner's armed flag first, so that nothing rings
-            // our bell for its word before we set ours.
-            // AcqRel: claims the slot; pairs with the Release stores that
-            // free it (`Watch::drop`) and the Acquire loads of notifiers.
-            if owner
-                .compare_exchange(seen, token, Ordering::AcqRel, Ordering::Relaxed)
-                .is_err()
-            {
-                continue;
-            }
-            r.u32_at(slot_off(i) + S_ARMED).store(0, Ordering::Relaxed);
-            r.u32_at(slot_off(i) + S_BELL)
-                .store(self.number, Ordering::Relaxed);
-            // Relaxed max: the high-water mark only grows; a notifier that
-            // reads an old one misses no slot armed after a SeqCst fence
-            // that follows this store (see `Watch::arm`).
-            let high = r.u32_at(OFF_HIGH);
-            let mut h = high.load(Ordering::Relaxed);
-            while (h as usize) <= i {
-                match high.compare_exchange(h, i as u32 + 1, Ordering::Relaxed, Ordering::Relaxed) {
-                    Ok(_) => break,
-                    Err(now) => h = now,
+        // A free slot first (no system call); only if there is none, one of
+        // a process that died (each of those looked up in /proc).
+        for dead_ones in [false, true] {
+            for i in 0..SLOTS {
+                let owner = r.u64_at(slot_off(i) + S_OWNER);
+                let seen = owner.load(Ordering::Acquire);
+                let takeable = if dead_ones {
+                    seen != 0 && seen != token && !sync::token_alive(seen)
+                } else {
+                    seen == 0
+                };
+                // AcqRel: claims the slot; pairs with the Release stores
+                // that free it (`Watch::drop`) and the Acquire loads of
+                // notifiers.
+                if takeable
+                    && owner
+                        .compare_exchange(seen, token, Ordering::AcqRel, Ordering::Relaxed)
+                        .is_ok()
+                {
+                    return Ok(self.claimed(i, token));
                 }
             }
-            return Ok(Watch {
-                board: self.board.clone(),
-                slot: i,
-                token,
-                key: None,
-                looked_up: None,
-            });
         }
         Err(io::Error::other(format!(
             "all {SLOTS} doorbell slots of this user are in use"
         )))
+    }
+
+    /// Slot `i`, just claimed by this process (`token`), for this bell.
+    fn claimed(&self, i: usize, token: u64) -> Watch {
+        let r = self.board.region();
+        // A dead owner's slot may still be armed: until the bell number
+        // below is ours, a notifier may ring a bell of ours that does not
+        // exist (a datagram to nowhere), never another process's.
+        r.u32_at(slot_off(i) + S_ARMED).store(0, Ordering::Relaxed);
+        r.u32_at(slot_off(i) + S_BELL)
+            .store(self.number, Ordering::Relaxed);
+        // The high-water mark only grows. A notifier reads it after its
+        // Acquire swap of `waiters` saw our Release `fetch_or` (in
+        // `arm_fd`, after this store), so it scans this slot.
+        let high = r.u32_at(OFF_HIGH);
+        let mut h = high.load(Ordering::Relaxed);
+        while (h as usize) <= i {
+            // Relaxed: ordered for notifiers by the `arm_fd` that follows.
+            match high.compare_exchange(h, i as u32 + 1, Ordering::Relaxed, Ordering::Relaxed) {
+                Ok(_) => break,
+                Err(now) => h = now,
+            }
+        }
+        Watch {
+            board: self.board.clone(),
+            slot: i,
+            token,
+            key: None,
+            looked_up: None,
+        }
     }
 }
 
