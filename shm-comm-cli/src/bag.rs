@@ -81,9 +81,14 @@ extern "C" fn on_interrupt(_: libc::c_int) {
     STOP.store(true, Ordering::Relaxed);
 }
 
+/// `true` once Ctrl-C was pressed (after [`catch_interrupt`]).
+pub(crate) fn stopped() -> bool {
+    STOP.load(Ordering::Relaxed)
+}
+
 /// Makes Ctrl-C stop the recording (the file is then finished properly)
 /// instead of killing the process.
-fn catch_interrupt() {
+pub(crate) fn catch_interrupt() {
     // SAFETY: `on_interrupt` is an `extern "C" fn(c_int)`, the handler
     // type `signal` expects, and does nothing but an atomic store, which
     // is async-signal-safe.
@@ -281,7 +286,7 @@ pub(crate) fn record(a: &RecordArgs) -> Res {
     Ok(())
 }
 
-fn unhex(s: &str) -> Option<Vec<u8>> {
+pub(crate) fn unhex(s: &str) -> Option<Vec<u8>> {
     if s.len() % 2 != 0 {
         return None;
     }
