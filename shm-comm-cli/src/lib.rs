@@ -20,6 +20,7 @@ mod encode;
 mod publish;
 mod rate;
 mod render;
+mod top;
 mod value;
 
 /// See and measure shm-comm channels.
@@ -42,6 +43,8 @@ enum Command {
     Hz(rate::RateArgs),
     /// Bandwidth of a topic.
     Bw(rate::RateArgs),
+    /// A live table of every channel: rate, bandwidth, losses, peers.
+    Top(top::TopArgs),
     /// Publish a JSON value on a topic (msgpack, or typed by a layout).
     Pub(publish::PubArgs),
     /// Call a service once with a JSON request; print the reply.
@@ -104,6 +107,7 @@ where
         Command::Echo(a) => echo::echo(&a),
         Command::Hz(a) => rate::hz(&a),
         Command::Bw(a) => rate::bw(&a),
+        Command::Top(a) => top::top(&a),
         Command::Pub(a) => publish::publish(&a),
         Command::Call(a) => publish::call(&a),
         Command::Record(a) => bag::record(&a),

@@ -583,3 +583,45 @@ fn pub_and_call_refuse_bad_values_with_one_clear_error() {
         .collect();
     assert!(!names.contains(&json!("x/y")), "{names:?}");
 }
+
+#[test]
+fn top_once_shows_rate_bandwidth_and_peers_of_every_channel() {
+    let dir = Dir::new();
+    let _t = dir.publisher("top/probe", "typed", 200);
+    let _m = dir.publisher("top/mp", "msgpack", 100);
+    let (_r, _) = dir.peer("top/svc", "replier-dyn", 1);
+    let rows = json_lines(&dir.ok(&["top", "--once", "--json", "--interval", "1"]));
+    let row = |name: &str| rows.iter().find(|r| r["name"] == name).unwrap().clone();
+    assert_eq!(rows.len(), 3, "{rows:?}");
+
+    let t = row("top/probe");
+    assert_eq!(
+        (t["kind"].as_str(), t["type"].as_str()),
+        (Some("topic"), Some("Probe"))
+    );
+    let rate = t["rate_hz"].as_f64().unwrap();
+    assert!((150.0..250.0).contains(&rate), "{t}");
+    // Every message top read was 328 bytes; it read (nearly) all of them.
+    let bw = t["bandwidth_bytes_per_s"].as_f64().unwrap();
+    assert!(
+        (0.8 * 328.0 * rate..1.2 * 328.0 * rate).contains(&bw),
+        "{t}"
+    );
+    assert_eq!(t["lost"], 0, "{t}");
+
+    let m = row("top/mp");
+    let rate = m["rate_hz"].as_f64().unwrap();
+    assert!((70.0..130.0).contains(&rate), "{m}");
+    assert!(m["bandwidth_bytes_per_s"].as_f64().unwrap() > 0.0, "{m}");
+
+    let s = row("top/svc");
+    assert_eq!(s["kind"], "service");
+    assert_eq!(s["peers"], "1 rep, 0 req");
+
+    let table = dir.ok(&["top", "--once", "--interval", "0.2"]);
+    assert!(
+        table.starts_with("NAME") && table.contains("top/probe"),
+        "{table}"
+    );
+    assert!(!table.contains('\x1b'), "--once prints no escape codes");
+}
