@@ -12,6 +12,7 @@ use std::ffi::OsString;
 use clap::{Parser, Subcommand};
 
 mod bag;
+mod cdr;
 mod channels;
 mod clean;
 mod doctor;
