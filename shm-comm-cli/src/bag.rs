@@ -51,6 +51,13 @@ pub(crate) struct RecordArgs {
     /// How long to wait for the named topics to exist, in seconds.
     #[arg(long, default_value_t = 2.0)]
     wait: f64,
+    /// Chunk compression: `zstd` (smaller files) or `none` (the least
+    /// CPU: zstd takes most of the recorder's time on camera streams).
+    #[arg(long, default_value = "zstd", value_parser = ["zstd", "none"])]
+    compression: String,
+    /// zstd level (1 fastest; 0 zstd's default, 3).
+    #[arg(long, default_value_t = 0)]
+    level: u32,
     /// No progress line.
     #[arg(short, long)]
     quiet: bool,
@@ -153,7 +160,8 @@ pub(crate) fn record(a: &RecordArgs) -> Res {
     let file = std::fs::File::create(&a.output)
         .map_err(|e| Fail::new(format!("{}: {e}", a.output.display())))?;
     let mut w = mcap::WriteOptions::new()
-        .compression(Some(mcap::Compression::Zstd))
+        .compression((a.compression == "zstd").then_some(mcap::Compression::Zstd))
+        .compression_level(a.level)
         .profile("")
         .library(concat!("shmc ", env!("CARGO_PKG_VERSION")))
         .create(std::io::BufWriter::new(file))?;
