@@ -94,6 +94,8 @@ extern "C" fn on_interrupt(_: libc::c_int) {
 
 /// `true` once Ctrl-C was pressed (after [`catch_interrupt`]).
 pub(crate) fn stopped() -> bool {
+    // Relaxed: pairs with the store in `on_interrupt`; a flag polled in
+    // a loop, ordering no other data.
     STOP.load(Ordering::Relaxed)
 }
 

@@ -79,6 +79,8 @@ fn run(
     let sub_stop = stop.clone();
     let listener = std::thread::spawn(move || {
         let mut lat = Vec::new();
+        // Relaxed: a stop flag that orders no data (the samples come
+        // back through `join`); pairs with the store after the phase.
         while !sub_stop.load(Ordering::Relaxed) {
             if let Ok(m) = sub.recv_timeout(Duration::from_millis(50)) {
                 let sent = u64::from(m.header.stamp.sec as u32) * 1_000_000_000
@@ -136,6 +138,7 @@ fn run(
         }
         (times, images.join().expect("image thread"))
     });
+    // Relaxed: pairs with the listener's load of the flag (see there).
     stop.store(true, Ordering::Relaxed);
     Phase {
         imu_send,
