@@ -91,3 +91,66 @@ def test_a_recording_passes_the_mcap_python_reader(chan: str, tmp_path: Path) ->
         assert channel.topic == chan and channel.message_encoding == "msgpack"
         ns = [m.data for _, _, m in r.iter_messages()]
     assert len(ns) == 25
+
+
+def test_a_typed_recording_is_omgidl_and_cdr(chan: str, tmp_path: Path) -> None:
+    """A typed topic is recorded with an ``omgidl`` schema and ``cdr``
+    messages, which a reader that knows only CDR decodes: the 4-byte
+    encapsulation header, then the fields aligned to their size."""
+    import struct
+
+    from shm_comm import msgs
+
+    reader = pytest.importorskip("mcap.reader", reason="the mcap Python package is not installed")
+    with Publisher(chan, msg_type=msgs.PoseStamped) as pub:
+        stop = threading.Event()
+
+        def keep_sending() -> None:
+            n = 0
+            while not stop.is_set():
+                m = msgs.PoseStamped()
+                m.header.seq = n
+                m.header.stamp.sec = 100 + n
+                m.header.frame_id = f"frame-{n}"
+                m.pose.position.x = n * 0.5
+                m.pose.orientation.w = 1.0
+                pub.send(m)
+                n += 1
+                stop.wait(0.005)
+
+        sender = threading.Thread(target=keep_sending)
+        sender.start()
+        try:
+            out = shmc("record", "-o", str(tmp_path / "rec.mcap"), chan, "-n", "10", "-q")
+        finally:
+            stop.set()
+            sender.join()
+    assert out.returncode == 0, out.stderr
+    with open(tmp_path / "rec.mcap", "rb") as f:
+        r = reader.make_reader(f, validate_crcs=True)
+        summary = r.get_summary()
+        assert summary is not None and summary.statistics is not None
+        assert summary.statistics.message_count == 10
+        (channel,) = summary.channels.values()
+        schema = summary.schemas[channel.schema_id]
+        assert (schema.name, schema.encoding) == ("PoseStamped", "omgidl")
+        assert channel.message_encoding == "cdr"
+        idl = schema.data.decode()
+        assert "struct PoseStamped {\n    Header header;\n    Pose pose;\n};" in idl, idl
+        assert "shm_comm.layout_hash" in channel.metadata
+        messages = [m.data for _, _, m in r.iter_messages()]
+    # Header { Time stamp { int32 sec; uint32 nanosec; }; uint32 seq;
+    #          FixedString64 frame_id { uint32 len; uint8 data[64]; }; }
+    # then Pose { Point position { double x, y, z; }; Quaternion ... }.
+    for data in messages:
+        assert data[:4] == b"\x00\x01\x00\x00"
+        body = data[4:]
+        sec, _nanosec, seq, flen = struct.unpack_from("<iIII", body, 0)
+        assert sec == 100 + seq
+        assert body[16:16 + flen].decode() == f"frame-{seq}"
+        pos = 16 + 64
+        pos = (pos + 7) // 8 * 8  # a double is aligned to 8
+        x, y, z = struct.unpack_from("<3d", body, pos)
+        assert (x, y, z) == (seq * 0.5, 0.0, 0.0)
+        qw = struct.unpack_from("<d", body, pos + 24 + 24)[0]
+        assert qw == 1.0

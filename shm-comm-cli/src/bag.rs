@@ -2,18 +2,20 @@
 //!
 //! # Format
 //! One MCAP channel per topic and codec, zstd-compressed chunks, CRCs on.
-//! - Typed topics: a schema named after the type, encoding
-//!   `shm-comm-layout`, whose data is the layout descriptor as stored in
-//!   the segment ([`LayoutDescriptor::encode`]); message encoding
-//!   `shm-comm`: each message is the slot's bytes, as they were. The
-//!   channel metadata holds the layout (hex) and its hash again, so that
-//!   `play` rebuilds the same topic and refuses a mismatched live one.
+//! - Typed topics: an `omgidl` schema generated from the layout, and
+//!   `cdr` messages (see [`crate::cdr`]), which Foxglove decodes. Where
+//!   the layout is already laid out as CDR (every layout the derive or
+//!   the schema compiler makes), a message is the CDR header and the
+//!   slot's bytes, read from the ring straight after the header: no copy
+//!   but the one out of shared memory and the one into the file. The
+//!   channel metadata holds the layout (hex) and its hash, so that
+//!   `play` rebuilds byte-identical slots of the same topic and refuses
+//!   a mismatched live one. A layout CDR cannot express (fields outside
+//!   the message, overlapping ones) is recorded as before: schema
+//!   encoding `shm-comm-layout`, message encoding `shm-comm`, the slot's
+//!   bytes as they were.
 //! - Dynamic topics: no schema; message encoding `msgpack`,
 //!   `shm-comm-raw` or `shm-comm-pickle` after the frame's codec.
-//!
-//! Foxglove does not decode these encodings yet (an `omgidl` schema with
-//! `cdr` messages generated from the layout would let it): it lists the
-//! topics, counts and timing.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -21,10 +23,12 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use clap::Args;
+use shm_comm::pubsub::RawSubscriber;
 use shm_comm::pubsub::{PubOptions, RawPublisher};
 use shm_comm::segment::{self, ChannelKind, Payload};
-use shm_comm::{Codec, LayoutDescriptor, RecvTimeoutError};
+use shm_comm::{Codec, LayoutDescriptor, RecvTimeoutError, TryRecvError};
 
+use crate::cdr::{self, CdrPlan};
 use crate::value::hex;
 use crate::{Fail, Res};
 
@@ -47,6 +51,13 @@ pub(crate) struct RecordArgs {
     /// How long to wait for the named topics to exist, in seconds.
     #[arg(long, default_value_t = 2.0)]
     wait: f64,
+    /// Chunk compression: `zstd` (smaller files) or `none` (the least
+    /// CPU: zstd takes most of the recorder's time on camera streams).
+    #[arg(long, default_value = "zstd", value_parser = ["zstd", "none"])]
+    compression: String,
+    /// zstd level (1 fastest; 0 zstd's default, 3).
+    #[arg(long, default_value_t = 0)]
+    level: u32,
     /// No progress line.
     #[arg(short, long)]
     quiet: bool,
@@ -81,9 +92,16 @@ extern "C" fn on_interrupt(_: libc::c_int) {
     STOP.store(true, Ordering::Relaxed);
 }
 
+/// `true` once Ctrl-C was pressed (after [`catch_interrupt`]).
+pub(crate) fn stopped() -> bool {
+    // Relaxed: pairs with the store in `on_interrupt`; a flag polled in
+    // a loop, ordering no other data.
+    STOP.load(Ordering::Relaxed)
+}
+
 /// Makes Ctrl-C stop the recording (the file is then finished properly)
 /// instead of killing the process.
-fn catch_interrupt() {
+pub(crate) fn catch_interrupt() {
     // SAFETY: `on_interrupt` is an `extern "C" fn(c_int)`, the handler
     // type `signal` expects, and does nothing but an atomic store, which
     // is async-signal-safe.
@@ -144,12 +162,15 @@ pub(crate) fn record(a: &RecordArgs) -> Res {
     let file = std::fs::File::create(&a.output)
         .map_err(|e| Fail::new(format!("{}: {e}", a.output.display())))?;
     let mut w = mcap::WriteOptions::new()
-        .compression(Some(mcap::Compression::Zstd))
+        .compression((a.compression == "zstd").then_some(mcap::Compression::Zstd))
+        .compression_level(a.level)
         .profile("")
         .library(concat!("shmc ", env!("CARGO_PKG_VERSION")))
         .create(std::io::BufWriter::new(file))?;
-    // Channel metadata shared by the channels of each topic.
+    // Channel metadata shared by the channels of each topic, and the CDR
+    // plan of each typed topic.
     let mut base: Vec<(Option<u16>, BTreeMap<String, String>)> = Vec::new();
+    let mut plans: Vec<Option<CdrPlan>> = Vec::new();
     for s in &subs {
         let geo = s.geometry();
         let mut meta = BTreeMap::from([
@@ -159,15 +180,33 @@ pub(crate) fn record(a: &RecordArgs) -> Res {
                 geo.max_payload.to_string(),
             ),
         ]);
-        let schema = match s.layout() {
+        let (schema, plan) = match s.layout() {
             Some(l) => {
                 meta.insert("shm_comm.layout".into(), hex(&l.encode(), usize::MAX));
                 meta.insert("shm_comm.layout_hash".into(), format!("{:#018x}", l.hash()));
-                Some(w.add_schema(&l.name, "shm-comm-layout", &l.encode())?)
+                match CdrPlan::new(&l) {
+                    Ok(plan) => {
+                        let (name, text) = cdr::idl(&l);
+                        (
+                            Some(w.add_schema(&name, "omgidl", text.as_bytes())?),
+                            Some(plan),
+                        )
+                    }
+                    Err(why) => {
+                        if !a.quiet {
+                            eprintln!("shmc: `{}` recorded as raw slots, not CDR: {why}", s.name());
+                        }
+                        (
+                            Some(w.add_schema(&l.name, "shm-comm-layout", &l.encode())?),
+                            None,
+                        )
+                    }
+                }
             }
-            None => None,
+            None => (None, None),
         };
         base.push((schema, meta));
+        plans.push(plan);
     }
     catch_interrupt();
     let (tx, rx) = mpsc::sync_channel::<Taken>(4096);
@@ -176,13 +215,17 @@ pub(crate) fn record(a: &RecordArgs) -> Res {
         .enumerate()
         .map(|(topic, mut sub)| {
             let tx = tx.clone();
+            // Memcpy-able CDR: the slot is read straight after the header.
+            let prefix: &[u8] = match &plans[topic] {
+                Some(p) if p.is_memcpy() => &cdr::HEADER,
+                _ => &[],
+            };
             std::thread::spawn(move || {
                 let mut missed_seen = sub.missed();
                 while !STOP.load(Ordering::Relaxed) {
-                    let mut data = Vec::new();
                     let deadline = Some(Instant::now() + Duration::from_millis(100));
-                    match sub.recv_into_deadline(&mut data, deadline) {
-                        Ok(codec) => {
+                    match take(&mut sub, prefix, deadline) {
+                        Ok((data, codec)) => {
                             let missed = sub.missed() - missed_seen;
                             missed_seen += missed;
                             let time = now_ns();
@@ -213,11 +256,15 @@ pub(crate) fn record(a: &RecordArgs) -> Res {
     let (mut msgs, mut bytes, mut drops) = (0u64, 0u64, 0u64);
     let mut last_progress = Instant::now();
     let mut seq: HashMap<u16, u32> = HashMap::new();
+    let encoding = |topic: usize, codec: Codec| match (&plans[topic], codec) {
+        (Some(_), Codec::Typed) => "cdr".to_owned(),
+        _ => message_encoding(codec),
+    };
     loop {
         if end.is_some_and(|e| Instant::now() >= e) || a.count.is_some_and(|c| msgs >= c) {
             STOP.store(true, Ordering::Relaxed);
         }
-        let taken = match rx.recv_timeout(Duration::from_millis(100)) {
+        let mut taken = match rx.recv_timeout(Duration::from_millis(100)) {
             Ok(t) => t,
             Err(mpsc::RecvTimeoutError::Timeout) => {
                 if STOP.load(Ordering::Relaxed) {
@@ -240,13 +287,20 @@ pub(crate) fn record(a: &RecordArgs) -> Res {
                 let c = w.add_channel(
                     schema.unwrap_or(0),
                     &names[taken.topic],
-                    &message_encoding(taken.codec),
+                    &encoding(taken.topic, taken.codec),
                     &meta,
                 )?;
                 channels.insert(key, c);
                 c
             }
         };
+        if let (Some(p), Codec::Typed) = (&plans[taken.topic], taken.codec) {
+            if !p.is_memcpy() {
+                taken.data = p
+                    .encode(&taken.data)
+                    .map_err(|e| Fail::new(format!("`{}`: {e}", names[taken.topic])))?;
+            }
+        }
         let s = seq.entry(channel).or_insert(0);
         *s += 1;
         w.write_to_known_channel(
@@ -281,7 +335,34 @@ pub(crate) fn record(a: &RecordArgs) -> Res {
     Ok(())
 }
 
-fn unhex(s: &str) -> Option<Vec<u8>> {
+/// The next message of `sub` after `prefix`, in one buffer made to
+/// measure, waiting until `deadline`.
+fn take(
+    sub: &mut RawSubscriber,
+    prefix: &[u8],
+    deadline: Option<Instant>,
+) -> Result<(Vec<u8>, Codec), RecvTimeoutError> {
+    loop {
+        let got = sub.try_recv_with(|len, copy| {
+            let mut v = Vec::with_capacity(prefix.len() + len);
+            v.extend_from_slice(prefix);
+            v.resize(prefix.len() + len, 0);
+            copy(&mut v[prefix.len()..]);
+            Ok::<_, std::convert::Infallible>(v)
+        });
+        match got {
+            Ok(Ok(v)) => return Ok(v),
+            Ok(Err(never)) => match never {},
+            Err(TryRecvError::Empty) => {}
+            Err(TryRecvError::Corrupt(c)) => return Err(RecvTimeoutError::Corrupt(c)),
+        }
+        if !sub.wait(deadline) {
+            return Err(RecvTimeoutError::Timeout);
+        }
+    }
+}
+
+pub(crate) fn unhex(s: &str) -> Option<Vec<u8>> {
     if s.len() % 2 != 0 {
         return None;
     }
@@ -297,6 +378,8 @@ struct Plan {
     layout: Option<LayoutDescriptor>,
     codec: Codec,
     opts: PubOptions,
+    /// Set for `cdr` messages: how to rebuild the slot.
+    cdr: Option<CdrPlan>,
 }
 
 fn plan(ch: &mcap::Channel<'_>, remap: &HashMap<String, String>) -> Result<Plan, Fail> {
@@ -324,7 +407,13 @@ fn plan(ch: &mcap::Channel<'_>, remap: &HashMap<String, String>) -> Result<Plan,
         .cloned()
         .unwrap_or_else(|| ch.topic.clone());
     segment::validate_name(&topic).map_err(|e| bad(&e.to_string()))?;
+    let cdr = match (ch.message_encoding.as_str(), &layout) {
+        ("cdr", Some(l)) => Some(CdrPlan::new(l).map_err(|e| bad(&e))?),
+        ("cdr", None) => return Err(bad("cdr messages without a layout in the metadata")),
+        _ => None,
+    };
     Ok(Plan {
+        cdr,
         topic,
         layout,
         codec: Codec::from_tag(num("shm_comm.codec")?),
@@ -390,6 +479,17 @@ pub(crate) fn play(a: &PlayArgs) -> Res {
             e.insert(plan(&m.channel, &remap)?);
         }
     }
+    // CDR back into slots, all before anything is published.
+    let slots: Vec<std::borrow::Cow<'_, [u8]>> = messages
+        .iter()
+        .enumerate()
+        .map(|(i, m)| match &plans[&m.channel.id].cdr {
+            Some(p) => p.decode(&m.data).map(Into::into).map_err(|e| {
+                Fail::new(format!("{what}: message {i} of `{}`: {e}", m.channel.topic))
+            }),
+            None => Ok(std::borrow::Cow::Borrowed(&m.data[..])),
+        })
+        .collect::<Result<_, _>>()?;
     let mut pubs: HashMap<String, RawPublisher> = HashMap::new();
     for p in plans.values() {
         if !pubs.contains_key(&p.topic) {
@@ -402,7 +502,7 @@ pub(crate) fn play(a: &PlayArgs) -> Res {
     loop {
         let t0 = messages.first().map_or(0, |m| m.log_time);
         let start = Instant::now();
-        for m in &messages {
+        for (m, slot) in messages.iter().zip(&slots) {
             if STOP.load(Ordering::Relaxed) {
                 return Ok(());
             }
@@ -413,7 +513,7 @@ pub(crate) fn play(a: &PlayArgs) -> Res {
             }
             let p = &plans[&m.channel.id];
             if let Some(publ) = pubs.get_mut(&p.topic) {
-                publ.send(&m.data, p.codec)
+                publ.send(slot, p.codec)
                     .map_err(|e| Fail::new(format!("`{}`: {e}", p.topic)))?;
             }
             sent += 1;

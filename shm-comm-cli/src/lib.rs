@@ -12,12 +12,16 @@ use std::ffi::OsString;
 use clap::{Parser, Subcommand};
 
 mod bag;
+mod cdr;
 mod channels;
 mod clean;
 mod doctor;
 mod echo;
+mod encode;
+mod publish;
 mod rate;
 mod render;
+mod top;
 mod value;
 
 /// See and measure shm-comm channels.
@@ -40,6 +44,12 @@ enum Command {
     Hz(rate::RateArgs),
     /// Bandwidth of a topic.
     Bw(rate::RateArgs),
+    /// A live table of every channel: rate, bandwidth, losses, peers.
+    Top(top::TopArgs),
+    /// Publish a JSON value on a topic (msgpack, or typed by a layout).
+    Pub(publish::PubArgs),
+    /// Call a service once with a JSON request; print the reply.
+    Call(publish::CallArgs),
     /// Record topics into an MCAP file.
     Record(bag::RecordArgs),
     /// Publish an MCAP recording again, with its timing.
@@ -98,6 +108,9 @@ where
         Command::Echo(a) => echo::echo(&a),
         Command::Hz(a) => rate::hz(&a),
         Command::Bw(a) => rate::bw(&a),
+        Command::Top(a) => top::top(&a),
+        Command::Pub(a) => publish::publish(&a),
+        Command::Call(a) => publish::call(&a),
         Command::Record(a) => bag::record(&a),
         Command::Play(a) => bag::play(&a),
         Command::Clean(a) => clean::clean(&a),

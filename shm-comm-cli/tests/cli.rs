@@ -7,7 +7,7 @@
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, ChildStdout, Command, Output, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use serde_json::{json, Value};
@@ -66,6 +66,31 @@ impl Dir {
         assert!(line.starts_with("ready"), "publisher said {line:?}");
         Peer(child)
     }
+
+    /// Starts a subscriber or replier peer (`mode` `sub-typed`,
+    /// `sub-dyn`, `replier-dyn`, `replier-typed`) for `count` messages or
+    /// calls, once it is ready; its stdout, one JSON line per message.
+    fn peer(&self, name: &str, mode: &str, count: u32) -> (Peer, BufReader<ChildStdout>) {
+        let mut child = Command::new(PUBLISHER)
+            .args([name, mode, "0", &count.to_string()])
+            .env("SHM_COMM_DIR", &self.0)
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut out = BufReader::new(child.stdout.take().unwrap());
+        let mut line = String::new();
+        out.read_line(&mut line).unwrap();
+        assert!(line.starts_with("ready"), "peer said {line:?}");
+        (Peer(child), out)
+    }
+}
+
+/// The next JSON line a peer printed (it exits, closing its stdout, if
+/// it fails: then this fails instead of hanging).
+fn next_json(out: &mut BufReader<ChildStdout>) -> Value {
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    serde_json::from_str(&line).unwrap_or_else(|e| panic!("peer said {line:?}: {e}"))
 }
 
 impl Drop for Dir {
@@ -356,4 +381,247 @@ fn doctor_checks_the_segment_directory() {
     let stale = checks.iter().find(|c| c["check"] == "stale").unwrap();
     assert_eq!(stale["status"], "warn");
     assert!(stale["detail"].as_str().unwrap().contains("doc/dead"));
+}
+
+#[test]
+fn pub_sends_msgpack_to_a_dynamic_topic_and_refuses_a_second_publisher() {
+    let dir = Dir::new();
+    let (_sub, mut out) = dir.peer("pub/dyn", "sub-dyn", 1);
+    let value = json!({"cmd": "go", "speed": 1.5, "ids": [1, 2, 3], "nested": {"ok": true}});
+    dir.ok(&["pub", "pub/dyn", &value.to_string(), "-q"]);
+    assert_eq!(next_json(&mut out), json!({ "msgpack": value }));
+
+    let _p = dir.publisher("pub/taken", "msgpack", 100);
+    let out = dir.shmc(&["pub", "pub/taken", "1"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("already has a live publisher"), "{err}");
+}
+
+#[test]
+fn pub_sets_a_typed_topic_by_field_names_like_a_live_topic() {
+    let dir = Dir::new();
+    let _live = dir.publisher("robot/probe", "typed", 50);
+    let (_sub, mut out) = dir.peer("pub/probe", "sub-typed", 2);
+    // Every field of `Probe::new(7)`, by name, from the JSON alone.
+    let value = expected_probe(7);
+    dir.ok(&[
+        "pub",
+        "pub/probe",
+        &value.to_string(),
+        "--like",
+        "robot/probe",
+        "-n",
+        "3",
+        "--rate",
+        "20",
+        "-q",
+    ]);
+    for _ in 0..2 {
+        let got = next_json(&mut out);
+        assert_eq!(got["fields"], value);
+        assert_eq!(got["equals_probe_new"], true, "bytes differ: {got}");
+    }
+
+    // Fields left out are zero; a FixedVec gets its length.
+    let (_sub, mut out) = dir.peer("pub/probe2", "sub-typed", 1);
+    let partial =
+        json!({"seq": 3, "pose": {"position": {"y": -1.25}}, "samples": [9, 8], "label": "hi"});
+    dir.ok(&[
+        "pub",
+        "pub/probe2",
+        &partial.to_string(),
+        "--like",
+        "robot/probe",
+        "-q",
+    ]);
+    let got = next_json(&mut out)["fields"].clone();
+    assert_eq!(got["seq"], 3);
+    assert_eq!(got["pose"]["position"], json!({"x": 0.0, "y": -1.25}));
+    assert_eq!(got["samples"], json!([9, 8]));
+    assert_eq!(got["label"], "hi");
+    assert_eq!(got["stamp_ns"], 0);
+}
+
+#[test]
+fn pub_compiles_a_schema_file_for_a_typed_topic() {
+    let dir = Dir::new();
+    let schema = dir.0.join("cmd.toml");
+    std::fs::write(
+        &schema,
+        r#"version = 1
+[[message]]
+name = "Cmd"
+fields = [
+    { name = "header", type = "Header" },
+    { name = "speed", type = "f32" },
+    { name = "gains", type = "[f64; 2]" },
+]
+"#,
+    )
+    .unwrap();
+    let schema = schema.to_str().unwrap();
+    let value =
+        json!({"header": {"seq": 4, "frame_id": "base"}, "speed": 0.5, "gains": [1.0, 2.0]});
+    let _pub = Peer(
+        Command::new(SHMC)
+            .args(["pub", "cmd/vel", &value.to_string(), "--schema", schema])
+            .args(["--type", "Cmd", "--rate", "50", "-q"])
+            .env("SHM_COMM_DIR", &dir.0)
+            .spawn()
+            .unwrap(),
+    );
+    let out = dir.ok(&["echo", "cmd/vel", "--once", "--json", "--wait", "5"]);
+    let v: Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(v["header"]["seq"], 4);
+    assert_eq!(v["header"]["frame_id"], "base");
+    assert_eq!(v["speed"], 0.5);
+    assert_eq!(v["gains"], json!([1.0, 2.0]));
+    let info = json_lines(&dir.ok(&["list", "--json", "--sample", "0"]));
+    assert_eq!(info[0]["type"], "Cmd");
+}
+
+#[test]
+fn call_sends_one_request_and_prints_the_reply() {
+    let dir = Dir::new();
+    let (_r, _) = dir.peer("svc/echo", "replier-dyn", 1);
+    let out = dir.ok(&["call", "svc/echo", r#"{"x": [1, "two"]}"#, "--json"]);
+    let v: Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(v, json!({"echo": {"x": [1, "two"]}, "n": 0}));
+
+    let (_r, _) = dir.peer("svc/add", "replier-typed", 2);
+    let out = dir.ok(&[
+        "call",
+        "svc/add",
+        r#"{"a": 2, "b": 40, "scale": 0.5}"#,
+        "--json",
+    ]);
+    let v: Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(v, json!({"sum": 21.0, "label": "sum"}));
+    let out = dir.ok(&["call", "svc/add", r#"{"a": -1, "b": 1, "scale": 1}"#]);
+    assert!(
+        out.contains("sum: 0") && out.contains("label: \"sum\""),
+        "{out}"
+    );
+}
+
+#[test]
+fn pub_and_call_refuse_bad_values_with_one_clear_error() {
+    let dir = Dir::new();
+    let _live = dir.publisher("robot/probe", "typed", 50);
+    let (_r, _) = dir.peer("svc/add", "replier-typed", 1);
+    let like = ["--like", "robot/probe"];
+    let cases: &[(&[&str], &str)] = &[
+        (&["pub", "x/y", "{nope"], "VALUE is not valid JSON"),
+        (
+            &["pub", "x/y", r#"{"seq": -1}"#, like[0], like[1]],
+            "seq: -1 does not fit a u32",
+        ),
+        (
+            &[
+                "pub",
+                "x/y",
+                r#"{"pose": {"heading": "n"}}"#,
+                like[0],
+                like[1],
+            ],
+            "pose.heading: expected a number",
+        ),
+        (
+            &[
+                "pub",
+                "x/y",
+                r#"{"label": "a string far too long"}"#,
+                like[0],
+                like[1],
+            ],
+            "label: string of 21 bytes",
+        ),
+        (
+            &[
+                "pub",
+                "x/y",
+                r#"{"samples": [1,2,3,4,5,6,7,8,9]}"#,
+                like[0],
+                like[1],
+            ],
+            "samples: 9 items",
+        ),
+        (
+            &["pub", "x/y", r#"{"joints": [1]}"#, like[0], like[1]],
+            "joints: expected 6 items",
+        ),
+        (
+            &["pub", "x/y", r#"{"nope": 1}"#, like[0], like[1]],
+            "nope: no such field in `Probe`",
+        ),
+        (
+            &["pub", "x/y", "1", "--like", "no/such"],
+            "--like no/such: no such topic",
+        ),
+        (
+            &["call", "svc/add", r#"{"a": 1.5}"#],
+            "a: expected an integer",
+        ),
+        (&["call", "svc/add", "[1"], "not valid JSON"),
+        (
+            &["call", "no/svc", "1", "--timeout", "0.1"],
+            "no service `no/svc`",
+        ),
+    ];
+    for (args, says) in cases {
+        let out = dir.shmc(args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "shmc {args:?}: {err}");
+        assert!(err.contains(says), "shmc {args:?} said {err:?}");
+        assert_eq!(err.lines().count(), 1, "one line: {err:?}");
+    }
+    // Nothing was created by the refused values.
+    let names: Vec<Value> = json_lines(&dir.ok(&["list", "--json", "--sample", "0"]))
+        .into_iter()
+        .map(|t| t["name"].clone())
+        .collect();
+    assert!(!names.contains(&json!("x/y")), "{names:?}");
+}
+
+#[test]
+fn top_once_shows_rate_bandwidth_and_peers_of_every_channel() {
+    let dir = Dir::new();
+    let _t = dir.publisher("top/probe", "typed", 200);
+    let _m = dir.publisher("top/mp", "msgpack", 100);
+    let (_r, _) = dir.peer("top/svc", "replier-dyn", 1);
+    let rows = json_lines(&dir.ok(&["top", "--once", "--json", "--interval", "1"]));
+    let row = |name: &str| rows.iter().find(|r| r["name"] == name).unwrap().clone();
+    assert_eq!(rows.len(), 3, "{rows:?}");
+
+    let t = row("top/probe");
+    assert_eq!(
+        (t["kind"].as_str(), t["type"].as_str()),
+        (Some("topic"), Some("Probe"))
+    );
+    let rate = t["rate_hz"].as_f64().unwrap();
+    assert!((150.0..250.0).contains(&rate), "{t}");
+    // Every message top read was 328 bytes; it read (nearly) all of them.
+    let bw = t["bandwidth_bytes_per_s"].as_f64().unwrap();
+    assert!(
+        (0.8 * 328.0 * rate..1.2 * 328.0 * rate).contains(&bw),
+        "{t}"
+    );
+    assert_eq!(t["lost"], 0, "{t}");
+
+    let m = row("top/mp");
+    let rate = m["rate_hz"].as_f64().unwrap();
+    assert!((70.0..130.0).contains(&rate), "{m}");
+    assert!(m["bandwidth_bytes_per_s"].as_f64().unwrap() > 0.0, "{m}");
+
+    let s = row("top/svc");
+    assert_eq!(s["kind"], "service");
+    assert_eq!(s["peers"], "1 rep, 0 req");
+
+    let table = dir.ok(&["top", "--once", "--interval", "0.2"]);
+    assert!(
+        table.starts_with("NAME") && table.contains("top/probe"),
+        "{table}"
+    );
+    assert!(!table.contains('\x1b'), "--once prints no escape codes");
 }

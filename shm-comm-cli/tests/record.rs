@@ -75,6 +75,26 @@ fn recorded(file: &std::path::Path) -> Vec<(String, Vec<u8>)> {
         .collect()
 }
 
+/// A CDR message, read at offsets after its 4-byte header.
+struct Cdr<'a>(&'a [u8]);
+impl Cdr<'_> {
+    fn at<const N: usize>(&self, off: usize) -> [u8; N] {
+        self.0[4 + off..4 + off + N].try_into().unwrap()
+    }
+    fn u32(&self, off: usize) -> u32 {
+        u32::from_le_bytes(self.at(off))
+    }
+    fn i32(&self, off: usize) -> i32 {
+        i32::from_le_bytes(self.at(off))
+    }
+    fn u64(&self, off: usize) -> u64 {
+        u64::from_le_bytes(self.at(off))
+    }
+    fn f64(&self, off: usize) -> f64 {
+        f64::from_le_bytes(self.at(off))
+    }
+}
+
 #[test]
 fn play_reproduces_a_recording_byte_for_byte_and_refuses_bad_input() {
     let base = if std::path::Path::new("/dev/shm").is_dir() {
@@ -112,19 +132,44 @@ fn play_reproduces_a_recording_byte_for_byte_and_refuses_bad_input() {
         .map(|m| &m.1)
         .collect();
     assert!(typed.len() > 30, "{} typed messages", typed.len());
-    // `seq` (u32 at offset 8) runs on without a gap: nothing was dropped.
-    let seqs: Vec<u32> = typed
-        .iter()
-        .map(|b| u32::from_ne_bytes(b[8..12].try_into().unwrap()))
-        .collect();
+    // Typed messages are CDR: the header, then every field aligned to its
+    // size from there. Read by hand, they hold `Probe::new(seq)`'s values.
+    for m in &typed {
+        let m = Cdr(m);
+        assert_eq!(&m.0[..4], &[0, 1, 0, 0], "CDR little endian");
+        let seq = m.u32(8);
+        assert_eq!(m.u64(0), u64::from(seq) * 1_000_000, "stamp_ns");
+        assert_eq!(m.f64(16), f64::from(seq) * 0.5, "pose.position.x");
+        assert_eq!(m.f64(24), -f64::from(seq), "pose.position.y");
+        assert_eq!(m.i32(36), -(seq as i32), "pose.quality");
+        let label = format!("probe-{seq}");
+        assert_eq!(m.u32(76) as usize, label.len(), "label.len");
+        assert_eq!(&m.0[4 + 80..4 + 80 + label.len()], label.as_bytes());
+        let n = seq % 9;
+        assert_eq!(m.u32(96), n.min(8), "samples.len");
+        assert_eq!(m.0[4 + 120], u8::from(seq % 2 == 0), "ok");
+    }
+    // `seq` runs on without a gap: nothing was dropped.
+    let seqs: Vec<u32> = typed.iter().map(|b| Cdr(b).u32(8)).collect();
     assert!(seqs.windows(2).all(|w| w[1] == w[0] + 1), "{seqs:?}");
     let buf = std::fs::read(&file).unwrap();
     let summary = mcap::Summary::read(&buf).unwrap().unwrap();
     let schema = summary.schemas.values().next().unwrap();
     assert_eq!(
         (schema.name.as_str(), schema.encoding.as_str()),
-        ("Probe", "shm-comm-layout")
+        ("Probe", "omgidl")
     );
+    let idl = String::from_utf8(schema.data.to_vec()).unwrap();
+    assert!(idl.contains("struct Pose {\n    Point position;"), "{idl}");
+    assert!(idl.contains("    int16 grid[2][3];"), "{idl}");
+    assert!(idl.contains("    FixedVec_u16_8 samples;"), "{idl}");
+    let encodings: Vec<(&str, &str)> = summary
+        .channels
+        .values()
+        .map(|c| (c.topic.as_str(), c.message_encoding.as_str()))
+        .collect();
+    assert!(encodings.contains(&("robot/probe", "cdr")), "{encodings:?}");
+    assert!(encodings.contains(&("dyn/mp", "msgpack")), "{encodings:?}");
 
     // Play to fresh names; a subscriber here takes every message.
     let mut play = Peer(
@@ -161,7 +206,15 @@ fn play_reproduces_a_recording_byte_for_byte_and_refuses_bad_input() {
             got.push(b);
         }
         assert_eq!(sub.missed(), 0);
-        assert!(got.iter().eq(want.iter().copied()), "{topic} differs");
+        // The slots are the recorded messages: CDR without its header
+        // (a layout laid out as CDR), msgpack as it was.
+        let strip = if *topic == "robot/probe" { 4 } else { 0 };
+        assert!(
+            got.iter()
+                .map(|g| &g[..])
+                .eq(want.iter().map(|w| &w[strip..])),
+            "{topic} differs"
+        );
     }
     assert!(play.0.wait().unwrap().success());
     drop(subs);

@@ -436,6 +436,39 @@ impl RawRequester {
         }
     }
 
+    /// Connects to service `name` without knowing its types at compile
+    /// time (tools such as `shmc call`): `layout` is the service's stored
+    /// descriptor (`Service<Req, Rep>`, as [`segment::inspect`] reads
+    /// it) for a typed service, `None` for a dynamic one. Waits up to
+    /// `opts.timeout` for the service; fails with
+    /// [`OpenError::LayoutMismatch`] if it serves other types. Typed
+    /// requests must then be exactly the request type's size.
+    ///
+    /// [`segment::inspect`]: crate::segment::inspect
+    pub fn connect_with(
+        name: &str,
+        opts: RequesterOptions,
+        layout: Option<&LayoutDescriptor>,
+    ) -> Result<RawRequester, OpenError> {
+        if let Some(l) = layout {
+            let is_service = l.fields.len() == 2
+                && l.fields
+                    .iter()
+                    .all(|f| matches!(f.ty.kind, Kind::Struct(_)) && f.ty.shape.is_empty());
+            if !is_service {
+                return Err(OpenError::Incompatible {
+                    name: name.to_owned(),
+                    reason: format!("`{}` is not a service layout (request, reply)", l.name),
+                });
+            }
+        }
+        Ok(RawRequester::new(Service::join(
+            name,
+            opts.timeout,
+            layout,
+        )?))
+    }
+
     /// Sends a request and waits for its reply until `deadline`; the reply
     /// is written into `out` (cleared first) and its codec returned. On a
     /// timeout the call is withdrawn: a late reply is discarded.

@@ -6,12 +6,41 @@
 //! the mean rate is exact. Message `seq` carries values computed from
 //! `seq` alone ([`Probe::new`]): a test that reads `seq` back from `shmc`
 //! knows every other value that was sent. The CLI never sees this type.
+//!
+//! The other direction, for `shmc pub` and `shmc call`:
+//! - `NAME sub-typed _ COUNT`: prints `ready`, subscribes to NAME as
+//!   `Probe` (asking for the last value), and prints COUNT messages, one
+//!   JSON line each: the fields read by Rust (not by the CLI's decoder)
+//!   and whether the bytes equal `Probe::new(seq)`'s.
+//! - `NAME sub-dyn _ COUNT`: the same for a dynamic topic; msgpack
+//!   frames decoded to JSON.
+//! - `NAME replier-dyn _ COUNT` / `NAME replier-typed _ COUNT`: serves
+//!   COUNT calls of service NAME: msgpack `{"echo": request, "n": i}`, or
+//!   `Add { a, b, scale }` -> `Sum { sum: (a + b) * scale, label }`.
 
 use std::io::Write;
 use std::time::{Duration, Instant};
 
-use shm_comm::pubsub::{DynPublisher, Publisher};
-use shm_comm::{FixedString, FixedVec, Flag, ShmMessage};
+use serde_json::json;
+use shm_comm::pubsub::{ConnectOptions, DynPublisher, DynSubscriber, Publisher, Subscriber};
+use shm_comm::reqrep::{DynReplier, Replier};
+use shm_comm::{Codec, FixedString, FixedVec, Flag, ShmMessage};
+
+#[derive(ShmMessage, Clone, Copy, Debug)]
+#[repr(C)]
+struct Add {
+    a: i64,
+    b: i64,
+    scale: f32,
+    _pad: [u8; 4],
+}
+
+#[derive(ShmMessage, Clone, Copy, Debug)]
+#[repr(C)]
+struct Sum {
+    sum: f64,
+    label: FixedString<12>,
+}
 
 #[derive(ShmMessage, Clone, Copy, Debug)]
 #[repr(C)]
@@ -75,13 +104,103 @@ impl Probe {
     }
 }
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// The fields of `p` as Rust reads them.
+fn probe_json(p: &Probe) -> serde_json::Value {
+    json!({
+        "stamp_ns": p.stamp_ns,
+        "seq": p.seq,
+        "flags": p.flags,
+        "pose": {
+            "position": { "x": p.pose.position.x, "y": p.pose.position.y },
+            "heading": p.pose.heading,
+            "quality": p.pose.quality,
+        },
+        "joints": p.joints,
+        "grid": p.grid,
+        "label": p.label.as_str().unwrap_or("<invalid UTF-8>"),
+        "samples": p.samples.as_slice(),
+        "ok": p.ok.get(),
+        "_pad": p._pad,
+        "big": p.big.to_vec(),
+    })
+}
+
+type Res = Result<(), Box<dyn std::error::Error>>;
+
+fn ready() -> Res {
+    println!("ready");
+    std::io::stdout().flush()?;
+    Ok(())
+}
+
+/// The subscriber, replier modes (see the module docs).
+fn serve(name: &str, mode: &str, count: u64) -> Res {
+    let wait = Duration::from_secs(10);
+    let opts = ConnectOptions {
+        last_value: true,
+        ..ConnectOptions::with_timeout(wait)
+    };
+    match mode {
+        "sub-typed" => {
+            ready()?;
+            let mut sub = Subscriber::<Probe>::connect_with(name, opts)?;
+            for _ in 0..count {
+                let p = sub.recv_timeout(wait)?;
+                let same = shm_comm::bytemuck::bytes_of(&p)
+                    == shm_comm::bytemuck::bytes_of(&Probe::new(p.seq));
+                let v = json!({"fields": probe_json(&p), "equals_probe_new": same});
+                println!("{v}");
+            }
+        }
+        "sub-dyn" => {
+            ready()?;
+            let mut sub = DynSubscriber::connect_with(name, opts)?;
+            for _ in 0..count {
+                let f = sub.recv_timeout(wait)?;
+                let v = match f.codec {
+                    Codec::MsgPack => json!({"msgpack": f.decode::<serde_json::Value>()?}),
+                    c => json!({"codec": c.name(), "bytes": f.data.len()}),
+                };
+                println!("{v}");
+            }
+        }
+        "replier-dyn" => {
+            let rep = DynReplier::create(name)?;
+            ready()?;
+            for n in 0..count {
+                let (call, f) = rep.recv_timeout(wait)?;
+                let req: serde_json::Value = f.decode()?;
+                let out = shm_comm::codec::to_msgpack(&json!({"echo": req, "n": n}))?;
+                let _ = rep.reply(&call, &out, Codec::MsgPack)?;
+            }
+        }
+        "replier-typed" => {
+            let rep = Replier::<Add, Sum>::create(name)?;
+            ready()?;
+            for _ in 0..count {
+                let (call, q) = rep.recv_timeout(wait)?;
+                let sum = Sum {
+                    sum: (q.a + q.b) as f64 * f64::from(q.scale),
+                    label: FixedString::try_from("sum").unwrap_or_default(),
+                };
+                let _ = rep.reply(&call, &sum)?;
+            }
+        }
+        other => return Err(format!("unknown mode {other}").into()),
+    }
+    Ok(())
+}
+
+fn main() -> Res {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let [name, mode, rate, count] = args.as_slice() else {
-        return Err("usage: shmc-test-publisher NAME typed|msgpack|raw RATE_HZ COUNT".into());
+        return Err("usage: shmc-test-publisher NAME MODE RATE_HZ COUNT".into());
     };
-    let rate: f64 = rate.parse()?;
     let count: u64 = count.parse()?;
+    if mode.starts_with("sub-") || mode.starts_with("replier-") {
+        return serve(name, mode, count);
+    }
+    let rate: f64 = rate.parse()?;
     let mut send: Box<dyn FnMut(u32) -> Result<(), shm_comm::SendError>> = match mode.as_str() {
         "typed" => {
             let mut p = Publisher::<Probe>::create(name)?;
