@@ -318,3 +318,37 @@ fn a_topic_of_another_kind_or_layout_is_refused() {
     let _single = Publisher::<Check>::create_with(ch.name(), TypedPubOptions::default()).unwrap();
     assert!(Publisher::<Check>::create(ch.name()).is_err());
 }
+
+#[test]
+fn loaned_messages_are_borrowed_in_place_with_their_sender() {
+    let ch = TestChannel::new("mpub-loan");
+    let mut sub = MultiSubscriber::<Check>::connect(ch.name()).unwrap();
+    let mut a = MultiPublisher::<Check>::create(ch.name()).unwrap();
+    let mut b = MultiPublisher::<Check>::create(ch.name()).unwrap();
+    for (p, seq) in [(&mut a, 1u64 << 32), (&mut b, 2 << 32)] {
+        let mut loan = p.loan().unwrap();
+        *loan = Check::new(seq);
+        loan.send().unwrap();
+    }
+    let mut held = Vec::new();
+    for _ in 0..2 {
+        let (from, sample) = sub.try_borrow().unwrap();
+        assert!(sample.verify());
+        let want = if from == a.id() { 1 << 32 } else { 2 << 32 };
+        assert_eq!(sample.seq, want);
+        held.push((from, sample));
+    }
+    assert!(matches!(
+        sub.try_borrow(),
+        Err(shm_comm::BorrowError::Empty)
+    ));
+    // The publishers go on while the samples are held: they stay intact.
+    for n in 1..200u64 {
+        a.send(&Check::new((1 << 32) | n)).unwrap();
+        b.send(&Check::new((2 << 32) | n)).unwrap();
+    }
+    for (_, s) in &held {
+        assert!(s.verify() && s.seq & 0xffff_ffff == 0);
+    }
+    assert_ne!(held[0].0, held[1].0);
+}

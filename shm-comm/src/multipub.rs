@@ -76,11 +76,14 @@ use std::time::{Duration, Instant};
 
 use crate::bells::Watch;
 use crate::codec::{Codec, Frame};
-use crate::error::{forever, CreateError, RecvError, RecvTimeoutError, SendError, TryRecvError};
+use crate::error::{
+    forever, BorrowError, CreateError, RecvError, RecvTimeoutError, SendError, TryRecvError,
+};
 use crate::message::{as_bytes, read_with, ByValue, ShmMessage};
 use crate::poll::{Poller, Waitable};
 use crate::pubsub::{
-    ConnectOptions, Expect, PubOptions, RawPublisher, RawSubscriber, TypedPubOptions,
+    ConnectOptions, Expect, Loan, PubOptions, RawPublisher, RawSample, RawSubscriber, Sample,
+    TypedPubOptions,
 };
 use crate::segment::{ChannelKind, CreateSpec, CreatedOrJoined, Payload, SharedSegment};
 
@@ -311,17 +314,35 @@ impl RawMultiSubscriber {
     /// Takes the next message with `read` (see [Merge order](self#merge-order)).
     pub fn try_take<R>(
         &mut self,
-        mut read: impl FnMut(&mut RawSubscriber) -> Result<R, TryRecvError>,
+        read: impl FnMut(&mut RawSubscriber) -> Result<R, TryRecvError>,
     ) -> Result<(PublisherId, R), TryRecvError> {
+        self.take_with(|e| *e == TryRecvError::Empty, read)?
+            .ok_or(TryRecvError::Empty)
+    }
+
+    /// Borrows the next message in place (see [Merge order](self#merge-order)
+    /// and [`RawSubscriber::try_borrow`]; the borrow limit counts per publisher).
+    pub fn try_borrow(&mut self) -> Result<(PublisherId, RawSample), BorrowError> {
+        self.take_with(|e| *e == BorrowError::Empty, RawSubscriber::try_borrow)?
+            .ok_or(BorrowError::Empty)
+    }
+
+    /// The merge: `read` on each ring in turn until one gives something
+    /// other than what `is_empty` says is nothing (`Ok(None)`: all empty).
+    fn take_with<R, E>(
+        &mut self,
+        is_empty: impl Fn(&E) -> bool,
+        mut read: impl FnMut(&mut RawSubscriber) -> Result<R, E>,
+    ) -> Result<Option<(PublisherId, R)>, E> {
         self.rescan(true);
         while let Some(src) = self.draining.first_mut() {
             let id = src.id;
             match read(&mut src.sub) {
-                Err(TryRecvError::Empty) => {
+                Err(e) if is_empty(&e) => {
                     let gone = self.draining.remove(0);
                     self.missed_gone += gone.sub.missed();
                 }
-                r => return r.map(|m| (id, m)),
+                r => return r.map(|m| Some((id, m))),
             }
         }
         let n = self.sources.len();
@@ -329,15 +350,15 @@ impl RawMultiSubscriber {
             let i = (self.next + k) % n;
             let src = &mut self.sources[i];
             match read(&mut src.sub) {
-                Err(TryRecvError::Empty) => {}
+                Err(e) if is_empty(&e) => {}
                 r => {
                     self.next = i + 1;
                     let id = src.id;
-                    return r.map(|m| (id, m));
+                    return r.map(|m| Some((id, m)));
                 }
             }
         }
-        Err(TryRecvError::Empty)
+        Ok(None)
     }
 
     /// Receives into `buf` (cleared, then filled), returning the sender and
@@ -472,6 +493,12 @@ impl<T: ShmMessage> MultiPublisher<T> {
         self.raw.ring.send(as_bytes(msg), Codec::Typed)
     }
 
+    /// Claims a slot of this publisher's ring to build the next message in
+    /// place (zero-copy for large messages); publish it with [`Loan::send`].
+    pub fn loan(&mut self) -> Result<Loan<'_, T>, SendError> {
+        Ok(Loan::of_raw(self.raw.ring.loan()?))
+    }
+
     /// Who this publisher is, as its subscribers see it.
     pub fn id(&self) -> PublisherId {
         self.raw.id()
@@ -535,6 +562,32 @@ impl<T: ShmMessage> MultiSubscriber<T> {
         )?;
         let from = from.ok_or_else(|| TryRecvError::Corrupt("no sender".into()))?;
         Ok((from, msg))
+    }
+
+    /// Borrows the next message in place, with no copy, and says who sent
+    /// it (see [`crate::pubsub`]'s Borrowing: the limit of samples held at
+    /// once counts per publisher). Never blocks.
+    pub fn try_borrow(&mut self) -> Result<(PublisherId, Sample<T>), BorrowError> {
+        let (from, raw) = self.raw.try_borrow()?;
+        Ok((from, Sample::of_raw(raw)?))
+    }
+
+    /// Borrows the next message, waiting up to `timeout` (`BorrowError::Empty`
+    /// on timeout).
+    pub fn borrow_timeout(
+        &mut self,
+        timeout: Duration,
+    ) -> Result<(PublisherId, Sample<T>), BorrowError> {
+        let deadline = Instant::now().checked_add(timeout);
+        loop {
+            match self.try_borrow() {
+                Err(BorrowError::Empty) => {}
+                r => return r,
+            }
+            if !self.raw.wait(deadline) {
+                return Err(BorrowError::Empty);
+            }
+        }
     }
 
     /// The next message, waiting up to `timeout`.

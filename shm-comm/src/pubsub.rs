@@ -1032,10 +1032,7 @@ impl<T: ShmMessage> Publisher<T> {
     /// Claims a slot to build the next message in place (zero-copy for large
     /// messages); publish it with [`Loan::send`].
     pub fn loan(&mut self) -> Result<Loan<'_, T>, SendError> {
-        Ok(Loan {
-            raw: self.raw.loan()?,
-            _t: PhantomData,
-        })
+        Ok(Loan::of_raw(self.raw.loan()?))
     }
 
     /// Messages published so far.
@@ -1058,7 +1055,15 @@ pub struct Loan<'a, T: ShmMessage> {
     _t: PhantomData<&'a mut T>,
 }
 
-impl<T: ShmMessage> Loan<'_, T> {
+impl<'a, T: ShmMessage> Loan<'a, T> {
+    /// The typed view of a slot claimed on a ring of `T`-sized slots.
+    pub(crate) fn of_raw(raw: RawLoan<'a>) -> Loan<'a, T> {
+        Loan {
+            raw,
+            _t: PhantomData,
+        }
+    }
+
     /// Publishes the message.
     pub fn send(self) -> Result<(), SendError> {
         self.raw.send(std::mem::size_of::<T>(), Codec::Typed)
@@ -1233,18 +1238,7 @@ impl<T: ShmMessage> Subscriber<T> {
 
     /// Borrows the next message in place, without copying.
     pub fn try_borrow(&mut self) -> Result<Sample<T>, BorrowError> {
-        let raw = self.raw.try_borrow()?;
-        if raw.len() != std::mem::size_of::<T>() {
-            return Err(BorrowError::Corrupt(format!(
-                "message of {} bytes on a topic of {}-byte messages",
-                raw.len(),
-                std::mem::size_of::<T>()
-            )));
-        }
-        Ok(Sample {
-            raw,
-            _t: PhantomData,
-        })
+        Sample::of_raw(self.raw.try_borrow()?)
     }
 
     /// Borrows the next message, waiting up to `timeout` (`BorrowError::Empty` on timeout).
@@ -1286,6 +1280,23 @@ impl<T: ShmMessage> Subscriber<T> {
 pub struct Sample<T> {
     raw: RawSample,
     _t: PhantomData<T>,
+}
+
+impl<T: ShmMessage> Sample<T> {
+    /// The typed view of `raw`, which must hold exactly one `T`.
+    pub(crate) fn of_raw(raw: RawSample) -> Result<Sample<T>, BorrowError> {
+        if raw.len() != std::mem::size_of::<T>() {
+            return Err(BorrowError::Corrupt(format!(
+                "message of {} bytes on a topic of {}-byte messages",
+                raw.len(),
+                std::mem::size_of::<T>()
+            )));
+        }
+        Ok(Sample {
+            raw,
+            _t: PhantomData,
+        })
+    }
 }
 
 impl<T: ShmMessage> std::ops::Deref for Sample<T> {
