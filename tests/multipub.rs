@@ -352,3 +352,22 @@ fn loaned_messages_are_borrowed_in_place_with_their_sender() {
     }
     assert_ne!(held[0].0, held[1].0);
 }
+
+#[test]
+fn a_subscriber_blocked_on_silent_publishers_sleeps() {
+    let ch = TestChannel::new("mpub-idle");
+    let _a = MultiPublisher::<Check>::create(ch.name()).unwrap();
+    let b = MultiPublisher::<Check>::create(ch.name()).unwrap();
+    let mut idle = peer(&["midle", ch.name(), "1000"]);
+    idle.expect("ready", T);
+    // A publisher leaving wakes it once (the directory changed); the waits
+    // after that must sleep again.
+    std::thread::sleep(Duration::from_millis(100));
+    drop(b);
+    let line = format!("cpu_us {}", idle.expect("cpu_us", T));
+    let (cpu, wall) = (field(&line, "cpu_us"), field(&line, "wall_us"));
+    eprintln!("idle multi-publisher subscriber: {line}");
+    assert_eq!(field(&line, "timeout"), 1, "{line}");
+    assert!(wall >= 1_000_000, "returned before its timeout: {line}");
+    assert!(cpu * 20 < wall, "more than 5% of a core: {line}");
+}

@@ -393,6 +393,23 @@ fn main() {
                 u8::from(r == Err(RecvTimeoutError::Timeout))
             ));
         }
+        // As `idle`, blocked in a multi-publisher subscriber's receive.
+        "midle" => {
+            let ms: u64 = arg(&args, 2, "ms");
+            let mut s = MultiSubscriber::<Check>::connect(&name)
+                .unwrap_or_else(|e| die(&format!("connect: {e}")));
+            say("ready");
+            let cpu0 = process_cpu_us();
+            let t0 = Instant::now();
+            let r = s.recv_timeout(Duration::from_millis(ms));
+            let wall = t0.elapsed();
+            let cpu = process_cpu_us() - cpu0;
+            say(&format!(
+                "cpu_us {cpu} wall_us {} timeout {}",
+                wall.as_micros(),
+                u8::from(r.is_err_and(|e| e == RecvTimeoutError::Timeout))
+            ));
+        }
         // Owns a topic until killed.
         "hold" => {
             let _p =
