@@ -234,6 +234,17 @@ fn a_late_subscriber_gets_the_newest_message_of_each_live_publisher() {
     // Without the option: nothing old.
     let mut plain = MultiSubscriber::<Check>::connect(ch.name()).unwrap();
     assert_eq!(plain.try_recv(), Err(TryRecvError::Empty));
+    // What `shmc list/info` read: the directory and its publishers.
+    let info = shm_comm::segment::inspect(ch.name(), "mpub").unwrap();
+    assert_eq!(info.kind, shm_comm::segment::ChannelKind::Directory);
+    let live = |role| {
+        info.participants
+            .iter()
+            .filter(|p| p.alive && p.role == role)
+            .count()
+    };
+    assert_eq!(live(shm_comm::multipub::PUBLISHER), 3);
+    assert_eq!(live(shm_comm::multipub::SUBSCRIBER), 2);
     for p in &mut pubs {
         p.say("exit");
         assert!(p.wait_success(T));

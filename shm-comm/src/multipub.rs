@@ -92,11 +92,11 @@ const DIR_ROLE: &str = "mpub";
 /// Bytes of the directory after its participant table (unused for now).
 const DIR_BODY: usize = 64;
 /// Participant role of a publisher in the directory.
-const PUBLISHER: u32 = 1;
+pub const PUBLISHER: u32 = 1;
 /// Participant role of a subscriber in the directory (it keeps the
 /// directory, hence the change counter it waits on, alive while no
 /// publisher is there).
-const SUBSCRIBER: u32 = 2;
+pub const SUBSCRIBER: u32 = 2;
 /// A wait that slept (in the poller) less than this would have been caught
 /// by spinning: the next wait spins first (as in [`crate::pubsub`]).
 const SPIN_PAYS: Duration = Duration::from_micros(50);
@@ -113,7 +113,7 @@ fn join_directory(name: &str, payload: &Payload, role: u32) -> Result<SharedSegm
     let spec = CreateSpec {
         name,
         role: DIR_ROLE,
-        kind: ChannelKind::PubSub,
+        kind: ChannelKind::Directory,
         payload,
         region_len: DIR_BODY,
     };

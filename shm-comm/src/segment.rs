@@ -63,6 +63,9 @@ pub enum ChannelKind {
     Queue = 4,
     /// The board of fd waiters' doorbells (`crate::bells`).
     Bells = 5,
+    /// The directory of a multi-publisher topic (`crate::multipub`): a
+    /// participant table of its publishers and subscribers.
+    Directory = 6,
 }
 
 impl ChannelKind {
@@ -73,6 +76,7 @@ impl ChannelKind {
             ChannelKind::Reply,
             ChannelKind::Queue,
             ChannelKind::Bells,
+            ChannelKind::Directory,
         ]
         .into_iter()
         .find(|k| *k as u32 == v)
@@ -86,6 +90,7 @@ impl ChannelKind {
             ChannelKind::Reply => "reply ring",
             ChannelKind::Queue => "queue",
             ChannelKind::Bells => "doorbell board",
+            ChannelKind::Directory => "multi-publisher topic",
         }
     }
 }
@@ -1306,7 +1311,8 @@ pub fn inspect(name: &str, role: &str) -> Result<SegmentInfo, OpenError> {
         _ => None,
     };
     let participants = match (kind, Table::at(seg.region())) {
-        (ChannelKind::Request | ChannelKind::Queue, Some(table)) => (0..MAX_PARTICIPANTS)
+        (ChannelKind::Request | ChannelKind::Queue | ChannelKind::Directory, Some(table)) => (0
+            ..MAX_PARTICIPANTS)
             .filter_map(|i| {
                 // Acquire: pairs with the Release store of `pid` in `register`
                 // (role and start time are visible with it).
