@@ -134,7 +134,7 @@ fn a_publisher_killed_again_and_again_harms_no_other() {
     for p in &mut steady {
         p.say("go");
     }
-    let kills = 30;
+    let kills = 50;
     let killer = std::thread::spawn(move || {
         let mut rng = 0x2545_f491_4f6c_dd1du64;
         for _ in 0..kills {
