@@ -421,7 +421,10 @@ impl RawMultiSubscriber {
         let ready = match poller.poll(&mut items, timeout) {
             Ok(r) => !r.is_empty(),
             Err(_) => {
-                // The poll itself failed (interrupted): let the caller look.
+                // The poll itself failed (a signal, say): let the caller
+                // look, after a pause so that an error that persists
+                // cannot turn the caller's loop into a spin.
+                std::thread::sleep(Duration::from_millis(1));
                 true
             }
         };
