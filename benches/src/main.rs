@@ -48,6 +48,7 @@ usage: shm-comm-benches [--quick] [--one-core] [--only NAME]... [--json PATH]
                threshold; ends with `check: N passed, N failed`
 
 scenario ids: raw-floor, typed-64B-busy, typed-64B-blocking, typed-4KiB-busy,
+multipub-64B-x1-busy, multipub-64B-x4-busy, multipub-64B-x4-blocking,
 typed-64B-loan, typed-1MiB-loan, reqrep-64B, stream-typed-64B, pushpull-64B-x1,
 pushpull-64B-x4, stream-raw, copy-floor-4KiB, copy-typed-4KiB,
 copy-floor-1MiB, copy-typed-1MiB, copy-floor-16MiB, copy-typed-16MiB;
@@ -187,6 +188,24 @@ fn plans(cfg: &Config, peer_cpu: Option<usize>, cpus: &[usize]) -> Vec<Plan> {
                 pingpong,
             ),
             (Kind::Typed4KBusy, Spin::Hot, "typed-4KiB busy", pingpong),
+            (
+                Kind::Multi64Busy,
+                Spin::Hot,
+                "multipub-64B busy (1 publisher)",
+                pingpong,
+            ),
+            (
+                Kind::Multi64x4Busy,
+                Spin::Hot,
+                "multipub-64B busy (4 publishers)",
+                pingpong,
+            ),
+            (
+                Kind::Multi64x4Blocking,
+                Spin::Hot,
+                "multipub-64B blocking (4 publishers)",
+                pingpong,
+            ),
             (
                 Kind::Loan64Busy,
                 Spin::Hot,

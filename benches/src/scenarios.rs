@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
+use shm_comm::multipub::{MultiPublisher, MultiSubscriber};
 use shm_comm::pipeline::{Puller, PullerOptions, Pusher, TypedQueueOptions};
 use shm_comm::pubsub::{ConnectOptions, Publisher, Subscriber, TypedPubOptions};
 use shm_comm::reqrep::{Replier, Requester, RequesterOptions};
@@ -139,6 +140,14 @@ pub enum Kind {
     Typed64Tokio,
     /// 4 KiB typed ping-pong, `try_recv` busy-poll.
     Typed4KBusy,
+    /// 64 B ping-pong over multi-publisher topics, `try_recv` busy-poll.
+    Multi64Busy,
+    /// The same with three more (silent) publishers on the ping topic, so
+    /// the subscriber merges four rings.
+    Multi64x4Busy,
+    /// As `Multi64x4Busy` with `recv_timeout` on both sides (spin, then a
+    /// doorbell poll over the four rings and the directory).
+    Multi64x4Blocking,
     /// 64 B ping-pong through `loan` and `try_borrow` (the 1 MiB row's
     /// reference: zero copy costs the same at any size).
     Loan64Busy,
@@ -180,13 +189,16 @@ pub enum Kind {
 
 impl Kind {
     /// Every scenario.
-    pub const ALL: [Kind; 23] = [
+    pub const ALL: [Kind; 26] = [
         Kind::RawFloor,
         Kind::RawFloorPureSpin,
         Kind::Typed64Busy,
         Kind::Typed64Blocking,
         Kind::Typed64Tokio,
         Kind::Typed4KBusy,
+        Kind::Multi64Busy,
+        Kind::Multi64x4Busy,
+        Kind::Multi64x4Blocking,
         Kind::Loan64Busy,
         Kind::Loan1MBusy,
         Kind::StreamTyped,
@@ -215,6 +227,9 @@ impl Kind {
             Kind::Typed64Blocking => "typed-64B-blocking",
             Kind::Typed64Tokio => "typed-64B-tokio",
             Kind::Typed4KBusy => "typed-4KiB-busy",
+            Kind::Multi64Busy => "multipub-64B-x1-busy",
+            Kind::Multi64x4Busy => "multipub-64B-x4-busy",
+            Kind::Multi64x4Blocking => "multipub-64B-x4-blocking",
             Kind::Loan64Busy => "typed-64B-loan",
             Kind::Loan1MBusy => "typed-1MiB-loan",
             Kind::StreamTyped => "stream-typed-64B",
@@ -471,6 +486,9 @@ pub fn run(plan: &Plan) -> Result<Measured, String> {
         Kind::Typed64Blocking => typed_ping_pong::<Msg64>(plan, true),
         Kind::Typed64Tokio => tokio_run(plan),
         Kind::Typed4KBusy => typed_ping_pong::<Msg4K>(plan, false),
+        Kind::Multi64Busy => multi_ping_pong(plan, 1, false),
+        Kind::Multi64x4Busy => multi_ping_pong(plan, 4, false),
+        Kind::Multi64x4Blocking => multi_ping_pong(plan, 4, true),
         Kind::Loan64Busy => loan_ping_pong::<Msg64>(plan),
         Kind::Loan1MBusy => loan_ping_pong::<Msg1M>(plan),
         Kind::StreamTyped => stream_typed(plan),
@@ -497,6 +515,8 @@ pub fn serve(kind: Kind, channel: &str, spin: Spin) -> Result<(), String> {
         Kind::Typed64Blocking => typed_echo::<Msg64>(channel, spin, true),
         Kind::Typed64Tokio => tokio_serve(channel),
         Kind::Typed4KBusy => typed_echo::<Msg4K>(channel, spin, false),
+        Kind::Multi64Busy | Kind::Multi64x4Busy => multi_echo(channel, spin, false),
+        Kind::Multi64x4Blocking => multi_echo(channel, spin, true),
         Kind::Loan64Busy => loan_echo::<Msg64>(channel, spin),
         Kind::Loan1MBusy => loan_echo::<Msg1M>(channel, spin),
         Kind::StreamTyped => stream_typed_peer(channel, spin),
@@ -809,6 +829,88 @@ fn typed_echo<M: Probe>(base: &str, spin: Spin, blocking: bool) -> Result<(), St
             }
         };
         if got.seq() == STOP {
+            return Ok(());
+        }
+        pong.send(&got).ctx("send")?;
+        waiter.reset();
+    }
+}
+
+// ------------------------------------------------------- multi-publisher
+
+/// The busy ping-pong of `typed-64B-busy` over multi-publisher topics
+/// (`shm_comm::multipub`): the parent publishes pings with `publishers`
+/// publishers on the ping topic (all but the first silent: the peer's
+/// subscriber still looks at each of their rings on every receive).
+fn multi_ping_pong(plan: &Plan, publishers: usize, blocking: bool) -> Result<Measured, String> {
+    let base = plan.channel();
+    let mut pings: Vec<MultiPublisher<Msg64>> = (0..publishers)
+        .map(|_| MultiPublisher::<Msg64>::create(&format!("{base}/ping")).ctx("creating ping"))
+        .collect::<Result<_, _>>()?;
+    let mut peer = plan.spawn_peer()?;
+    peer.expect("ready")?;
+    let mut pong =
+        MultiSubscriber::<Msg64>::connect(&format!("{base}/pong")).ctx("connecting to pong")?;
+    let ping = &mut pings[0];
+    let mut waiter = Waiter::new(plan.spin);
+    let lat = drive(&plan.budget, |seq| {
+        ping.send(&<Msg64 as Probe>::with_seq(seq)).ctx("send")?;
+        let got = if blocking {
+            match pong.recv_timeout(Duration::from_secs(10)) {
+                Ok((_, m)) => m,
+                Err(RecvTimeoutError::Timeout) => {
+                    return Err("no echo within 10 s (peer dead or stuck?)".into())
+                }
+                Err(e) => return Err(format!("recv: {e}")),
+            }
+        } else {
+            waiter.reset();
+            loop {
+                match pong.try_recv() {
+                    Ok((_, m)) => break m,
+                    Err(TryRecvError::Empty) => waiter.pause()?,
+                    Err(e) => return Err(format!("try_recv: {e}")),
+                }
+            }
+        };
+        if Probe::seq(&got) != seq {
+            return Err(format!("expected echo of {seq}, got {}", Probe::seq(&got)));
+        }
+        Ok(())
+    })?;
+    ping.send(&<Msg64 as Probe>::with_seq(STOP)).ctx("send")?;
+    if pong.missed() != 0 {
+        return Err(format!("{} pongs missed", pong.missed()));
+    }
+    peer.finish()?;
+    Ok(Measured::PingPong(lat))
+}
+
+fn multi_echo(base: &str, spin: Spin, blocking: bool) -> Result<(), String> {
+    let mut ping =
+        MultiSubscriber::<Msg64>::connect(&format!("{base}/ping")).ctx("connecting to ping")?;
+    let mut pong = MultiPublisher::<Msg64>::create(&format!("{base}/pong")).ctx("creating pong")?;
+    say("ready");
+    let mut waiter = Waiter::new(spin);
+    loop {
+        let got = if blocking {
+            match ping.recv_timeout(PEER_POLL) {
+                Ok((_, m)) => m,
+                Err(RecvTimeoutError::Timeout) if !parent_gone() => continue,
+                Err(RecvTimeoutError::Timeout) => return Err("the parent went away".into()),
+                Err(e) => return Err(format!("recv: {e}")),
+            }
+        } else {
+            match ping.try_recv() {
+                Ok((_, m)) => m,
+                Err(TryRecvError::Empty) => {
+                    waiter.pause()?;
+                    continue;
+                }
+                Err(e) => return Err(format!("try_recv: {e}")),
+            }
+        };
+        if Probe::seq(&got) == STOP {
             return Ok(());
         }
         pong.send(&got).ctx("send")?;

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 use clap::Args;
 use serde_json::{json, Value};
 use shm_comm::segment::{self, ChannelKind, SegmentInfo};
-use shm_comm::{pipeline, reqrep, Kind, LayoutDescriptor};
+use shm_comm::{multipub, pipeline, reqrep, Kind, LayoutDescriptor};
 
 use crate::{print_json, Fail, Res};
 
@@ -39,6 +39,8 @@ fn role_name(kind: ChannelKind, code: u32) -> String {
         (ChannelKind::Request, reqrep::REQUESTER) => "requester".into(),
         (ChannelKind::Queue, pipeline::PUSHER) => "pusher".into(),
         (ChannelKind::Queue, pipeline::PULLER) => "puller".into(),
+        (ChannelKind::Directory, multipub::PUBLISHER) => "publisher".into(),
+        (ChannelKind::Directory, multipub::SUBSCRIBER) => "subscriber".into(),
         (_, c) => format!("role #{c}"),
     }
 }

@@ -87,6 +87,8 @@ pub mod layout;
 pub mod mailbox;
 pub mod message;
 pub mod msgs;
+#[cfg(not(loom))]
+pub mod multipub;
 pub mod pipeline;
 mod platform;
 #[cfg(not(loom))]

@@ -245,6 +245,18 @@ impl RawPublisher {
         payload: &Payload,
         opts: PubOptions,
     ) -> Result<RawPublisher, CreateError> {
+        Self::create_in(name, ROLE, payload, opts)
+    }
+
+    /// Creates the ring segment `role` of topic `name` (`pub` for a
+    /// single-publisher topic; one role per publisher of a multi-publisher
+    /// topic, see [`crate::multipub`]).
+    pub(crate) fn create_in(
+        name: &str,
+        role: &str,
+        payload: &Payload,
+        opts: PubOptions,
+    ) -> Result<RawPublisher, CreateError> {
         let typed_len = match payload {
             Payload::Dynamic => None,
             Payload::Typed { descriptor, .. } => Some(
@@ -267,10 +279,10 @@ impl RawPublisher {
         };
         geo.check().map_err(config)?;
         let region_len = geo.region_len().ok_or_else(|| config("too large".into()))?;
-        close_stale_ring(name);
+        close_stale_ring(name, role);
         let new = OwnedSegment::create(&CreateSpec {
             name,
-            role: ROLE,
+            role,
             kind: ChannelKind::PubSub,
             payload,
             region_len,
@@ -493,6 +505,10 @@ pub struct RawSubscriber {
     /// hold (they count against `max_borrows` until dropped).
     retired: Vec<Arc<Lease>>,
     missed_before: u64,
+    /// Attach by itself to the segment of a publisher that replaces this
+    /// one (single-publisher topics); a multi-publisher subscriber replaces
+    /// its ring subscribers itself, so that each counts one publisher.
+    follow: bool,
     /// Do not spin on the next wait: the last one timed out, or slept
     /// longer than [`SPIN_PAYS`] (messages come too far apart for a spin
     /// to catch them).
@@ -527,9 +543,47 @@ impl RawSubscriber {
         expect: Expect,
         opts: ConnectOptions,
     ) -> Result<RawSubscriber, OpenError> {
-        let (seg, ring) = open(name, &expect, opts.timeout)?;
-        Ok(RawSubscriber {
-            reader: Reader::new(ring, opts.last_value),
+        let (seg, ring) = open(name, ROLE, &expect, opts.timeout)?;
+        Ok(Self::attached(
+            seg,
+            ring,
+            expect,
+            opts,
+            true,
+            opts.last_value,
+        ))
+    }
+
+    /// Connects to the ring segment `role` of topic `name` for a
+    /// multi-publisher subscriber: it never follows a replacing publisher
+    /// by itself, and starts at the ring's first message kept if
+    /// `from_start` (a publisher found after connecting), else as
+    /// `opts.last_value` says.
+    pub(crate) fn connect_in(
+        name: &str,
+        role: &str,
+        expect: Expect,
+        opts: ConnectOptions,
+        from_start: bool,
+    ) -> Result<RawSubscriber, OpenError> {
+        let (seg, ring) = open(name, role, &expect, opts.timeout)?;
+        let mut sub = Self::attached(seg, ring, expect, opts, false, opts.last_value);
+        if from_start {
+            sub.reader = Reader::at_start(ring);
+        }
+        Ok(sub)
+    }
+
+    fn attached(
+        seg: Segment,
+        ring: Ring,
+        expect: Expect,
+        opts: ConnectOptions,
+        follow: bool,
+        last_value: bool,
+    ) -> RawSubscriber {
+        RawSubscriber {
+            reader: Reader::new(ring, last_value),
             expect,
             lease: Arc::new(Lease {
                 _map: seg.mapping(),
@@ -538,9 +592,10 @@ impl RawSubscriber {
             seg,
             opts,
             missed_before: 0,
+            follow,
             idle: false,
             last_health: Instant::now(),
-        })
+        }
     }
 
     /// The topic name.
@@ -570,6 +625,11 @@ impl RawSubscriber {
     /// Messages this subscriber skipped because it fell behind.
     pub fn missed(&self) -> u64 {
         self.missed_before + self.reader.missed()
+    }
+
+    /// `true` if a receive would not return `Empty` now (one load).
+    pub(crate) fn ready(&self) -> bool {
+        self.reader.ready()
     }
 
     /// Messages published but not yet received.
@@ -696,12 +756,15 @@ impl RawSubscriber {
     /// switches to the new segment (from its first message).
     fn reattach_if_replaced(&mut self) {
         self.last_health = Instant::now();
+        if !self.follow {
+            return;
+        }
         // The cheap question first: a `stat` of the name; `/proc` only if
         // it now refers to another segment.
         if !self.seg.is_replaced() || self.publisher_alive() {
             return;
         }
-        if let Ok((seg, ring)) = open(self.seg.name(), &self.expect, Duration::ZERO) {
+        if let Ok((seg, ring)) = open(self.seg.name(), ROLE, &self.expect, Duration::ZERO) {
             self.missed_before += self.reader.missed();
             self.reader = Reader::at_start(ring);
             // Samples of the old segment keep their lease (and its mapping),
@@ -788,18 +851,23 @@ impl RawSubscriber {
 /// drop could close it), closes its ring, which wakes the subscribers
 /// blocked on it: they then attach to the segment that replaces it (made
 /// next by the caller) without polling for it.
-fn close_stale_ring(name: &str) {
-    if let Ok((seg, ring)) = open(name, &Expect::Any, Duration::ZERO) {
+fn close_stale_ring(name: &str, role: &str) {
+    if let Ok((seg, ring)) = open(name, role, &Expect::Any, Duration::ZERO) {
         if !seg.is_closed() && !ring.is_closed() && !seg.creator_alive() {
             ring.close();
         }
     }
 }
 
-fn open(name: &str, expect: &Expect, timeout: Duration) -> Result<(Segment, Ring), OpenError> {
+fn open(
+    name: &str,
+    role: &str,
+    expect: &Expect,
+    timeout: Duration,
+) -> Result<(Segment, Ring), OpenError> {
     let seg = Segment::open(&OpenSpec {
         name,
-        role: ROLE,
+        role,
         kind: ChannelKind::PubSub,
         timeout,
     })?;
@@ -964,10 +1032,7 @@ impl<T: ShmMessage> Publisher<T> {
     /// Claims a slot to build the next message in place (zero-copy for large
     /// messages); publish it with [`Loan::send`].
     pub fn loan(&mut self) -> Result<Loan<'_, T>, SendError> {
-        Ok(Loan {
-            raw: self.raw.loan()?,
-            _t: PhantomData,
-        })
+        Ok(Loan::of_raw(self.raw.loan()?))
     }
 
     /// Messages published so far.
@@ -990,7 +1055,15 @@ pub struct Loan<'a, T: ShmMessage> {
     _t: PhantomData<&'a mut T>,
 }
 
-impl<T: ShmMessage> Loan<'_, T> {
+impl<'a, T: ShmMessage> Loan<'a, T> {
+    /// The typed view of a slot claimed on a ring of `T`-sized slots.
+    pub(crate) fn of_raw(raw: RawLoan<'a>) -> Loan<'a, T> {
+        Loan {
+            raw,
+            _t: PhantomData,
+        }
+    }
+
     /// Publishes the message.
     pub fn send(self) -> Result<(), SendError> {
         self.raw.send(std::mem::size_of::<T>(), Codec::Typed)
@@ -1165,18 +1238,7 @@ impl<T: ShmMessage> Subscriber<T> {
 
     /// Borrows the next message in place, without copying.
     pub fn try_borrow(&mut self) -> Result<Sample<T>, BorrowError> {
-        let raw = self.raw.try_borrow()?;
-        if raw.len() != std::mem::size_of::<T>() {
-            return Err(BorrowError::Corrupt(format!(
-                "message of {} bytes on a topic of {}-byte messages",
-                raw.len(),
-                std::mem::size_of::<T>()
-            )));
-        }
-        Ok(Sample {
-            raw,
-            _t: PhantomData,
-        })
+        Sample::of_raw(self.raw.try_borrow()?)
     }
 
     /// Borrows the next message, waiting up to `timeout` (`BorrowError::Empty` on timeout).
@@ -1218,6 +1280,23 @@ impl<T: ShmMessage> Subscriber<T> {
 pub struct Sample<T> {
     raw: RawSample,
     _t: PhantomData<T>,
+}
+
+impl<T: ShmMessage> Sample<T> {
+    /// The typed view of `raw`, which must hold exactly one `T`.
+    pub(crate) fn of_raw(raw: RawSample) -> Result<Sample<T>, BorrowError> {
+        if raw.len() != std::mem::size_of::<T>() {
+            return Err(BorrowError::Corrupt(format!(
+                "message of {} bytes on a topic of {}-byte messages",
+                raw.len(),
+                std::mem::size_of::<T>()
+            )));
+        }
+        Ok(Sample {
+            raw,
+            _t: PhantomData,
+        })
+    }
 }
 
 impl<T: ShmMessage> std::ops::Deref for Sample<T> {

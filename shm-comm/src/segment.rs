@@ -63,6 +63,9 @@ pub enum ChannelKind {
     Queue = 4,
     /// The board of fd waiters' doorbells (`crate::bells`).
     Bells = 5,
+    /// The directory of a multi-publisher topic (`crate::multipub`): a
+    /// participant table of its publishers and subscribers.
+    Directory = 6,
 }
 
 impl ChannelKind {
@@ -73,6 +76,7 @@ impl ChannelKind {
             ChannelKind::Reply,
             ChannelKind::Queue,
             ChannelKind::Bells,
+            ChannelKind::Directory,
         ]
         .into_iter()
         .find(|k| *k as u32 == v)
@@ -86,6 +90,7 @@ impl ChannelKind {
             ChannelKind::Reply => "reply ring",
             ChannelKind::Queue => "queue",
             ChannelKind::Bells => "doorbell board",
+            ChannelKind::Directory => "multi-publisher topic",
         }
     }
 }
@@ -1306,7 +1311,8 @@ pub fn inspect(name: &str, role: &str) -> Result<SegmentInfo, OpenError> {
         _ => None,
     };
     let participants = match (kind, Table::at(seg.region())) {
-        (ChannelKind::Request | ChannelKind::Queue, Some(table)) => (0..MAX_PARTICIPANTS)
+        (ChannelKind::Request | ChannelKind::Queue | ChannelKind::Directory, Some(table)) => (0
+            ..MAX_PARTICIPANTS)
             .filter_map(|i| {
                 // Acquire: pairs with the Release store of `pid` in `register`
                 // (role and start time are visible with it).
@@ -1347,6 +1353,14 @@ pub fn unlink(name: &str, role: &str) -> Result<bool, NameError> {
 pub const TABLE_LEN: usize = 4096;
 const TABLE_ENTRY: usize = 16;
 const TABLE_FIRST: usize = 64;
+/// Table header: the change counter (u64), bumped after every change of
+/// the entries (a join, a leave, a dead entry freed) and by
+/// [`SharedSegment::touch`]; segments made before it existed read 0.
+const TABLE_CHANGES: usize = 0;
+/// Table header: the wake-up words (`notify`, `waiters`) of the change
+/// counter (see `sync::Event`).
+const TABLE_NOTIFY: usize = 8;
+const TABLE_WAITERS: usize = 12;
 /// Most participants of one shared segment.
 pub const MAX_PARTICIPANTS: u32 = ((TABLE_LEN - TABLE_FIRST) / TABLE_ENTRY) as u32;
 
@@ -1383,8 +1397,32 @@ impl Table {
             .u64_at(TABLE_FIRST + i as usize * TABLE_ENTRY + 8)
     }
 
+    /// The change counter, in the table's header (8-aligned, inside it).
+    fn changes(&self) -> &AtomicU64 {
+        self.region.u64_at(TABLE_CHANGES)
+    }
+
+    /// The wake-up words of the change counter, in the table's header.
+    fn event(&self) -> sync::Event<'_> {
+        sync::Event {
+            notify: self.region.u32_at(TABLE_NOTIFY),
+            waiters: self.region.u32_at(TABLE_WAITERS),
+        }
+    }
+
+    /// Records a change of the table (or of what its participants offer)
+    /// and wakes those that wait for one.
+    fn changed(&self) {
+        // Release: pairs with the Acquire load in `SharedSegment::changes`:
+        // a reader that sees the new count also sees the entries (and any
+        // segment a participant made) written before it.
+        self.changes().fetch_add(1, Ordering::Release);
+        self.event().notify();
+    }
+
     /// Frees entries of dead processes; returns how many live ones remain.
     fn prune(&self) -> u32 {
+        let mut freed = false;
         let mut live = 0;
         for i in 0..MAX_PARTICIPANTS {
             // Acquire: pairs with the Release store of `pid` in `register`
@@ -1399,7 +1437,11 @@ impl Table {
                 // Release: pairs with the Acquire load in `register` that
                 // finds the entry free (and reuses it).
                 self.pid(i).store(0, Ordering::Release);
+                freed = true;
             }
+        }
+        if freed {
+            self.changed();
         }
         live
     }
@@ -1423,7 +1465,20 @@ impl Table {
         // Release: pairs with the Acquire loads of `pid` in readers of the
         // table (`prune`, `count_live`): role and start are visible with it.
         self.pid(i).store(pid, Ordering::Release);
+        self.changed();
         Some(i)
+    }
+
+    /// `(index, pid)` of the entries registered with `role` now, alive or
+    /// not (no `/proc` read).
+    fn members(&self, role: u32) -> Vec<(u32, u32)> {
+        (0..MAX_PARTICIPANTS)
+            .filter_map(|i| {
+                // Acquire: pairs with the Release store of `pid` in `register`.
+                let pid = self.pid(i).load(Ordering::Acquire);
+                (pid != 0 && self.role(i).load(Ordering::Relaxed) == role).then_some((i, pid))
+            })
+            .collect()
     }
 
     fn count_live(&self, role: u32) -> u32 {
@@ -1689,6 +1744,36 @@ impl SharedSegment {
         table(&self.seg).count_live(role)
     }
 
+    /// The table's change counter: it grows after every join, leave or
+    /// freed dead entry, and at every [`touch`](Self::touch). Comparing it
+    /// with the last value seen is one load.
+    pub fn changes(&self) -> u64 {
+        // Acquire: pairs with the Release increment in `Table::changed`.
+        table(&self.seg).changes().load(Ordering::Acquire)
+    }
+
+    /// Bumps the change counter and wakes its waiters: for a participant
+    /// that made something others find through the table (a publisher's
+    /// ring, made after it joined).
+    pub fn touch(&self) {
+        table(&self.seg).changed();
+    }
+
+    /// `(index, pid)` of the participants registered with `role`, alive or
+    /// not (a participant killed stays listed until the next join or leave
+    /// frees its entry).
+    pub fn members(&self, role: u32) -> Vec<(u32, u32)> {
+        table(&self.seg).members(role)
+    }
+
+    /// Arms `watch` (see [`crate::bells`]) on the change counter: its bell
+    /// rings at the next change. The caller then compares
+    /// [`changes`](Self::changes) with what it saw.
+    #[cfg(not(loom))]
+    pub fn arm(&self, watch: &mut crate::bells::Watch) {
+        watch.arm(&table(&self.seg).event());
+    }
+
     /// How claims in this segment name participants; valid while `self` is.
     pub fn peers(&self) -> Peers {
         let table = table(&self.seg);
@@ -1836,6 +1921,7 @@ impl Drop for SharedSegment {
         // Acquire/Release: as in `register` and `prune`.
         if t.pid(self.index).load(Ordering::Acquire) == platform::pid() {
             t.pid(self.index).store(0, Ordering::Release);
+            t.changed();
         }
         if locked {
             if t.prune() == 0 && !self.seg.is_replaced() && !lingers(&self.seg, self.linger) {

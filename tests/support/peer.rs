@@ -4,6 +4,7 @@
 use std::io::BufRead;
 use std::time::{Duration, Instant};
 
+use shm_comm::multipub::{MultiPublisher, MultiSubscriber, PublisherId};
 use shm_comm::pubsub::{
     ConnectOptions, DynPublisher, DynSubscriber, PubOptions, Publisher, Subscriber, TypedPubOptions,
 };
@@ -169,6 +170,96 @@ fn main() {
             say(&format!("sent {count}"));
             wait_stdin_line();
         }
+        // Joins multi-publisher topic NAME as publisher number K (the high
+        // 32 bits of each seq), says `ready`, waits for a line, publishes
+        // `count` Check messages (seq low bits 0..count), one every
+        // `interval_us`, says `sent`, and waits for a line before exiting.
+        "mpub" => {
+            let k: u64 = arg(&args, 2, "k");
+            let count: u64 = arg(&args, 3, "count");
+            let interval = Duration::from_micros(arg(&args, 4, "interval_us"));
+            let capacity: u32 = arg(&args, 5, "capacity");
+            let mut p = MultiPublisher::<Check>::create_with(
+                &name,
+                TypedPubOptions {
+                    capacity,
+                    ..Default::default()
+                },
+            )
+            .unwrap_or_else(|e| die(&format!("create: {e}")));
+            say("ready");
+            wait_stdin_line();
+            for n in 0..count {
+                p.send(&Check::new((k << 32) | n)).unwrap();
+                if !interval.is_zero() {
+                    std::thread::sleep(interval);
+                }
+            }
+            say(&format!("sent {count}"));
+            wait_stdin_line();
+        }
+        // Subscribes to multi-publisher topic NAME (with the last value if
+        // `last_value` is 1) and receives until it has had message
+        // `count - 1` of `npubs` publishers. Checks each publisher's order
+        // and that the gaps in its sequence are what `missed_from` says;
+        // prints `done got G gaps X missed M corrupt C disorder D mismatch
+        // Y gone Z pubs P` (`gone`: publishers heard that left since).
+        "msub" => {
+            let npubs: usize = arg(&args, 2, "npubs");
+            let count: u64 = arg(&args, 3, "count");
+            let last_value: u8 = arg(&args, 4, "last_value");
+            let mut s = MultiSubscriber::<Check>::connect_with(
+                &name,
+                ConnectOptions {
+                    last_value: last_value == 1,
+                    ..Default::default()
+                },
+            )
+            .unwrap_or_else(|e| die(&format!("connect: {e}")));
+            say("ready");
+            let mut last: std::collections::HashMap<PublisherId, (u64, u64)> = Default::default();
+            let mut gaps: std::collections::HashMap<PublisherId, u64> = Default::default();
+            let (mut got, mut corrupt, mut disorder, mut finished) = (0u64, 0u64, 0u64, 0usize);
+            while finished < npubs {
+                let (from, m) = match s.recv_timeout(Duration::from_secs(20)) {
+                    Ok(r) => r,
+                    Err(e) => die(&format!("recv after {got}: {e}")),
+                };
+                got += 1;
+                if !m.verify() {
+                    corrupt += 1;
+                    continue;
+                }
+                let (k, n) = (m.seq >> 32, m.seq & 0xffff_ffff);
+                match last.get(&from) {
+                    Some(&(pk, pn)) if pk != k || n <= pn => disorder += 1,
+                    Some(&(_, pn)) => *gaps.entry(from).or_default() += n - pn - 1,
+                    // Read from its first message: those before were missed.
+                    None => *gaps.entry(from).or_default() += n,
+                }
+                last.insert(from, (k, n));
+                if n + 1 == count {
+                    finished += 1;
+                }
+            }
+            // Publishers that left (killed ones) are no longer counted
+            // one by one: `gone` says how many.
+            let (mut mismatch, mut gone) = (0, 0);
+            for id in last.keys() {
+                match s.raw().missed_from(*id) {
+                    Some(m) if m == gaps.get(id).copied().unwrap_or(0) => {}
+                    Some(_) => mismatch += 1,
+                    None => gone += 1,
+                }
+            }
+            say(&format!(
+                "done got {got} gaps {} missed {} corrupt {corrupt} disorder {disorder} mismatch {mismatch} gone {gone} pubs {}",
+                gaps.values().sum::<u64>(),
+                s.missed(),
+                last.len()
+            ));
+            wait_stdin_line();
+        }
         // Receives `count` messages; prints how many, the missed count, a
         // digest of the sequence numbers and how many failed verification.
         "sub" => {
@@ -300,6 +391,23 @@ fn main() {
                 "cpu_us {cpu} wall_us {} timeout {}",
                 wall.as_micros(),
                 u8::from(r == Err(RecvTimeoutError::Timeout))
+            ));
+        }
+        // As `idle`, blocked in a multi-publisher subscriber's receive.
+        "midle" => {
+            let ms: u64 = arg(&args, 2, "ms");
+            let mut s = MultiSubscriber::<Check>::connect(&name)
+                .unwrap_or_else(|e| die(&format!("connect: {e}")));
+            say("ready");
+            let cpu0 = process_cpu_us();
+            let t0 = Instant::now();
+            let r = s.recv_timeout(Duration::from_millis(ms));
+            let wall = t0.elapsed();
+            let cpu = process_cpu_us() - cpu0;
+            say(&format!(
+                "cpu_us {cpu} wall_us {} timeout {}",
+                wall.as_micros(),
+                u8::from(r.is_err_and(|e| e == RecvTimeoutError::Timeout))
             ));
         }
         // Owns a topic until killed.
