@@ -21,6 +21,7 @@ use shm_comm::TryRecvError;
 
 use crate::convert::{Plan, Purpose};
 use crate::handle::{handle_surface, lock, stats_dict};
+use crate::msgpack;
 use crate::pubsub::send_error;
 use crate::{
     blocking, check_timeout, closed, create_error, decode, error, typed, Buffer, Deadline, Ser,
@@ -357,6 +358,9 @@ impl MultiSubscriber {
     ) -> PyResult<Bound<'py, PyAny>> {
         match (codec, &self.plan) {
             (Codec::Typed, Some(plan)) => plan.unpack(py, data),
+            // Straight from the received bytes: no `bytes` object to make.
+            (Codec::MsgPack, _) => msgpack::decode(py, data)
+                .map_err(|e| error(py, "SHMSerializationError", e.to_string())),
             _ => decode(py, codec, &PyBytes::new(py, data), self.ser),
         }
     }
