@@ -44,6 +44,8 @@ __version__: str = _native.__version__
 __all__ = [
     "Publisher",
     "Subscriber",
+    "MultiPublisher",
+    "MultiSubscriber",
     "Requester",
     "Replier",
     "Pusher",
@@ -160,6 +162,56 @@ class Subscriber(Logged, _native.Subscriber, Generic[_M]):
             raise SHMError("recv_view() needs a typed topic; use borrow() for bytes")
         sample = self.borrow(timeout)
         return None if sample is None else typed.view(sample, self.msg_type)
+
+
+class MultiPublisher(Logged, _native.MultiPublisher, Generic[_M]):
+    """One of several publishers of a topic; never blocks.
+
+    ``MultiPublisher(name, num_slots=64, slot_size=4096,
+    serialization="pickle")``; ``msg_type=cls`` makes (or joins) a typed
+    topic. Each publisher writes a ring of its own, so publishers never
+    contend; ``MultiSubscriber`` reads them all. An ordinary ``Publisher``
+    or ``Subscriber`` on the same name is refused.
+    """
+
+    msg_type: type | None
+
+    def __new__(cls, name: str, num_slots: int = 64, slot_size: int = 4096,
+                serialization: str = "pickle", *,
+                msg_type: type | None = None) -> "MultiPublisher":
+        layout = typed.layout_of(msg_type) if msg_type is not None else None
+        self = super().__new__(cls, name, num_slots, slot_size, serialization, layout=layout)
+        self.msg_type = msg_type
+        created(self, PUBSUB)
+        return self
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+
+class MultiSubscriber(Logged, _native.MultiSubscriber, Generic[_M]):
+    """Receives what every publisher of a multi-publisher topic sends, each
+    publisher's messages in order, taking turns between publishers.
+
+    ``MultiSubscriber(name, timeout_connect=5.0, serialization="pickle")``;
+    ``msg_type=cls`` for a typed topic. Publishers may come later.
+    ``recv_from(timeout)`` returns ``((slot, pid), message)``: who sent it.
+    """
+
+    msg_type: type | None
+
+    def __new__(cls, name: str, timeout_connect: float = 5.0, serialization: str = "pickle",
+                *, msg_type: type | None = None, last_value: bool = False,
+                max_borrows: int = 4) -> "MultiSubscriber":
+        layout = typed.layout_of(msg_type) if msg_type is not None else None
+        self = super().__new__(cls, name, timeout_connect, serialization, layout=layout,
+                               last_value=last_value, max_borrows=max_borrows)
+        self.msg_type = msg_type
+        connected(self, PUBSUB)
+        return self
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        pass
 
 
 class Requester(Logged, _native.Requester):

@@ -139,6 +139,82 @@ class Loan:
     def __exit__(self, *_args: object) -> None: ...
     def __buffer__(self, flags: int, /) -> memoryview: ...
 
+class MultiPublisher:
+    """One of several publishers of a topic. Never blocks."""
+
+    def __new__(
+        cls,
+        name: str,
+        num_slots: int = 64,
+        slot_size: int = 4096,
+        serialization: str = "pickle",
+        *,
+        layout: dict[str, Any] | None = None,
+    ) -> Self: ...
+    def send(self, data: Any, *, block: bool = False, timeout: float | None = None) -> bool:
+        """Serializes (or packs, typed) and publishes ``data``; returns ``True``."""
+    def send_bytes(self, payload: Any, *, block: bool = False, timeout: float | None = None) -> bool:
+        """Publishes raw bytes (any contiguous buffer)."""
+    @property
+    def id(self) -> tuple[int, int]:
+        """``(slot, pid)``: who this publisher is, as subscribers name it."""
+    def publishers(self) -> int:
+        """Live publishers on the topic now, this one included."""
+    def stats(self) -> dict[str, int]:
+        """``msg_count``, ``num_slots``, ``slot_size`` (of this publisher's ring),
+        ``slot``, ``pid``, ``publishers``."""
+    def close(self) -> None:
+        """Leaves the topic (subscribers read this ring to its end). Idempotent."""
+    @property
+    def name(self) -> str: ...
+    @property
+    def serialization(self) -> str: ...
+    @property
+    def closed(self) -> bool: ...
+    def __enter__(self) -> Self: ...
+    def __exit__(self, *_args: object) -> None: ...
+    def __repr__(self) -> str: ...
+
+class MultiSubscriber:
+    """Receives what every publisher of a multi-publisher topic sends."""
+
+    def __new__(
+        cls,
+        name: str,
+        timeout_connect: float = 5.0,
+        serialization: str = "pickle",
+        *,
+        layout: dict[str, Any] | None = None,
+        last_value: bool = False,
+        max_borrows: int = 4,
+    ) -> Self: ...
+    def recv(self, timeout: float | None = None) -> Any:
+        """The next message, deserialized; ``None`` on timeout."""
+    def recv_from(self, timeout: float | None = None) -> tuple[tuple[int, int], Any] | None:
+        """``((slot, pid), message)``: the next message and its sender; ``None`` on timeout."""
+    def recv_bytes(self, timeout: float | None = None) -> bytes | None:
+        """The next message as raw bytes; ``None`` on timeout."""
+    def publishers(self) -> list[tuple[int, int]]:
+        """The publishers read now, as ``(slot, pid)``."""
+    def missed(self) -> int:
+        """Messages skipped of all publishers, including those that left."""
+    def missed_from(self, publisher: int | tuple[int, int]) -> int | None:
+        """Messages skipped of one publisher (a pid or ``(slot, pid)``);
+        ``None`` if it is not read now."""
+    def stats(self) -> dict[str, int]:
+        """``drop_count`` and ``publishers``."""
+    def close(self) -> None:
+        """Disconnects (never removes the topic). Idempotent."""
+    @property
+    def name(self) -> str: ...
+    @property
+    def serialization(self) -> str: ...
+    @property
+    def closed(self) -> bool: ...
+    def __enter__(self) -> Self: ...
+    def __exit__(self, *_args: object) -> None: ...
+    def __repr__(self) -> str: ...
+
 # ---------------------------------------------------------------------------
 # REQ/REP
 # ---------------------------------------------------------------------------

@@ -15,6 +15,7 @@ mod events;
 mod fields;
 mod handle;
 mod msgpack;
+mod multipub;
 mod pack;
 mod pipeline;
 mod poller;
@@ -390,6 +391,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     error_classes(m.py())?;
     m.add_class::<pubsub::Publisher>()?;
     m.add_class::<pubsub::Subscriber>()?;
+    m.add_class::<multipub::MultiPublisher>()?;
+    m.add_class::<multipub::MultiSubscriber>()?;
     m.add_class::<reqrep::Requester>()?;
     m.add_class::<reqrep::Replier>()?;
     m.add_class::<pipeline::Pusher>()?;

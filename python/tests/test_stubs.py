@@ -167,7 +167,7 @@ def test_constructors_are_only_where_the_module_has_them():
 # ---------------------------------------------------------------------------
 
 PUBLIC_STUB = Path(shm_comm.__file__).with_name("__init__.pyi")
-PUBLIC_CLASSES = ["Publisher", "Subscriber", "Requester", "Replier", "Pusher", "Puller"]
+PUBLIC_CLASSES = ["Publisher", "Subscriber", "MultiPublisher", "MultiSubscriber", "Requester", "Replier", "Pusher", "Puller"]
 
 
 def _public_stub() -> ast.Module:
