@@ -20,7 +20,7 @@ use shm_comm::OpenError;
 use crate::quick::QuickLock;
 use crate::{blocking, check_timeout, deadline, decode, open_error, Ser};
 
-/// The surface the six pattern classes share, as a second `#[pymethods]`
+/// The surface the pattern classes share, as a second `#[pymethods]`
 /// block of `$class` (PyO3's `multiple-pymethods`): the `name`,
 /// `serialization` and `closed` properties, the context manager and the
 /// `repr`. `__exit__` calls the class's own `close`, which each class
