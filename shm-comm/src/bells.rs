@@ -215,6 +215,8 @@ impl Bell {
         // A dead owner's slot may still be armed: until the bell number
         // below is ours, a notifier may ring a bell of ours that does not
         // exist (a datagram to nowhere), never another process's.
+        // Relaxed (both): published to notifiers by the Release store of
+        // `armed` in `Watch::arm`, which their Acquire swap pairs with.
         r.u32_at(slot_off(i) + S_ARMED).store(0, Ordering::Relaxed);
         r.u32_at(slot_off(i) + S_BELL)
             .store(self.number, Ordering::Relaxed);
@@ -303,6 +305,8 @@ impl Watch {
         let off = slot_off(self.slot);
         if key != self.key {
             if let Some((inode, offset)) = key {
+                // Relaxed: published by the Release store of `armed` that
+                // follows in `arm` (paired with the notifier's Acquire swap).
                 r.u64_at(off + S_INODE).store(inode, Ordering::Relaxed);
                 r.u64_at(off + S_OFFSET).store(offset, Ordering::Relaxed);
             }
@@ -315,6 +319,8 @@ impl Drop for Watch {
     fn drop(&mut self) {
         let r = self.board.region();
         let off = slot_off(self.slot);
+        // Relaxed: ordered before the owner's Release store below, which
+        // the next owner's AcqRel claim pairs with.
         r.u32_at(off + S_ARMED).store(0, Ordering::Relaxed);
         // Release: pairs with the AcqRel claim of the next owner.
         let _ = r.u64_at(off + S_OWNER).compare_exchange(
@@ -375,10 +381,15 @@ fn ring_armed(board: &Seen, (inode, offset): (u64, u64)) -> usize {
         return 0;
     }
     let mut rung = 0;
+    // Relaxed: our caller's Acquire swap of `waiters` pairs with the
+    // armer's Release `fetch_or`, made after it raised the mark. Bounded:
+    // another process may have written anything here.
     let high = (r.u32_at(OFF_HIGH).load(Ordering::Relaxed) as usize).min(SLOTS);
     for i in 0..high {
         let off = slot_off(i);
         let armed = r.u32_at(off + S_ARMED);
+        // Relaxed: a filter only; the swap below is what decides, and its
+        // Acquire makes the key and bell the armer's.
         if armed.load(Ordering::Relaxed) == 0
             || r.u64_at(off + S_INODE).load(Ordering::Relaxed) != inode
             || r.u64_at(off + S_OFFSET).load(Ordering::Relaxed) != offset
@@ -388,6 +399,7 @@ fn ring_armed(board: &Seen, (inode, offset): (u64, u64)) -> usize {
         // Acquire: pairs with the Release store of `armed` in `Watch::arm`
         // (the key and bell number read below are the armer's).
         if armed.swap(0, Ordering::Acquire) == 1 {
+            // Relaxed: after the Acquire swap above (see there).
             let owner = r.u64_at(off + S_OWNER).load(Ordering::Relaxed);
             let bell = r.u32_at(off + S_BELL).load(Ordering::Relaxed);
             if owner != 0 {
