@@ -20,7 +20,8 @@ python_env() {
         python3 -m venv "$VENV"
     fi
     "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check \
-        "maturin>=1.9.4,<2" numpy pytest ziglang uvloop "mypy>=1.10,<2" "mcap>=1.2,<2"
+        "maturin>=1.9.4,<2" numpy pytest ziglang uvloop "mypy>=1.10,<2" "mcap>=1.2,<2" \
+        "eclipse-zenoh>=1.10,<1.11"
     step "building the Python extension"
     VIRTUAL_ENV="$PWD/$VENV" "$VENV/bin/maturin" develop --release --quiet \
         --manifest-path python/Cargo.toml

@@ -61,6 +61,15 @@ pub(crate) struct RecordArgs {
     /// No progress line.
     #[arg(short, long)]
     quiet: bool,
+    /// Milliseconds between looks at each topic's ring. A topic's ring
+    /// must hold what arrives in that time (its capacity is in `shmc
+    /// info`); drops are counted and shown.
+    #[arg(long, default_value_t = 1.0)]
+    poll_ms: f64,
+    /// Be woken by every message instead of polling: the publisher pays a
+    /// wake-up per message, so only for rings too small for the poll.
+    #[arg(long)]
+    wake: bool,
 }
 
 #[derive(Args, Debug)]
@@ -209,6 +218,7 @@ pub(crate) fn record(a: &RecordArgs) -> Res {
         plans.push(plan);
     }
     catch_interrupt();
+    let poll = (!a.wake).then(|| Duration::from_secs_f64(a.poll_ms.clamp(0.01, 1e4) / 1e3));
     let (tx, rx) = mpsc::sync_channel::<Taken>(4096);
     let threads: Vec<_> = subs
         .into_iter()
@@ -220,11 +230,14 @@ pub(crate) fn record(a: &RecordArgs) -> Res {
                 Some(p) if p.is_memcpy() => &cdr::HEADER,
                 _ => &[],
             };
-            std::thread::spawn(move || {
+            // Named, so that the tests can tell these readers' sleeps
+            // from the other threads'.
+            let spawn = std::thread::Builder::new().name(format!("shmc-take-{topic}"));
+            spawn.spawn(move || {
                 let mut missed_seen = sub.missed();
                 while !STOP.load(Ordering::Relaxed) {
                     let deadline = Some(Instant::now() + Duration::from_millis(100));
-                    match take(&mut sub, prefix, deadline) {
+                    match take(&mut sub, prefix, deadline, poll) {
                         Ok((data, codec)) => {
                             let missed = sub.missed() - missed_seen;
                             missed_seen += missed;
@@ -246,7 +259,7 @@ pub(crate) fn record(a: &RecordArgs) -> Res {
                 }
             })
         })
-        .collect();
+        .collect::<Result<Vec<_>, _>>()?;
     drop(tx);
     let start = Instant::now();
     let end = a
@@ -336,11 +349,15 @@ pub(crate) fn record(a: &RecordArgs) -> Res {
 }
 
 /// The next message of `sub` after `prefix`, in one buffer made to
-/// measure, waiting until `deadline`.
+/// measure, waiting until `deadline`: woken by the message, or, with
+/// `poll`, looking again after each `poll` so that the publisher never
+/// has a waiter to wake (a wake-up per message doubled a 1 kHz
+/// publisher's median send time in `shmc-bench`).
 fn take(
     sub: &mut RawSubscriber,
     prefix: &[u8],
     deadline: Option<Instant>,
+    poll: Option<Duration>,
 ) -> Result<(Vec<u8>, Codec), RecvTimeoutError> {
     loop {
         let got = sub.try_recv_with(|len, copy| {
@@ -356,8 +373,22 @@ fn take(
             Err(TryRecvError::Empty) => {}
             Err(TryRecvError::Corrupt(c)) => return Err(RecvTimeoutError::Corrupt(c)),
         }
-        if !sub.wait(deadline) {
-            return Err(RecvTimeoutError::Timeout);
+        match (poll, deadline) {
+            (Some(p), Some(d)) => {
+                let now = Instant::now();
+                if now >= d {
+                    return Err(RecvTimeoutError::Timeout);
+                }
+                std::thread::sleep(p.min(d - now));
+                // A wait that is already over: no sleep, but it follows a
+                // publisher that was replaced, as a blocking wait would.
+                sub.wait(Some(Instant::now()));
+            }
+            _ => {
+                if !sub.wait(deadline) {
+                    return Err(RecvTimeoutError::Timeout);
+                }
+            }
         }
     }
 }

@@ -265,6 +265,112 @@ fn echo_decodes_msgpack_and_shows_raw_bytes_as_hex() {
     assert!(info.iter().all(|t| t["payload"] == "dynamic"));
 }
 
+/// What the topic-reading threads of process `pid` sleep in, sampled
+/// every millisecond for `secs` seconds: the kernel function of each
+/// sleep (`futex_...` for a futex waiter, `hrtimer_nanosleep` for a
+/// timer). The readers are the threads named `shmc-take-*` (`record`'s),
+/// or the main thread if there are none (`hz`).
+fn sleeps_of(pid: u32, secs: f64) -> Vec<String> {
+    let end = std::time::Instant::now() + std::time::Duration::from_secs_f64(secs);
+    let mut seen = Vec::new();
+    while std::time::Instant::now() < end {
+        let tasks: Vec<PathBuf> = std::fs::read_dir(format!("/proc/{pid}/task"))
+            .map(|d| d.flatten().map(|t| t.path()).collect())
+            .unwrap_or_default();
+        let named = |t: &PathBuf| {
+            std::fs::read_to_string(t.join("comm")).is_ok_and(|c| c.starts_with("shmc-take-"))
+        };
+        let mut readers: Vec<&PathBuf> = tasks.iter().filter(|t| named(t)).collect();
+        if readers.is_empty() {
+            readers = tasks
+                .iter()
+                .filter(|t| t.ends_with(pid.to_string()))
+                .collect();
+        }
+        for t in readers {
+            if let Ok(w) = std::fs::read_to_string(t.join("wchan")) {
+                seen.push(w);
+            }
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    seen
+}
+
+/// `shmc hz`/`record` poll by default: the publisher has no waiter to
+/// wake. Their threads sleep on a timer, never on the topic's futex;
+/// with `--wake` they do wait on it (which shows the check can fail).
+#[test]
+fn hz_and_record_never_wait_on_the_topic_futex_unless_asked() {
+    let dir = Dir::new();
+    let _p = dir.publisher("quiet/imu", "typed", 1000);
+    let out = dir.0.join("quiet.mcap");
+    let out = out.to_str().unwrap();
+    for (args, futex_expected) in [
+        (vec!["hz", "quiet/imu", "--duration", "3"], false),
+        (vec!["hz", "quiet/imu", "--duration", "3", "--wake"], true),
+        (
+            vec!["record", "-q", "-o", out, "quiet/imu", "--duration", "3"],
+            false,
+        ),
+        (
+            vec![
+                "record",
+                "-q",
+                "-o",
+                out,
+                "quiet/imu",
+                "--duration",
+                "3",
+                "--wake",
+            ],
+            true,
+        ),
+    ] {
+        let mut shmc = Peer(
+            Command::new(SHMC)
+                .args(&args)
+                .env("SHM_COMM_DIR", &dir.0)
+                .stdout(Stdio::null())
+                .spawn()
+                .unwrap(),
+        );
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        let seen = sleeps_of(shmc.pid(), 1.5);
+        assert!(seen.len() > 100, "{args:?}: {} samples", seen.len());
+        let futex = seen.iter().filter(|w| w.starts_with("futex")).count();
+        if futex_expected {
+            assert!(futex > 0, "{args:?}: never in a futex wait: {seen:?}");
+        } else {
+            assert_eq!(futex, 0, "{args:?}: waited on a futex {futex} times");
+        }
+        let status = shmc.0.wait().unwrap();
+        assert!(status.success(), "{args:?}: {status}");
+    }
+}
+
+/// A topic whose messages carry `header.stamp` is timed by its stamps
+/// (publish times); one without, by arrival times to the poll interval.
+#[test]
+fn hz_times_periods_by_stamps_where_the_layout_has_them() {
+    let dir = Dir::new();
+    let _imu = dir.publisher("stamped/imu", "imu", 500);
+    let _probe = dir.publisher("plain/probe", "typed", 500);
+    let report = |name: &str| {
+        let out = dir.ok(&["hz", name, "--duration", "2", "--every", "10", "--json"]);
+        json_lines(&out).pop().unwrap()
+    };
+    let r = report("stamped/imu");
+    assert_eq!(r["period_source"], "stamp", "{r}");
+    let mean = r["period_mean_s"].as_f64().unwrap();
+    assert!((0.00198..=0.00202).contains(&mean), "{r}");
+    let rate = r["rate_hz"].as_f64().unwrap();
+    assert!((490.0..=510.0).contains(&rate), "{r}");
+    let r = report("plain/probe");
+    assert_eq!(r["period_source"], "arrival", "{r}");
+    assert_eq!(r["arrival_resolution_s"], 0.001, "{r}");
+}
+
 #[test]
 fn hz_is_within_one_percent_of_a_1khz_publisher() {
     let dir = Dir::new();

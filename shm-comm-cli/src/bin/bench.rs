@@ -1,14 +1,16 @@
 //! What `shmc record` and `shmc hz` cost the publishers they watch.
 //!
-//! `shmc-bench [SECONDS]` (default 10) runs five phases of SECONDS each
+//! `shmc-bench [SECONDS]` (default 10) runs seven phases of SECONDS each
 //! on two topics of this process, an `ImageFullHd` (6.2 MB) at 30 Hz and
 //! an `Imu` at 1 kHz, with a blocking `Imu` subscriber thread:
 //! 1. alone;
 //! 2. with `shmc record` of both topics (into a file in the temporary
-//!    directory, removed afterwards), zstd chunks (the default);
-//! 3. the same with `--compression none`;
-//! 4. with `shmc hz` of the `Imu` topic;
-//! 5. alone again (how much the machine itself drifted meanwhile).
+//!    directory, removed afterwards), zstd chunks (the default), polling;
+//! 3. the same woken by every message (`--wake`);
+//! 4. the same with `--compression none`;
+//! 5. with `shmc hz` of the `Imu` topic (polling, the default);
+//! 6. with `shmc hz --wake`;
+//! 7. alone again (how much the machine itself drifted meanwhile).
 //!
 //! For each phase it prints the `Imu` publisher's send time and the
 //! one-way latency to the subscriber (p50, p99, max, from the stamp the
@@ -244,7 +246,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     report("alone", run(&mut imu, &mut image, &pixels, secs, epoch));
 
     for (what, extra) in [
-        ("with shmc record (both topics, zstd)", &[][..]),
+        (
+            "with shmc record (both topics, zstd; polls every 1 ms)",
+            &[][..],
+        ),
+        (
+            "with shmc record --wake (both topics, zstd)",
+            &["--wake"][..],
+        ),
         (
             "with shmc record --compression none (both topics)",
             &["--compression", "none"][..],
@@ -261,33 +270,39 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         )?;
     }
 
-    let cpu0 = children_cpu();
-    let started = Instant::now();
-    let hz = Command::new(&shmc)
-        .args(["hz", &imu_name, "--json", "--every", "100"])
-        .args(["--duration", &format!("{}", secs + 1.0)])
-        .stdout(Stdio::piped())
-        .spawn()?;
-    std::thread::sleep(Duration::from_millis(500));
-    let p = run(&mut imu, &mut image, &pixels, secs, epoch);
-    let out = hz.wait_with_output()?;
-    let wall = started.elapsed().as_secs_f64();
-    let cpu = children_cpu() - cpu0;
-    report("with shmc hz (imu)", p);
-    let said = String::from_utf8_lossy(&out.stdout);
-    if let Some(line) = said.lines().last() {
-        let v: serde_json::Value = serde_json::from_str(line)?;
+    for (what, extra) in [
+        ("with shmc hz (imu; polls every 1 ms)", &[][..]),
+        ("with shmc hz --wake (imu)", &["--wake"][..]),
+    ] {
+        let cpu0 = children_cpu();
+        let started = Instant::now();
+        let hz = Command::new(&shmc)
+            .args(["hz", &imu_name, "--json", "--every", "100"])
+            .args(extra)
+            .args(["--duration", &format!("{}", secs + 1.0)])
+            .stdout(Stdio::piped())
+            .spawn()?;
+        std::thread::sleep(Duration::from_millis(500));
+        let p = run(&mut imu, &mut image, &pixels, secs, epoch);
+        let out = hz.wait_with_output()?;
+        let wall = started.elapsed().as_secs_f64();
+        let cpu = children_cpu() - cpu0;
+        report(what, p);
+        let said = String::from_utf8_lossy(&out.stdout);
+        if let Some(line) = said.lines().last() {
+            let v: serde_json::Value = serde_json::from_str(line)?;
+            println!(
+                "  hz                rate {:.2} Hz, missed {}",
+                v["rate_hz"].as_f64().unwrap_or(f64::NAN),
+                v["missed"]
+            );
+        }
         println!(
-            "  hz                rate {:.2} Hz, missed {}",
-            v["rate_hz"].as_f64().unwrap_or(f64::NAN),
-            v["missed"]
+            "  hz CPU            {:.2} s in {wall:.1} s = {:.1}% of one core",
+            cpu,
+            100.0 * cpu / wall
         );
     }
-    println!(
-        "  hz CPU            {:.2} s in {wall:.1} s = {:.1}% of one core",
-        cpu,
-        100.0 * cpu / wall
-    );
     // The machine's own drift (other programs) over the run.
     report(
         "alone, again",

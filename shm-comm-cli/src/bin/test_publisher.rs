@@ -1,11 +1,13 @@
 //! The publisher that `shm-comm-cli`'s tests run `shmc` against.
 //!
-//! `shmc-test-publisher NAME typed|msgpack|raw RATE_HZ COUNT`: creates
+//! `shmc-test-publisher NAME typed|imu|msgpack|raw RATE_HZ COUNT`: creates
 //! topic NAME, prints `ready` on stdout, then publishes COUNT messages
 //! (0: until killed) at RATE_HZ, sleeping to absolute deadlines so that
 //! the mean rate is exact. Message `seq` carries values computed from
 //! `seq` alone ([`Probe::new`]): a test that reads `seq` back from `shmc`
 //! knows every other value that was sent. The CLI never sees this type.
+//! `imu` publishes the standard `Imu` instead, its `header.stamp` the
+//! wall-clock time of each send.
 //!
 //! The other direction, for `shmc pub` and `shmc call`:
 //! - `NAME sub-typed _ COUNT`: prints `ready`, subscribes to NAME as
@@ -205,6 +207,20 @@ fn main() -> Res {
         "typed" => {
             let mut p = Publisher::<Probe>::create(name)?;
             Box::new(move |seq| p.send(&Probe::new(seq)))
+        }
+        "imu" => {
+            // A standard message stamped with the wall clock at each send.
+            let mut p = Publisher::<shm_comm::msgs::Imu>::create(name)?;
+            Box::new(move |seq| {
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap_or_default();
+                let mut m = shm_comm::msgs::Imu::default();
+                m.header.seq = seq;
+                m.header.stamp.sec = now.as_secs() as i32;
+                m.header.stamp.nanosec = now.subsec_nanos();
+                p.send(&m)
+            })
         }
         "msgpack" => {
             let mut p = DynPublisher::create(name)?;
