@@ -382,3 +382,76 @@ fn a_subscriber_blocked_on_silent_publishers_sleeps() {
     assert!(wall >= 1_000_000, "returned before its timeout: {line}");
     assert!(cpu * 20 < wall, "more than 5% of a core: {line}");
 }
+
+/// A `Poller` (one doorbell, one watch with an extra slot per publisher)
+/// wakes for a publisher joining, and then for the messages of publisher
+/// processes, next to an ordinary topic: every message is taken, in
+/// order per publisher, through wake-ups alone.
+#[test]
+fn a_poller_wakes_for_every_publisher_and_for_joins() {
+    use shm_comm::poll::Poller;
+    use shm_comm::pubsub::Subscriber;
+    let ch = TestChannel::new("mpub-poll");
+    let other = TestChannel::new("mpub-poll-plain");
+    let mut sub = MultiSubscriber::<Check>::connect(ch.name()).unwrap();
+    let mut plain_pub = Publisher::<Check>::create(other.name()).unwrap();
+    let mut plain = Subscriber::<Check>::connect(other.name()).unwrap();
+    let mut poller = Poller::new().unwrap();
+    let ready = poller
+        .poll(&mut [&mut sub, &mut plain], Some(Duration::from_millis(50)))
+        .unwrap();
+    assert!(ready.is_empty(), "nothing was sent: {ready:?}");
+    // A publisher that joins while the poll sleeps, and sends, wakes it
+    // (its ring was not armed: the directory's change word was).
+    let joiner = std::thread::spawn({
+        let name = ch.name().to_owned();
+        move || {
+            std::thread::sleep(Duration::from_millis(200));
+            let mut p = MultiPublisher::<Check>::create(&name).unwrap();
+            p.send(&Check::new(0)).unwrap();
+            p
+        }
+    });
+    let t0 = Instant::now();
+    let ready = poller.poll(&mut [&mut sub, &mut plain], Some(T)).unwrap();
+    assert_eq!(ready.items, vec![0]);
+    assert!(t0.elapsed() < Duration::from_secs(10));
+    let joined = joiner.join().unwrap();
+    let (from, m) = sub.try_recv().unwrap();
+    assert!(from == joined.id() && m.verify() && m.seq == 0);
+    drop(joined);
+    // Three publisher processes, 2,000 messages each, 50 us apart, and
+    // one message on the ordinary topic.
+    let count = 2_000u64;
+    let mut pubs = publishers(ch.name(), 0..3, count, 50);
+    for p in &mut pubs {
+        p.say("go");
+    }
+    plain_pub.send(&Check::new(7)).unwrap();
+    let mut track = Track::default();
+    let mut plain_got = 0;
+    let deadline = Instant::now() + T;
+    while track.got + sub.missed() < 3 * count || plain_got == 0 {
+        assert!(Instant::now() < deadline, "stalled at {}", track.got);
+        let ready = poller.poll(&mut [&mut sub, &mut plain], Some(T)).unwrap();
+        if ready.items.contains(&0) {
+            while let Ok((from, m)) = sub.try_recv() {
+                track.take(from, &m);
+            }
+        }
+        if ready.items.contains(&1) {
+            while plain.try_recv().is_ok() {
+                plain_got += 1;
+            }
+        }
+    }
+    assert_eq!(plain_got, 1);
+    assert_eq!((track.corrupt, track.disorder), (0, 0));
+    assert_eq!(track.gaps.values().sum::<u64>(), sub.missed());
+    assert_eq!(track.last.len(), 3);
+    for p in &mut pubs {
+        p.expect("sent", T);
+        p.say("exit");
+        assert!(p.wait_success(T));
+    }
+}

@@ -308,3 +308,67 @@ fn a_dynamic_subscriber_stream_follows_a_publisher_in_this_process() {
         drop(feed.await.unwrap());
     });
 }
+
+/// A multi-publisher subscriber with `recv_async` and as a `Stream`:
+/// two publisher processes' messages all arrive, each publisher's in
+/// order, and a publisher that joins later is followed without
+/// reconnecting.
+#[test]
+fn a_multi_publisher_subscriber_gathers_every_publisher_process() {
+    use shm_comm::multipub::{MultiSubscriber, PublisherId};
+    let ch = TestChannel::new("tokio-mpub");
+    let count = 500u64;
+    runtime().block_on(async {
+        let mut sub =
+            Async::new(MultiSubscriber::<suite::Check>::connect(ch.name()).unwrap()).unwrap();
+        let mut pubs: Vec<Peer> = Vec::new();
+        let mut last: std::collections::HashMap<PublisherId, u64> = Default::default();
+        let mut got = 0u64;
+        for k in 0..2u64 {
+            // The second publisher process joins after the first is done.
+            let mut p = Peer::spawn(
+                PEER,
+                &[
+                    "mpub",
+                    ch.name(),
+                    &k.to_string(),
+                    &count.to_string(),
+                    "100",
+                    "64",
+                ],
+            );
+            p.expect("ready", T);
+            p.say("go");
+            pubs.push(p);
+            for i in 0..count {
+                let next = async {
+                    if i % 2 == 0 {
+                        sub.recv_async().await
+                    } else {
+                        poll_fn(|cx| Pin::new(&mut sub).poll_next(cx))
+                            .await
+                            .expect("the stream never ends")
+                    }
+                };
+                let (from, m) = tokio::time::timeout(T, next)
+                    .await
+                    .expect("a message within the timeout")
+                    .unwrap();
+                assert!(m.verify(), "torn: {m:?}");
+                let n = m.seq & 0xffff_ffff;
+                if let Some(&prev) = last.get(&from) {
+                    assert!(n > prev, "out of order: {prev} then {n}");
+                }
+                last.insert(from, n);
+                got += 1;
+            }
+        }
+        assert_eq!(last.len(), 2);
+        assert_eq!(got + sub.get_ref().missed(), 2 * count);
+        for p in &mut pubs {
+            p.expect("sent", T);
+            p.say("exit");
+            assert!(p.wait_success(T));
+        }
+    });
+}

@@ -179,66 +179,74 @@ impl Bell {
     /// A new slot on the board for this bell, to arm on a channel with
     /// the channel's `arm` (one per channel and bell).
     pub fn watch(&self) -> io::Result<Watch> {
-        let r = self.board.region();
-        let token = sync::process_token();
-        // A free slot first (no system call); only if there is none, one of
-        // a process that died (each of those looked up in /proc).
-        for dead_ones in [false, true] {
-            for i in 0..SLOTS {
-                let owner = r.u64_at(slot_off(i) + S_OWNER);
-                let seen = owner.load(Ordering::Acquire);
-                let takeable = if dead_ones {
-                    seen != 0 && seen != token && !sync::token_alive(seen)
-                } else {
-                    seen == 0
-                };
-                // AcqRel: claims the slot; pairs with the Release stores
-                // that free it (`Watch::drop`) and the Acquire loads of
-                // notifiers.
-                if takeable
-                    && owner
-                        .compare_exchange(seen, token, Ordering::AcqRel, Ordering::Relaxed)
-                        .is_ok()
-                {
-                    return Ok(self.claimed(i, token));
-                }
-            }
-        }
-        Err(io::Error::other(format!(
-            "all {SLOTS} doorbell slots of this user are in use"
-        )))
+        claim(&self.board, self.number)
     }
+}
 
-    /// Slot `i`, just claimed by this process (`token`), for this bell.
-    fn claimed(&self, i: usize, token: u64) -> Watch {
-        let r = self.board.region();
-        // A dead owner's slot may still be armed: until the bell number
-        // below is ours, a notifier may ring a bell of ours that does not
-        // exist (a datagram to nowhere), never another process's.
-        // Relaxed (both): published to notifiers by the Release store of
-        // `armed` in `Watch::arm`, which their Acquire swap pairs with.
-        r.u32_at(slot_off(i) + S_ARMED).store(0, Ordering::Relaxed);
-        r.u32_at(slot_off(i) + S_BELL)
-            .store(self.number, Ordering::Relaxed);
-        // The high-water mark only grows. A notifier reads it after its
-        // Acquire swap of `waiters` saw our Release `fetch_or` (in
-        // `arm_fd`, after this store), so it scans this slot.
-        let high = r.u32_at(OFF_HIGH);
-        let mut h = high.load(Ordering::Relaxed);
-        while (h as usize) <= i {
-            // Relaxed: ordered for notifiers by the `arm_fd` that follows.
-            match high.compare_exchange(h, i as u32 + 1, Ordering::Relaxed, Ordering::Relaxed) {
-                Ok(_) => break,
-                Err(now) => h = now,
+/// A free slot of `board` for bell `number` of this process: a free one
+/// first (no system call); only if there is none, one of a process that
+/// died (each of those looked up in /proc).
+fn claim(board: &Arc<Board>, number: u32) -> io::Result<Watch> {
+    let r = board.region();
+    let token = sync::process_token();
+    for dead_ones in [false, true] {
+        for i in 0..SLOTS {
+            let owner = r.u64_at(slot_off(i) + S_OWNER);
+            let seen = owner.load(Ordering::Acquire);
+            let takeable = if dead_ones {
+                seen != 0 && seen != token && !sync::token_alive(seen)
+            } else {
+                seen == 0
+            };
+            // AcqRel: claims the slot; pairs with the Release stores
+            // that free it (`Watch::drop`) and the Acquire loads of
+            // notifiers.
+            if takeable
+                && owner
+                    .compare_exchange(seen, token, Ordering::AcqRel, Ordering::Relaxed)
+                    .is_ok()
+            {
+                return Ok(claimed(board, number, i, token));
             }
         }
-        Watch {
-            board: self.board.clone(),
-            slot: i,
-            token,
-            key: None,
-            looked_up: None,
+    }
+    Err(io::Error::other(format!(
+        "all {SLOTS} doorbell slots of this user are in use"
+    )))
+}
+
+/// Slot `i` of `board`, just claimed by this process (`token`), for its
+/// bell `number`.
+fn claimed(board: &Arc<Board>, number: u32, i: usize, token: u64) -> Watch {
+    let r = board.region();
+    // A dead owner's slot may still be armed: until the bell number
+    // below is ours, a notifier may ring a bell of ours that does not
+    // exist (a datagram to nowhere), never another process's.
+    // Relaxed (both): published to notifiers by the Release store of
+    // `armed` in `Watch::arm`, which their Acquire swap pairs with.
+    r.u32_at(slot_off(i) + S_ARMED).store(0, Ordering::Relaxed);
+    r.u32_at(slot_off(i) + S_BELL)
+        .store(number, Ordering::Relaxed);
+    // The high-water mark only grows. A notifier reads it after its
+    // Acquire swap of `waiters` saw our Release `fetch_or` (in
+    // `arm_fd`, after this store), so it scans this slot.
+    let high = r.u32_at(OFF_HIGH);
+    let mut h = high.load(Ordering::Relaxed);
+    while (h as usize) <= i {
+        // Relaxed: ordered for notifiers by the `arm_fd` that follows.
+        match high.compare_exchange(h, i as u32 + 1, Ordering::Relaxed, Ordering::Relaxed) {
+            Ok(_) => break,
+            Err(now) => h = now,
         }
+    }
+    Watch {
+        board: board.clone(),
+        number,
+        slot: i,
+        token,
+        key: None,
+        looked_up: None,
+        more: Vec::new(),
     }
 }
 
@@ -262,10 +270,14 @@ impl Drop for Bell {
 
 /// One slot of the board: a bell waiting on one wake-up word of a
 /// channel. Made by a receiving handle's `watch`, armed by its `arm`;
-/// freed when dropped.
+/// freed when dropped. A handle that waits on several words (a
+/// multi-publisher subscriber: its directory and each publisher's ring)
+/// arms extra slots of the same bell, kept here.
 #[derive(Debug)]
 pub struct Watch {
     board: Arc<Board>,
+    /// The bell's number.
+    number: u32,
     slot: usize,
     token: u64,
     /// The word last written to the slot (it changes when a subscriber
@@ -275,9 +287,23 @@ pub struct Watch {
     /// both are unchanged, the key is (arming many handles in a poll then
     /// costs no lookup in the list of mappings).
     looked_up: Option<(usize, u64)>,
+    /// Extra slots of the same bell (see [`Watch::extra`]).
+    more: Vec<Watch>,
 }
 
 impl Watch {
+    /// `n` extra slots of this watch's bell, claimed on first use; slots
+    /// past `n` are freed. For a handle that arms several wake-up words
+    /// at once; fails only when the user's board is full.
+    pub(crate) fn extra(&mut self, n: usize) -> io::Result<&mut [Watch]> {
+        self.more.truncate(n);
+        while self.more.len() < n {
+            let w = claim(&self.board, self.number)?;
+            self.more.push(w);
+        }
+        Ok(&mut self.more)
+    }
+
     /// Arms the slot on the `waiters` word of `event` (whose `notify` word
     /// names the slot's key). The caller then checks its channel (after
     /// the SeqCst fence made here) and does not wait if it has something.

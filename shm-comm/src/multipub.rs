@@ -404,21 +404,12 @@ impl RawMultiSubscriber {
                 }
             }
         }
-        let Some(poller) = self.poller.as_mut() else {
+        let Some(mut poller) = self.poller.take() else {
             return false;
         };
-        let mut dir = DirWatch {
-            dir: &self.dir,
-            seen: self.seen,
-        };
-        let mut items: Vec<&mut dyn Waitable> = Vec::with_capacity(1 + self.sources.len());
-        items.push(&mut dir);
-        for s in &mut self.sources {
-            items.push(&mut s.sub);
-        }
         let slept = Instant::now();
         let timeout = deadline.map(|d| d.saturating_duration_since(slept));
-        let ready = match poller.poll(&mut items, timeout) {
+        let ready = match poller.poll(&mut [&mut *self as &mut dyn Waitable], timeout) {
             Ok(r) => !r.is_empty(),
             Err(_) => {
                 // The poll itself failed (a signal, say): let the caller
@@ -428,7 +419,29 @@ impl RawMultiSubscriber {
                 true
             }
         };
+        self.poller = Some(poller);
         self.idle = !ready || slept.elapsed() > SPIN_PAYS;
+        ready
+    }
+
+    /// Arms `watch` (see [`crate::bells`]) on the directory's change word
+    /// and, with extra slots of the same bell, on the ring of every
+    /// publisher: its bell rings when a publisher comes or goes or any of
+    /// them sends. Returns `true` if a receive may find something now:
+    /// take it instead of waiting. Also `true` (a spurious readiness:
+    /// look, then arm again) when the user's doorbell board has no free
+    /// slot for another publisher.
+    #[cfg(not(loom))]
+    pub fn arm(&mut self, watch: &mut Watch) -> bool {
+        self.rescan(true);
+        self.dir.arm(watch);
+        let Ok(extra) = watch.extra(self.sources.len()) else {
+            return true;
+        };
+        let mut ready = self.dir.changes() != self.seen || !self.draining.is_empty();
+        for (src, w) in self.sources.iter_mut().zip(extra) {
+            ready |= src.sub.arm(w);
+        }
         ready
     }
 
@@ -447,19 +460,6 @@ impl RawMultiSubscriber {
                 return Err(RecvTimeoutError::Timeout);
             }
         }
-    }
-}
-
-/// The directory's change counter, as a poller waits on it.
-struct DirWatch<'a> {
-    dir: &'a SharedSegment,
-    seen: u64,
-}
-
-impl Waitable for DirWatch<'_> {
-    fn arm(&mut self, watch: &mut Watch) -> bool {
-        self.dir.arm(watch);
-        self.dir.changes() != self.seen
     }
 }
 

@@ -28,6 +28,7 @@ use std::time::{Duration, Instant};
 
 use crate::bells::{Bell, Watch};
 use crate::message::ShmMessage;
+use crate::multipub::{DynMultiSubscriber, MultiSubscriber, RawMultiSubscriber};
 use crate::pipeline::{DynPuller, Puller};
 use crate::pubsub::{DynSubscriber, RawSubscriber, Subscriber};
 use crate::reqrep::{DynReplier, RawReplier, Replier};
@@ -51,6 +52,24 @@ impl<T: ShmMessage> Waitable for Subscriber<T> {
 }
 
 impl Waitable for DynSubscriber {
+    fn arm(&mut self, watch: &mut Watch) -> bool {
+        self.raw_mut().arm(watch)
+    }
+}
+
+impl Waitable for RawMultiSubscriber {
+    fn arm(&mut self, watch: &mut Watch) -> bool {
+        RawMultiSubscriber::arm(self, watch)
+    }
+}
+
+impl<T: ShmMessage> Waitable for MultiSubscriber<T> {
+    fn arm(&mut self, watch: &mut Watch) -> bool {
+        self.raw_mut().arm(watch)
+    }
+}
+
+impl Waitable for DynMultiSubscriber {
     fn arm(&mut self, watch: &mut Watch) -> bool {
         self.raw_mut().arm(watch)
     }

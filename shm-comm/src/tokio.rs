@@ -61,6 +61,7 @@ use crate::error::{
     TryRecvError, TrySendError,
 };
 use crate::message::{as_bytes, read_from_bytes, ByValue, ShmMessage};
+use crate::multipub::{DynMultiSubscriber, MultiSubscriber, PublisherId};
 use crate::pipeline::{DynPuller, DynPusher, Puller, Pusher};
 use crate::pubsub::{DynSubscriber, Subscriber};
 use crate::reqrep::{
@@ -69,8 +70,9 @@ use crate::reqrep::{
 };
 
 /// A handle of shm-comm made awaitable: `Async<Subscriber<T>>`,
-/// `Async<DynSubscriber>`, `Async<Puller<T>>`, `Async<DynPuller>` receive
-/// with `recv_async` and are [`Stream`]s; `Async<Pusher<T>>` and
+/// `Async<DynSubscriber>`, `Async<MultiSubscriber<T>>`,
+/// `Async<DynMultiSubscriber>`, `Async<Puller<T>>`, `Async<DynPuller>`
+/// receive with `recv_async` and are [`Stream`]s; `Async<Pusher<T>>` and
 /// `Async<DynPusher>` wait for room with `send_async`;
 /// `Async<Requester<..>>` and `Async<DynRequester>` call with
 /// `request_async`; `Async<Replier<..>>` and `Async<DynReplier>` take
@@ -318,6 +320,52 @@ impl Async<DynPuller> {
     /// has taken nothing.
     pub async fn recv_async(&mut self) -> Result<Frame, RecvError> {
         poll_fn(|cx| self.poll_recv(cx)).await
+    }
+}
+
+impl<T: ShmMessage> Async<MultiSubscriber<T>> {
+    /// Polls for the next message of any publisher, with its sender.
+    pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Result<(PublisherId, T), RecvError>> {
+        self.poll_take(cx, |s| taken(s.try_recv()), |s, w| s.raw_mut().arm(w))
+    }
+
+    /// Receives the next message of any publisher (see the merge order in
+    /// [`crate::multipub`]). Cancel-safe: dropped before it completes, it
+    /// has taken nothing.
+    pub async fn recv_async(&mut self) -> Result<(PublisherId, T), RecvError> {
+        poll_fn(|cx| self.poll_recv(cx)).await
+    }
+}
+
+impl Async<DynMultiSubscriber> {
+    /// Polls for the next frame of any publisher, with its sender.
+    pub fn poll_recv(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<(PublisherId, Frame), RecvError>> {
+        self.poll_take(cx, |s| taken(s.try_recv()), |s, w| s.raw_mut().arm(w))
+    }
+
+    /// Receives the next frame of any publisher. Cancel-safe: dropped
+    /// before it completes, it has taken nothing.
+    pub async fn recv_async(&mut self) -> Result<(PublisherId, Frame), RecvError> {
+        poll_fn(|cx| self.poll_recv(cx)).await
+    }
+}
+
+/// Messages as they come, with their senders; the stream never ends.
+impl<T: ShmMessage> Stream for Async<MultiSubscriber<T>> {
+    type Item = Result<(PublisherId, T), RecvError>;
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.get_mut().poll_recv(cx).map(Some)
+    }
+}
+
+/// Frames as they come, with their senders; the stream never ends.
+impl Stream for Async<DynMultiSubscriber> {
+    type Item = Result<(PublisherId, Frame), RecvError>;
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.get_mut().poll_recv(cx).map(Some)
     }
 }
 
