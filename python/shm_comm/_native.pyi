@@ -203,6 +203,13 @@ class MultiSubscriber:
         ``None`` if it is not read now."""
     def stats(self) -> dict[str, int]:
         """``drop_count`` and ``publishers``."""
+    def fileno(self) -> int:
+        """The doorbell's descriptor: readable when a message of any
+        publisher may be there (edge-triggered: receive with
+        ``timeout=0`` until nothing comes, then wait again)."""
+    def _arm(self) -> bool: ...
+    def _drain(self) -> int: ...
+    def _try_recv_from(self) -> tuple[tuple[int, int], Any] | None: ...
     def close(self) -> None:
         """Disconnects (never removes the topic). Idempotent."""
     @property

@@ -14,6 +14,7 @@ calls that wait are coroutines::
     asyncio.run(main())
 
 ``Subscriber.recv``/``recv_bytes``/``borrow``/``recv_view``,
+``MultiSubscriber.recv``/``recv_from``/``recv_bytes``,
 ``Puller.recv``/``recv_bytes``, ``Replier.recv``/``recv_bytes``,
 ``Requester.request``/``recv``/``recv_bytes`` and ``Pusher.send``/
 ``send_bytes`` (which wait for room) are coroutines; sending on a
@@ -53,6 +54,8 @@ from ._native import Poller as _NativePoller
 __all__ = [
     "Publisher",
     "Subscriber",
+    "MultiPublisher",
+    "MultiSubscriber",
     "Requester",
     "Replier",
     "Pusher",
@@ -248,6 +251,29 @@ class Subscriber(_sc.Subscriber):  # type: ignore[type-arg]
             raise SHMError("recv_view() needs a typed topic; use borrow() for bytes")
         sample = await self.borrow(timeout)
         return None if sample is None else typed.view(sample, self.msg_type)
+
+
+MultiPublisher = _sc.MultiPublisher
+
+
+class MultiSubscriber(_sc.MultiSubscriber):  # type: ignore[type-arg]
+    __doc__ = _sc.MultiSubscriber.__doc__
+
+    async def recv(self, timeout: float | None = None) -> Any:  # type: ignore[override]
+        """The next message of any publisher; ``None`` on timeout.
+        Cancelling it loses no message."""
+        got = await _until(self, self._try_recv_from, timeout)
+        return None if got is None else got[1]
+
+    async def recv_from(  # type: ignore[override]
+            self, timeout: float | None = None) -> tuple[tuple[int, int], Any] | None:
+        """``((slot, pid), message)``: the next message and its sender;
+        ``None`` on timeout."""
+        return await _until(self, self._try_recv_from, timeout)
+
+    async def recv_bytes(self, timeout: float | None = None) -> bytes | None:  # type: ignore[override]
+        """The next message as raw bytes; ``None`` on timeout."""
+        return await _until(self, lambda: _sc.MultiSubscriber.recv_bytes(self, 0), timeout)
 
 
 class Puller(_sc.Puller):

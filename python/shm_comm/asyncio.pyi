@@ -6,6 +6,7 @@ from typing import Any, Generic, TypeVar, overload
 
 from typing_extensions import Buffer, Self
 
+from . import MultiPublisher as MultiPublisher
 from . import Publisher as Publisher
 from ._native import POLLERR as POLLERR
 from ._native import POLLIN as POLLIN
@@ -57,6 +58,54 @@ class Subscriber(Generic[_M]):
     def fileno(self) -> int:
         """The descriptor of this handle's doorbell (edge-triggered)."""
     def layout(self) -> dict[str, Any] | None: ...
+    def stats(self) -> dict[str, int]: ...
+    def close(self) -> None: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def serialization(self) -> str: ...
+    @property
+    def closed(self) -> bool: ...
+    def __enter__(self) -> Self: ...
+    def __exit__(self, *_args: object) -> None: ...
+
+class MultiSubscriber(Generic[_M]):
+    """Receives what every publisher of a multi-publisher topic sends; the
+    receives are coroutines."""
+
+    msg_type: type[_M] | None
+
+    @overload
+    def __new__(
+        cls,
+        name: str,
+        timeout_connect: float = 5.0,
+        serialization: str = "pickle",
+        *,
+        msg_type: type[_M],
+        last_value: bool = False,
+        max_borrows: int = 4,
+    ) -> MultiSubscriber[_M]: ...
+    @overload
+    def __new__(
+        cls,
+        name: str,
+        timeout_connect: float = 5.0,
+        serialization: str = "pickle",
+        *,
+        msg_type: None = None,
+        last_value: bool = False,
+        max_borrows: int = 4,
+    ) -> MultiSubscriber[Any]: ...
+    async def recv(self, timeout: float | None = None) -> _M | None:
+        """The next message of any publisher; ``None`` on timeout."""
+    async def recv_from(self, timeout: float | None = None) -> tuple[tuple[int, int], _M] | None:
+        """``((slot, pid), message)``; ``None`` on timeout."""
+    async def recv_bytes(self, timeout: float | None = None) -> bytes | None: ...
+    def fileno(self) -> int: ...
+    def publishers(self) -> list[tuple[int, int]]: ...
+    def missed(self) -> int: ...
+    def missed_from(self, publisher: int | tuple[int, int]) -> int | None: ...
     def stats(self) -> dict[str, int]: ...
     def close(self) -> None: ...
     @property

@@ -23,6 +23,7 @@ use crate::convert::{Plan, Purpose};
 use crate::handle::{handle_surface, lock, stats_dict};
 use crate::msgpack;
 use crate::pubsub::send_error;
+use crate::ready::{readiness_surface, Armable, Ready};
 use crate::{
     blocking, check_timeout, closed, create_error, decode, error, typed, Buffer, Deadline, Ser,
 };
@@ -215,6 +216,8 @@ pub(crate) struct MultiSubscriber {
     inner: Mutex<Option<RawMultiSubscriber>>,
     /// A typed topic's converter.
     plan: Option<Plan>,
+    /// The doorbell of `fileno()`, made by its first call.
+    ready: Ready,
 }
 
 /// A received frame: who sent it, its codec and its bytes.
@@ -256,6 +259,7 @@ impl MultiSubscriber {
             ser,
             inner: Mutex::new(Some(raw)),
             plan,
+            ready: Ready::default(),
         })
     }
 
@@ -341,6 +345,32 @@ impl MultiSubscriber {
 
 handle_surface!(MultiSubscriber);
 
+impl Armable for MultiSubscriber {
+    fn arm_watch(&self, py: Python<'_>, watch: &mut shm_comm::bells::Watch) -> bool {
+        match lock(py, &self.inner).as_mut() {
+            Some(raw) => raw.arm(watch),
+            None => true,
+        }
+    }
+}
+
+readiness_surface!(
+    MultiSubscriber,
+    "a message of any publisher may have been published"
+);
+
+#[pymethods]
+impl MultiSubscriber {
+    /// The next message and its sender as `((slot, pid), msg)` if one is
+    /// there, else `None` (never waits).
+    fn _try_recv_from<'py>(
+        &self,
+        py: Python<'py>,
+    ) -> PyResult<Option<(Bound<'py, PyTuple>, Bound<'py, PyAny>)>> {
+        self.recv_from(py, Some(0.0))
+    }
+}
+
 impl MultiSubscriber {
     fn with<R>(&self, py: Python<'_>, f: impl FnOnce(&mut RawMultiSubscriber) -> R) -> PyResult<R> {
         let mut g = lock(py, &self.inner);
@@ -381,6 +411,10 @@ impl MultiSubscriber {
             }
             let deadline = deadline.get();
             if last || deadline.is_some_and(|d| Instant::now() >= d) {
+                if self.ready.rearm(py, self) {
+                    last = false;
+                    continue; // arrived meanwhile
+                }
                 return Ok(None);
             }
             let woke = blocking(py, deadline, |until| {

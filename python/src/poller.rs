@@ -21,6 +21,7 @@ use pyo3::prelude::*;
 use shm_comm::bells::{Bell, Watch};
 
 use crate::handle::lock;
+use crate::multipub::MultiSubscriber;
 use crate::pipeline::{Puller, Pusher};
 use crate::pubsub::Subscriber;
 use crate::ready::Armable;
@@ -43,6 +44,7 @@ const HEALTH: Duration = Duration::from_secs(1);
 #[derive(Clone, Copy)]
 enum Kind {
     Subscriber,
+    MultiSubscriber,
     Puller,
     Replier,
     Requester,
@@ -53,6 +55,8 @@ impl Kind {
     fn of(obj: &Bound<'_, PyAny>) -> Option<Kind> {
         if obj.cast::<Subscriber>().is_ok() {
             Some(Kind::Subscriber)
+        } else if obj.cast::<MultiSubscriber>().is_ok() {
+            Some(Kind::MultiSubscriber)
         } else if obj.cast::<Puller>().is_ok() {
             Some(Kind::Puller)
         } else if obj.cast::<Replier>().is_ok() {
@@ -79,6 +83,9 @@ impl Kind {
         match self {
             Kind::Subscriber => obj
                 .cast::<Subscriber>()
+                .is_ok_and(|h| h.get().arm_watch(py, watch)),
+            Kind::MultiSubscriber => obj
+                .cast::<MultiSubscriber>()
                 .is_ok_and(|h| h.get().arm_watch(py, watch)),
             Kind::Puller => obj
                 .cast::<Puller>()

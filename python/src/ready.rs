@@ -39,7 +39,11 @@ pub(crate) trait Armable {
 
 impl Ready {
     /// Runs `f` on the doorbell, made first if needed.
-    fn with<R>(&self, py: Python<'_>, f: impl FnOnce(&Bell, &mut Watch) -> R) -> PyResult<R> {
+    pub(crate) fn with<R>(
+        &self,
+        py: Python<'_>,
+        f: impl FnOnce(&Bell, &mut Watch) -> R,
+    ) -> PyResult<R> {
         let mut g = lock(py, &self.0);
         let d = match g.take() {
             Some(d) => d,
@@ -110,6 +114,8 @@ macro_rules! readiness_surface {
         }
     };
 }
+
+pub(crate) use readiness_surface;
 
 impl Armable for Subscriber {
     fn arm_watch(&self, py: Python<'_>, watch: &mut Watch) -> bool {

@@ -239,7 +239,7 @@ def test_the_stub_matches_the_module():
     member is ``async def`` there exactly when it is a coroutine function."""
     stub = ast.parse(Path(shm.__file__).with_suffix(".pyi").read_text(encoding="utf-8"))
     classes = {n.name: n for n in stub.body if isinstance(n, ast.ClassDef)}
-    assert set(classes) | {"Publisher"} == {n for n in shm.__all__ if n[0].isupper()
+    assert set(classes) | {"Publisher", "MultiPublisher"} == {n for n in shm.__all__ if n[0].isupper()
                                             and not n.startswith("POLL")} - {"Sample", "Loan"}
     for name, node in classes.items():
         cls = getattr(shm, name)
@@ -252,3 +252,47 @@ def test_the_stub_matches_the_module():
                 continue
             is_async = isinstance(fn, ast.AsyncFunctionDef)
             assert inspect.iscoroutinefunction(getattr(cls, m)) == is_async, f"{name}.{m}"
+
+
+MULTI_PUBLISHER = """
+    import sys, shm_comm
+    name, tag, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    with shm_comm.MultiPublisher(name, serialization="msgpack") as pub:
+        print("ready", flush=True)
+        sys.stdin.readline()
+        for i in range(count):
+            pub.send({"tag": tag, "i": i})
+        print("sent", flush=True)
+        sys.stdin.readline()
+"""
+
+
+def test_a_multi_subscriber_gathers_publisher_processes_and_cancels_cleanly(chan, spawn):
+    count = 50
+
+    async def main() -> dict[str, list[int]]:
+        with shm.MultiSubscriber(chan, serialization="msgpack") as sub:
+            # Cancelled while waiting: takes nothing.
+            task = asyncio.create_task(sub.recv())
+            await asyncio.sleep(0.05)
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            kids = [spawn(MULTI_PUBLISHER, chan, tag, count) for tag in "ab"]
+            for kid in kids:
+                kid.expect("ready")
+            for kid in kids:
+                kid.say("go")
+            seen: dict[str, list[int]] = {"a": [], "b": []}
+            while sum(map(len, seen.values())) < 2 * count:
+                got = await sub.recv_from(timeout=10)
+                assert got is not None, seen
+                seen[got[1]["tag"]].append(got[1]["i"])
+            assert await sub.recv(timeout=0.05) is None
+            for kid in kids:
+                kid.expect("sent")
+                kid.say("exit")
+                assert kid.wait() == 0
+            return seen
+
+    assert run(main()) == {"a": list(range(count)), "b": list(range(count))}

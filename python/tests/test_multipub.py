@@ -172,3 +172,48 @@ def test_closed_handles(chan):
         pub.send(1)
     with pytest.raises(shm_comm.SHMError):
         sub.recv(timeout=0)
+
+
+def test_fileno_and_poller_wake_for_any_publisher_process(chan, make_chan, spawn):
+    """A multi-topic's descriptor is readable when any publisher sent,
+    a ``Poller`` over it and an ordinary subscriber reports exactly the
+    one that got something, and every message of two publisher processes
+    is taken through wake-ups alone."""
+    import select
+
+    other = make_chan()
+    with MultiSubscriber(chan, serialization="msgpack") as sub, \
+            Publisher(other) as plain_pub, Subscriber(other) as plain:
+        fd = sub.fileno()
+        assert not select.select([fd], [], [], 0.05)[0]
+        poller = shm_comm.Poller()
+        poller.register(sub, shm_comm.POLLIN)
+        poller.register(plain, shm_comm.POLLIN)
+        assert poller.poll(50) == []
+        kids = {tag: spawn(PUBLISHER, chan, tag, COUNT) for tag in "ab"}
+        for kid in kids.values():
+            kid.expect("ready")
+        for kid in kids.values():
+            kid.say("go")
+        plain_pub.send("plain")
+        nxt = dict.fromkeys(kids, 0)
+        plain_got = []
+        while any(n < COUNT for n in nxt.values()) or not plain_got:
+            ready = dict(poller.poll(10_000))
+            assert ready, f"poll timed out; received so far {nxt}"
+            if sub in ready:
+                while (got := sub.recv_from(timeout=0)) is not None:
+                    msg = got[1]
+                    assert msg["i"] == nxt[msg["tag"]], (msg, nxt)
+                    nxt[msg["tag"]] += 1
+            if plain in ready:
+                while (m := plain.recv(timeout=0)) is not None:
+                    plain_got.append(m)
+        assert plain_got == ["plain"]
+        assert sub.missed() == 0
+        # Drained: the descriptor stays quiet until the next message.
+        assert not select.select([fd], [], [], 0.05)[0]
+        for kid in kids.values():
+            kid.expect("done")
+            kid.say("exit")
+            assert kid.wait() == 0
