@@ -6,6 +6,8 @@
 //! the mean rate is exact. Message `seq` carries values computed from
 //! `seq` alone ([`Probe::new`]): a test that reads `seq` back from `shmc`
 //! knows every other value that was sent. The CLI never sees this type.
+//! Mode `var` publishes variable-size messages (a `Probe` and `seq % 8`
+//! `u16` elements) on a topic of at most 16, grown to 32 before the first.
 //!
 //! The other direction, for `shmc pub` and `shmc call`:
 //! - `NAME sub-typed _ COUNT`: prints `ready`, subscribes to NAME as
@@ -216,6 +218,14 @@ fn main() -> Res {
         "raw" => {
             let mut p = DynPublisher::create(name)?;
             Box::new(move |seq| p.send_bytes(&seq.to_le_bytes()))
+        }
+        "var" => {
+            let mut p = shm_comm::varsize::VarPublisher::<Probe, u16>::create(name, 16)?;
+            p.grow(32)?;
+            Box::new(move |seq| {
+                let elems: Vec<u16> = (0..(seq % 8) as u16).collect();
+                p.send(&Probe::new(seq), &elems)
+            })
         }
         other => return Err(format!("unknown mode {other}").into()),
     };
