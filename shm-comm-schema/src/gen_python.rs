@@ -255,7 +255,18 @@ fn message(out: &mut String, m: &Message) {
             type_entries(&f.ty)
         );
     }
-    out.push_str("        ],\n    }\n");
+    out.push_str("        ],\n");
+    if let Some(t) = &l.tail {
+        // The maximum is the topic's, set when it is created.
+        let _ = writeln!(
+            out,
+            "        \"tail\": {{\"name\": \"{}\", \"offset\": {}, \"max_len\": 0, \"elem\": {{{}}}}},",
+            m.tail.as_ref().map_or("", |f| f.name.as_str()),
+            t.offset,
+            type_entries(&t.elem)
+        );
+    }
+    out.push_str("    }\n");
     out.push_str("    __shm_dtype__: ClassVar[np.dtype[Any]]\n");
 }
 

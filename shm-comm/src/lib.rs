@@ -102,7 +102,6 @@ pub mod segment;
 mod sync;
 #[cfg(all(feature = "tokio", not(loom)))]
 pub mod tokio;
-#[cfg(not(loom))]
 pub mod varsize;
 
 /// The `sync` door's model side, for the loom models in `tests/loom_*.rs`

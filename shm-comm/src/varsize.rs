@@ -72,6 +72,26 @@ use crate::pubsub::{
 };
 use crate::segment::Payload;
 
+/// A variable-size message type: the fixed part, with its element type.
+/// The schema compiler implements it for messages declared with a `tail`
+/// (the standard set's [`VarImage`](crate::msgs::VarImage) and
+/// [`VarPointCloud`](crate::msgs::VarPointCloud)), so that
+/// [`VarPub<M>`] and [`VarSub<M>`] name the handles from the message alone.
+pub trait VarMessage: ShmMessage {
+    /// The element of the run-time-length array after the fixed part.
+    type Elem: ShmType;
+
+    /// The layout of the whole message (see [`var_layout`]).
+    fn var_layout() -> &'static LayoutDescriptor {
+        var_layout::<Self, Self::Elem>()
+    }
+}
+
+/// The publisher of variable-size message `M`.
+pub type VarPub<M> = VarPublisher<M, <M as VarMessage>::Elem>;
+/// The subscriber of variable-size message `M`.
+pub type VarSub<M> = VarSubscriber<M, <M as VarMessage>::Elem>;
+
 /// Settings of a variable-size topic.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct VarPubOptions {
