@@ -679,13 +679,17 @@ impl RawSubscriber {
 
     /// If the publisher closed this ring and every message it holds was
     /// read, attaches to the segment that replaced it now (instead of at
-    /// the next wait, which naps on a closed ring first).
-    pub(crate) fn follow_closed(&mut self) {
+    /// the next wait, which naps on a closed ring first). `true` if it
+    /// attached to a new segment.
+    pub(crate) fn follow_closed(&mut self) -> bool {
         // Closed first, ready second: `close` comes after the last commit,
         // so a closed ring that is not ready was drained.
         if self.reader.ring().is_closed() && !self.reader.ready() {
+            let before = self.switches;
             self.reattach_if_replaced();
+            return self.switches != before;
         }
+        false
     }
 
     /// The topic name.

@@ -405,8 +405,9 @@ impl<H: ShmMessage, E: ShmType> VarSubscriber<H, E> {
     pub fn try_borrow(&mut self) -> Result<VarSample<H, E>, BorrowError> {
         self.sync();
         let raw = match self.raw.try_borrow() {
-            Err(BorrowError::Empty) => {
-                self.raw.follow_closed();
+            // A busy-polling caller comes here on every empty poll: one
+            // more load (the closed flag) unless the publisher grew.
+            Err(BorrowError::Empty) if self.raw.follow_closed() => {
                 self.sync();
                 self.raw.try_borrow()?
             }
