@@ -1011,7 +1011,7 @@ class VarImage:
             {"name": "_pad0", "offset": 109, "size": 3, "shape": [3], "kind": "u8"},
             {"name": "step", "offset": 112, "size": 4, "shape": [], "kind": "u32"},
         ],
-        "tail": {"name": "data", "offset": 116, "max_len": 0, "elem": {"size": 1, "shape": [], "kind": "u8"}},
+        "tail": {"offset": 116, "max_len": 0, "generation": 0, "base": 0, "elem": {"size": 1, "shape": [], "kind": "u8"}},
     }
     __shm_dtype__: ClassVar[np.dtype[Any]]
 
@@ -1064,7 +1064,7 @@ class VarPointCloud:
             {"name": "point_step", "offset": 324, "size": 4, "shape": [], "kind": "u32"},
             {"name": "row_step", "offset": 328, "size": 4, "shape": [], "kind": "u32"},
         ],
-        "tail": {"name": "data", "offset": 332, "max_len": 0, "elem": {"size": 1, "shape": [], "kind": "u8"}},
+        "tail": {"offset": 332, "max_len": 0, "generation": 0, "base": 0, "elem": {"size": 1, "shape": [], "kind": "u8"}},
     }
     __shm_dtype__: ClassVar[np.dtype[Any]]
 

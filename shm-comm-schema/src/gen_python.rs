@@ -257,11 +257,11 @@ fn message(out: &mut String, m: &Message) {
     }
     out.push_str("        ],\n");
     if let Some(t) = &l.tail {
-        // The maximum is the topic's, set when it is created.
+        // The maximum, generation and base are a topic's, set when it is
+        // created: 0 in the type's own layout (the binding's format).
         let _ = writeln!(
             out,
-            "        \"tail\": {{\"name\": \"{}\", \"offset\": {}, \"max_len\": 0, \"elem\": {{{}}}}},",
-            m.tail.as_ref().map_or("", |f| f.name.as_str()),
+            "        \"tail\": {{\"offset\": {}, \"max_len\": 0, \"generation\": 0, \"base\": 0, \"elem\": {{{}}}}},",
             t.offset,
             type_entries(&t.elem)
         );
