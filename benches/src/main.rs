@@ -218,6 +218,24 @@ fn plans(cfg: &Config, peer_cpu: Option<usize>, cpus: &[usize]) -> Vec<Plan> {
                 "typed-1MiB loan+borrow busy",
                 pingpong,
             ),
+            (
+                Kind::VarLoan1MBusy,
+                Spin::Hot,
+                "var-1MiB loan_with_len+borrow busy",
+                pingpong,
+            ),
+            (
+                Kind::Loan8MBusy,
+                Spin::Hot,
+                "typed-8MiB loan+borrow busy",
+                pingpong,
+            ),
+            (
+                Kind::VarLoan8MBusy,
+                Spin::Hot,
+                "var-8MiB loan_with_len+borrow busy",
+                pingpong,
+            ),
             (Kind::Iox64Busy, Spin::Hot, "iceoryx2-64B busy", pingpong),
             (
                 Kind::Iox64Blocking,
@@ -417,6 +435,31 @@ fn sweep_stale() {
             );
         }
     }
+}
+
+/// The variable-size loan rows' p50 over the fixed-size loan rows' of the
+/// same size, measured in this run (issue #16's target: at most 1.2x).
+fn var_ratios(rows: &[report::Row]) -> String {
+    let p50 = |k: Kind| {
+        rows.iter()
+            .find(|r| r.plan.kind == k)
+            .and_then(|r| r.result.as_ref().ok())
+            .and_then(|m| m.latency())
+            .map(|(l, _)| l.hist.value_at_quantile(0.5) as f64)
+    };
+    let mut out = String::new();
+    for (size, fixed, var) in [
+        ("1 MiB", Kind::Loan1MBusy, Kind::VarLoan1MBusy),
+        ("8 MiB", Kind::Loan8MBusy, Kind::VarLoan8MBusy),
+    ] {
+        if let (Some(f), Some(v)) = (p50(fixed), p50(var)) {
+            out.push_str(&format!(
+                "variable-size / fixed-size loan+borrow p50, {size}: {v:.0} / {f:.0} ns = {:.2}x\n",
+                v / f.max(1.0)
+            ));
+        }
+    }
+    out
 }
 
 fn run_peer(args: &[String]) -> ExitCode {
@@ -642,6 +685,7 @@ fn main() -> ExitCode {
     }
 
     print!("{}", report::table(&meta, &rows));
+    print!("{}", var_ratios(&rows));
     if let Some(path) = &cfg.json {
         if let Err(e) = std::fs::write(path, report::json(&meta, &rows)) {
             eprintln!("shm-comm-benches: writing {path}: {e}");

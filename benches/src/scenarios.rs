@@ -9,6 +9,7 @@ use shm_comm::multipub::{MultiPublisher, MultiSubscriber};
 use shm_comm::pipeline::{Puller, PullerOptions, Pusher, TypedQueueOptions};
 use shm_comm::pubsub::{ConnectOptions, Publisher, Subscriber, TypedPubOptions};
 use shm_comm::reqrep::{Replier, Requester, RequesterOptions};
+use shm_comm::varsize::{VarPubOptions, VarPublisher, VarSubscriber};
 use shm_comm::{BorrowError, RecvTimeoutError, ShmMessage, TryRecvError};
 
 use crate::peer::{parent_gone, say, Context, Peer, Spin, Waiter, CONTROL_TIMEOUT};
@@ -75,6 +76,29 @@ pub struct Msg1M {
     pub payload: [u64; (1 << 17) - 2],
 }
 
+/// An 8 MiB message, loaned and borrowed like [`Msg1M`].
+#[derive(ShmMessage, Clone, Copy)]
+#[repr(C)]
+pub struct Msg8M {
+    /// Sequence number.
+    pub seq: u64,
+    /// Spare timestamp (echoed back untouched).
+    pub stamp: u64,
+    /// Filler (never written, as in [`Msg1M`]).
+    pub payload: [u64; (1 << 20) - 2],
+}
+
+/// The fixed part of the variable-size loan rows: the same two words as
+/// [`Msg1M`]'s, followed by `u64` elements up to the message's size.
+#[derive(ShmMessage, Clone, Copy)]
+#[repr(C)]
+pub struct VarHead {
+    /// Sequence number.
+    pub seq: u64,
+    /// Spare timestamp (echoed back untouched).
+    pub stamp: u64,
+}
+
 /// A 16 MiB message: only ever built and received on the heap.
 #[derive(ShmMessage, Clone, Copy)]
 #[repr(C)]
@@ -91,6 +115,7 @@ const _: () = assert!(std::mem::size_of::<Msg64>() == 64);
 const _: () = assert!(std::mem::size_of::<Msg16M>() == 16 << 20);
 const _: () = assert!(std::mem::size_of::<Msg4K>() == 4096);
 const _: () = assert!(std::mem::size_of::<Msg1M>() == 1 << 20);
+const _: () = assert!(std::mem::size_of::<Msg8M>() == 8 << 20);
 
 /// A small message type the copying scenarios can build and check.
 pub(crate) trait Probe: ShmMessage + Copy + std::fmt::Debug {
@@ -153,6 +178,12 @@ pub enum Kind {
     Loan64Busy,
     /// 1 MiB ping-pong through `loan` and `try_borrow`.
     Loan1MBusy,
+    /// 8 MiB loaned and borrowed, the peer of [`Kind::VarLoan8MBusy`].
+    Loan8MBusy,
+    /// 1 MiB variable-size messages (`loan_with_len`) loaned and borrowed.
+    VarLoan1MBusy,
+    /// 8 MiB variable-size messages loaned and borrowed.
+    VarLoan8MBusy,
     /// One-way 64 B typed stream.
     StreamTyped,
     /// One-way SPSC ring of `u64` over a raw shm file.
@@ -189,7 +220,7 @@ pub enum Kind {
 
 impl Kind {
     /// Every scenario.
-    pub const ALL: [Kind; 26] = [
+    pub const ALL: [Kind; 29] = [
         Kind::RawFloor,
         Kind::RawFloorPureSpin,
         Kind::Typed64Busy,
@@ -201,6 +232,9 @@ impl Kind {
         Kind::Multi64x4Blocking,
         Kind::Loan64Busy,
         Kind::Loan1MBusy,
+        Kind::Loan8MBusy,
+        Kind::VarLoan1MBusy,
+        Kind::VarLoan8MBusy,
         Kind::StreamTyped,
         Kind::StreamRaw,
         Kind::Iox64Busy,
@@ -232,6 +266,9 @@ impl Kind {
             Kind::Multi64x4Blocking => "multipub-64B-x4-blocking",
             Kind::Loan64Busy => "typed-64B-loan",
             Kind::Loan1MBusy => "typed-1MiB-loan",
+            Kind::Loan8MBusy => "typed-8MiB-loan",
+            Kind::VarLoan1MBusy => "var-1MiB-loan",
+            Kind::VarLoan8MBusy => "var-8MiB-loan",
             Kind::StreamTyped => "stream-typed-64B",
             Kind::StreamRaw => "stream-raw",
             Kind::Iox64Busy => "iceoryx2-64B-busy",
@@ -491,6 +528,9 @@ pub fn run(plan: &Plan) -> Result<Measured, String> {
         Kind::Multi64x4Blocking => multi_ping_pong(plan, 4, true),
         Kind::Loan64Busy => loan_ping_pong::<Msg64>(plan),
         Kind::Loan1MBusy => loan_ping_pong::<Msg1M>(plan),
+        Kind::Loan8MBusy => loan_ping_pong::<Msg8M>(plan),
+        Kind::VarLoan1MBusy => var_loan_ping_pong(plan, 1 << 20),
+        Kind::VarLoan8MBusy => var_loan_ping_pong(plan, 8 << 20),
         Kind::StreamTyped => stream_typed(plan),
         Kind::StreamRaw => stream_raw(plan),
         Kind::Iox64Busy | Kind::Iox64Blocking | Kind::Iox4KBusy | Kind::Iox1MLoan => {
@@ -519,6 +559,9 @@ pub fn serve(kind: Kind, channel: &str, spin: Spin) -> Result<(), String> {
         Kind::Multi64x4Blocking => multi_echo(channel, spin, true),
         Kind::Loan64Busy => loan_echo::<Msg64>(channel, spin),
         Kind::Loan1MBusy => loan_echo::<Msg1M>(channel, spin),
+        Kind::Loan8MBusy => loan_echo::<Msg8M>(channel, spin),
+        Kind::VarLoan1MBusy => var_loan_echo(channel, spin, 1 << 20),
+        Kind::VarLoan8MBusy => var_loan_echo(channel, spin, 8 << 20),
         Kind::StreamTyped => stream_typed_peer(channel, spin),
         Kind::StreamRaw => stream_raw_peer(channel, spin),
         Kind::Iox64Busy | Kind::Iox64Blocking | Kind::Iox4KBusy | Kind::Iox1MLoan => {
@@ -1128,7 +1171,7 @@ macro_rules! loaned {
         }
     )*};
 }
-loaned!(Msg64, Msg1M);
+loaned!(Msg64, Msg1M, Msg8M);
 
 /// Ring options for the loan topics: a pool of 4 + 1 + 2 chunks (7 MiB for
 /// the 1 MiB message).
@@ -1193,6 +1236,97 @@ fn loan_echo<M: Loaned>(base: &str, spin: Spin) -> Result<(), String> {
         let mut loan = pong.loan().ctx("loan")?;
         let (s, t) = loan.seq_mut();
         (*s, *t) = (seq, stamp);
+        loan.send().ctx("send")?;
+        drop(sample);
+        waiter.reset();
+    }
+}
+
+/// The loan rows' ring options for a variable-size topic of `bytes`-byte
+/// messages (a `VarHead` and `u64` elements), and their element count.
+fn var_options(bytes: usize) -> (VarPubOptions, usize) {
+    let opts = VarPubOptions {
+        ring: Some(LOAN_OPTIONS),
+        auto_grow: false,
+    };
+    (opts, (bytes - std::mem::size_of::<VarHead>()) / 8)
+}
+
+/// As [`loan_ping_pong`], with messages of `bytes` bytes loaned by length
+/// (`loan_with_len`) on a variable-size topic of exactly that maximum:
+/// the same bytes move, so the difference is what the length costs.
+fn var_loan_ping_pong(plan: &Plan, bytes: usize) -> Result<Measured, String> {
+    let base = plan.channel();
+    let (opts, n) = var_options(bytes);
+    let mut ping = VarPublisher::<VarHead, u64>::create_with(&format!("{base}/ping"), n, opts)
+        .ctx("creating ping")?;
+    let mut peer = plan.spawn_peer()?;
+    peer.expect("ready")?;
+    let mut pong = var_connect(&format!("{base}/pong"))?;
+    let mut waiter = Waiter::new(plan.spin);
+    let lat = drive(&plan.budget, |seq| {
+        let mut loan = ping.loan_with_len(n).ctx("loan")?;
+        loan.header_mut().seq = seq;
+        loan.send().ctx("send")?;
+        waiter.reset();
+        loop {
+            match pong.try_borrow() {
+                Ok(sample) if sample.header().seq == seq && sample.len() == n => return Ok(()),
+                Ok(sample) => {
+                    return Err(format!(
+                        "expected echo of {seq} ({n} elements), got {} ({})",
+                        sample.header().seq,
+                        sample.len()
+                    ))
+                }
+                Err(BorrowError::Empty) => waiter.pause()?,
+                Err(e) => return Err(format!("try_borrow: {e}")),
+            }
+        }
+    })?;
+    let mut loan = ping.loan_with_len(0).ctx("loan")?;
+    loan.header_mut().seq = STOP;
+    loan.send().ctx("send")?;
+    if pong.missed() != 0 {
+        return Err(format!("{} pongs missed", pong.missed()));
+    }
+    peer.finish()?;
+    Ok(Measured::PingPong(lat))
+}
+
+fn var_connect(name: &str) -> Result<VarSubscriber<VarHead, u64>, String> {
+    VarSubscriber::connect_with(
+        name,
+        ConnectOptions {
+            timeout: CONTROL_TIMEOUT,
+            ..Default::default()
+        },
+    )
+    .ctx(&format!("connecting to {name}"))
+}
+
+fn var_loan_echo(base: &str, spin: Spin, bytes: usize) -> Result<(), String> {
+    let (opts, n) = var_options(bytes);
+    let mut pong = VarPublisher::<VarHead, u64>::create_with(&format!("{base}/pong"), n, opts)
+        .ctx("creating pong")?;
+    let mut ping = var_connect(&format!("{base}/ping"))?;
+    say("ready");
+    let mut waiter = Waiter::new(spin);
+    loop {
+        let sample = match ping.try_borrow() {
+            Ok(s) => s,
+            Err(BorrowError::Empty) => {
+                waiter.pause()?;
+                continue;
+            }
+            Err(e) => return Err(format!("try_borrow: {e}")),
+        };
+        let (seq, stamp) = (sample.header().seq, sample.header().stamp);
+        if seq == STOP {
+            return Ok(());
+        }
+        let mut loan = pong.loan_with_len(sample.len()).ctx("loan")?;
+        *loan.header_mut() = VarHead { seq, stamp };
         loan.send().ctx("send")?;
         drop(sample);
         waiter.reset();

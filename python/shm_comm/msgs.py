@@ -50,6 +50,8 @@ __all__ = [
     "PointCloud64K",
     "PointCloud256K",
     "PointCloud1M",
+    "VarImage",
+    "VarPointCloud",
     "Imu",
     "MagneticField",
     "JointState",
@@ -970,6 +972,105 @@ class PointCloud1M:
 
 @typed.register
 @dataclasses.dataclass
+class VarImage:
+    """An uncompressed image of any size: `height` rows of `step` bytes each, in the `data` tail.
+
+    Variable size: followed by `data`, a run-time number of `u8` from byte 116 (see `shm_comm::varsize`).
+
+    `height * step` bytes of pixels, row by row.
+
+    Layout: 116 bytes, align 4, hash 0xf595e7db45c1ecef.
+    """
+
+    header: Header = dataclasses.field(default_factory=Header)
+    """`stamp` is the acquisition time; `frame_id` the camera's optical frame."""
+    height: int = 0
+    """Rows."""
+    width: int = 0
+    """Columns."""
+    encoding: str = ""
+    """Pixel encoding, as in ROS: rgb8, bgr8, mono8, mono16, 16UC1, 32FC1, bayer_rggb8, ..."""
+    is_bigendian: int = 0
+    """Byte order of multi-byte pixels."""
+    _pad0: npt.NDArray[np.uint8] = dataclasses.field(default_factory=lambda: np.zeros((3,), dtype="<u1"), repr=False)
+    """Padding inserted by the schema compiler (always zero)."""
+    step: int = 0
+    """Bytes per row."""
+
+    __shm_layout__: ClassVar[dict[str, Any]] = {
+        "name": "VarImage",
+        "size": 116,
+        "align": 4,
+        "hash": 0xf595e7db45c1ecef,
+        "fields": [
+            {"name": "header", "offset": 0, "size": 80, "shape": [], "kind": "struct", "layout": Header.__shm_layout__},
+            {"name": "height", "offset": 80, "size": 4, "shape": [], "kind": "u32"},
+            {"name": "width", "offset": 84, "size": 4, "shape": [], "kind": "u32"},
+            {"name": "encoding", "offset": 88, "size": 20, "shape": [], "kind": "string", "capacity": 16},
+            {"name": "is_bigendian", "offset": 108, "size": 1, "shape": [], "kind": "u8"},
+            {"name": "_pad0", "offset": 109, "size": 3, "shape": [3], "kind": "u8"},
+            {"name": "step", "offset": 112, "size": 4, "shape": [], "kind": "u32"},
+        ],
+        "tail": {"offset": 116, "max_len": 0, "generation": 0, "base": 0, "elem": {"size": 1, "shape": [], "kind": "u8"}},
+    }
+    __shm_dtype__: ClassVar[np.dtype[Any]]
+
+
+@typed.register
+@dataclasses.dataclass
+class VarPointCloud:
+    """A point cloud of any size, as ROS's PointCloud2: `height * width` points of `point_step` bytes each, described by `fields`, in the `data` tail. An unordered cloud has `height` 1.
+
+    Variable size: followed by `data`, a run-time number of `u8` from byte 332 (see `shm_comm::varsize`).
+
+    `height * row_step` bytes of points.
+
+    Layout: 332 bytes, align 4, hash 0x68f5b877201a1b01.
+    """
+
+    MAX_FIELDS: ClassVar[int] = 8
+    """Capacity of `fields`."""
+
+    header: Header = dataclasses.field(default_factory=Header)
+    height: int = 0
+    """Rows of an organized cloud, or 1."""
+    width: int = 0
+    """Points per row."""
+    fields: list[PointField] = dataclasses.field(default_factory=list)
+    """The layout of a point."""
+    is_bigendian: bool = False
+    is_dense: bool = False
+    """True if there are no invalid points."""
+    _pad0: npt.NDArray[np.uint8] = dataclasses.field(default_factory=lambda: np.zeros((2,), dtype="<u1"), repr=False)
+    """Padding inserted by the schema compiler (always zero)."""
+    point_step: int = 0
+    """Bytes per point."""
+    row_step: int = 0
+    """Bytes per row."""
+
+    __shm_layout__: ClassVar[dict[str, Any]] = {
+        "name": "VarPointCloud",
+        "size": 332,
+        "align": 4,
+        "hash": 0x68f5b877201a1b01,
+        "fields": [
+            {"name": "header", "offset": 0, "size": 80, "shape": [], "kind": "struct", "layout": Header.__shm_layout__},
+            {"name": "height", "offset": 80, "size": 4, "shape": [], "kind": "u32"},
+            {"name": "width", "offset": 84, "size": 4, "shape": [], "kind": "u32"},
+            {"name": "fields", "offset": 88, "size": 232, "shape": [], "kind": "vec", "capacity": 8, "elem": {"size": 28, "shape": [], "kind": "struct", "layout": PointField.__shm_layout__}},
+            {"name": "is_bigendian", "offset": 320, "size": 1, "shape": [], "kind": "flag"},
+            {"name": "is_dense", "offset": 321, "size": 1, "shape": [], "kind": "flag"},
+            {"name": "_pad0", "offset": 322, "size": 2, "shape": [2], "kind": "u8"},
+            {"name": "point_step", "offset": 324, "size": 4, "shape": [], "kind": "u32"},
+            {"name": "row_step", "offset": 328, "size": 4, "shape": [], "kind": "u32"},
+        ],
+        "tail": {"offset": 332, "max_len": 0, "generation": 0, "base": 0, "elem": {"size": 1, "shape": [], "kind": "u8"}},
+    }
+    __shm_dtype__: ClassVar[np.dtype[Any]]
+
+
+@typed.register
+@dataclasses.dataclass
 class Imu:
     """An inertial measurement: orientation, angular velocity and linear acceleration, each with a 3x3 covariance (row by row). A covariance of all zeros means unknown; element 0 set to -1 means the quantity is not provided.
 
@@ -1701,6 +1802,42 @@ name = "PointCloud1M"
 template = "PointCloud"
 args = { CAPACITY = 16777216 }
 doc = "A point cloud of up to 16 MiB: 1048576 points of 16 bytes."
+
+# Variable-size messages: the fixed part, then a run-time number of
+# elements (`tail`). A topic of them reserves its current maximum per slot,
+# set when it is created and grown at run time (see `shm_comm::varsize`),
+# instead of a compile-time capacity per variant.
+
+[[message]]
+name = "VarImage"
+doc = "An uncompressed image of any size: `height` rows of `step` bytes each, in the `data` tail."
+fields = [
+    { name = "header", type = "Header", doc = "`stamp` is the acquisition time; `frame_id` the camera\'s optical frame." },
+    { name = "height", type = "u32", doc = "Rows." },
+    { name = "width", type = "u32", doc = "Columns." },
+    { name = "encoding", type = "string<16>", doc = "Pixel encoding, as in ROS: rgb8, bgr8, mono8, mono16, 16UC1, 32FC1, bayer_rggb8, ..." },
+    { name = "is_bigendian", type = "u8", doc = "Byte order of multi-byte pixels." },
+    { name = "step", type = "u32", doc = "Bytes per row." },
+]
+tail = { name = "data", type = "u8", doc = "`height * step` bytes of pixels, row by row." }
+
+[[message]]
+name = "VarPointCloud"
+doc = "A point cloud of any size, as ROS\'s PointCloud2: `height * width` points of `point_step` bytes each, described by `fields`, in the `data` tail. An unordered cloud has `height` 1."
+constants = [
+    { name = "MAX_FIELDS", type = "u32", value = 8, doc = "Capacity of `fields`." },
+]
+fields = [
+    { name = "header", type = "Header" },
+    { name = "height", type = "u32", doc = "Rows of an organized cloud, or 1." },
+    { name = "width", type = "u32", doc = "Points per row." },
+    { name = "fields", type = "vec<PointField, MAX_FIELDS>", doc = "The layout of a point." },
+    { name = "is_bigendian", type = "flag" },
+    { name = "is_dense", type = "flag", doc = "True if there are no invalid points." },
+    { name = "point_step", type = "u32", doc = "Bytes per point." },
+    { name = "row_step", type = "u32", doc = "Bytes per row." },
+]
+tail = { name = "data", type = "u8", doc = "`height * row_step` bytes of points." }
 ''',
     "sensors.toml": '''\
 # Sensor readings, modelled on ROS sensor_msgs, with bounded sequences in

@@ -6,6 +6,9 @@
 //! `"layout"`: a descriptor dict), `"string"` (with `"capacity"`), `"vec"`
 //! (with `"capacity"` and `"elem"`: a type dict `{"kind", "shape", "size", ...}`)
 //! or `"opaque"` (with `"align"`: a foreign type's `size` bytes, undescribed).
+//! A variable-size message's dict also has `"tail"`: `{"offset", "max_len",
+//! "generation", "base", "elem": type dict}` (`"name"`, the schema's name
+//! of the array, is kept when a dict is normalized; the others default to 0).
 
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
@@ -57,6 +60,17 @@ pub fn to_dict<'py>(py: Python<'py>, l: &LayoutDescriptor) -> PyResult<Bound<'py
         fields.append(fd)?;
     }
     d.set_item("fields", fields)?;
+    if let Some(t) = &l.tail {
+        let td = PyDict::new(py);
+        td.set_item("offset", t.offset)?;
+        td.set_item("max_len", t.max_len)?;
+        td.set_item("generation", t.generation)?;
+        td.set_item("base", t.base)?;
+        let e = PyDict::new(py);
+        type_into(py, &t.elem, &e)?;
+        td.set_item("elem", e)?;
+        d.set_item("tail", td)?;
+    }
     Ok(d)
 }
 
@@ -119,7 +133,45 @@ fn from_dict_at(d: &Bound<'_, PyDict>, depth: u32) -> PyResult<LayoutDescriptor>
         let offset: usize = get(&f, "offset")?;
         fields.push(FieldDescriptor::new(&fname, offset, type_from(&f, depth)?));
     }
-    Ok(LayoutDescriptor::new(&name, size, align, fields))
+    let l = LayoutDescriptor::new(&name, size, align, fields);
+    let Some(t) = d.get_item("tail")? else {
+        return Ok(l);
+    };
+    if depth > 0 || t.is_none() {
+        return if t.is_none() {
+            Ok(l)
+        } else {
+            Err(PyValueError::new_err(
+                "layout: a nested message cannot have a tail",
+            ))
+        };
+    }
+    let t = t.cast_into::<PyDict>()?;
+    let opt = |key: &str| -> PyResult<u64> {
+        Ok(t.get_item(key)?
+            .map(|v| v.extract())
+            .transpose()?
+            .unwrap_or(0))
+    };
+    let elem = type_from(&get::<Bound<'_, PyDict>>(&t, "elem")?, depth + 1)?;
+    let max_len = u32::try_from(opt("max_len")?)
+        .map_err(|_| PyValueError::new_err("layout: tail `max_len` too large"))?;
+    let mut l = l
+        .with_tail(elem, max_len)
+        .map_err(|e| PyValueError::new_err(e.to_string()))?;
+    let tail = l.tail.as_mut().expect("set by with_tail");
+    if let Some(off) = t.get_item("offset")? {
+        if off.extract::<u32>()? != tail.offset {
+            return Err(PyValueError::new_err(format!(
+                "layout: tail at offset {off}, not {}",
+                tail.offset
+            )));
+        }
+    }
+    tail.generation = u32::try_from(opt("generation")?)
+        .map_err(|_| PyValueError::new_err("layout: tail `generation` too large"))?;
+    tail.base = opt("base")?;
+    Ok(l)
 }
 
 /// A descriptor from a dict, validated exactly as one read from a segment.

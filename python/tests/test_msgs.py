@@ -127,7 +127,7 @@ def test_schema_compiler_and_rust_derive_agree(name, derived):
 
 def test_the_whole_standard_set_is_there(derived):
     assert set(NAMES) == set(msgs.__all__)
-    assert set(NAMES) | {"RobotStatus", "ImageThermal", "Telemetry"} == set(derived)
+    assert set(NAMES) | {"RobotStatus", "ImageThermal", "Telemetry", "ScanPoint", "Scan"} == set(derived)
     for name in ["Time", "Header", "Vector3", "Point", "Quaternion", "Pose", "PoseStamped", "Twist",
                  "TwistStamped", "Transform", "TransformStamped", "Wrench", "Accel", "Imu",
                  "JointState", "LaserScan", "NavSatFix", "BatteryState", "Range", "Temperature",

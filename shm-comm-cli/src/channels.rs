@@ -94,7 +94,12 @@ pub(crate) struct Snap {
 
 fn type_json(info: &SegmentInfo) -> Value {
     match &info.layout {
-        Some(l) => json!({ "type": l.name, "hash": format!("{:#018x}", l.hash()) }),
+        Some(l) => json!({
+            "type": l.name,
+            "hash": format!("{:#018x}", l.hash()),
+            // Variable-size topics: the current maximum number of elements.
+            "max_len": info.max_len(),
+        }),
         None => json!({ "type": null, "hash": null, "codecs": "raw, msgpack, pickle" }),
     }
 }
@@ -158,7 +163,10 @@ pub(crate) fn list(a: &ListArgs) -> Res {
         let ty = info
             .layout
             .as_ref()
-            .map_or("dynamic".to_owned(), |l| l.name.clone());
+            .map_or("dynamic".to_owned(), |l| match info.max_len() {
+                Some(max) => format!("{}[..{max}]", l.name),
+                None => l.name.clone(),
+            });
         let owner = if info.participants.is_empty() {
             let state = if info.creator_alive { "alive" } else { "dead" };
             format!("{} ({state})", info.creator_pid)
@@ -197,6 +205,13 @@ fn layout_json(l: &LayoutDescriptor) -> Value {
             }
             v
         }).collect::<Vec<_>>(),
+        "tail": l.tail.as_ref().map(|t| json!({
+            "type": t.elem.to_string(),
+            "offset": t.offset,
+            "size": t.elem.size,
+            "max_len": t.max_len,
+            "generation": t.generation,
+        })),
     })
 }
 
@@ -282,6 +297,12 @@ pub(crate) fn info(a: &InfoArgs) -> Res {
                     l.hash()
                 );
                 print_layout(l, 1, 0);
+                if let Some(t) = &l.tail {
+                    println!(
+                        "  tail:        {} ({} bytes each) from offset {}, at most {} (generation {})",
+                        t.elem, t.elem.size, t.offset, t.max_len, t.generation
+                    );
+                }
             }
             None => println!("  payload:     dynamic frames (raw, msgpack, pickle)"),
         }

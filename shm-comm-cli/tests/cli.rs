@@ -237,6 +237,33 @@ fn list_info_and_echo_decode_a_type_the_cli_never_saw() {
 }
 
 #[test]
+fn list_and_info_show_the_maximum_of_a_variable_size_topic() {
+    let dir = Dir::new();
+    let _p = dir.publisher("cam/var", "var", 100);
+    let list = json_lines(&dir.ok(&["list", "--json", "--sample", "0"]));
+    assert_eq!(list[0]["type"], "Probe");
+    assert_eq!(list[0]["max_len"], 32);
+    let human = dir.ok(&["list", "--sample", "0"]);
+    assert!(human.contains("Probe[..32]"), "{human}");
+    let info = json_lines(&dir.ok(&["info", "cam/var", "--json", "--sample", "0"]));
+    let tail = &info[0]["layout"]["tail"];
+    assert_eq!(tail["type"], "u16");
+    assert_eq!(tail["max_len"], 32);
+    assert_eq!(tail["generation"], 1);
+    let human = dir.ok(&["info", "cam/var", "--sample", "0"]);
+    assert!(
+        human.contains("tail:        u16 (2 bytes each)")
+            && human.contains("at most 32 (generation 1)"),
+        "{human}"
+    );
+    // A fixed topic has no maximum.
+    let _q = dir.publisher("cam/fixed", "typed", 100);
+    let list = json_lines(&dir.ok(&["list", "--json", "--sample", "0"]));
+    let fixed = list.iter().find(|t| t["name"] == "cam/fixed").unwrap();
+    assert_eq!(fixed["max_len"], Value::Null);
+}
+
+#[test]
 fn echo_decodes_msgpack_and_shows_raw_bytes_as_hex() {
     let dir = Dir::new();
     let _m = dir.publisher("dyn/mp", "msgpack", 200);

@@ -249,7 +249,18 @@ fn json_layout(l: &LayoutDescriptor, out: &mut String) {
         json_type(&f.ty, out);
         out.push('}');
     }
-    out.push_str("]}");
+    out.push(']');
+    // A variable-size message's tail, in the binding's format.
+    if let Some(t) = &l.tail {
+        let _ = write!(
+            out,
+            ", \"tail\": {{\"offset\": {}, \"max_len\": {}, \"generation\": {}, \"base\": {}, \"elem\": {{",
+            t.offset, t.max_len, t.generation, t.base
+        );
+        json_type(&t.elem, out);
+        out.push_str("}}");
+    }
+    out.push('}');
 }
 
 fn describe() {

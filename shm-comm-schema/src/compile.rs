@@ -121,7 +121,12 @@ pub struct Message {
     pub fields: Vec<Field>,
     /// Integer constants.
     pub constants: Vec<Constant>,
-    /// The layout descriptor (the same as `#[derive(ShmMessage)]` builds).
+    /// The element of a variable-size message's run-time-length array
+    /// (its `offset` is where the first element starts, its `size` one
+    /// element's); `None` for a fixed-size message.
+    pub tail: Option<Field>,
+    /// The layout descriptor (the same as `#[derive(ShmMessage)]` builds;
+    /// for a variable-size message, `shm_comm::var_layout`'s).
     pub layout: LayoutDescriptor,
 }
 
@@ -148,6 +153,16 @@ impl Message {
                 &mut out,
                 &format!("Variant of `{}` with {}.", v.template, args.join(", ")),
             );
+        }
+        if let Some(t) = &self.tail {
+            para(
+                &mut out,
+                &format!(
+                    "Variable size: followed by `{}`, a run-time number of `{}` from byte {} (see `shm_comm::varsize`).",
+                    t.name, t.ty, t.offset
+                ),
+            );
+            para(&mut out, &t.doc);
         }
         para(
             &mut out,
@@ -336,6 +351,7 @@ impl RTy {
 struct Concrete {
     item: usize,
     fields: Vec<(FieldDef, RTy)>,
+    tail: Option<(FieldDef, RTy)>,
     constants: Vec<Constant>,
     variant_of: Option<VariantOf>,
 }
@@ -366,9 +382,22 @@ pub fn compile(
                 params,
                 constants,
                 fields,
+                tail,
             } => {
                 let consts = check_constants(&cx, item, params, constants)?;
-                let defs = check_fields(&cx, item, fields)?;
+                let with_tail: Vec<FieldDef> = fields.iter().chain(tail).cloned().collect();
+                let mut defs = check_fields(&cx, item, &with_tail)?;
+                let tail_def = if tail.is_some() { defs.pop() } else { None };
+                if let (Some(t), false) = (tail, params.is_empty()) {
+                    return Err(cx.err(
+                        item,
+                        t.line,
+                        format!(
+                            "template `{}` cannot have a tail: a variable-size message has its maximum set when its topic is made, not by a parameter",
+                            item.name
+                        ),
+                    ));
+                }
                 if params.is_empty() {
                     let mut resolved = Vec::new();
                     let blame = Blame {
@@ -379,9 +408,17 @@ pub fn compile(
                         let r = resolve(&cx, blame, &f, &t, &consts, &[])?;
                         resolved.push((f, r));
                     }
+                    let tail = match tail_def {
+                        Some((f, t)) => {
+                            let r = resolve(&cx, blame, &f, &t, &consts, &[])?;
+                            Some((f, r))
+                        }
+                        None => None,
+                    };
                     concrete.push(Concrete {
                         item: idx,
                         fields: resolved,
+                        tail,
                         constants: consts,
                         variant_of: None,
                     });
@@ -753,6 +790,7 @@ fn instantiate(
         params,
         constants,
         fields,
+        ..
     } = &t.kind
     else {
         return Err(cx.err(
@@ -822,6 +860,7 @@ fn instantiate(
     Ok(Concrete {
         item: idx,
         fields: resolved,
+        tail: None,
         constants: consts,
         variant_of: Some(VariantOf {
             template: template.to_owned(),
@@ -987,7 +1026,7 @@ fn lay_out(cx: &Ctx, concrete: &[Concrete]) -> Result<Vec<Message>, SchemaError>
         if !done.insert(i) {
             return Ok(());
         }
-        for (_, t) in &concrete[i].fields {
+        for (_, t) in concrete[i].fields.iter().chain(&concrete[i].tail) {
             if let Some(n) = t.plain().message() {
                 if let Some(&j) = by_name.get(n) {
                     visit(cx, concrete, by_name, layouts, out, done, j)?;
@@ -1083,7 +1122,44 @@ fn lay_out_one(
     if offset > u64::from(u32::MAX) {
         return Err(cx.err(item, item.line, format!("`{m}` is larger than 4 GiB")));
     }
-    let layout = LayoutDescriptor::new(m, offset as usize, align as usize, descs);
+    // A variable-size message has no fixed size: it is neither a field
+    // nor a tail element of another.
+    for (f, t) in c.fields.iter().chain(&c.tail) {
+        if let Some(n) = t.plain().message() {
+            if layouts.get(n).is_some_and(|l| l.tail.is_some()) {
+                return Err(blame.err(
+                    cx,
+                    f.line,
+                    false,
+                    format!(
+                        "`{m}.{}`: `{n}` is a variable-size message (it has a tail), so it cannot be part of another message",
+                        f.name
+                    ),
+                ));
+            }
+        }
+    }
+    let mut layout = LayoutDescriptor::new(m, offset as usize, align as usize, descs);
+    let mut tail = None;
+    if let Some((f, t)) = &c.tail {
+        let (size, _) = check_sizes(cx, blame, f, t, layouts)?;
+        layout = layout.with_tail(kind_of(t, layouts), 0).map_err(|e| {
+            cx.err(
+                item,
+                f.line,
+                format!("the tail of `{m}` cannot be described: {}", e.reason),
+            )
+        })?;
+        tail = Some(Field {
+            name: f.name.clone(),
+            doc: f.doc.clone(),
+            ty: t.plain(),
+            offset: layout.tail.as_ref().map_or(0, |t| t.offset),
+            size: size as u32,
+            padding: false,
+            line: f.line,
+        });
+    }
     // What a peer would check when reading the descriptor from a segment.
     LayoutDescriptor::decode(&layout.encode()).map_err(|e| {
         cx.err(
@@ -1101,6 +1177,7 @@ fn lay_out_one(
         variant_of: c.variant_of.clone(),
         fields,
         constants: c.constants.clone(),
+        tail,
         layout,
     })
 }
@@ -1128,6 +1205,61 @@ mod tests {
             .iter()
             .map(|f| (f.name.clone(), f.offset, f.size))
             .collect()
+    }
+
+    fn src(text: &str) -> Result<Schema, SchemaError> {
+        compile(
+            &[],
+            &[Source {
+                path: "m.toml".into(),
+                text: format!("version = 1\n{text}"),
+            }],
+            true,
+        )
+    }
+
+    #[test]
+    fn a_tail_makes_a_variable_size_message() {
+        let s = src(
+            "[[message]]\nname = \"P\"\nfields = [{ name = \"x\", type = \"f32\" }, { name = \"i\", type = \"u8\" }]\n\
+             [[message]]\nname = \"M\"\nfields = [{ name = \"n\", type = \"u8\" }]\n\
+             tail = { name = \"points\", type = \"P\", doc = \"The points.\" }\n",
+        )
+        .unwrap();
+        let m = s.get("M").unwrap();
+        assert_eq!(m.fields.len(), 1, "the tail is not a field");
+        let tail = m.tail.as_ref().unwrap();
+        assert_eq!(
+            (tail.name.as_str(), tail.offset, tail.size),
+            ("points", 4, 8)
+        );
+        let t = m.layout.tail.as_ref().unwrap();
+        assert_eq!((t.offset, t.elem.size, t.max_len), (4, 8, 0));
+        assert!(m
+            .doc_lines()
+            .iter()
+            .any(|l| l.contains("followed by `points`")));
+    }
+
+    #[test]
+    fn a_tail_is_refused_on_templates_and_as_a_part() {
+        let e = src(
+            "[[message]]\nname = \"M\"\nparams = [\"N\"]\nfields = [{ name = \"a\", type = \"[u8; N]\" }]\n\
+             tail = { name = \"t\", type = \"u8\" }\n",
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("cannot have a tail"), "{e}");
+        let e = src(
+            "[[message]]\nname = \"V\"\nfields = [{ name = \"a\", type = \"u8\" }]\ntail = { name = \"t\", type = \"u8\" }\n\
+             [[message]]\nname = \"M\"\nfields = [{ name = \"v\", type = \"V\" }]\n",
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("is a variable-size message"), "{e}");
+        let e = src(
+            "[[message]]\nname = \"M\"\nfields = [{ name = \"a\", type = \"u8\" }]\ntail = { name = \"a\", type = \"u8\" }\n",
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("duplicate field `a`"), "{e}");
     }
 
     #[test]

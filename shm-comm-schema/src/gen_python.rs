@@ -255,7 +255,18 @@ fn message(out: &mut String, m: &Message) {
             type_entries(&f.ty)
         );
     }
-    out.push_str("        ],\n    }\n");
+    out.push_str("        ],\n");
+    if let Some(t) = &l.tail {
+        // The maximum, generation and base are a topic's, set when it is
+        // created: 0 in the type's own layout (the binding's format).
+        let _ = writeln!(
+            out,
+            "        \"tail\": {{\"offset\": {}, \"max_len\": 0, \"generation\": 0, \"base\": 0, \"elem\": {{{}}}}},",
+            t.offset,
+            type_entries(&t.elem)
+        );
+    }
+    out.push_str("    }\n");
     out.push_str("    __shm_dtype__: ClassVar[np.dtype[Any]]\n");
 }
 

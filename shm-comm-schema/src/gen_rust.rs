@@ -102,6 +102,14 @@ fn message(
         );
     }
     out.push_str("}\n");
+    if let Some(t) = &m.tail {
+        let _ = write!(
+            out,
+            "\nimpl VarMessage for {} {{\n    type Elem = {};\n}}\n",
+            m.name,
+            rust_type(&t.ty, used)
+        );
+    }
     if !m.constants.is_empty() {
         out.push('\n');
         if !std {
@@ -154,10 +162,12 @@ pub fn generate(schema: &Schema) -> String {
         body,
         "pub fn all_layouts() -> Vec<&'static {krate}::LayoutDescriptor> {{"
     );
-    let calls: Vec<String> = gen
-        .iter()
-        .map(|m| format!("{}::layout()", m.name))
-        .collect();
+    // A variable-size message's layout is its whole layout, tail included.
+    let layout_call = |m: &Message| match m.tail {
+        Some(_) => format!("{}::var_layout()", m.name),
+        None => format!("{}::layout()", m.name),
+    };
+    let calls: Vec<String> = gen.iter().map(|m| layout_call(m)).collect();
     let one_line = format!("vec![{}]", calls.join(", "));
     // rustfmt's `array_width`: 60% of the 100-column line.
     if one_line.len() <= 60 {
@@ -165,7 +175,7 @@ pub fn generate(schema: &Schema) -> String {
     } else {
         body.push_str("    vec![\n");
         for m in &gen {
-            let _ = writeln!(body, "        {}::layout(),", m.name);
+            let _ = writeln!(body, "        {},", layout_call(m));
         }
         body.push_str("    ]\n}\n");
     }
@@ -203,7 +213,7 @@ pub fn generate(schema: &Schema) -> String {
     // Imports, in rustfmt's order.
     let mut prelude: BTreeSet<&str> = BTreeSet::new();
     for m in &gen {
-        for f in &m.fields {
+        for f in m.fields.iter().chain(&m.tail) {
             if let Some(n) = f.ty.message() {
                 if schema.get(n).is_some_and(|t| t.prelude) {
                     prelude.insert(n);
@@ -216,6 +226,10 @@ pub fn generate(schema: &Schema) -> String {
     if !prelude.is_empty() {
         let names: Vec<&str> = prelude.iter().copied().collect();
         out.push_str(&use_line("shm_comm::msgs", &names));
+    }
+    // rustfmt's order: `krate::varsize::...` before `krate::{...}`.
+    if gen.iter().any(|m| m.tail.is_some()) {
+        out.push_str(&use_line(&format!("{krate}::varsize"), &["VarMessage"]));
     }
     out.push_str(&use_line(krate, &helpers));
     out.push_str("\n/// The version of the schema format these types were generated from.\n");

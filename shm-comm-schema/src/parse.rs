@@ -30,6 +30,9 @@ struct MessageDe {
     #[serde(default)]
     constants: Vec<Spanned<ConstDe>>,
     fields: Vec<Spanned<FieldDe>>,
+    /// A variable-size message's run-time-length array, after the fields.
+    #[serde(default)]
+    tail: Option<Spanned<FieldDe>>,
 }
 
 #[derive(Deserialize)]
@@ -89,6 +92,9 @@ pub enum ItemKind {
         params: Vec<(String, usize)>,
         constants: Vec<ConstDef>,
         fields: Vec<FieldDef>,
+        /// `tail = { name, type, doc }`: the element of a variable-size
+        /// message's run-time-length array.
+        tail: Option<FieldDef>,
     },
     Variant {
         template: String,
@@ -172,6 +178,16 @@ pub fn parse(path: &str, text: &str, file: usize) -> Result<File, SchemaError> {
     }
     let _ = de.doc;
     let mut items = Vec::new();
+    let field = |f: Spanned<FieldDe>| {
+        let l = line(f.span());
+        let f = f.into_inner();
+        FieldDef {
+            name: f.name.into_inner(),
+            ty: f.ty.into_inner(),
+            doc: f.doc.unwrap_or_default(),
+            line: l,
+        }
+    };
     for m in de.message {
         let m = m.into_inner();
         items.push(Item {
@@ -200,20 +216,8 @@ pub fn parse(path: &str, text: &str, file: usize) -> Result<File, SchemaError> {
                         }
                     })
                     .collect(),
-                fields: m
-                    .fields
-                    .into_iter()
-                    .map(|f| {
-                        let l = line(f.span());
-                        let f = f.into_inner();
-                        FieldDef {
-                            name: f.name.into_inner(),
-                            ty: f.ty.into_inner(),
-                            doc: f.doc.unwrap_or_default(),
-                            line: l,
-                        }
-                    })
-                    .collect(),
+                fields: m.fields.into_iter().map(field).collect(),
+                tail: m.tail.map(field),
             },
         });
     }

@@ -71,7 +71,7 @@ fn user_module_agrees_with_the_compiler() {
     let schema = fixture();
     let derived = robot::all_layouts();
     let compiled: Vec<_> = schema.generated().map(|m| &m.layout).collect();
-    assert_eq!(derived.len(), 2);
+    assert_eq!(derived.len(), 4);
     for (d, c) in derived.iter().zip(&compiled) {
         assert_eq!(d.first_difference(c), None, "{}", d.name);
         assert_eq!(*d, *c);
@@ -91,6 +91,31 @@ fn user_module_agrees_with_the_compiler() {
     assert_eq!(robot::RobotStatus::MODE_DRIVE, 1u8);
     let thermal = robot::ImageThermal::layout();
     assert_eq!(thermal.size as usize, 124 + 655_360);
+    // A variable-size message: the generated type names its element, and
+    // a topic of it refuses another element type.
+    use shm_comm::varsize::{VarMessage, VarPub, VarSub};
+    let scan = robot::Scan::var_layout();
+    assert_eq!(scan.tail.as_ref().unwrap().elem.size, 16);
+    struct Cleanup(String);
+    impl Drop for Cleanup {
+        fn drop(&mut self) {
+            let _ = shm_comm::segment::force_unlink(&self.0);
+        }
+    }
+    let name = format!("test/schema-scan/{}", std::process::id());
+    let _cleanup = Cleanup(name.clone());
+    let mut p = VarPub::<robot::Scan>::create(&name, 100).unwrap();
+    let mut s = VarSub::<robot::Scan>::connect(&name).unwrap();
+    let mut loan = p.loan_with_len(3).unwrap();
+    loan.elems_mut()[2].ring = 9;
+    loan.send().unwrap();
+    assert_eq!(s.try_borrow().unwrap().elems()[2].ring, 9);
+    let wrong = shm_comm::varsize::VarSubscriber::<robot::Scan, [u16; 8]>::connect(&name);
+    assert!(matches!(
+        wrong,
+        Err(shm_comm::OpenError::LayoutMismatch { .. })
+    ));
+    drop(p);
     // The Python module of the same file has the same layouts.
     let py = generate_python(&schema);
     assert!(py.contains(&format!("\"hash\": 0x{:016x},", status.hash())));

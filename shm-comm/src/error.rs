@@ -233,6 +233,19 @@ pub enum SendError {
     /// The payload could not be encoded.
     #[error("could not encode message: {0}")]
     Encode(String),
+    /// A variable-size message of more elements than the topic's maximum
+    /// (and the publisher may not grow it); nothing was sent.
+    #[error("message of {len} elements exceeds the topic's maximum of {max}")]
+    TooLong {
+        /// The elements asked for.
+        len: usize,
+        /// The topic's maximum.
+        max: usize,
+    },
+    /// A variable-size topic could not grow to a larger maximum (the
+    /// reason from creating its next segment); nothing was sent.
+    #[error("could not grow the topic: {0}")]
+    Grow(String),
 }
 
 /// Why `try_recv` returned no message.

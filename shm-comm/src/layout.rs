@@ -14,6 +14,15 @@
 //! type renamed or moved to another module keeps its hash; a field renamed,
 //! reordered, resized or retyped changes it.
 //!
+//! # Variable-size messages
+//! A descriptor may end with a [`Tail`]: a run-time-length array of one
+//! element type after the fixed part (an image header and its pixels). The
+//! hash then also covers the element type, but not the maximum length nor
+//! the topic's generation, which say how large this segment's slots are,
+//! not what a message is. The tail is encoded after the fixed part behind a
+//! marker and a version, so a descriptor without one encodes byte for byte
+//! as before (see [`LayoutDescriptor::encode`]).
+//!
 //! This module is pure: no atomics, no system calls.
 
 use std::fmt;
@@ -255,17 +264,89 @@ impl FieldDescriptor {
     }
 }
 
+/// The run-time-length array that ends a variable-size message: after the
+/// fixed part (the descriptor's fields, `size` bytes), padding up to the
+/// element's alignment, then `n <= max_len` elements. Each message's length
+/// in bytes says its `n`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Tail {
+    /// The element type (a scalar, an array or a struct).
+    pub elem: TypeDesc,
+    /// Byte offset of the first element: the fixed part's size rounded up
+    /// to the element's alignment.
+    pub offset: u32,
+    /// Most elements a message of this segment may carry (not hashed).
+    pub max_len: u32,
+    /// How many times the topic's maximum grew before this segment was
+    /// made (not hashed).
+    pub generation: u32,
+    /// Messages the topic's publisher sent before this segment was made
+    /// (not hashed): a subscriber that finds a later generation than the
+    /// next one counts the messages it never saw.
+    pub base: u64,
+}
+
+impl Tail {
+    /// Bytes of a message carrying `n` elements, or `None` past `u32`.
+    pub fn message_len(&self, n: u64) -> Option<u32> {
+        n.checked_mul(u64::from(self.elem.size))?
+            .checked_add(u64::from(self.offset))
+            .and_then(|l| u32::try_from(l).ok())
+    }
+
+    /// The number of elements in a message of `len` bytes, or why `len` is
+    /// not the length of a message of this tail (bytes a peer wrote: any
+    /// value is checked, none panics).
+    pub fn elems_in(&self, len: usize) -> Result<usize, String> {
+        elems_in(
+            len,
+            self.offset as usize,
+            self.elem.size as usize,
+            self.max_len as usize,
+        )
+    }
+}
+
+/// The number of `elem_size`-byte elements in a variable-size message of
+/// `len` bytes whose elements start at `offset`, or why `len` (a length a
+/// peer wrote) is not one of at most `max_len` elements.
+pub fn elems_in(
+    len: usize,
+    offset: usize,
+    elem_size: usize,
+    max_len: usize,
+) -> Result<usize, String> {
+    let rest = len.checked_sub(offset).ok_or_else(|| {
+        format!("message of {len} bytes is shorter than its fixed part of {offset} bytes")
+    })?;
+    if elem_size == 0 || rest % elem_size != 0 {
+        return Err(format!(
+            "message of {len} bytes: its tail of {rest} bytes is not a whole number of {elem_size}-byte elements"
+        ));
+    }
+    let n = rest / elem_size;
+    if n > max_len {
+        return Err(format!(
+            "message of {n} elements on a topic of at most {max_len}"
+        ));
+    }
+    Ok(n)
+}
+
 /// The layout of a `#[repr(C)]` message type: its fields, size, alignment and hash.
 #[derive(Clone, Debug)]
 pub struct LayoutDescriptor {
     /// Type name (informational: not part of the hash).
     pub name: String,
-    /// `size_of` the type.
+    /// `size_of` the type (of the fixed part, for a variable-size message).
     pub size: u32,
     /// `align_of` the type.
     pub align: u32,
     /// Fields in declaration order (= offset order for `repr(C)`).
     pub fields: Vec<FieldDescriptor>,
+    /// The run-time-length array after the fields, for a variable-size
+    /// message (see [`with_tail`](Self::with_tail)); `None` for a fixed one.
+    pub tail: Option<Box<Tail>>,
     hash: u64,
 }
 
@@ -275,6 +356,7 @@ impl PartialEq for LayoutDescriptor {
             && self.size == other.size
             && self.align == other.align
             && self.fields == other.fields
+            && self.tail == other.tail
     }
 }
 impl Eq for LayoutDescriptor {}
@@ -287,12 +369,65 @@ impl LayoutDescriptor {
             size: size as u32,
             align: align as u32,
             fields,
+            tail: None,
             hash: 0,
         };
-        let mut enc = Encoder::new(false);
-        enc.layout(&d);
-        d.hash = fnv1a64(&enc.out);
+        d.rehash();
         d
+    }
+
+    fn rehash(&mut self) {
+        let mut enc = Encoder::new(false);
+        enc.top(self);
+        self.hash = fnv1a64(&enc.out);
+    }
+
+    /// This (fixed) layout followed by a run-time-length array of `elem`,
+    /// at most `max_len` of them per message: a variable-size message
+    /// (generation 0, base 0). The hash covers the fields and `elem`, not
+    /// `max_len`. Refused if a message of `max_len` elements would not fit
+    /// in a `u32`, or if `elem` is empty or aligned over 8.
+    pub fn with_tail(
+        mut self,
+        elem: TypeDesc,
+        max_len: u32,
+    ) -> Result<LayoutDescriptor, LayoutError> {
+        let align = elem.align();
+        if elem.size == 0 || !align.is_power_of_two() || align > 8 || elem.size % align != 0 {
+            return Err(LayoutError::new(format!(
+                "tail element {elem} of {} bytes and align {align} cannot follow a message",
+                elem.size
+            )));
+        }
+        let offset = self
+            .size
+            .checked_next_multiple_of(align)
+            .ok_or_else(|| LayoutError::new("fixed part too large"))?;
+        let tail = Tail {
+            elem,
+            offset,
+            max_len,
+            generation: 0,
+            base: 0,
+        };
+        if tail.message_len(u64::from(max_len)).is_none() {
+            return Err(LayoutError::new(format!(
+                "{max_len} elements of {} bytes do not fit in a message",
+                tail.elem.size
+            )));
+        }
+        self.tail = Some(Box::new(tail));
+        self.rehash();
+        Ok(self)
+    }
+
+    /// The largest message in bytes: `size`, or the tail's offset plus
+    /// `max_len` elements.
+    pub fn max_message_len(&self) -> u32 {
+        match &self.tail {
+            None => self.size,
+            Some(t) => t.message_len(u64::from(t.max_len)).unwrap_or(u32::MAX),
+        }
     }
 
     /// The structural hash (see the [module docs](self)).
@@ -307,9 +442,14 @@ impl LayoutDescriptor {
     /// size, shape (count + dims), kind (code `0..=10` scalar, `32` struct with a
     /// nested layout, `33` fixed string + capacity, `34` fixed vec + capacity + elem type,
     /// `35` opaque + size + align).
+    ///
+    /// A variable-size message's descriptor goes on with its tail:
+    /// `TAIL_MARK` (`b"TAIL"`), the tail encoding's version (1), offset,
+    /// max_len, generation, base (`u64`), then the element type. A
+    /// descriptor without a tail ends after its fields, as it always has.
     pub fn encode(&self) -> Vec<u8> {
         let mut enc = Encoder::new(true);
-        enc.layout(self);
+        enc.top(self);
         enc.out
     }
 
@@ -317,9 +457,33 @@ impl LayoutDescriptor {
     /// by another process: every size, offset and count is checked.
     pub fn decode(bytes: &[u8]) -> Result<LayoutDescriptor, LayoutError> {
         let mut dec = Decoder { buf: bytes, pos: 0 };
-        let d = dec.layout(0)?;
+        let mut d = dec.layout(0)?;
         if dec.pos != bytes.len() {
-            return Err(LayoutError::new("trailing bytes after the descriptor"));
+            if dec.take(4)? != TAIL_MARK {
+                return Err(LayoutError::new("trailing bytes after the descriptor"));
+            }
+            let version = dec.u32()?;
+            if version != TAIL_VERSION {
+                return Err(LayoutError::new(format!(
+                    "tail encoding version {version} (this build reads {TAIL_VERSION})"
+                )));
+            }
+            let (offset, max_len, generation) = (dec.u32()?, dec.u32()?, dec.u32()?);
+            let base = u64::from(dec.u32()?) | u64::from(dec.u32()?) << 32;
+            let elem = dec.ty(0)?;
+            d = d.with_tail(elem, max_len)?;
+            let tail = d.tail.as_mut().expect("set by with_tail");
+            if tail.offset != offset {
+                return Err(LayoutError::new(format!(
+                    "tail at offset {offset}, not {} after a {}-byte fixed part",
+                    tail.offset, d.size
+                )));
+            }
+            tail.generation = generation;
+            tail.base = base;
+            if dec.pos != bytes.len() {
+                return Err(LayoutError::new("trailing bytes after the descriptor"));
+            }
         }
         Ok(d)
     }
@@ -328,9 +492,16 @@ impl LayoutDescriptor {
     /// layouts are structurally identical (same hash inputs).
     ///
     /// The message names the field on both sides, e.g.
-    /// ``"`stamp`: u64 at offset 8 vs f64 at offset 16"``.
+    /// ``"`stamp`: u64 at offset 8 vs f64 at offset 16"``; for the tail of
+    /// a variable-size message, ``"tail element: u8 vs [u8; 3]"``.
     pub fn first_difference(&self, theirs: &LayoutDescriptor) -> Option<String> {
-        diff(self, theirs, "")
+        diff(self, theirs, "").or_else(|| match (&self.tail, &theirs.tail) {
+            (None, None) => None,
+            (Some(a), Some(b)) if same_type(&a.elem, &b.elem) => None,
+            (Some(a), Some(b)) => Some(format!("tail element: {} vs {}", a.elem, b.elem)),
+            (Some(a), None) => Some(format!("tail element: {} vs no tail (fixed size)", a.elem)),
+            (None, Some(b)) => Some(format!("tail element: no tail (fixed size) vs {}", b.elem)),
+        })
     }
 
     /// A multi-line human-readable listing of the fields.
@@ -343,6 +514,12 @@ impl LayoutDescriptor {
             s.push_str(&format!(
                 "  {:>6}  {}: {} ({} bytes)\n",
                 f.offset, f.name, f.ty, f.ty.size
+            ));
+        }
+        if let Some(t) = &self.tail {
+            s.push_str(&format!(
+                "  {:>6}  [..]: {} ({} bytes each, at most {}; generation {})\n",
+                t.offset, t.elem, t.elem.size, t.max_len, t.generation
             ));
         }
         s
@@ -438,6 +615,10 @@ const KIND_STRUCT: u8 = 32;
 const KIND_STRING: u8 = 33;
 const KIND_VEC: u8 = 34;
 const KIND_OPAQUE: u8 = 35;
+/// Starts the tail of a variable-size message's descriptor.
+const TAIL_MARK: &[u8; 4] = b"TAIL";
+/// Version of the tail's encoding.
+const TAIL_VERSION: u32 = 1;
 
 struct Encoder {
     out: Vec<u8>,
@@ -458,6 +639,23 @@ impl Encoder {
     fn str(&mut self, s: &str) {
         self.u32(s.len() as u32);
         self.out.extend_from_slice(s.as_bytes());
+    }
+    /// A whole descriptor: its fixed part, then its tail if it has one
+    /// (the hash leaves out the tail's length, generation and base).
+    fn top(&mut self, l: &LayoutDescriptor) {
+        self.layout(l);
+        if let Some(t) = &l.tail {
+            self.out.extend_from_slice(TAIL_MARK);
+            if self.names {
+                self.u32(TAIL_VERSION);
+                self.u32(t.offset);
+                self.u32(t.max_len);
+                self.u32(t.generation);
+                self.u32(t.base as u32);
+                self.u32((t.base >> 32) as u32);
+            }
+            self.ty(&t.elem);
+        }
     }
     fn layout(&mut self, l: &LayoutDescriptor) {
         if self.names {
@@ -777,6 +975,83 @@ mod tests {
         shaped[0].ty = TypeDesc::of(Kind::Opaque { size: 4, align: 4 }).array(3);
         let shaped = LayoutDescriptor::new("Pose", 16, 4, shaped);
         assert!(LayoutDescriptor::decode(&shaped.encode()).is_err());
+    }
+
+    fn var() -> LayoutDescriptor {
+        sample()
+            .with_tail(TypeDesc::scalar(Scalar::U8).array(3), 640 * 480)
+            .unwrap()
+    }
+
+    #[test]
+    fn a_tail_round_trips_and_its_maximum_is_not_hashed() {
+        let d = var();
+        let t = d.tail.as_deref().unwrap();
+        assert_eq!((t.offset, t.max_len), (144, 640 * 480));
+        assert_eq!(d.max_message_len(), 144 + 3 * 640 * 480);
+        let mut grown = sample()
+            .with_tail(TypeDesc::scalar(Scalar::U8).array(3), 3840 * 2160)
+            .unwrap();
+        grown.tail.as_mut().unwrap().generation = 2;
+        grown.tail.as_mut().unwrap().base = 1 << 40;
+        let back = LayoutDescriptor::decode(&grown.encode()).unwrap();
+        assert_eq!(back, grown);
+        assert_eq!(back.tail.as_ref().unwrap().base, 1 << 40);
+        assert_eq!(back.hash(), d.hash());
+        // The element is hashed; a tail changes the hash of the fixed part.
+        let rgba = sample()
+            .with_tail(TypeDesc::scalar(Scalar::U8).array(4), 10)
+            .unwrap();
+        assert_ne!(rgba.hash(), d.hash());
+        assert_ne!(sample().hash(), d.hash());
+        assert_eq!(
+            d.first_difference(&rgba).unwrap(),
+            "tail element: [u8; 3] vs [u8; 4]"
+        );
+        assert_eq!(
+            d.first_difference(&sample()).unwrap(),
+            "tail element: [u8; 3] vs no tail (fixed size)"
+        );
+        // A descriptor without a tail encodes as it always has.
+        // Marker, version, offset, maximum, generation, base; then `[u8; 3]`.
+        assert_eq!(sample().encode().len() + 28 + 13, d.encode().len());
+    }
+
+    #[test]
+    fn a_tail_that_lies_is_refused() {
+        let good = var().encode();
+        for n in sample().encode().len() + 1..good.len() {
+            assert!(LayoutDescriptor::decode(&good[..n]).is_err(), "{n}");
+        }
+        for i in sample().encode().len()..good.len() {
+            for v in [0u8, 1, 0x7f, 0xff] {
+                let mut b = good.clone();
+                b[i] = v;
+                let _ = LayoutDescriptor::decode(&b);
+            }
+        }
+        // Offset 4 bytes after the fixed part: refused.
+        let mut b = good.clone();
+        let at = sample().encode().len() + 8;
+        b[at] += 4;
+        assert!(LayoutDescriptor::decode(&b).is_err());
+        // A maximum whose message would not fit in a u32.
+        let huge = sample().with_tail(TypeDesc::scalar(Scalar::U64), u32::MAX);
+        assert!(huge.is_err());
+        let mut b = good;
+        b[at + 4..at + 8].copy_from_slice(&u32::MAX.to_le_bytes());
+        assert!(LayoutDescriptor::decode(&b).is_err());
+    }
+
+    #[test]
+    fn lengths_read_from_a_peer_are_checked() {
+        assert_eq!(elems_in(16 + 9, 16, 3, 3), Ok(3));
+        assert_eq!(elems_in(16, 16, 3, 3), Ok(0));
+        assert!(elems_in(15, 16, 3, 3).is_err());
+        assert!(elems_in(16 + 10, 16, 3, 3).is_err());
+        assert!(elems_in(16 + 12, 16, 3, 3).is_err());
+        assert!(elems_in(usize::MAX, 16, 3, usize::MAX).is_err());
+        assert!(elems_in(20, 16, 0, 3).is_err());
     }
 
     #[test]

@@ -102,6 +102,7 @@ pub mod segment;
 mod sync;
 #[cfg(all(feature = "tokio", not(loom)))]
 pub mod tokio;
+pub mod varsize;
 
 /// The `sync` door's model side, for the loom models in `tests/loom_*.rs`
 /// (only with `--cfg loom`).
@@ -115,8 +116,10 @@ pub use error::{
     NameError, OpenError, RecvError, RecvTimeoutError, SendError, SendTimeoutError, TryRecvError,
     TrySendError,
 };
-pub use layout::{FieldDescriptor, Kind, LayoutDescriptor, LayoutError, Scalar, TypeDesc};
-pub use message::{zeroed_box, CapacityError, FixedString, FixedVec, Flag, ShmMessage, ShmType};
+pub use layout::{FieldDescriptor, Kind, LayoutDescriptor, LayoutError, Scalar, Tail, TypeDesc};
+pub use message::{
+    var_layout, zeroed_box, CapacityError, FixedString, FixedVec, Flag, ShmMessage, ShmType,
+};
 pub use pipeline::QueueExt;
 pub use pubsub::TopicExt;
 pub use shm_comm_derive::ShmMessage;

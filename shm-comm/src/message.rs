@@ -220,6 +220,69 @@ pub(crate) fn mut_from_bytes<T: ShmType>(bytes: &mut [u8]) -> &mut T {
     unsafe { &mut *bytes.as_mut_ptr().cast::<T>() }
 }
 
+/// `n` values of `T` at the start of `bytes`, in place.
+///
+/// # Panics
+/// If `bytes` is shorter than `n` values or not aligned for `T`.
+pub(crate) fn slice_from_bytes<T: ShmType>(bytes: &[u8], n: usize) -> &[T] {
+    let len = n.checked_mul(std::mem::size_of::<T>());
+    assert!(len.is_some_and(|l| l <= bytes.len()));
+    assert!(bytes.as_ptr().cast::<T>().is_aligned());
+    // SAFETY: checked above: room and alignment for `n` values of `T`; the
+    // bytes are initialized and every bit pattern is a valid `T` (ShmType
+    // contract); the slice borrows `bytes`, so they do not change while it
+    // lives.
+    unsafe { std::slice::from_raw_parts(bytes.as_ptr().cast::<T>(), n) }
+}
+
+/// `n` values of `T` at the start of `bytes`, in place, mutably.
+///
+/// # Panics
+/// If `bytes` is shorter than `n` values or not aligned for `T`.
+pub(crate) fn slice_mut_from_bytes<T: ShmType>(bytes: &mut [u8], n: usize) -> &mut [T] {
+    let len = n.checked_mul(std::mem::size_of::<T>());
+    assert!(len.is_some_and(|l| l <= bytes.len()));
+    assert!(bytes.as_ptr().cast::<T>().is_aligned());
+    // SAFETY: as in `slice_from_bytes`; any `T` written through the slice
+    // leaves valid bytes (`T` has no padding), and it borrows `bytes`
+    // uniquely.
+    unsafe { std::slice::from_raw_parts_mut(bytes.as_mut_ptr().cast::<T>(), n) }
+}
+
+/// The layout of a variable-size message: `H` followed by a run-time-length
+/// array of `E` (see [`LayoutDescriptor::with_tail`]), built once per pair
+/// of types. Its `max_len` is 0: a topic's own descriptor records its
+/// maximum, which is not part of the hash.
+///
+/// A zero-sized `E` (`[u8; 0]`) fails to compile.
+pub fn var_layout<H: ShmMessage, E: ShmType>() -> &'static LayoutDescriptor {
+    const {
+        assert!(
+            std::mem::size_of::<E>() > 0,
+            "the tail element of a variable-size message cannot be zero-sized"
+        )
+    };
+    use std::any::TypeId;
+    use std::collections::HashMap;
+    use std::sync::{Mutex, OnceLock};
+    type Cache = Mutex<HashMap<(TypeId, TypeId), &'static LayoutDescriptor>>;
+    static CACHE: OnceLock<Cache> = OnceLock::new();
+    let key = (TypeId::of::<H>(), TypeId::of::<E>());
+    let mut cache = CACHE
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    cache.entry(key).or_insert_with(|| {
+        let layout = H::layout()
+            .clone()
+            .with_tail(E::type_desc(), 0)
+            .expect("a ShmType is 1 to 8-aligned, and `E` is not empty (checked above)");
+        // One per pair of message types a program uses: a bounded leak,
+        // so that subscribers can keep a `&'static` as fixed topics do.
+        Box::leak(Box::new(layout))
+    })
+}
+
 macro_rules! scalar {
     ($($t:ty => $s:ident),* $(,)?) => {$(
         // SAFETY: primitives have no padding, accept every bit pattern, and

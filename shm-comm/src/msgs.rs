@@ -12,6 +12,7 @@
 //! them in place with `Subscriber::try_borrow()` or into a box with
 //! `recv_into`/`recv_boxed`.
 
+use crate::varsize::VarMessage;
 use crate::{FixedString, FixedVec, Flag, ShmMessage};
 
 /// The version of the schema format these types were generated from.
@@ -516,6 +517,75 @@ impl PointCloud1M {
     pub const MAX_FIELDS: u32 = 8;
 }
 
+/// An uncompressed image of any size: `height` rows of `step` bytes each, in the `data` tail.
+///
+/// Variable size: followed by `data`, a run-time number of `u8` from byte 116 (see `shm_comm::varsize`).
+///
+/// `height * step` bytes of pixels, row by row.
+///
+/// Layout: 116 bytes, align 4, hash 0xf595e7db45c1ecef.
+#[derive(ShmMessage, Clone, Copy, Debug, Default, PartialEq)]
+#[repr(C)]
+#[shm(crate = "crate")]
+pub struct VarImage {
+    /// `stamp` is the acquisition time; `frame_id` the camera's optical frame.
+    pub header: Header,
+    /// Rows.
+    pub height: u32,
+    /// Columns.
+    pub width: u32,
+    /// Pixel encoding, as in ROS: rgb8, bgr8, mono8, mono16, 16UC1, 32FC1, bayer_rggb8, ...
+    pub encoding: FixedString<16>,
+    /// Byte order of multi-byte pixels.
+    pub is_bigendian: u8,
+    /// Padding inserted by the schema compiler (always zero).
+    pub _pad0: [u8; 3],
+    /// Bytes per row.
+    pub step: u32,
+}
+
+impl VarMessage for VarImage {
+    type Elem = u8;
+}
+
+/// A point cloud of any size, as ROS's PointCloud2: `height * width` points of `point_step` bytes each, described by `fields`, in the `data` tail. An unordered cloud has `height` 1.
+///
+/// Variable size: followed by `data`, a run-time number of `u8` from byte 332 (see `shm_comm::varsize`).
+///
+/// `height * row_step` bytes of points.
+///
+/// Layout: 332 bytes, align 4, hash 0x68f5b877201a1b01.
+#[derive(ShmMessage, Clone, Copy, Debug, Default, PartialEq)]
+#[repr(C)]
+#[shm(crate = "crate")]
+pub struct VarPointCloud {
+    pub header: Header,
+    /// Rows of an organized cloud, or 1.
+    pub height: u32,
+    /// Points per row.
+    pub width: u32,
+    /// The layout of a point.
+    pub fields: FixedVec<PointField, 8>,
+    pub is_bigendian: Flag,
+    /// True if there are no invalid points.
+    pub is_dense: Flag,
+    /// Padding inserted by the schema compiler (always zero).
+    pub _pad0: [u8; 2],
+    /// Bytes per point.
+    pub point_step: u32,
+    /// Bytes per row.
+    pub row_step: u32,
+}
+
+impl VarMessage for VarPointCloud {
+    type Elem = u8;
+}
+
+impl VarPointCloud {
+    /// Capacity of `fields`.
+    pub const MAX_FIELDS: u32 = 8;
+}
+
 /// An inertial measurement: orientation, angular velocity and linear acceleration, each with a 3x3 covariance (row by row). A covariance of all zeros means unknown; element 0 set to -1 means the quantity is not provided.
 ///
 /// Layout: 376 bytes, align 8, hash 0x93083b9a5babdb51.
@@ -840,6 +910,8 @@ pub fn all_layouts() -> Vec<&'static crate::LayoutDescriptor> {
         PointCloud64K::layout(),
         PointCloud256K::layout(),
         PointCloud1M::layout(),
+        VarImage::var_layout(),
+        VarPointCloud::var_layout(),
         Imu::layout(),
         MagneticField::layout(),
         JointState::layout(),

@@ -233,7 +233,7 @@ impl ConnectOptions {
 pub struct RawPublisher {
     writer: Writer,
     seg: OwnedSegment,
-    typed_len: Option<u32>,
+    typed: Option<TypedLen>,
     /// A claim from `claim` is open.
     claimed: bool,
 }
@@ -257,20 +257,18 @@ impl RawPublisher {
         payload: &Payload,
         opts: PubOptions,
     ) -> Result<RawPublisher, CreateError> {
-        let typed_len = match payload {
+        let typed = match payload {
             Payload::Dynamic => None,
-            Payload::Typed { descriptor, .. } => Some(
-                LayoutDescriptor::decode(descriptor)
-                    .map_err(|e| CreateError::Config {
-                        name: name.to_owned(),
-                        reason: e.to_string(),
-                    })?
-                    .size,
-            ),
+            Payload::Typed { descriptor, .. } => Some(TypedLen::of(
+                &LayoutDescriptor::decode(descriptor).map_err(|e| CreateError::Config {
+                    name: name.to_owned(),
+                    reason: e.to_string(),
+                })?,
+            )),
         };
         let geo = Geometry {
             capacity: opts.capacity,
-            max_payload: typed_len.unwrap_or(opts.max_payload),
+            max_payload: typed.map_or(opts.max_payload, |t| t.max_len()),
             borrow_budget: opts.borrow_budget,
         };
         let config = |reason: String| CreateError::Config {
@@ -294,7 +292,7 @@ impl RawPublisher {
         Ok(RawPublisher {
             writer: Writer::new(ring),
             seg,
-            typed_len,
+            typed,
             claimed: false,
         })
     }
@@ -334,7 +332,7 @@ impl RawPublisher {
 
     /// The layout of a typed topic.
     pub fn layout(&self) -> Option<LayoutDescriptor> {
-        self.typed_len?;
+        self.typed?;
         LayoutDescriptor::decode(&self.seg.layout_bytes()).ok()
     }
 
@@ -354,14 +352,19 @@ impl RawPublisher {
 
     fn check_len(&self, len: usize) -> Result<(), SendError> {
         let max = self.max_payload();
-        match self.typed_len {
-            Some(n) if len != n as usize => Err(SendError::WrongSize {
-                len,
-                expected: n as usize,
-            }),
-            _ if len > max => Err(SendError::TooLarge { len, max }),
-            _ => Ok(()),
+        match self.typed {
+            Some(t) => t.check(len),
+            None if len > max => Err(SendError::TooLarge { len, max }),
+            None => Ok(()),
         }
+    }
+
+    /// Unlinks the topic's name if it still refers to this publisher's
+    /// segment, so that a larger generation of the topic can be created
+    /// under it (see [`crate::varsize`]); subscribers keep their mapping
+    /// and read the messages still in this ring.
+    pub(crate) fn unlink_name(&self) {
+        self.seg.unlink_name();
     }
 
     /// Claims a slot without borrowing the publisher, for callers that
@@ -414,6 +417,65 @@ impl RawPublisher {
             claim: Some(claim),
             publisher: self,
         })
+    }
+}
+
+/// The message lengths a typed topic accepts: exactly `fixed` bytes, or
+/// for a variable-size message `fixed` (its tail's offset) plus a whole
+/// number of `elem`-byte elements, at most `max` of them.
+#[derive(Clone, Copy, Debug)]
+struct TypedLen {
+    fixed: u32,
+    /// 0 for a fixed-size message.
+    elem: u32,
+    max: u32,
+}
+
+impl TypedLen {
+    fn of(layout: &LayoutDescriptor) -> TypedLen {
+        match &layout.tail {
+            None => TypedLen {
+                fixed: layout.size,
+                elem: 0,
+                max: 0,
+            },
+            Some(t) => TypedLen {
+                fixed: t.offset,
+                elem: t.elem.size,
+                max: t.max_len,
+            },
+        }
+    }
+
+    /// The slot size: the longest message.
+    fn max_len(&self) -> u32 {
+        // `with_tail` (which every tail passed through) checked that this
+        // fits; saturate rather than wrap all the same.
+        self.fixed
+            .saturating_add(self.elem.saturating_mul(self.max))
+    }
+
+    fn check(&self, len: usize) -> Result<(), SendError> {
+        let fixed = self.fixed as usize;
+        let wrong = || SendError::WrongSize {
+            len,
+            expected: fixed,
+        };
+        if self.elem == 0 {
+            return if len == fixed { Ok(()) } else { Err(wrong()) };
+        }
+        let rest = len.checked_sub(fixed).ok_or_else(wrong)?;
+        if rest % self.elem as usize != 0 {
+            return Err(wrong());
+        }
+        let n = rest / self.elem as usize;
+        if n > self.max as usize {
+            return Err(SendError::TooLong {
+                len: n,
+                max: self.max as usize,
+            });
+        }
+        Ok(())
     }
 }
 
@@ -515,6 +577,10 @@ pub struct RawSubscriber {
     idle: bool,
     /// When a wait last looked for a replaced publisher.
     last_health: Instant,
+    /// Times this subscriber attached to a replacing segment.
+    switches: u64,
+    /// Messages the ring it left at its last switch had published.
+    left_published: u64,
 }
 
 /// A wait that slept (on the futex) less than this would have been
@@ -595,7 +661,35 @@ impl RawSubscriber {
             follow,
             idle: false,
             last_health: Instant::now(),
+            switches: 0,
+            left_published: 0,
         }
+    }
+
+    /// Times this subscriber attached to a segment that replaced its own,
+    /// and how many messages the ring it left last had published.
+    pub(crate) fn switches(&self) -> (u64, u64) {
+        (self.switches, self.left_published)
+    }
+
+    /// Sequence number (in the current ring) of the next message.
+    pub(crate) fn position(&self) -> u64 {
+        self.reader.position()
+    }
+
+    /// If the publisher closed this ring and every message it holds was
+    /// read, attaches to the segment that replaced it now (instead of at
+    /// the next wait, which naps on a closed ring first). `true` if it
+    /// attached to a new segment.
+    pub(crate) fn follow_closed(&mut self) -> bool {
+        // Closed first, ready second: `close` comes after the last commit,
+        // so a closed ring that is not ready was drained.
+        if self.reader.ring().is_closed() && !self.reader.ready() {
+            let before = self.switches;
+            self.reattach_if_replaced();
+            return self.switches != before;
+        }
+        false
     }
 
     /// The topic name.
@@ -766,6 +860,8 @@ impl RawSubscriber {
         }
         if let Ok((seg, ring)) = open(self.seg.name(), ROLE, &self.expect, Duration::ZERO) {
             self.missed_before += self.reader.missed();
+            self.switches += 1;
+            self.left_published = self.reader.ring().published();
             self.reader = Reader::at_start(ring);
             // Samples of the old segment keep their lease (and its mapping),
             // and still count against this subscriber's limit.
@@ -892,13 +988,23 @@ fn open(
             source,
         })?;
     if let Expect::Typed(ours) = expect {
-        if ring.geometry().max_payload != ours.size {
+        // A variable-size topic's slots hold its own maximum, which its
+        // descriptor records (the hash, already checked, leaves it out).
+        let slot = match ours.tail {
+            None => ours.size,
+            Some(_) => LayoutDescriptor::decode(&seg.layout_bytes())
+                .map_err(|e| OpenError::Corrupt {
+                    name: name.to_owned(),
+                    reason: e.to_string(),
+                })?
+                .max_message_len(),
+        };
+        if ring.geometry().max_payload != slot {
             return Err(OpenError::Corrupt {
                 name: name.to_owned(),
                 reason: format!(
-                    "slots of {} bytes for a {}-byte message",
+                    "slots of {} bytes for a {slot}-byte message",
                     ring.geometry().max_payload,
-                    ours.size
                 ),
             });
         }

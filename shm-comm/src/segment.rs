@@ -563,6 +563,15 @@ impl OwnedSegment {
         Err(too_many_attempts(spec.name))
     }
 
+    /// Removes the channel's name if it still refers to this segment (a
+    /// replacing owner's segment is left alone). The segment stays mapped
+    /// by whoever has it open.
+    pub fn unlink_name(&self) {
+        if platform::shm_inode(&self.seg.file) == Some(self.seg.inode) {
+            let _ = platform::shm_unlink(&self.seg.file);
+        }
+    }
+
     /// Marks the channel closed (openers see [`Segment::is_closed`]).
     pub fn mark_closed(&self) {
         // Release: pairs with the Acquire load in `is_closed`.
@@ -573,10 +582,7 @@ impl OwnedSegment {
 impl Drop for OwnedSegment {
     fn drop(&mut self) {
         self.mark_closed();
-        // Only remove the name if it still refers to our file.
-        if platform::shm_inode(&self.seg.file) == Some(self.seg.inode) {
-            let _ = platform::shm_unlink(&self.seg.file);
-        }
+        self.unlink_name();
     }
 }
 
@@ -1243,6 +1249,14 @@ pub struct SegmentInfo {
     /// codes: `reqrep::REPLIER`, `reqrep::REQUESTER`, `pipeline::PUSHER`,
     /// `pipeline::PULLER`), dead ones included until someone prunes them.
     pub participants: Vec<Participant>,
+}
+
+impl SegmentInfo {
+    /// The most elements a message may have now, for a variable-size
+    /// topic (see [`crate::varsize`]); `None` for any other channel.
+    pub fn max_len(&self) -> Option<u32> {
+        Some(self.layout.as_ref()?.tail.as_ref()?.max_len)
+    }
 }
 
 /// One entry of a shared segment's participant table ([`SegmentInfo`]).

@@ -489,3 +489,55 @@ pub mod pair {
         }
     }
 }
+
+/// The fixed part of the variable-size frames of `tests/varsize.rs`: the
+/// elements are `width * height` RGB pixels, each derived from `seq` and
+/// its index ([`pixel`]), so a receiver checks every byte.
+#[derive(ShmMessage, Clone, Copy, Debug, PartialEq)]
+#[repr(C)]
+pub struct FrameHead {
+    /// Sequence number over the whole run.
+    pub seq: u64,
+    /// Pixels per row.
+    pub width: u32,
+    /// Rows.
+    pub height: u32,
+}
+
+/// Pixel `i` of frame `seq`.
+#[inline]
+pub fn pixel(seq: u64, i: usize) -> [u8; 3] {
+    let x = (i as u64).wrapping_mul(0x9e37_79b9).wrapping_add(seq);
+    [x as u8, (x >> 8) as u8, (x >> 16) as u8 ^ seq as u8]
+}
+
+/// Writes frame `seq` into a loan's parts.
+pub fn paint_frame(head: &mut FrameHead, pixels: &mut [[u8; 3]], seq: u64, width: u32) {
+    *head = FrameHead {
+        seq,
+        width,
+        height: (pixels.len() / width.max(1) as usize) as u32,
+    };
+    for (i, p) in pixels.iter_mut().enumerate() {
+        *p = pixel(seq, i);
+    }
+}
+
+/// The index of the first pixel that is not frame `head.seq`'s, or a
+/// length that does not match the header; `None` if the frame is intact.
+pub fn frame_fault(head: &FrameHead, pixels: &[[u8; 3]]) -> Option<String> {
+    let want = head.width as usize * head.height as usize;
+    if pixels.len() != want {
+        return Some(format!(
+            "frame {}: {} pixels for {}x{}",
+            head.seq,
+            pixels.len(),
+            head.width,
+            head.height
+        ));
+    }
+    let seq = head.seq;
+    (0..pixels.len())
+        .find(|&i| pixels[i] != pixel(seq, i))
+        .map(|i| format!("frame {seq}: pixel {i} is {:?}", pixels[i]))
+}

@@ -8,9 +8,10 @@ use shm_comm::multipub::{MultiPublisher, MultiSubscriber, PublisherId};
 use shm_comm::pubsub::{
     ConnectOptions, DynPublisher, DynSubscriber, PubOptions, Publisher, Subscriber, TypedPubOptions,
 };
+use shm_comm::varsize::{VarPubOptions, VarPublisher, VarSubscriber};
 use shm_comm::{BorrowError, Codec, Frame, RecvTimeoutError, TryRecvError};
 use suite::pair::{self, Outcome};
-use suite::{digest, pattern, process_cpu_us, Check};
+use suite::{digest, frame_fault, paint_frame, pattern, process_cpu_us, Check, FrameHead};
 
 fn arg<T: std::str::FromStr>(args: &[String], i: usize, what: &str) -> T {
     args.get(i)
@@ -408,6 +409,126 @@ fn main() {
                 "cpu_us {cpu} wall_us {} timeout {}",
                 wall.as_micros(),
                 u8::from(r.is_err_and(|e| e == RecvTimeoutError::Timeout))
+            ));
+        }
+        // Variable-size frames: publishes one frame of `W H` pixels (up to
+        // 3840x2160) for each `W H` line on stdin, says `sent SEQ`; exits
+        // at `end`.
+        "vframes" => {
+            let mut p = VarPublisher::<FrameHead, [u8; 3]>::create(&name, 3840 * 2160)
+                .unwrap_or_else(|e| die(&format!("create: {e}")));
+            say("ready");
+            for (seq, line) in (0u64..).zip(std::io::stdin().lock().lines()) {
+                let line = line.unwrap_or_default();
+                let Some((w, h)) = line.split_once(' ') else {
+                    break;
+                };
+                let (w, h): (u32, u32) = (w.parse().unwrap(), h.parse().unwrap());
+                let mut loan = p
+                    .loan_with_len(w as usize * h as usize)
+                    .unwrap_or_else(|e| die(&format!("loan: {e}")));
+                let (head, pixels) = loan.parts_mut();
+                paint_frame(head, pixels, seq, w);
+                loan.send().unwrap_or_else(|e| die(&format!("send: {e}")));
+                say(&format!("sent {seq}"));
+            }
+        }
+        // Borrows `count` frames, checking every byte; says `frame SEQ WxH
+        // ok|FAULT` for each, then `missed N`.
+        "vcheck" => {
+            let count: u64 = arg(&args, 2, "count");
+            let mut s = VarSubscriber::<FrameHead, [u8; 3]>::connect(&name)
+                .unwrap_or_else(|e| die(&format!("connect: {e}")));
+            say("ready");
+            for _ in 0..count {
+                let f = s
+                    .borrow_timeout(Duration::from_secs(30))
+                    .unwrap_or_else(|e| die(&format!("borrow: {e}")));
+                let h = f.header();
+                let verdict = frame_fault(h, f.elems()).unwrap_or_else(|| "ok".into());
+                say(&format!(
+                    "frame {} {}x{} {} {verdict}",
+                    h.seq,
+                    h.width,
+                    h.height,
+                    f.len()
+                ));
+            }
+            say(&format!("missed {}", s.missed()));
+        }
+        // Connects as frames of 4-byte pixels (a wrong element type) and
+        // says the error.
+        "vwrong" => {
+            let opts = ConnectOptions::with_timeout(Duration::from_secs(5));
+            match VarSubscriber::<FrameHead, [u8; 4]>::connect_with(&name, opts) {
+                Ok(_) => say("error none"),
+                Err(e) => say(&format!("error {e}")),
+            }
+        }
+        // Publishes `count` frames of `seq % 7 + 1` rows of the current
+        // maximum / 8 pixels (so 1..=7 eighths of it), one every
+        // `interval_us`, growing the maximum fourfold `grows` times at
+        // even intervals (first at 16 pixels); says `sent N generation G`.
+        "vgrow" => {
+            let count: u64 = arg(&args, 2, "count");
+            let grows: u64 = arg(&args, 3, "grows");
+            let capacity: u32 = arg(&args, 4, "capacity");
+            let interval = Duration::from_micros(arg(&args, 5, "interval_us"));
+            let opts = VarPubOptions {
+                ring: Some(TypedPubOptions {
+                    capacity,
+                    borrow_budget: 8,
+                }),
+                auto_grow: false,
+            };
+            let mut p = VarPublisher::<FrameHead, [u8; 3]>::create_with(&name, 16, opts)
+                .unwrap_or_else(|e| die(&format!("create: {e}")));
+            say("ready");
+            wait_stdin_line();
+            let every = count / (grows + 1);
+            for seq in 0..count {
+                if seq > 0 && seq % every == 0 && u64::from(p.generation()) < grows {
+                    p.grow(p.max_len() * 4)
+                        .unwrap_or_else(|e| die(&format!("grow: {e}")));
+                }
+                let width = (p.max_len() / 8) as u32;
+                let rows = (seq % 7 + 1) as u32;
+                let mut loan = p
+                    .loan_with_len((width * rows) as usize)
+                    .unwrap_or_else(|e| die(&format!("loan: {e}")));
+                let (head, pixels) = loan.parts_mut();
+                paint_frame(head, pixels, seq, width);
+                loan.send().unwrap_or_else(|e| die(&format!("send: {e}")));
+                if !interval.is_zero() {
+                    std::thread::sleep(interval);
+                }
+            }
+            say(&format!("sent {count} generation {}", p.generation()));
+            wait_stdin_line();
+        }
+        // Reads `count` frames of `vgrow`; says `got N missed M torn T
+        // gaps G generation X` (gaps: sequence numbers jumped over).
+        "vfollow" => {
+            let count: u64 = arg(&args, 2, "count");
+            let mut s = VarSubscriber::<FrameHead, [u8; 3]>::connect(&name)
+                .unwrap_or_else(|e| die(&format!("connect: {e}")));
+            say("ready");
+            let (mut got, mut torn, mut gaps, mut next) = (0u64, 0u64, 0u64, 0u64);
+            while next < count {
+                let f = match s.borrow_timeout(Duration::from_secs(30)) {
+                    Ok(f) => f,
+                    Err(e) => die(&format!("borrow after {got}: {e}")),
+                };
+                let h = f.header();
+                torn += u64::from(frame_fault(h, f.elems()).is_some());
+                gaps += h.seq.saturating_sub(next);
+                next = h.seq + 1;
+                got += 1;
+            }
+            say(&format!(
+                "got {got} missed {} torn {torn} gaps {gaps} generation {}",
+                s.missed(),
+                s.generation()
             ));
         }
         // Owns a topic until killed.

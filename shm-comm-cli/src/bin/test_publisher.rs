@@ -8,6 +8,8 @@
 //! knows every other value that was sent. The CLI never sees this type.
 //! `imu` publishes the standard `Imu` instead, its `header.stamp` the
 //! wall-clock time of each send.
+//! Mode `var` publishes variable-size messages (a `Probe` and `seq % 8`
+//! `u16` elements) on a topic of at most 16, grown to 32 before the first.
 //!
 //! The other direction, for `shmc pub` and `shmc call`:
 //! - `NAME sub-typed _ COUNT`: prints `ready`, subscribes to NAME as
@@ -232,6 +234,14 @@ fn main() -> Res {
         "raw" => {
             let mut p = DynPublisher::create(name)?;
             Box::new(move |seq| p.send_bytes(&seq.to_le_bytes()))
+        }
+        "var" => {
+            let mut p = shm_comm::varsize::VarPublisher::<Probe, u16>::create(name, 16)?;
+            p.grow(32)?;
+            Box::new(move |seq| {
+                let elems: Vec<u16> = (0..(seq % 8) as u16).collect();
+                p.send(&Probe::new(seq), &elems)
+            })
         }
         other => return Err(format!("unknown mode {other}").into()),
     };
