@@ -372,3 +372,55 @@ fn a_multi_publisher_subscriber_gathers_every_publisher_process() {
         }
     });
 }
+
+/// A requester killed while writing its request leaves its queue cell
+/// in "writing", in the way of every request behind it. A blocking
+/// replier skips it after a quiet slice; an awaiting one only ever looks
+/// without waiting, and must skip it too, not spin on it forever.
+#[test]
+fn an_awaiting_replier_skips_the_cell_of_a_requester_killed_mid_write() {
+    use std::os::unix::fs::FileExt;
+    let svc = TestChannel::new("tokio-stuck-cell");
+    let replier = DynReplier::create(svc.name()).unwrap();
+    // The request queue: after the participant table in the segment's
+    // region (`region_off` at byte 80 of the header); the enqueue
+    // position at +64, cells from +320 with their state word first.
+    let dir = std::env::var_os("SHM_COMM_DIR")
+        .filter(|d| !d.is_empty())
+        .map_or_else(|| std::path::PathBuf::from("/dev/shm"), Into::into);
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(dir.join(shm_comm::segment::file_name(svc.name(), "svc").unwrap()))
+        .unwrap();
+    let mut word = [0u8; 8];
+    file.read_exact_at(&mut word, 80).unwrap();
+    let queue = u64::from_ne_bytes(word) + shm_comm::segment::TABLE_LEN as u64;
+    // Cell 0, lap 0: "writing" (kind 1) by participant 200 of a start
+    // time nobody has (no such participant: dead); the enqueue position
+    // past it, as a pusher leaves it once it claimed the cell.
+    let stuck: u64 = (1 << 30) | (200 | (12345 << 8));
+    file.write_all_at(&stuck.to_ne_bytes(), queue + 320)
+        .unwrap();
+    file.write_all_at(&1u64.to_ne_bytes(), queue + 64).unwrap();
+    let ask = std::thread::spawn({
+        let name = svc.name().to_owned();
+        move || {
+            let req = DynRequester::connect(&name).unwrap();
+            req.request(b"behind the stuck cell", Codec::Raw, T)
+        }
+    });
+    runtime().block_on(async {
+        let mut rep = Async::new(replier).unwrap();
+        let (call, frame) = tokio::time::timeout(Duration::from_secs(10), rep.recv_async())
+            .await
+            .expect("the request behind the stuck cell within 10 s")
+            .unwrap();
+        assert_eq!(frame.data, b"behind the stuck cell");
+        assert_eq!(
+            rep.reply(&call, b"served", Codec::Raw).unwrap(),
+            Delivery::Delivered
+        );
+    });
+    assert_eq!(ask.join().unwrap().unwrap().data, b"served");
+}

@@ -89,8 +89,6 @@ pub const PUSHER: u32 = 1;
 pub const PULLER: u32 = 2;
 /// How often a blocked call re-checks for dead peers in its way.
 const SLICE: Duration = Duration::from_millis(20);
-/// A non-blocking call looks for dead peers once per this many misses.
-const REPAIR_EVERY: u32 = 256;
 
 /// Queue settings (used by the pusher that creates the queue).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -307,7 +305,7 @@ impl Endpoint {
 
     /// After a miss, a non-blocking call looks for dead peers now and then.
     fn repair_now(&self) -> bool {
-        self.misses.fetch_add(1, Ordering::Relaxed) % REPAIR_EVERY == REPAIR_EVERY - 1
+        crate::queue::repair_due(&self.misses)
     }
 
     /// `Ok(true)`: queued; `Ok(false)`: full; `Err`: the queue is corrupt

@@ -91,6 +91,18 @@ pub const MAX_CAPACITY: u32 = 1 << 20;
 /// Largest payload per cell.
 pub const MAX_PAYLOAD: u32 = 1 << 30;
 
+/// A caller that never waits (an event loop's take, a zero timeout)
+/// looks for dead peers in its way once per this many empty looks.
+const REPAIR_EVERY: u32 = 256;
+
+/// Counts an empty look in `misses`: `true` once per [`REPAIR_EVERY`],
+/// when the caller should look again with `repair`.
+pub(crate) fn repair_due(misses: &std::sync::atomic::AtomicU32) -> bool {
+    // Relaxed: a counter in this process's memory (of one handle); only
+    // its count matters.
+    misses.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % REPAIR_EVERY == REPAIR_EVERY - 1
+}
+
 const EMPTY: u64 = 0;
 const WRITING: u64 = 1;
 const FULL: u64 = 2;

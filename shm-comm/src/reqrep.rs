@@ -668,6 +668,8 @@ pub struct RawReplier {
     svc: Service,
     /// The last wait for a request timed out: do not spin on the next one.
     idle: AtomicBool,
+    /// Empty looks of calls that do not wait (see `queue::repair_due`).
+    misses: AtomicU32,
 }
 
 impl RawReplier {
@@ -714,6 +716,14 @@ impl RawReplier {
                 Err(TryRecvError::Corrupt(s)) => return Err(RecvTimeoutError::Corrupt(s)),
             }
             if deadline.is_some_and(|d| Instant::now() >= d) {
+                // A caller that only looks (an event loop's take, a zero
+                // timeout) never waits out a slice: it looks for a dead
+                // requester in the way every so many empty looks instead,
+                // or a cell left "writing" would block it for ever.
+                if !repair && crate::queue::repair_due(&self.misses) {
+                    repair = true;
+                    continue;
+                }
                 return Err(RecvTimeoutError::Timeout);
             }
             let slice = Instant::now() + SLICE;
@@ -876,6 +886,7 @@ impl<Req: ShmMessage, Rep: ShmMessage> Replier<Req, Rep> {
             raw: RawReplier {
                 svc: Service::create(name, &payload, shape, Some(&layout))?,
                 idle: AtomicBool::new(false),
+                misses: AtomicU32::new(0),
             },
             _t: PhantomData,
         })
@@ -970,6 +981,7 @@ impl DynReplier {
             raw: RawReplier {
                 svc: Service::create(name, &Payload::Dynamic, dyn_shape(opts), None)?,
                 idle: AtomicBool::new(false),
+                misses: AtomicU32::new(0),
             },
         })
     }
