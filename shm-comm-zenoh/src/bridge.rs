@@ -241,6 +241,27 @@ impl Bridge {
                 Box::new(move || crate::topics::import(&sh, &sub)),
             )?;
         }
+        for pattern in shared.cfg.services.export.clone() {
+            let q = shared
+                .session
+                .declare_queryable(shared.key("@svc", &pattern))
+                .wait()
+                .map_err(|e| format!("service queryable on `{pattern}`: {e}"))?;
+            let sh = shared.clone();
+            spawn(
+                &mut threads,
+                "svc-export",
+                Box::new(move || crate::services::serve(&sh, &q)),
+            )?;
+        }
+        for name in shared.cfg.services.import.clone() {
+            let sh = shared.clone();
+            spawn(
+                &mut threads,
+                "svc-import",
+                Box::new(move || crate::services::import(&sh, &name)),
+            )?;
+        }
         let sh = shared.clone();
         spawn(&mut threads, "scan", Box::new(move || scan(&sh)))?;
         Ok(Bridge { shared, threads })
