@@ -262,6 +262,27 @@ impl Bridge {
                 Box::new(move || crate::services::import(&sh, &name)),
             )?;
         }
+        for pattern in shared.cfg.queues.export.clone() {
+            let q = shared
+                .session
+                .declare_queryable(shared.key("@queue", &pattern))
+                .wait()
+                .map_err(|e| format!("queue queryable on `{pattern}`: {e}"))?;
+            let sh = shared.clone();
+            spawn(
+                &mut threads,
+                "queue-export",
+                Box::new(move || crate::queues::serve(&sh, &q)),
+            )?;
+        }
+        for name in shared.cfg.queues.forward.clone() {
+            let sh = shared.clone();
+            spawn(
+                &mut threads,
+                "queue-forward",
+                Box::new(move || crate::queues::forward(&sh, &name)),
+            )?;
+        }
         let sh = shared.clone();
         spawn(&mut threads, "scan", Box::new(move || scan(&sh)))?;
         Ok(Bridge { shared, threads })

@@ -11,6 +11,7 @@
 
 mod bridge;
 pub mod config;
+mod queues;
 mod services;
 mod topics;
 pub mod wire;
