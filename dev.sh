@@ -14,6 +14,8 @@ step() { printf '\n==> %s\n' "$*" >&2; }
 # for python/tests/test_typing.py, which type-checks the stubs, the
 # examples and a file of misuses with --strict. mcap is the independent
 # reader that python/tests/test_cli.py checks `shmc record`'s files with.
+# eclipse-zenoh is the plain Zenoh client of python/tests/test_zenoh.py
+# (the `zenoh` extra), a wheel that installs in seconds.
 python_env() {
     step "python environment ($VENV)"
     if [ ! -x "$VENV/bin/python" ]; then
