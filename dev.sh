@@ -59,6 +59,9 @@ test_all() {
     python_env
     step "python tests"
     "$VENV/bin/python" -m pytest python/tests -q
+    step "bridge example: two hosts on one machine (Rust publisher, Python subscriber)"
+    cargo build --quiet -p shm-comm-zenoh --bins --examples
+    PYTHON="$VENV/bin/python" bash shm-comm-zenoh/examples/two_hosts.sh
     step "latency regression guard (ratios to the raw floor measured in the same run)"
     cargo build --release --quiet -p shm-comm-benches
     ./target/release/shm-comm-benches --check
