@@ -22,6 +22,7 @@ use std::time::{Duration, Instant};
 use shm_comm::pubsub::{ConnectOptions, Expect, PubOptions, RawPublisher, RawSubscriber};
 use shm_comm::segment::{self, Payload};
 use shm_comm::{Codec, RecvTimeoutError, TryRecvError};
+use zenoh::bytes::ZBytes;
 use zenoh::handlers::FifoChannelHandler;
 use zenoh::pubsub::Subscriber;
 use zenoh::qos::CongestionControl;
@@ -215,11 +216,30 @@ fn import_one(sh: &Shared, imports: &mut Imports, sample: &Sample) {
         }
     }
     t.last.insert(h.origin, h.seq);
-    let payload = sample.payload().to_bytes();
-    match t.publisher.send(&payload, h.codec) {
+    match publish(&mut t.publisher, sample.payload(), h.codec) {
         Ok(()) => Stats::bump(&sh.stats.imported),
-        Err(e) => bad(sh, key, &e.to_string()),
+        Err(e) => bad(sh, key, &e),
     }
+}
+
+/// Writes `payload` straight into a loaned slot, slice by slice (a large
+/// sample arrives in fragments: no copy into a contiguous buffer first).
+fn publish(p: &mut RawPublisher, payload: &ZBytes, codec: Codec) -> Result<(), String> {
+    let len = payload.len();
+    let mut loan = p.loan().map_err(|e| e.to_string())?;
+    if len > loan.capacity() {
+        return Err(format!("{len} bytes for slots of {}", loan.capacity()));
+    }
+    let slot = loan.as_mut_bytes();
+    let mut at = 0;
+    for s in payload.slices() {
+        // `len` is the sum of the slices' lengths, checked above against
+        // the slot: `at + s.len() <= len <= slot.len()`.
+        slot[at..at + s.len()].copy_from_slice(s);
+        at += s.len();
+    }
+    // A typed topic refuses a length other than its type's size.
+    loan.send(len, codec).map_err(|e| e.to_string())
 }
 
 fn bad(sh: &Shared, key: &str, why: &str) {
