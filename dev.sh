@@ -14,6 +14,8 @@ step() { printf '\n==> %s\n' "$*" >&2; }
 # for python/tests/test_typing.py, which type-checks the stubs, the
 # examples and a file of misuses with --strict. mcap is the independent
 # reader that python/tests/test_cli.py checks `shmc record`'s files with.
+# eclipse-zenoh is the plain Zenoh client of python/tests/test_zenoh.py
+# (the `zenoh` extra), a wheel that installs in seconds.
 python_env() {
     step "python environment ($VENV)"
     if [ ! -x "$VENV/bin/python" ]; then
@@ -58,6 +60,9 @@ test_all() {
     python_env
     step "python tests"
     "$VENV/bin/python" -m pytest python/tests -q
+    step "bridge example: two hosts on one machine (Rust publisher, Python subscriber)"
+    cargo build --quiet -p shm-comm-zenoh --bins --examples
+    PYTHON="$VENV/bin/python" bash shm-comm-zenoh/examples/two_hosts.sh
     step "latency regression guard (ratios to the raw floor measured in the same run)"
     cargo build --release --quiet -p shm-comm-benches
     ./target/release/shm-comm-benches --check

@@ -404,6 +404,12 @@ def check_layout(layout: dict[str, Any]) -> dict[str, Any]:
 def first_difference(ours: dict[str, Any], theirs: dict[str, Any]) -> str | None:
     """The first difference between two layouts, or ``None``."""
 
+def decode_layout(data: bytes) -> dict[str, Any]:
+    """A layout dict from an encoded layout descriptor (as a bridge serves it)."""
+
+def decode_msgpack(data: bytes) -> Any:
+    """A Python object from msgpack bytes, as a msgpack subscriber decodes it."""
+
 # ---------------------------------------------------------------------------
 # Waiting for many handles
 # ---------------------------------------------------------------------------

@@ -192,6 +192,13 @@ impl Ser {
     }
 }
 
+/// A Python object from msgpack bytes (a bridged dynamic frame), as a
+/// msgpack subscriber would decode it.
+#[pyfunction]
+fn decode_msgpack<'py>(py: Python<'py>, data: &[u8]) -> PyResult<Bound<'py, PyAny>> {
+    msgpack::decode(py, data).map_err(|e| error(py, "SHMSerializationError", e.to_string()))
+}
+
 /// Turns a received frame into a Python object according to its codec tag,
 /// within what the receiver allows: msgpack, raw bytes and typed messages
 /// are data and always decoded; a pickle frame runs code when unpickled, so
@@ -411,6 +418,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(typed::layout_hash, m)?)?;
     m.add_function(wrap_pyfunction!(typed::check_layout, m)?)?;
     m.add_function(wrap_pyfunction!(typed::first_difference, m)?)?;
+    m.add_function(wrap_pyfunction!(typed::decode_layout, m)?)?;
+    m.add_function(wrap_pyfunction!(decode_msgpack, m)?)?;
     m.add_function(wrap_pyfunction!(events::flush_events, m)?)?;
     m.add_function(wrap_pyfunction!(cli::cli_main, m)?)?;
     schema::register(m)?;

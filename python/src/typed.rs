@@ -192,6 +192,14 @@ pub fn check_layout<'py>(layout: &Bound<'py, PyDict>) -> PyResult<Bound<'py, PyD
     to_dict(layout.py(), &from_dict(layout)?)
 }
 
+/// A layout dict from an encoded layout descriptor (the bytes a bridge
+/// serves for a layout hash), validated as a segment's would be.
+#[pyfunction]
+pub fn decode_layout<'py>(py: Python<'py>, data: &[u8]) -> PyResult<Bound<'py, PyDict>> {
+    let l = LayoutDescriptor::decode(data).map_err(|e| PyValueError::new_err(e.to_string()))?;
+    to_dict(py, &l)
+}
+
 /// The first difference between two layouts (ours, theirs), or `None`.
 #[pyfunction]
 pub fn first_difference(

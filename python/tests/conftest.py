@@ -116,7 +116,9 @@ def find_rust_bin(kind: str, name: str) -> Path | str:
             return _built[key]
         found = [p for p in _candidates(kind, name) if p.is_file() and os.access(p, os.X_OK)]
         if not found:
-            cmd = ["cargo", "build", "-q", "-p", "shm-comm-suite"]
+            # The bridge and its test peer live in their own crate.
+            package = "shm-comm-zenoh" if name.startswith("shmc-bridge") else "shm-comm-suite"
+            cmd = ["cargo", "build", "-q", "-p", package]
             cmd += ["--example", name] if kind == "example" else ["--bins"]
             try:
                 r = subprocess.run(cmd, cwd=str(ROOT), capture_output=True, text=True, timeout=600)

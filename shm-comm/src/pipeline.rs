@@ -748,6 +748,21 @@ impl DynPusher {
         })
     }
 
+    /// Creates (or joins) queue `name` carrying `layout` (a descriptor
+    /// read from a segment or received from a peer, for callers that do
+    /// not know the type at compile time, such as a bridge), or dynamic
+    /// frames if `None`. Typed frames must be exactly the layout's size.
+    pub fn create_for(
+        name: &str,
+        opts: QueueOptions,
+        layout: Option<&LayoutDescriptor>,
+    ) -> Result<Self, CreateError> {
+        let payload = layout.map_or(Payload::Dynamic, Payload::of_layout);
+        Ok(DynPusher {
+            ep: Endpoint::create(name, &payload, opts, layout)?,
+        })
+    }
+
     /// Largest frame in bytes.
     pub fn max_payload(&self) -> usize {
         self.ep.max_payload()
@@ -835,6 +850,19 @@ impl DynPuller {
     pub fn connect_with(name: &str, opts: PullerOptions) -> Result<Self, OpenError> {
         Ok(DynPuller {
             ep: join(name, opts.timeout, None)?,
+        })
+    }
+
+    /// Joins queue `name` carrying `layout` (see
+    /// [`DynPusher::create_for`]), or dynamic frames if `None`, waiting up
+    /// to `opts.timeout` for it.
+    pub fn connect_for(
+        name: &str,
+        opts: PullerOptions,
+        layout: Option<&LayoutDescriptor>,
+    ) -> Result<Self, OpenError> {
+        Ok(DynPuller {
+            ep: join(name, opts.timeout, layout)?,
         })
     }
 

@@ -673,6 +673,54 @@ pub struct RawReplier {
 }
 
 impl RawReplier {
+    /// Creates (or joins) service `name` without knowing its types at
+    /// compile time (a bridge that serves a remote service locally):
+    /// `layout` is a stored service descriptor (`Service<Req, Rep>`, as
+    /// [`segment::inspect`] reads it) for a typed service, `None` for a
+    /// dynamic one (`opts.max_payload` then bounds requests and replies).
+    /// `opts.capacity` sizes the request queue.
+    ///
+    /// [`segment::inspect`]: crate::segment::inspect
+    pub fn create_with(
+        name: &str,
+        opts: ServiceOptions,
+        layout: Option<&LayoutDescriptor>,
+    ) -> Result<RawReplier, CreateError> {
+        let (payload, shape) = match layout {
+            None => (Payload::Dynamic, dyn_shape(opts)),
+            Some(l) => {
+                let sizes: Vec<u32> = l
+                    .fields
+                    .iter()
+                    .filter(|f| f.ty.shape.is_empty())
+                    .filter_map(|f| match &f.ty.kind {
+                        Kind::Struct(inner) => Some(inner.size),
+                        _ => None,
+                    })
+                    .collect();
+                let [req, rep] = sizes[..] else {
+                    return Err(CreateError::Config {
+                        name: name.to_owned(),
+                        reason: format!("`{}` is not a service layout (request, reply)", l.name),
+                    });
+                };
+                let shape = Shape {
+                    queue: queue::Geometry {
+                        capacity: opts.capacity,
+                        max_payload: (REQ_HEADER as u32).saturating_add(req),
+                    },
+                    reply_max: rep.max(8),
+                };
+                (Payload::of_layout(l), shape)
+            }
+        };
+        Ok(RawReplier {
+            svc: Service::create(name, &payload, shape, layout)?,
+            idle: AtomicBool::new(false),
+            misses: AtomicU32::new(0),
+        })
+    }
+
     /// Arms `watch` (see [`crate::bells`]): its bell rings when a request
     /// is queued. Returns `true` if one is queued already (another replier
     /// may take it first: readiness is a hint).
