@@ -38,6 +38,19 @@ pub(crate) struct TailView {
     pub(crate) len: usize,
 }
 
+/// Whether field name `name` is a variable-size message's tail (`info`).
+/// Compared as text, without making a Python string (this is on the path
+/// of every `sample["seq"]`).
+fn is_tail(name: &Bound<'_, PyAny>, info: Option<&TailInfo>) -> bool {
+    let Some(info) = info else {
+        return false;
+    };
+    name.cast::<pyo3::types::PyString>()
+        .ok()
+        .and_then(|s| s.to_str().ok())
+        .is_some_and(|s| s == info.name)
+}
+
 /// A numpy view of `tail`'s `len` elements in `owner`'s buffer (a sample or
 /// a loan, which `numpy.frombuffer` keeps alive and exported while the
 /// view lives), of dtype `info.dtype`.
@@ -119,7 +132,7 @@ impl Sample {
         let py = slf.py();
         let me = slf.get();
         let info = me.subscriber.get().tail.get().and_then(Option::as_ref);
-        if info.is_some_and(|t| name.eq(t.name.as_str()).unwrap_or(false)) {
+        if is_tail(name, info) {
             return tail_array(slf.as_any(), me.tail, info);
         }
         let fields = fields_of(
@@ -266,7 +279,7 @@ impl Loan {
         let py = slf.py();
         let me = slf.get();
         let info = me.publisher.get().tail.as_ref();
-        if info.is_some_and(|t| name.eq(t.name.as_str()).unwrap_or(false)) {
+        if is_tail(name, info) {
             return tail_array(slf.as_any(), me.tail, info);
         }
         let fields = fields_of(me.publisher.get().fields.as_deref(), "loan")?;
@@ -296,7 +309,7 @@ impl Loan {
         let py = slf.py();
         let me = slf.get();
         let info = me.publisher.get().tail.as_ref();
-        if info.is_some_and(|t| name.eq(t.name.as_str()).unwrap_or(false)) {
+        if is_tail(name, info) {
             // `loan["data"] = frame`: numpy copies (and checks the shape).
             let view = tail_array(slf.as_any(), me.tail, info)?;
             return view.set_item(pyo3::types::PySlice::full(py), value);
