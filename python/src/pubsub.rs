@@ -618,6 +618,9 @@ pub(crate) struct SubState {
     pub(crate) raw: RawSubscriber,
     /// A variable-size topic's tail in the generation read now.
     tail: Option<TailGen>,
+    /// Messages of generations of a variable-size topic that this
+    /// subscriber never saw (it looked after two grows in a row).
+    skipped: u64,
 }
 
 /// Where a variable-size topic's elements are, in one generation.
@@ -628,11 +631,17 @@ struct TailGen {
     max_len: usize,
     /// `raw.switches().0` when read.
     switches: u64,
+    /// Messages published in the generations before this one.
+    base: u64,
 }
 
 impl SubState {
     fn new(raw: RawSubscriber) -> SubState {
-        let mut st = SubState { raw, tail: None };
+        let mut st = SubState {
+            raw,
+            tail: None,
+            skipped: 0,
+        };
         st.tail = st.read_tail();
         st
     }
@@ -644,7 +653,14 @@ impl SubState {
             elem_size: t.elem.size as usize,
             max_len: t.max_len as usize,
             switches: self.raw.switches().0,
+            base: t.base,
         })
+    }
+
+    /// Messages this subscriber missed: those it fell too far behind to
+    /// read, and those of generations it never saw.
+    pub(crate) fn missed(&self) -> u64 {
+        self.raw.missed() + self.skipped
     }
 
     /// The number of elements of a message of `len` bytes just read (its
@@ -657,10 +673,18 @@ impl SubState {
         let t = if t.switches == self.raw.switches().0 {
             t
         } else {
-            // The topic grew: the new generation's maximum.
+            // The topic grew: the new generation's maximum. The ring left
+            // was read to its end (or its losses counted by the raw
+            // subscriber); what lies between it and the new generation's
+            // first message was never seen (a publisher that restarted
+            // counts from 0).
+            let left_published = self.raw.switches().1;
             self.tail = self.read_tail();
-            self.tail
-                .ok_or_else(|| error(py, "SHMError", "the topic's new segment has no tail"))?
+            let new = self
+                .tail
+                .ok_or_else(|| error(py, "SHMError", "the topic's new segment has no tail"))?;
+            self.skipped += new.base.saturating_sub(t.base + left_published);
+            new
         };
         shm_comm::layout::elems_in(len, t.offset, t.elem_size, t.max_len)
             .map(|n| {
@@ -879,10 +903,10 @@ impl Subscriber {
         // The figures under the lock, the dict (Python objects) after it.
         let items = {
             let g = self.inner.lock(py);
-            let raw = &g
+            let st = g
                 .as_ref()
-                .ok_or_else(|| closed(py, "Subscriber", &self.name))?
-                .raw;
+                .ok_or_else(|| closed(py, "Subscriber", &self.name))?;
+            let raw = &st.raw;
             let (geo, published, lag) = (raw.geometry(), raw.published(), raw.lag());
             let num_slots = u64::from(geo.capacity);
             let used = published.min(num_slots);
@@ -892,7 +916,7 @@ impl Subscriber {
                 ("num_slots", num_slots),
                 ("slot_size", u64::from(geo.max_payload)),
                 ("msg_count", published),
-                ("drop_count", raw.missed()),
+                ("drop_count", st.missed()),
                 ("used_slots", used),
                 ("free_slots", num_slots - used),
                 ("local_tail", published - lag.min(published)),

@@ -161,6 +161,26 @@ def test_growing_from_python_while_rust_reads(chan, spawn, peer):
         assert rust.expect("got", T) == f"got {count} missed 0 torn 0 gaps 0 generation 4"
 
 
+def test_a_generation_never_seen_counts_as_dropped(chan):
+    """Two grows before the subscriber looks: the middle generation's
+    messages cannot be reached, and ``drop_count`` says how many."""
+    with Publisher(chan, msg_type=FRAME, max_len=4) as pub, \
+            Subscriber(chan, msg_type=FRAME) as sub:
+        def send(seq: int) -> None:
+            pub.send(FRAME(seq=seq, width=1, height=1, data=pixels(seq, 1)))
+
+        send(0)
+        pub.grow(8)
+        send(1)
+        send(2)
+        pub.grow(16)
+        send(3)
+        got = [sub.recv(timeout=5.0).seq for _ in range(2)]
+        assert got == [0, 3]
+        assert sub.stats()["drop_count"] == 2
+        assert sub.recv(timeout=0) is None
+
+
 def test_a_frame_longer_than_the_maximum_is_a_typed_error(chan, make_chan):
     with Publisher(chan, msg_type=msgs.VarImage, max_len=100) as pub:
         too_long = msgs.VarImage(width=101, data=np.zeros(101, np.uint8))
