@@ -245,3 +245,32 @@ def test_generated_and_topic_classes_carry_the_tail():
     assert FRAME().data.shape == (0, 3)
     assert typed.tail_dtype(typed.layout_of(FRAME)) == np.dtype(("u1", (3,)))
     assert typed.tail_name(msgs.Imu) is None
+
+
+def test_an_asyncio_subscriber_follows_growth(chan):
+    import asyncio
+
+    import shm_comm.asyncio as sa
+
+    async def main() -> list[tuple[int, int]]:
+        with Publisher(chan, msg_type=msgs.VarImage, max_len=4) as pub, \
+                sa.Subscriber(chan, msg_type=msgs.VarImage) as sub:
+            async def produce() -> None:
+                for i in range(20):
+                    if i in (5, 12):
+                        pub.grow(pub.max_len * 4)
+                    pub.send(msgs.VarImage(width=i, data=np.full(pub.max_len, i, np.uint8)))
+                    await asyncio.sleep(0.002)
+
+            task = asyncio.create_task(produce())
+            got = []
+            for _ in range(20):
+                m = await sub.recv(timeout=T)
+                assert m is not None and np.all(m.data == m.width)
+                got.append((m.width, len(m.data)))
+            await task
+            assert sub.stats()["drop_count"] == 0
+            return got
+
+    got = asyncio.run(main())
+    assert got == [(i, 4 if i < 5 else 16 if i < 12 else 64) for i in range(20)]
