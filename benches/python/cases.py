@@ -29,6 +29,9 @@ CASES = [
     _case("ours-1MiB-loan", "pingpong", "shm", "ours", "loan", "block",
           "ours typed 1 MiB topic: loan()['seq'] = i, borrow()['seq'] (in place, 0 copy)",
           ref="ours-64B-loan"),
+    _case("ours-1MiB-varloan", "pingpong", "shm", "ours", "varloan", "block",
+          "ours variable-size topic, 1 MiB u8 tail: loan(n)['seq'] = i, borrow()['seq'] "
+          "(in place, 0 copy)", ref="ours-1MiB-loan"),
     _case("ours-dict-pickle", "pingpong", "shm", "ours", "dict", "block",
           "ours send/recv dict, pickle, recv(timeout=1.0)", codec="pickle"),
     _case("ours-dict-msgpack", "pingpong", "shm", "ours", "dict", "block",

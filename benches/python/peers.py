@@ -66,6 +66,19 @@ def _blob_class(data_len=MIB):
     return typed.message_class(layout)
 
 
+def _var_blob_class():
+    """A fixed part of one `seq` and a tail of bytes (variable size)."""
+    from shm_comm import typed
+    layout = {"name": "VarBlob", "size": 8, "align": 8, "fields": [
+        {"name": "seq", "offset": 0, "kind": "u64", "shape": [], "size": 8}],
+        "tail": {"elem": {"kind": "u8", "shape": [], "size": 1}}}
+    return typed.message_class(layout)
+
+
+#: The payload kinds written by loan and read by borrow.
+LOANS = ("loan", "loan64", "varloan")
+
+
 class ShmPubSub(Kit):
     """shm_comm PUB/SUB, two topics (ping, pong): ours or the original,
     whichever ``shm_comm`` this interpreter imports."""
@@ -77,7 +90,7 @@ class ShmPubSub(Kit):
         self.side = side
         payload = spec["payload"]
         self.codec = spec.get("codec", "pickle")
-        self.slots, self.slot_size = (4, MIB + 64) if payload in ("1mib", "loan", "loan64") else (64, 4096)
+        self.slots, self.slot_size = (4, MIB + 64) if payload in ("1mib", *LOANS) else (64, 4096)
         if payload == "b64":
             _bytes_codec(self)
         elif payload == "1mib":
@@ -93,6 +106,13 @@ class ShmPubSub(Kit):
             self._loan_codec(MIB)
         elif payload == "loan64":
             self._loan_codec(64 - 8)
+        elif payload == "varloan":
+            # The same 1 MiB message as "loan", on a variable-size topic:
+            # a loan of n = 1 MiB elements, the tail's view of exactly n.
+            self._loan_codec(MIB)
+            self.Blob = _var_blob_class()
+            self.loan_len = MIB
+            self.check = lambda r, m, i: r["seq"] == i and r.tail.shape == (MIB,)
         self.pub = self.sub = None
 
     def _loan_codec(self, data_len):
@@ -134,6 +154,9 @@ class ShmPubSub(Kit):
         self.is_stop = lambda r: r.header.seq == stop
 
     def _publisher(self, name):
+        if self.spec["payload"] == "varloan":
+            return self.m.Publisher(name, num_slots=self.slots, msg_type=self.Blob,
+                                    max_len=self.loan_len)
         if self.spec["payload"] in ("loan", "loan64"):
             return self.m.Publisher(name, num_slots=self.slots, msg_type=self.Blob)
         if self.spec["payload"] == "imu":
@@ -146,9 +169,12 @@ class ShmPubSub(Kit):
 
     def _bind(self):
         p = self.spec["payload"]
-        if p in ("loan", "loan64"):
+        if p in LOANS:
             if self.pub is not None:
                 loan = self.pub.loan    # bound once, as the bytes rows bind send_bytes
+                if p == "varloan":
+                    import functools
+                    loan = functools.partial(loan, self.loan_len)   # loan(n), bound once
 
                 def send(i):
                     m = loan()

@@ -91,16 +91,27 @@ class Publisher(Logged, _native.Publisher, Generic[_M]):
     is a message class (``shm_comm.typed.message_class(layout)``, or one from
     ``shm_comm.msgs``) and ``send(obj)`` packs ``obj`` into its layout, which
     a Rust subscriber of the same struct receives as its type.
+
+    A variable-size message class (``msgs.VarImage``: a fixed part and a
+    run-time number of elements in its tail attribute, ``data``) also needs
+    ``max_len``, the most elements a message may have; ``send(obj)`` sends
+    as many as ``obj.data`` holds, ``loan(n)`` writes ``n`` in place, and
+    ``grow(new_max)`` (or ``auto_grow=True``) raises the maximum while
+    subscribers read. Its ring is sized for the largest message at each
+    growth unless ``num_slots`` or ``borrow_budget`` are given.
     """
 
     msg_type: type | None
 
     def __new__(cls, name: str, num_slots: int = 64, slot_size: int = 4096,
                 serialization: str = "pickle", *, msg_type: type | None = None,
-                borrow_budget: int = 8) -> "Publisher":
+                borrow_budget: int = 8, max_len: int | None = None,
+                auto_grow: bool = False) -> "Publisher":
         layout = typed.layout_of(msg_type) if msg_type is not None else None
+        tail = typed.tail_name(msg_type) if msg_type is not None else None
         self = super().__new__(cls, name, num_slots, slot_size, serialization,
-                               layout=layout, borrow_budget=borrow_budget)
+                               layout=layout, borrow_budget=borrow_budget, max_len=max_len,
+                               auto_grow=auto_grow, tail_name=tail or typed.TAIL_NAME)
         self.msg_type = msg_type
         if layout is not None:
             self._set_encoder(lambda obj: typed.encode(layout, obj))
@@ -122,6 +133,11 @@ class Subscriber(Logged, _native.Subscriber, Generic[_M]):
     from the layout stored in the topic (``self.msg_type``); pass
     ``msg_type=cls`` to insist on a class: a different layout raises
     ``SHMLayoutError`` naming the first differing field.
+
+    On a variable-size topic, ``recv()`` puts exactly the elements sent in
+    the message's tail attribute (``data``), as a numpy array (a copy);
+    ``recv_view()`` and ``borrow().tail`` give read-only views into the
+    slot. The subscriber follows the topic when its publisher grows it.
     """
 
     msg_type: type | None

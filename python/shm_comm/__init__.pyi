@@ -26,6 +26,7 @@ from ._errors import SHMConnectionError as SHMConnectionError
 from ._errors import SHMError as SHMError
 from ._errors import SHMLayoutError as SHMLayoutError
 from ._errors import SHMMessageTooLargeError as SHMMessageTooLargeError
+from ._errors import SHMMessageTooLongError as SHMMessageTooLongError
 from ._errors import SHMNameError as SHMNameError
 from ._errors import SHMSerializationError as SHMSerializationError
 from ._errors import SHMTimeoutError as SHMTimeoutError
@@ -65,6 +66,8 @@ class Publisher(Generic[_M]):
         *,
         msg_type: type[_M],
         borrow_budget: int = 8,
+        max_len: int | None = None,
+        auto_grow: bool = False,
     ) -> Publisher[_M]: ...
     @overload
     def __new__(
@@ -76,6 +79,8 @@ class Publisher(Generic[_M]):
         *,
         msg_type: None = None,
         borrow_budget: int = 8,
+        max_len: int | None = None,
+        auto_grow: bool = False,
     ) -> Publisher[Any]: ...
     def send(
         self,
@@ -88,8 +93,18 @@ class Publisher(Generic[_M]):
         class, or a dict or numpy record with its fields); returns ``True``."""
     def send_bytes(self, payload: _Bytes, *, block: bool = False, timeout: float | None = None) -> bool:
         """Publishes raw bytes (any contiguous buffer)."""
-    def loan(self) -> Loan:
-        """Claims the next slot for writing in place."""
+    def loan(self, n: int | None = None) -> Loan:
+        """Claims the next slot for writing in place; on a variable-size
+        topic, for a message of exactly ``n`` elements (``loan.tail``)."""
+    def grow(self, max_len: int) -> None:
+        """Grows a variable-size topic to messages of up to ``max_len``
+        elements; subscribers follow by themselves."""
+    @property
+    def max_len(self) -> int | None:
+        """A variable-size topic's most elements per message now (else ``None``)."""
+    @property
+    def generation(self) -> int:
+        """How many times a variable-size topic grew."""
     def stats(self) -> dict[str, int]:
         """``msg_count``, ``drop_count``, ``num_slots``, ``slot_size``, ``borrow_budget``."""
     def layout(self) -> dict[str, Any] | None:

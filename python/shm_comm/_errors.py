@@ -15,6 +15,7 @@ __all__ = [
     "SHMBufferFullError",
     "SHMSerializationError",
     "SHMMessageTooLargeError",
+    "SHMMessageTooLongError",
     "SHMNameError",
     "SHMConfigError",
     "SHMLayoutError",
@@ -47,6 +48,12 @@ class SHMSerializationError(SHMError):
 class SHMMessageTooLargeError(SHMError, ValueError):
     """A message is larger than the channel's slot (``slot_size``); nothing
     was sent or truncated."""
+
+
+class SHMMessageTooLongError(SHMMessageTooLargeError):
+    """A variable-size message has more elements than its topic's maximum
+    (``max_len``) and the publisher may not grow it (``auto_grow``);
+    nothing was sent."""
 
 
 class SHMNameError(SHMError, ValueError):

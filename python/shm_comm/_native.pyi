@@ -9,6 +9,7 @@ Every blocking call releases the GIL and can be interrupted with Ctrl-C.
 
 from typing import Any, Callable
 
+import numpy.typing as npt
 from typing_extensions import Self
 
 #: The package's version (from ``python/Cargo.toml``, as the wheel's).
@@ -30,14 +31,26 @@ class Publisher:
         *,
         layout: dict[str, Any] | None = None,
         borrow_budget: int = 8,
+        max_len: int | None = None,
+        auto_grow: bool = False,
+        tail_name: str = "data",
     ) -> Self: ...
     def send(self, data: Any, *, block: bool = False, timeout: float | None = None) -> bool:
         """Serializes and publishes ``data``; returns ``True``. ``block`` and
         ``timeout`` are accepted for compatibility: a publisher never blocks."""
     def send_bytes(self, payload: Any, *, block: bool = False, timeout: float | None = None) -> bool:
         """Publishes raw bytes (any contiguous buffer)."""
-    def loan(self) -> Loan:
-        """Claims the next slot for writing in place."""
+    def loan(self, n: int | None = None) -> Loan:
+        """Claims the next slot for writing in place; on a variable-size
+        topic, for a message of exactly ``n`` elements."""
+    def grow(self, max_len: int) -> None:
+        """Grows a variable-size topic to messages of up to ``max_len`` elements."""
+    @property
+    def max_len(self) -> int | None:
+        """A variable-size topic's most elements per message now (else ``None``)."""
+    @property
+    def generation(self) -> int:
+        """How many times a variable-size topic grew."""
     def stats(self) -> dict[str, int]:
         """``msg_count``, ``drop_count``, ``num_slots``, ``slot_size``, ``borrow_budget``."""
     def layout(self) -> dict[str, Any] | None:
@@ -109,6 +122,9 @@ class Sample:
     def __getitem__(self, key: str, /) -> Any:
         """Field ``name`` of a typed message, in place: numbers as Python
         values, arrays as read-only numpy views."""
+    @property
+    def tail(self) -> npt.NDArray[Any]:
+        """A variable-size message's elements: a read-only numpy view."""
     def tobytes(self) -> bytes:
         """A copy of the payload."""
     def release(self) -> None:
@@ -129,6 +145,9 @@ class Loan:
         writable numpy views)."""
     def __setitem__(self, key: str, value: Any, /) -> None:
         """Sets field ``name`` in place: ``loan["seq"] = 5``."""
+    @property
+    def tail(self) -> npt.NDArray[Any]:
+        """A variable-size message's elements: a writable numpy view."""
     def send(self, nbytes: int | None = None) -> bool:
         """Publishes the first ``nbytes`` bytes (default: the whole slot);
         ``BufferError`` (the loan stays open) while a view of it is alive."""

@@ -996,7 +996,13 @@ class VarImage:
     """Padding inserted by the schema compiler (always zero)."""
     step: int = 0
     """Bytes per row."""
+    data: npt.NDArray[np.uint8] = dataclasses.field(default_factory=lambda: np.zeros((0,), dtype="<u1"))
+    """`height * step` bytes of pixels, row by row.
 
+    The tail: as many elements as the message has, at most the topic's `max_len`.
+    """
+
+    __shm_tail__: ClassVar[str] = "data"
     __shm_layout__: ClassVar[dict[str, Any]] = {
         "name": "VarImage",
         "size": 116,
@@ -1047,7 +1053,13 @@ class VarPointCloud:
     """Bytes per point."""
     row_step: int = 0
     """Bytes per row."""
+    data: npt.NDArray[np.uint8] = dataclasses.field(default_factory=lambda: np.zeros((0,), dtype="<u1"))
+    """`height * row_step` bytes of points.
 
+    The tail: as many elements as the message has, at most the topic's `max_len`.
+    """
+
+    __shm_tail__: ClassVar[str] = "data"
     __shm_layout__: ClassVar[dict[str, Any]] = {
         "name": "VarPointCloud",
         "size": 332,

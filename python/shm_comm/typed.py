@@ -36,6 +36,8 @@ __all__ = [
     "message_class",
     "register",
     "dtype_of",
+    "tail_dtype",
+    "tail_name",
     "decode",
     "encode",
     "view",
@@ -114,6 +116,43 @@ def dtype_of(layout: Layout) -> np.dtype[Any]:
     })
 
 
+def tail_dtype(layout: Layout) -> np.dtype[Any]:
+    """The numpy dtype of one element of a variable-size message's tail
+    (``layout["tail"]``): a plain dtype for numbers (``uint8``; a
+    ``(uint8, (3,))`` subarray for ``[u8; 3]`` pixels, so that a view of
+    ``n`` elements has shape ``(n, 3)``), a structured one for a message."""
+    tail = layout.get("tail")
+    if tail is None:
+        raise SHMLayoutError(f"`{layout.get('name')}` has a fixed size: it has no tail")
+    return _type_dtype(tail["elem"])
+
+
+#: The attribute of a message object that holds the tail's elements when
+#: the class does not name it (a class made from a topic's stored layout,
+#: which records the elements but not what the schema called them).
+TAIL_NAME = "data"
+
+
+def tail_name(msg_type: type[Any] | Layout) -> str | None:
+    """The attribute holding the elements of a variable-size message class
+    (its ``__shm_tail__``, ``"data"`` by default); ``None`` for a fixed-size
+    message."""
+    layout = msg_type if isinstance(msg_type, dict) else layout_of(msg_type)
+    if layout.get("tail") is None:
+        return None
+    name: str = getattr(msg_type, "__shm_tail__", TAIL_NAME)
+    return name
+
+
+def _tail_of(buf: Any, layout: Layout) -> Any:
+    """The elements of the variable-size message in ``buf`` (a sample or a
+    loan, whose length is the message's): a numpy view."""
+    tail = layout["tail"]
+    dt = tail_dtype(layout)
+    n = (memoryview(buf).nbytes - tail["offset"]) // dt.itemsize
+    return np.frombuffer(buf, dtype=dt, offset=tail["offset"], count=max(n, 0))
+
+
 def _py_name(name: str) -> str:
     return name + "_" if keyword.iskeyword(name) else name
 
@@ -127,6 +166,8 @@ def register(cls: _C) -> _C:
     of it in another generated module)."""
     layout: Layout = getattr(cls, "__shm_layout__")
     h = _native.check_layout(layout)["hash"]
+    if layout.get("tail") is not None and not hasattr(cls, "__shm_tail__"):
+        setattr(cls, "__shm_tail__", TAIL_NAME)
     if layout.get("hash") != h:
         raise SHMLayoutError(f"{cls.__name__}: layout hash {layout.get('hash')!r} is not the "
                              f"structural hash {h:#018x} of its fields (edited by hand?)")
@@ -155,14 +196,19 @@ def message_class(layout: Layout) -> type[Any]:
     cls = _CLASSES.get((h, layout["name"]))
     if cls is not None:
         return cls
-    fields = []
+    fields: list[tuple[str, Any, Any]] = []
     for f in layout["fields"]:
         fields.append((_py_name(f["name"]), Any, dataclasses.field(default=None)))
+    if layout.get("tail") is not None:
+        empty = np.zeros(0, dtype=tail_dtype(layout))
+        fields.append((TAIL_NAME, Any, dataclasses.field(default_factory=empty.copy)))
     cls = dataclasses.make_dataclass(layout["name"].replace("<", "_").replace(">", "_")
                                      .replace(",", "_").replace(" ", ""), fields)
     cls.__doc__ = f"Message `{layout['name']}` ({layout['size']} bytes, hash {h:#018x})."
     setattr(cls, "__shm_layout__", layout)
     setattr(cls, "__shm_dtype__", dtype_of(layout))
+    if layout.get("tail") is not None:
+        setattr(cls, "__shm_tail__", TAIL_NAME)
     _CLASSES[(h, layout["name"])] = cls
     return cls
 
@@ -234,8 +280,12 @@ def _to_obj(layout: Layout, rec: Any, copy: bool) -> Any:
 
 def decode(layout: Layout, data: Any) -> Any:
     """A message object (copied) from a frame's bytes."""
-    rec = np.frombuffer(data, dtype=_compiled(layout)[0], count=1)[0]
-    return _to_obj(layout, rec, copy=True)
+    dt, cls = _compiled(layout)
+    rec = np.frombuffer(data, dtype=dt, count=1)[0]
+    obj = _to_obj(layout, rec, copy=True)
+    if layout.get("tail") is not None:
+        setattr(obj, tail_name(cls) or TAIL_NAME, _tail_of(data, layout).copy())
+    return obj
 
 
 @overload
@@ -247,10 +297,15 @@ def view(sample: Any, msg_type: Layout) -> Any: ...
 def view(sample: Any, msg_type: type[Any] | Layout) -> Any:
     """A message object whose array fields are read-only numpy views into a
     borrowed sample (``Subscriber.borrow()``): no copy. The views keep the
-    sample, and so the slot, pinned while they live."""
+    sample, and so the slot, pinned while they live. A variable-size
+    message's elements (exactly as many as were sent) are a view too."""
     layout = msg_type if isinstance(msg_type, dict) else layout_of(msg_type)
     rec = np.frombuffer(sample, dtype=_compiled(layout)[0], count=1)[0]
-    return _to_obj(layout, rec, copy=False)
+    obj = _to_obj(layout, rec, copy=False)
+    if layout.get("tail") is not None:
+        name = tail_name(msg_type if not isinstance(msg_type, dict) else _compiled(layout)[1])
+        setattr(obj, name or TAIL_NAME, _tail_of(sample, layout))
+    return obj
 
 
 def writable(loan: Any, msg_type: type[Any] | Layout) -> np.void:
@@ -358,7 +413,17 @@ def _fill_struct(layout: Layout, rec: Any, obj: Any, where: str = "") -> None:
 
 def encode(layout: Layout, obj: Any) -> bytes:
     """The bytes of ``obj`` (a message object or a dict) laid out per ``layout``;
-    fields left ``None`` are zero."""
-    arr = np.zeros(1, dtype=_compiled(layout)[0])
+    fields left ``None`` are zero. A variable-size message's bytes go on
+    with the elements of its tail attribute (none if it is ``None``)."""
+    dt, cls = _compiled(layout)
+    arr = np.zeros(1, dtype=dt)
     _fill_struct(layout, arr[0], obj)
-    return arr.tobytes()
+    tail = layout.get("tail")
+    if tail is None:
+        return arr.tobytes()
+    name = getattr(type(obj), "__shm_tail__", None) or tail_name(cls) or TAIL_NAME
+    value = obj.get(name) if isinstance(obj, dict) else getattr(obj, name, None)
+    elems = np.zeros(0, dtype=tail_dtype(layout)) if value is None else value
+    if not isinstance(elems, (bytes, bytearray, memoryview)):
+        elems = np.ascontiguousarray(elems, dtype=tail_dtype(layout)).tobytes()
+    return arr.tobytes() + bytes(tail["offset"] - layout["size"]) + bytes(elems)

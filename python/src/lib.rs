@@ -47,13 +47,14 @@ const SIGNAL_SLICE: Duration = Duration::from_millis(100);
 /// `ValueError`). These are the ones this module raises; the module's
 /// import fails unless `_errors.__all__` lists exactly these (see
 /// `error_classes`), so the two lists cannot drift apart.
-const ERROR_CLASSES: [&str; 9] = [
+const ERROR_CLASSES: [&str; 10] = [
     "SHMError",
     "SHMConnectionError",
     "SHMTimeoutError",
     "SHMBufferFullError",
     "SHMSerializationError",
     "SHMMessageTooLargeError",
+    "SHMMessageTooLongError",
     "SHMNameError",
     "SHMConfigError",
     "SHMLayoutError",

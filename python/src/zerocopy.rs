@@ -10,7 +10,7 @@ use shm_comm::pubsub::RawSample;
 
 use crate::fields::{self, Fields};
 use crate::handle::lock;
-use crate::pubsub::{send_error, Publisher, Subscriber};
+use crate::pubsub::{send_error, Publisher, Subscriber, TailInfo};
 use crate::quick::QuickLock;
 use crate::{closed, error};
 
@@ -26,6 +26,53 @@ pub(crate) struct Sample {
     codec: Codec,
     /// The subscriber it came from (for the topic's fields).
     subscriber: Py<Subscriber>,
+    /// A variable-size message's elements.
+    tail: Option<TailView>,
+}
+
+/// Where the elements of a variable-size message are in its slot: from
+/// byte `offset`, `len` of them (checked against the slot's length).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct TailView {
+    pub(crate) offset: usize,
+    pub(crate) len: usize,
+}
+
+/// Whether field name `name` is a variable-size message's tail (`info`).
+/// Compared as text, without making a Python string (this is on the path
+/// of every `sample["seq"]`).
+fn is_tail(name: &Bound<'_, PyAny>, info: Option<&TailInfo>) -> bool {
+    let Some(info) = info else {
+        return false;
+    };
+    name.cast::<pyo3::types::PyString>()
+        .ok()
+        .and_then(|s| s.to_str().ok())
+        .is_some_and(|s| s == info.name)
+}
+
+/// A numpy view of `tail`'s `len` elements in `owner`'s buffer (a sample or
+/// a loan, which `numpy.frombuffer` keeps alive and exported while the
+/// view lives), of dtype `info.dtype`.
+fn tail_array<'py>(
+    owner: &Bound<'py, PyAny>,
+    tail: Option<TailView>,
+    info: Option<&TailInfo>,
+) -> PyResult<Bound<'py, PyAny>> {
+    static FROMBUFFER: pyo3::sync::PyOnceLock<Py<PyAny>> = pyo3::sync::PyOnceLock::new();
+    let py = owner.py();
+    let (Some(t), Some(info)) = (tail, info) else {
+        return Err(PyTypeError::new_err(
+            "`tail` is a variable-size message's; this topic's messages have a fixed size",
+        ));
+    };
+    let kwargs = pyo3::types::PyDict::new(py);
+    kwargs.set_item("dtype", info.dtype.bind(py))?;
+    kwargs.set_item("count", t.len)?;
+    kwargs.set_item("offset", t.offset)?;
+    FROMBUFFER
+        .import(py, "numpy", "frombuffer")?
+        .call((owner,), Some(&kwargs))
 }
 
 struct Pinned {
@@ -34,7 +81,11 @@ struct Pinned {
 }
 
 impl Sample {
-    pub(crate) fn new(raw: RawSample, subscriber: Py<Subscriber>) -> Sample {
+    pub(crate) fn new(
+        raw: RawSample,
+        subscriber: Py<Subscriber>,
+        tail: Option<TailView>,
+    ) -> Sample {
         Sample {
             codec: raw.codec(),
             inner: QuickLock::new(Pinned {
@@ -42,6 +93,7 @@ impl Sample {
                 exports: 0,
             }),
             subscriber,
+            tail,
         }
     }
 }
@@ -79,6 +131,10 @@ impl Sample {
     ) -> PyResult<Bound<'py, PyAny>> {
         let py = slf.py();
         let me = slf.get();
+        let info = me.subscriber.get().tail.get().and_then(Option::as_ref);
+        if is_tail(name, info) {
+            return tail_array(slf.as_any(), me.tail, info);
+        }
         let fields = fields_of(
             me.subscriber.get().fields.get().and_then(Option::as_deref),
             "sample",
@@ -96,6 +152,16 @@ impl Sample {
         // SAFETY: `check_len` proved the layout (so the field) fits the
         // sample's bytes, which stay pinned (unwritten) while we hold `raw`.
         unsafe { fields::read(py, raw.as_ptr().add(offset), kind) }
+    }
+
+    /// A variable-size message's elements, exactly as many as were sent:
+    /// a read-only numpy view into the slot (of the element's dtype:
+    /// structured for struct elements), which keeps the sample pinned.
+    #[getter]
+    fn tail<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
+        let me = slf.get();
+        let info = me.subscriber.get().tail.get().and_then(Option::as_ref);
+        tail_array(slf.as_any(), me.tail, info)
     }
 
     /// A copy of the payload.
@@ -192,6 +258,9 @@ pub(crate) struct Loan {
     pub(crate) inner: QuickLock<Claimed>,
     pub(crate) cap: usize,
     pub(crate) codec: Codec,
+    /// A variable-size message's elements (the loan is `cap` bytes: the
+    /// fixed part and exactly these).
+    pub(crate) tail: Option<TailView>,
 }
 
 pub(crate) struct Claimed {
@@ -209,6 +278,10 @@ impl Loan {
     ) -> PyResult<Bound<'py, PyAny>> {
         let py = slf.py();
         let me = slf.get();
+        let info = me.publisher.get().tail.as_ref();
+        if is_tail(name, info) {
+            return tail_array(slf.as_any(), me.tail, info);
+        }
         let fields = fields_of(me.publisher.get().fields.as_deref(), "loan")?;
         let field = fields.lookup(name)?;
         let Some((offset, kind)) = field.scalar() else {
@@ -235,6 +308,12 @@ impl Loan {
     ) -> PyResult<()> {
         let py = slf.py();
         let me = slf.get();
+        let info = me.publisher.get().tail.as_ref();
+        if is_tail(name, info) {
+            // `loan["data"] = frame`: numpy copies (and checks the shape).
+            let view = tail_array(slf.as_any(), me.tail, info)?;
+            return view.set_item(pyo3::types::PySlice::full(py), value);
+        }
         let fields = fields_of(me.publisher.get().fields.as_deref(), "loan")?;
         let field = fields.lookup(name)?;
         let Some((offset, kind)) = field.scalar() else {
@@ -259,6 +338,15 @@ impl Loan {
 
     fn __len__(&self) -> usize {
         self.cap
+    }
+
+    /// A variable-size message's elements, exactly as many as the loan was
+    /// asked for: a writable numpy view into the slot, to fill in place
+    /// (delete it before `send()`).
+    #[getter]
+    fn tail<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
+        let me = slf.get();
+        tail_array(slf.as_any(), me.tail, me.publisher.get().tail.as_ref())
     }
 
     /// Publishes the first `nbytes` bytes (default: the whole slot, which is

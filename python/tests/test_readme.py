@@ -281,6 +281,7 @@ with Publisher(prefix + "/robot/imu", msg_type=msgs.Imu) as imu, \\
 
 README_OUTPUT = [
     ["{'level': 1} {'level': 2} 0"],            # multi-publisher topic
+    ["[0 1 2 3 4 5]", "320 (230400,)"],        # variable-size messages
     ["{'x': 1.0, 'y': 0.0, 'heading': 0.1}"],
     [],
     ["{'volts': 24.1}"],                        # the Poller

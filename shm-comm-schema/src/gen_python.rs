@@ -238,8 +238,50 @@ fn message(out: &mut String, m: &Message) {
         );
         docstring(out, "    ", &field_doc_lines(f));
     }
+    if let Some(t) = &m.tail {
+        // The elements, as a numpy array: one row per element (a struct
+        // element is a record of its structured dtype).
+        let (hint, zeros) = match array_of_scalar(&t.ty) {
+            Some((s, shape)) => {
+                let mut dims = vec![0];
+                dims.extend(shape);
+                (
+                    format!("npt.NDArray[{}]", np_scalar(s)),
+                    format!("np.zeros({}, dtype=\"{}\")", shape_tuple(&dims), dtype(s)),
+                )
+            }
+            None => (
+                "npt.NDArray[np.void]".to_owned(),
+                format!(
+                    "np.zeros(0, dtype=typed.tail_dtype({}.__shm_layout__))",
+                    m.name
+                ),
+            ),
+        };
+        let _ = writeln!(
+            out,
+            "    {}: {hint} = dataclasses.field(default_factory=lambda: {zeros})",
+            py_name(&t.name)
+        );
+        let mut doc = field_doc_lines(t);
+        if !doc.is_empty() {
+            doc.push(String::new());
+        }
+        doc.push(
+            "The tail: as many elements as the message has, at most the topic's `max_len`."
+                .to_owned(),
+        );
+        docstring(out, "    ", &doc);
+    }
     let l = &m.layout;
     out.push('\n');
+    if let Some(t) = &m.tail {
+        let _ = writeln!(
+            out,
+            "    __shm_tail__: ClassVar[str] = \"{}\"",
+            py_name(&t.name)
+        );
+    }
     out.push_str("    __shm_layout__: ClassVar[dict[str, Any]] = {\n");
     let _ = writeln!(out, "        \"name\": \"{}\",", l.name);
     let _ = writeln!(out, "        \"size\": {},", l.size);
@@ -322,7 +364,7 @@ pub fn generate(schema: &Schema) -> String {
     );
     if gen
         .iter()
-        .any(|m| m.fields.iter().any(|f| uses_ndarray(&f.ty)))
+        .any(|m| m.tail.is_some() || m.fields.iter().any(|f| uses_ndarray(&f.ty)))
     {
         out.push_str("import numpy.typing as npt\n");
     }

@@ -667,8 +667,10 @@ impl RawSubscriber {
     }
 
     /// Times this subscriber attached to a segment that replaced its own,
-    /// and how many messages the ring it left last had published.
-    pub(crate) fn switches(&self) -> (u64, u64) {
+    /// and how many messages the ring it left last had published (a
+    /// variable-size topic's reader rereads the layout when the first
+    /// changes: the topic grew).
+    pub fn switches(&self) -> (u64, u64) {
         (self.switches, self.left_published)
     }
 
@@ -680,8 +682,9 @@ impl RawSubscriber {
     /// If the publisher closed this ring and every message it holds was
     /// read, attaches to the segment that replaced it now (instead of at
     /// the next wait, which naps on a closed ring first). `true` if it
-    /// attached to a new segment.
-    pub(crate) fn follow_closed(&mut self) -> bool {
+    /// attached to a new segment. A variable-size topic's reader calls it
+    /// when a receive finds nothing, to follow a growth at once.
+    pub fn follow_closed(&mut self) -> bool {
         // Closed first, ready second: `close` comes after the last commit,
         // so a closed ring that is not ready was drained.
         if self.reader.ring().is_closed() && !self.reader.ready() {

@@ -113,12 +113,7 @@ fn tail_offset<H: ShmMessage, E: ShmType>() -> usize {
 /// A publisher of variable-size messages: see the [module docs](self).
 #[derive(Debug)]
 pub struct VarPublisher<H: ShmMessage, E: ShmType> {
-    raw: RawPublisher,
-    opts: VarPubOptions,
-    max_len: usize,
-    generation: u32,
-    /// Messages published in the generations before this one.
-    base: u64,
+    inner: RawVarPublisher,
     _t: PhantomData<fn(&H, &E)>,
 }
 
@@ -135,40 +130,12 @@ impl<H: ShmMessage, E: ShmType> VarPublisher<H, E> {
         max_len: usize,
         opts: VarPubOptions,
     ) -> Result<Self, CreateError> {
-        let layout = Self::layout_for(name, max_len, 0, 0)?;
-        let raw =
-            RawPublisher::create(name, &Payload::of_layout(&layout), ring_opts(&layout, opts))?;
+        let inner = RawVarPublisher::create(name, var_layout::<H, E>(), max_len, opts)?;
+        debug_assert_eq!(inner.tail_offset(), tail_offset::<H, E>());
         Ok(VarPublisher {
-            raw,
-            opts,
-            max_len,
-            generation: 0,
-            base: 0,
+            inner,
             _t: PhantomData,
         })
-    }
-
-    fn layout_for(
-        name: &str,
-        max_len: usize,
-        generation: u32,
-        base: u64,
-    ) -> Result<LayoutDescriptor, CreateError> {
-        let config = |reason: String| CreateError::Config {
-            name: name.to_owned(),
-            reason,
-        };
-        let max = u32::try_from(max_len)
-            .map_err(|_| config(format!("a maximum of {max_len} elements is too large")))?;
-        let mut layout = var_layout::<H, E>()
-            .clone()
-            .with_tail(E::type_desc(), max)
-            .map_err(|e| config(e.to_string()))?;
-        let tail = layout.tail.as_mut().expect("set by with_tail");
-        debug_assert_eq!(tail.offset as usize, tail_offset::<H, E>());
-        tail.generation = generation;
-        tail.base = base;
-        Ok(layout)
     }
 
     /// Claims a slot for a message of exactly `len` elements, to write in
@@ -176,18 +143,9 @@ impl<H: ShmMessage, E: ShmType> VarPublisher<H, E> {
     /// [`max_len`](Self::max_len) elements is [`SendError::TooLong`], or
     /// grows the topic first if [`VarPubOptions::auto_grow`] allows it.
     pub fn loan_with_len(&mut self, len: usize) -> Result<VarLoan<'_, H, E>, SendError> {
-        if len > self.max_len {
-            if !self.opts.auto_grow {
-                return Err(SendError::TooLong {
-                    len,
-                    max: self.max_len,
-                });
-            }
-            self.grow(len.max(self.max_len.saturating_mul(2)))
-                .map_err(|e| SendError::Grow(e.to_string()))?;
-        }
+        self.inner.reserve(len)?;
         Ok(VarLoan {
-            raw: self.raw.loan()?,
+            raw: self.inner.raw.loan()?,
             len,
             _t: PhantomData,
         })
@@ -212,12 +170,136 @@ impl<H: ShmMessage, E: ShmType> VarPublisher<H, E> {
     /// attached keep receiving from the old segment, new ones cannot find
     /// the topic.
     pub fn grow(&mut self, max_len: usize) -> Result<(), CreateError> {
+        self.inner.grow(max_len)
+    }
+
+    /// The most elements a message may have now.
+    pub fn max_len(&self) -> usize {
+        self.inner.max_len()
+    }
+
+    /// How many times the topic grew.
+    pub fn generation(&self) -> u32 {
+        self.inner.generation()
+    }
+
+    /// Messages published so far, over all generations.
+    pub fn published(&self) -> u64 {
+        self.inner.published()
+    }
+
+    /// The untyped publisher of the current generation.
+    pub fn raw(&self) -> &RawPublisher {
+        self.inner.raw()
+    }
+}
+
+/// The publisher of a variable-size topic whose message layout is known at
+/// run time (a language binding's): [`VarPublisher`] without the types.
+/// It creates, grows and sizes the topic; messages go through the
+/// [`RawPublisher`] of the current generation ([`raw_mut`](Self::raw_mut)),
+/// whose length checks ([`RawPublisher::commit`]) refuse any message that
+/// is not the fixed part and a whole number of elements, at most the
+/// current maximum.
+#[derive(Debug)]
+pub struct RawVarPublisher {
+    raw: RawPublisher,
+    /// The message's layout, with its tail (maximum, generation and base
+    /// are this publisher's, set per generation).
+    layout: LayoutDescriptor,
+    opts: VarPubOptions,
+    max_len: usize,
+    generation: u32,
+    /// Messages published in the generations before this one.
+    base: u64,
+}
+
+impl RawVarPublisher {
+    /// Creates topic `name` for messages of `layout` (which must have a
+    /// tail) of up to `max_len` elements.
+    pub fn create(
+        name: &str,
+        layout: &LayoutDescriptor,
+        max_len: usize,
+        opts: VarPubOptions,
+    ) -> Result<Self, CreateError> {
+        if layout.tail.is_none() {
+            return Err(CreateError::Config {
+                name: name.to_owned(),
+                reason: format!(
+                    "`{}` has no tail: it is not a variable-size message",
+                    layout.name
+                ),
+            });
+        }
+        let gen0 = Self::layout_for(layout, name, max_len, 0, 0)?;
+        let raw = RawPublisher::create(name, &Payload::of_layout(&gen0), ring_opts(&gen0, opts))?;
+        Ok(RawVarPublisher {
+            raw,
+            layout: layout.clone(),
+            opts,
+            max_len,
+            generation: 0,
+            base: 0,
+        })
+    }
+
+    fn layout_for(
+        layout: &LayoutDescriptor,
+        name: &str,
+        max_len: usize,
+        generation: u32,
+        base: u64,
+    ) -> Result<LayoutDescriptor, CreateError> {
+        let config = |reason: String| CreateError::Config {
+            name: name.to_owned(),
+            reason,
+        };
+        let max = u32::try_from(max_len)
+            .map_err(|_| config(format!("a maximum of {max_len} elements is too large")))?;
+        let elem = layout
+            .tail
+            .as_ref()
+            .expect("checked by create")
+            .elem
+            .clone();
+        let mut layout = layout
+            .clone()
+            .with_tail(elem, max)
+            .map_err(|e| config(e.to_string()))?;
+        let tail = layout.tail.as_mut().expect("set by with_tail");
+        tail.generation = generation;
+        tail.base = base;
+        Ok(layout)
+    }
+
+    /// Makes room for a message of `len` elements: nothing to do up to
+    /// [`max_len`](Self::max_len); above it, [`SendError::TooLong`], or a
+    /// [`grow`](Self::grow) if [`VarPubOptions::auto_grow`] allows it (to
+    /// the larger of `len` and twice the maximum).
+    pub fn reserve(&mut self, len: usize) -> Result<(), SendError> {
+        if len <= self.max_len {
+            return Ok(());
+        }
+        if !self.opts.auto_grow {
+            return Err(SendError::TooLong {
+                len,
+                max: self.max_len,
+            });
+        }
+        self.grow(len.max(self.max_len.saturating_mul(2)))
+            .map_err(|e| SendError::Grow(e.to_string()))
+    }
+
+    /// Grows the topic to messages of up to `max_len` elements: see
+    /// [`VarPublisher::grow`].
+    pub fn grow(&mut self, max_len: usize) -> Result<(), CreateError> {
         if max_len <= self.max_len {
             return Ok(());
         }
         let base = self.published();
         let name = self.raw.name().to_owned();
-        let layout = Self::layout_for(&name, max_len, self.generation + 1, base)?;
+        let layout = Self::layout_for(&self.layout, &name, max_len, self.generation + 1, base)?;
         let opts = ring_opts(&layout, self.opts);
         // The name must be free for the new segment (created exclusively);
         // subscribers keep the old one mapped and drain it.
@@ -231,6 +313,25 @@ impl<H: ShmMessage, E: ShmType> VarPublisher<H, E> {
         self.base = base;
         self.max_len = max_len;
         Ok(())
+    }
+
+    /// The byte offset of the first element.
+    pub fn tail_offset(&self) -> usize {
+        self.layout.tail.as_ref().map_or(0, |t| t.offset as usize)
+    }
+
+    /// The bytes of one element.
+    pub fn elem_size(&self) -> usize {
+        self.layout
+            .tail
+            .as_ref()
+            .map_or(0, |t| t.elem.size as usize)
+    }
+
+    /// The bytes of a message of `len` elements (`None` if that overflows).
+    pub fn message_len(&self, len: usize) -> Option<usize> {
+        len.checked_mul(self.elem_size())?
+            .checked_add(self.tail_offset())
     }
 
     /// The most elements a message may have now.
@@ -251,6 +352,12 @@ impl<H: ShmMessage, E: ShmType> VarPublisher<H, E> {
     /// The untyped publisher of the current generation.
     pub fn raw(&self) -> &RawPublisher {
         &self.raw
+    }
+
+    /// The untyped publisher of the current generation, to send, claim and
+    /// commit messages (after [`reserve`](Self::reserve)).
+    pub fn raw_mut(&mut self) -> &mut RawPublisher {
+        &mut self.raw
     }
 }
 
