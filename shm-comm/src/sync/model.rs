@@ -330,22 +330,25 @@ pub fn pid_alive(pid: u32) -> bool {
 
 /// The doorbells rung under the model: the address of each `notify` word
 /// that `sync::Event` rang armed doorbells on. Recording is outside the
-/// protocol (loom runs a model's threads on one OS thread), so a std
-/// mutex does; [`take_rings`] empties it at the start of each run.
-static RINGS: std::sync::Mutex<Vec<usize>> = std::sync::Mutex::new(Vec::new());
+/// protocol: loom runs a model's threads on the OS thread of the test
+/// that runs the model, so a thread-local list is the model's own (a
+/// static one was shared by the tests that cargo runs in parallel, and
+/// one test's [`take_rings`] could empty another's list mid-run).
+/// [`take_rings`] empties it at the start of each run.
+std::thread_local! {
+    static RINGS: std::cell::RefCell<Vec<usize>> = const { std::cell::RefCell::new(Vec::new()) };
+}
 
 /// Records a ring of the doorbells armed on `notify` (`sync::ring_event`
 /// under loom).
 pub(crate) fn ring(notify: &AtomicU32) {
-    RINGS
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .push(notify as *const AtomicU32 as usize);
+    RINGS.with(|r| r.borrow_mut().push(notify as *const AtomicU32 as usize));
 }
 
-/// The rings recorded since the last call, by `notify` word address.
+/// The rings recorded since the last call (on this thread: in this
+/// model), by `notify` word address.
 pub fn take_rings() -> Vec<usize> {
-    std::mem::take(&mut *RINGS.lock().unwrap_or_else(|e| e.into_inner()))
+    RINGS.with(|r| std::mem::take(&mut *r.borrow_mut()))
 }
 
 /// `sync::Event::arm_fd` on the pair `notify`/`waiters`: marks a doorbell
