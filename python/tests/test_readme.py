@@ -4,7 +4,9 @@ quick starts, run as printed.
 Every ``python`` block of this project's README.md runs as printed, in its
 own process, with one change: its channel names get a prefix unique to the
 test (so that parallel runs do not meet). Snippets that show one side of a
-topic get the other side from a helper process.
+topic get the other side from a helper process. A fragment that cannot run
+alone (the Zenoh decoder, which needs a Zenoh session and a bridge) is
+fenced ``py`` instead; ``test_zenoh.py`` runs what it shows.
 
 The original README's quick starts:
 
