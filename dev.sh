@@ -7,7 +7,13 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 VENV=.venv
-step() { printf '\n==> %s\n' "$*" >&2; }
+# Each step says when it starts (seconds since the command began), so a
+# CI log shows where the time goes.
+step() { printf '\n==> %s (at %d s)\n' "$*" "$SECONDS" >&2; }
+# A clean build (CI) gains nothing from incremental compilation's caches.
+if [ "${CI:-}" = true ]; then
+    export CARGO_INCREMENTAL=0
+fi
 
 # A virtual environment with the build and test tools, and the Python
 # package built from this tree (release mode) installed into it. mypy is
@@ -67,6 +73,7 @@ test_all() {
     cargo build --release --quiet -p shm-comm-benches
     ./target/release/shm-comm-benches --check
     "$VENV/bin/python" benches/python/benchmark.py --check
+    step "every check passed"
 }
 
 case "${1:-}" in
