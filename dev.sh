@@ -62,12 +62,14 @@ test_all() {
     step "loom models (every interleaving of the shared-memory protocols)"
     bash shm-comm/tests/loom.sh
     step "fuzz smoke (every parser of bytes another process wrote, a few seconds each)"
-    bash fuzz/smoke.sh
+    FUZZ_SECONDS="${FUZZ_SECONDS:-3}" bash fuzz/smoke.sh
     python_env
     step "python tests"
     "$VENV/bin/python" -m pytest python/tests -q
     step "bridge example: two hosts on one machine (Rust publisher, Python subscriber)"
-    cargo build --quiet -p shm-comm-zenoh --bins --examples
+    # The whole workspace, as `cargo test` built it: with `-p` alone, cargo
+    # would unify the dependencies' features differently and rebuild them.
+    cargo build --quiet --workspace --bins --examples
     PYTHON="$VENV/bin/python" bash shm-comm-zenoh/examples/two_hosts.sh
     step "latency regression guard (ratios to the raw floor measured in the same run)"
     cargo build --release --quiet -p shm-comm-benches
