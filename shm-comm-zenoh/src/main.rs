@@ -100,7 +100,8 @@ struct ListArgs {
 static STOP: AtomicBool = AtomicBool::new(false);
 
 extern "C" fn on_signal(_: libc::c_int) {
-    // Only an atomic store: async-signal-safe.
+    // Only an atomic store: async-signal-safe. Relaxed: pairs with the
+    // load in `run`'s wait loop; a flag that orders no other data.
     STOP.store(true, Ordering::Relaxed);
 }
 
