@@ -328,14 +328,14 @@ pub fn pid_alive(pid: u32) -> bool {
         .any(|t| (t >> 32) as u32 == pid)
 }
 
-/// The doorbells rung under the model: the address of each `notify` word
-/// that `sync::Event` rang armed doorbells on. Recording is outside the
-/// protocol: loom runs a model's threads on the OS thread of the test
-/// that runs the model, so a thread-local list is the model's own (a
-/// static one was shared by the tests that cargo runs in parallel, and
-/// one test's [`take_rings`] could empty another's list mid-run).
-/// [`take_rings`] empties it at the start of each run.
 std::thread_local! {
+    /// The doorbells rung under the model: the address of each `notify` word
+    /// that `sync::Event` rang armed doorbells on. Recording is outside the
+    /// protocol: loom runs a model's threads on the OS thread of the test
+    /// that runs the model, so a thread-local list is the model's own (a
+    /// static one was shared by the tests that cargo runs in parallel, and
+    /// one test's [`take_rings`] could empty another's list mid-run).
+    /// [`take_rings`] empties it at the start of each run.
     static RINGS: std::cell::RefCell<Vec<usize>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
