@@ -30,9 +30,27 @@ python_env() {
     "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check \
         "maturin>=1.9.4,<2" numpy pytest ziglang uvloop "mypy>=1.10,<2" "mcap>=1.2,<2" \
         "eclipse-zenoh>=1.10,<1.11"
-    step "building the Python extension"
-    VIRTUAL_ENV="$PWD/$VENV" "$VENV/bin/maturin" develop --release --quiet \
-        --manifest-path python/Cargo.toml
+    # The wheel users get (README, "Building wheels": stable ABI, linked by
+    # zig against glibc 2.31), built once and installed: every Python test
+    # and guard runs against it, and python/tests/test_wheel.py installs
+    # the same file into a fresh environment (SHM_COMM_WHEEL_DIR) rather
+    # than building it a second time. The stable ABI needs CPython 3.11;
+    # an older python gets a version-specific wheel.
+    step "building the Python wheel (release) and installing it"
+    local wheels=target/wheels-dev abi3=(--features abi3)
+    if ! "$VENV/bin/python" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
+        abi3=()
+    fi
+    rm -rf "$wheels"
+    # maturin runs zig from the venv's `ziglang` package (the python on PATH).
+    PATH="$PWD/$VENV/bin:$PATH" "$VENV/bin/maturin" build --release --quiet "${abi3[@]}" \
+        --zig --compatibility manylinux_2_31 --manifest-path python/Cargo.toml -o "$wheels"
+    # An extension left in the source tree by an earlier editable install
+    # would shadow nothing (tests import the installed package) but confuse.
+    rm -f python/shm_comm/_native*.so
+    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --force-reinstall \
+        --no-deps "$wheels"/*.whl
+    export SHM_COMM_WHEEL_DIR="$PWD/$wheels"
 }
 
 demo() {
