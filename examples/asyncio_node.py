@@ -28,6 +28,15 @@ from typing import Any
 import shm_comm
 import shm_comm.asyncio as shm
 
+
+def say(line: str) -> None:
+    """Prints one line with a single write: the demo's two processes share
+    stdout, and print() unbuffered (PYTHONUNBUFFERED) writes the newline
+    separately, so their lines could interleave."""
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+
+
 TOPICS = ("imu", "odom", "battery")
 
 
@@ -37,8 +46,8 @@ async def node(args: argparse.Namespace) -> None:
     last: dict[str, Any] = {}
     served = 0
     with shm.Replier(f"{args.prefix}/status") as rep:
-        print(f"node | awaiting {', '.join(TOPICS)} and serving {args.prefix}/status "
-              f"(pid {os.getpid()})", flush=True)
+        say(f"node | awaiting {', '.join(TOPICS)} and serving {args.prefix}/status "
+              f"(pid {os.getpid()})")
 
         async def consume(topic: str) -> None:
             sub = subs[topic]
@@ -56,7 +65,7 @@ async def node(args: argparse.Namespace) -> None:
                 served += 1
                 reply = {"counts": dict(counts), "last": dict(last)} if req == "status" else None
                 rep.send(reply)
-                print(f"node | status call #{served} -> counts {counts}", flush=True)
+                say(f"node | status call #{served} -> counts {counts}")
 
         server = asyncio.create_task(serve())
         await asyncio.gather(*(consume(t) for t in TOPICS))
@@ -65,13 +74,13 @@ async def node(args: argparse.Namespace) -> None:
         server.cancel()  # a cancelled recv takes no request
         for s in subs.values():
             s.close()
-    print(f"node | received {', '.join(f'{n} {t}' for t, n in counts.items())}; "
-          f"served {served} status calls; last imu {last['imu']}", flush=True)
+    say(f"node | received {', '.join(f'{n} {t}' for t, n in counts.items())}; "
+          f"served {served} status calls; last imu {last['imu']}")
 
 
 def peer(args: argparse.Namespace) -> None:
     pubs = {t: shm_comm.Publisher(f"{args.prefix}/{t}") for t in TOPICS}
-    print("peer | publishing", ", ".join(TOPICS), flush=True)
+    say("peer | publishing " + ", ".join(TOPICS))
     with shm_comm.Requester(f"{args.prefix}/status", timeout_connect=args.wait) as req:
         i = 0
         while True:
@@ -88,19 +97,19 @@ def peer(args: argparse.Namespace) -> None:
             time.sleep(1.0 / args.rate)
     for p in pubs.values():
         p.close()
-    print(f"peer | published {i} rounds; the node is gone", flush=True)
+    say(f"peer | published {i} rounds; the node is gone")
 
 
 def demo(args: argparse.Namespace) -> None:
     cmd = [sys.executable, __file__, "peer", "--prefix", args.prefix, "--rate", str(args.rate),
            "--wait", str(args.wait)]
     with subprocess.Popen(cmd) as child:
-        print(f"demo | started the peer (pid {child.pid})", flush=True)
+        say(f"demo | started the peer (pid {child.pid})")
         try:
             asyncio.run(node(args))
         finally:
             rc = child.wait(timeout=args.wait + 5)
-    print(f"demo | the peer exited ({rc})", flush=True)
+    say(f"demo | the peer exited ({rc})")
 
 
 def main() -> None:
