@@ -229,16 +229,22 @@ impl Bridge {
             Box::new(move || serve_layouts(&sh, &layouts)),
         )?;
         for pattern in shared.cfg.topics.import.clone() {
-            let sh = shared.clone();
+            let importer = Arc::new(crate::topics::Importer::default());
+            let (sh, imp) = (shared.clone(), importer.clone());
             let sub = shared
                 .session
-                .declare_subscriber(sh.key("", &pattern))
+                .declare_subscriber(shared.key("", &pattern))
+                .callback(move |sample| imp.on_sample(&sh, sample))
                 .wait()
                 .map_err(|e| format!("subscriber on `{pattern}`: {e}"))?;
+            let sh = shared.clone();
             spawn(
                 &mut threads,
                 "import",
-                Box::new(move || crate::topics::import(&sh, &sub)),
+                Box::new(move || {
+                    importer.run(&sh);
+                    drop(sub);
+                }),
             )?;
         }
         for pattern in shared.cfg.services.export.clone() {

@@ -16,15 +16,14 @@
 //! samples whose origin is itself, and samples it has seen (same origin,
 //! sequence number not above the last one).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use shm_comm::pubsub::{ConnectOptions, Expect, PubOptions, RawPublisher, RawSubscriber};
 use shm_comm::segment::{self, Payload};
 use shm_comm::{Codec, RecvTimeoutError, TryRecvError};
 use zenoh::bytes::ZBytes;
-use zenoh::handlers::FifoChannelHandler;
-use zenoh::pubsub::Subscriber;
 use zenoh::qos::CongestionControl;
 use zenoh::sample::Sample;
 use zenoh::Wait;
@@ -140,17 +139,140 @@ struct Imports {
     refused: HashMap<String, (u64, Instant)>,
 }
 
-/// Receives remote samples from `sub` and publishes them locally.
-pub(crate) fn import(sh: &Shared, sub: &Subscriber<FifoChannelHandler<Sample>>) {
-    let mut imports = Imports::default();
-    while !sh.stopped() {
-        if let Ok(Some(sample)) = sub.recv_timeout(TICK) {
-            import_one(sh, &mut imports, &sample);
+/// Samples of at most this many bytes are published on Zenoh's receiving
+/// thread; larger ones go to the import thread, so that copying one into
+/// its slot overlaps receiving the next.
+const INLINE_MAX: usize = 64 << 10;
+
+/// The importer of one subscribed key pattern. Zenoh's receiving thread
+/// calls [`on_sample`](Self::on_sample), which publishes a sample of a
+/// topic already open at once (no hand-over to another thread, whose
+/// wake-up would add to the latency); everything else (a new topic, a new
+/// layout, a large sample) queues for the import thread ([`run`](Self::run)).
+/// Opening a topic fetches its layout with a Zenoh query, which must not
+/// wait on the receiving thread that would deliver the reply.
+#[derive(Default)]
+pub(crate) struct Importer {
+    state: Mutex<ImportState>,
+    queued: Condvar,
+}
+
+#[derive(Default)]
+struct ImportState {
+    imports: Imports,
+    /// Samples for the import thread, in arrival order. While it is not
+    /// empty every sample queues behind it: a topic's samples are
+    /// published in the order they came.
+    backlog: VecDeque<Sample>,
+}
+
+impl Importer {
+    /// Zenoh's callback for a sample of the pattern.
+    pub(crate) fn on_sample(&self, sh: &Shared, sample: Sample) {
+        let Some((h, at)) = check(sh, &sample) else {
+            return;
+        };
+        let name = &sample.key_expr().as_str()[at..];
+        let mut st = lock(&self.state);
+        if st.backlog.is_empty() {
+            let open = st
+                .imports
+                .topics
+                .get(name)
+                .is_some_and(|t| t.hash == h.hash);
+            if open && sample.payload().len() <= INLINE_MAX {
+                return deliver(sh, &mut st.imports, name, &h, &sample);
+            }
+            if !open && st.imports.refused_now(name, h.hash) {
+                return Stats::bump(&sh.stats.refused);
+            }
+        }
+        st.backlog.push_back(sample);
+        drop(st);
+        self.queued.notify_one();
+    }
+
+    /// The import thread: opens new topics and publishes what queued,
+    /// until the bridge stops.
+    pub(crate) fn run(&self, sh: &Shared) {
+        while !sh.stopped() {
+            let mut st = lock(&self.state);
+            if st.backlog.is_empty() {
+                st = self
+                    .queued
+                    .wait_timeout(st, TICK)
+                    .unwrap_or_else(|p| p.into_inner())
+                    .0;
+            }
+            let Some(sample) = st.backlog.pop_front() else {
+                continue;
+            };
+            // It passed `check` in `on_sample`: it passes again.
+            let Some((h, at)) = check(sh, &sample) else {
+                continue;
+            };
+            let name = &sample.key_expr().as_str()[at..];
+            if st
+                .imports
+                .topics
+                .get(name)
+                .is_some_and(|t| t.hash == h.hash)
+            {
+                deliver(sh, &mut st.imports, name, &h, &sample);
+                continue;
+            }
+            if st.imports.refused_now(name, h.hash) {
+                Stats::bump(&sh.stats.refused);
+                continue;
+            }
+            // Not locked while opening: the receiving thread goes on
+            // publishing the topics already open, and queues the samples
+            // of this one behind this sample.
+            drop(st);
+            let opened = open(sh, name, &h);
+            let mut st = lock(&self.state);
+            let imports = &mut st.imports;
+            match opened {
+                Ok(publisher) => {
+                    imports.refused.remove(name);
+                    imports.topics.insert(
+                        name.to_owned(),
+                        Import {
+                            publisher,
+                            hash: h.hash,
+                            last: HashMap::new(),
+                        },
+                    );
+                    deliver(sh, imports, name, &h, &sample);
+                }
+                Err(why) => {
+                    let again = imports.refused.get(name).is_some_and(|r| r.0 == h.hash);
+                    if !again {
+                        log(format!("refused `{name}`: {why}"));
+                    }
+                    imports
+                        .refused
+                        .insert(name.to_owned(), (h.hash, Instant::now()));
+                    Stats::bump(&sh.stats.refused);
+                }
+            }
         }
     }
 }
 
-fn import_one(sh: &Shared, imports: &mut Imports, sample: &Sample) {
+impl Imports {
+    /// `true` if topic `name` was refused with layout `hash` less than
+    /// `RECHECK` ago.
+    fn refused_now(&self, name: &str, hash: u64) -> bool {
+        self.refused
+            .get(name)
+            .is_some_and(|(h, at)| *h == hash && at.elapsed() < RECHECK)
+    }
+}
+
+/// The header of `sample` and where its channel name starts in its key,
+/// if it is a sample to import (counted and logged if it is malformed).
+fn check(sh: &Shared, sample: &Sample) -> Option<(Header, usize)> {
     let header = sample
         .attachment()
         .ok_or_else(|| "no attachment".to_owned())
@@ -158,55 +280,38 @@ fn import_one(sh: &Shared, imports: &mut Imports, sample: &Sample) {
     let key = sample.key_expr().as_str();
     let h = match header {
         Ok(h) if h.kind == Kind::Sample => h,
-        Ok(h) => return bad(sh, key, &format!("a {:?} message on a topic key", h.kind)),
-        Err(e) => return bad(sh, key, &e),
+        Ok(h) => {
+            bad(sh, key, &format!("a {:?} message on a topic key", h.kind));
+            return None;
+        }
+        Err(e) => {
+            bad(sh, key, &e);
+            return None;
+        }
     };
     if h.origin == sh.id {
-        return Stats::bump(&sh.stats.own);
+        Stats::bump(&sh.stats.own);
+        return None;
     }
     let Some(name) = key
         .strip_prefix(sh.cfg.domain.as_str())
         .and_then(|k| k.strip_prefix('/'))
     else {
-        return bad(sh, key, "outside the domain");
+        bad(sh, key, "outside the domain");
+        return None;
     };
     if segment::validate_name(name).is_err() {
-        return bad(sh, key, "not a channel name");
+        bad(sh, key, "not a channel name");
+        return None;
     }
     if !matches(&sh.cfg.topics.import, name) {
-        return;
+        return None;
     }
-    let stale = imports.topics.get(name).is_some_and(|t| t.hash != h.hash);
-    if stale || !imports.topics.contains_key(name) {
-        if let Some((hash, at)) = imports.refused.get(name) {
-            if *hash == h.hash && at.elapsed() < RECHECK {
-                return Stats::bump(&sh.stats.refused);
-            }
-        }
-        match open(sh, name, &h) {
-            Ok(publisher) => {
-                imports.refused.remove(name);
-                imports.topics.insert(
-                    name.to_owned(),
-                    Import {
-                        publisher,
-                        hash: h.hash,
-                        last: HashMap::new(),
-                    },
-                );
-            }
-            Err(why) => {
-                let again = imports.refused.get(name).is_some_and(|r| r.0 == h.hash);
-                if !again {
-                    log(format!("refused `{name}`: {why}"));
-                }
-                imports
-                    .refused
-                    .insert(name.to_owned(), (h.hash, Instant::now()));
-                return Stats::bump(&sh.stats.refused);
-            }
-        }
-    }
+    Some((h, key.len() - name.len()))
+}
+
+/// Publishes `sample` on open topic `name`, unless it was seen already.
+fn deliver(sh: &Shared, imports: &mut Imports, name: &str, h: &Header, sample: &Sample) {
     let Some(t) = imports.topics.get_mut(name) else {
         return;
     };
@@ -218,7 +323,7 @@ fn import_one(sh: &Shared, imports: &mut Imports, sample: &Sample) {
     t.last.insert(h.origin, h.seq);
     match publish(&mut t.publisher, sample.payload(), h.codec) {
         Ok(()) => Stats::bump(&sh.stats.imported),
-        Err(e) => bad(sh, key, &e),
+        Err(e) => bad(sh, sample.key_expr().as_str(), &e),
     }
 }
 
