@@ -3,8 +3,12 @@
 //!
 //! ```text
 //! cargo build --release -p shm-comm-zenoh --bins
-//! target/release/shmc-bridge-bench [--rounds N] [--seconds S]
+//! target/release/shmc-bridge-bench [--rounds N] [--seconds S] [--runs R]
 //! ```
+//!
+//! Each of the `--runs` (3) runs measures plain Zenoh, then the bridged
+//! path; the last line gives the medians over the runs (this VM's
+//! wake-ups vary from run to run by more than the bridge costs).
 //!
 //! - **Bridged**: two simulated hosts (segment directories A and B), a
 //!   bridge each, connected by `tcp/127.0.0.1`; a pinger on A publishes on
@@ -456,37 +460,67 @@ fn main() {
     }
     let rounds = flag(&args, "--rounds", 2000.0) as usize;
     let seconds = flag(&args, "--seconds", 3.0);
-    let z = plain(rounds, seconds);
-    let b = bridged(rounds, seconds);
+    let runs = (flag(&args, "--runs", 3.0) as usize).max(1);
     println!(
-        "one-way latency (round trip / 2), {rounds} round trips; 1 MiB throughput over {seconds} s"
+        "one-way latency (round trip / 2), {rounds} round trips; 1 MiB throughput over \
+         {seconds} s; {runs} runs, each plain Zenoh then bridged"
     );
     println!(
-        "{:<10} {:>16} {:>16} {:>16} {:>16} {:>14}",
-        "payload",
+        "{:<4} {:<6} {:>12} {:>12} {:>14} {:>14} {:>12} {:>18}",
+        "run",
+        "size",
         "zenoh p50 us",
         "zenoh p99 us",
         "bridged p50 us",
         "bridged p99 us",
-        "added p50 us"
+        "added p50 us",
+        "1 MiB msgs/s"
     );
-    for (zl, bl) in z.lat.iter().zip(&b.lat) {
-        let name = if zl.0 == SMALL { "64 B" } else { "1 MiB" };
-        println!(
-            "{name:<10} {:>16.1} {:>16.1} {:>16.1} {:>16.1} {:>14.1}",
-            zl.1,
-            zl.2,
-            bl.1,
-            bl.2,
-            bl.1 - zl.1
-        );
+    let (mut added, mut ratios) = ([Vec::new(), Vec::new()], Vec::new());
+    for run in 1..=runs {
+        let z = plain(rounds, seconds);
+        let b = bridged(rounds, seconds);
+        for (k, (zl, bl)) in z.lat.iter().zip(&b.lat).enumerate() {
+            let name = if zl.0 == SMALL { "64 B" } else { "1 MiB" };
+            let rate = if k == 1 {
+                format!("{:.0} / {:.0}", z.rate, b.rate)
+            } else {
+                String::new()
+            };
+            println!(
+                "{run:<4} {name:<6} {:>12.1} {:>12.1} {:>14.1} {:>14.1} {:>12.1} {rate:>18}",
+                zl.1,
+                zl.2,
+                bl.1,
+                bl.2,
+                bl.1 - zl.1
+            );
+            added[k].push(bl.1 - zl.1);
+        }
+        ratios.push(100.0 * b.rate / z.rate.max(f64::MIN_POSITIVE));
+        if z.lost + b.lost > 0 {
+            println!(
+                "     lost in the window: zenoh {}, bridged {}",
+                z.lost, b.lost
+            );
+        }
     }
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let show = |v: &[f64], unit: &str| {
+        v.iter()
+            .map(|x| format!("{x:.0}{unit}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let (small, large) = (median(&mut added[0]), median(&mut added[1]));
+    let ratio = median(&mut ratios);
     println!(
-        "1 MiB msgs/s ({WINDOW} in flight): zenoh {:.0}, bridged {:.0} ({:.0}% of zenoh); lost: zenoh {}, bridged {}",
-        z.rate,
-        b.rate,
-        100.0 * b.rate / z.rate.max(f64::MIN_POSITIVE),
-        z.lost,
-        b.lost
+        "median of {runs} runs: added p50 {small:.1} us at 64 B ({}), {large:.1} us at 1 MiB; \
+         bridged 1 MiB msgs/s {ratio:.0}% of plain Zenoh ({})",
+        show(&added[0], " us"),
+        show(&ratios, "%")
     );
 }
