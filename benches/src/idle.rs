@@ -178,91 +178,72 @@ fn futex_sleeper(name: &str) -> Result<(), String> {
     }
 }
 
-/// Sends `count` ticks at 1 kHz with `tick`.
-fn at_1khz(count: u64, mut tick: impl FnMut(u64) -> Result<(), String>) -> Result<f64, String> {
-    let period = Duration::from_millis(1);
-    let start = Instant::now();
-    for i in 1..=count {
-        let at = start + period * i as u32;
-        let now = Instant::now();
-        if at > now {
-            std::thread::sleep(at - now);
-        }
-        tick(i)?;
-    }
-    Ok(start.elapsed().as_secs_f64())
-}
-
 /// Messages per measured window of `--wake-cpu`.
 const WAKE_MSGS: u64 = 5000;
+/// Windows of `--wake-cpu`.
+const WAKE_ROUNDS: u32 = 5;
 
-/// One window of the futex floor: CPU ns per message of the sleeper.
-fn futex_floor() -> Result<(f64, f64), String> {
-    let name = format!("/shmc-bench-{}-futex", std::process::id());
-    let mut shm = RawShm::create(&name, FUTEX_LEN).ctx("creating the futex file")?;
-    let mut child = spawn(FUTEX_SUB, &name)?;
+/// `--wake-cpu`: the futex floor's sleeper and a subscriber in `recv()`,
+/// both fed at 1 kHz in the same windows, their ticks interleaved half a
+/// millisecond apart (so that both see the same machine: measured in
+/// separate windows, the floor alone moved by 30% from one to the next).
+pub fn wake_cpu() -> Result<(), String> {
+    let futex_name = format!("/shmc-bench-{}-futex", std::process::id());
+    let mut shm = RawShm::create(&futex_name, FUTEX_LEN).ctx("creating the futex file")?;
+    let mut sleeper = spawn(FUTEX_SUB, &futex_name)?;
+    let name = format!("bench/{}/rate-sub", std::process::id());
+    let mut p = Publisher::<Msg64>::create(&name).ctx("creating the topic")?;
+    let mut sub = spawn(RATE_SUB, &name)?;
     std::thread::sleep(Duration::from_millis(300));
     shm.unlink();
     let word = futex_word(&shm);
-    let pid = child.id();
     let wake = |v: u32| {
         // Release: pairs with the sleeper's Acquire load.
         word.store(v, Ordering::Release);
         // SAFETY: a shared FUTEX_WAKE on a valid, aligned word.
         unsafe { libc::syscall(libc::SYS_futex, word.as_ptr(), libc::FUTEX_WAKE, i32::MAX) };
     };
-    at_1khz(200, |i| {
-        wake(i as u32);
+    let mut seq = 0u64;
+    let mut tick = |count: u64| -> Result<(), String> {
+        let half = Duration::from_micros(500);
+        let start = Instant::now();
+        for i in 0..count {
+            let at = start + half * (2 * i as u32);
+            sleep_until(at);
+            seq += 1;
+            wake(seq as u32);
+            sleep_until(at + half);
+            p.send(&Msg64 {
+                seq,
+                stamp: 0,
+                payload: [0; 6],
+            })
+            .ctx("send")?;
+        }
         Ok(())
-    })?;
-    let a = schedstat(pid).ok_or("no schedstat")?;
-    at_1khz(WAKE_MSGS, |i| {
-        wake((200 + i) as u32);
-        Ok(())
-    })?;
-    std::thread::sleep(Duration::from_millis(5));
-    let b = schedstat(pid).ok_or("no schedstat")?;
-    wake(u32::MAX);
-    child.wait().ctx("waiting for the futex sleeper")?;
-    Ok((
-        (b.0 - a.0) as f64 / WAKE_MSGS as f64,
-        (b.1 - a.1) as f64 / WAKE_MSGS as f64,
-    ))
-}
-
-/// One window of the library: CPU ns per message of a subscriber in `recv()`.
-fn library() -> Result<(f64, f64), String> {
-    let name = format!("bench/{}/rate-sub", std::process::id());
-    let mut p = Publisher::<Msg64>::create(&name).ctx("creating the topic")?;
-    let mut child = spawn(RATE_SUB, &name)?;
-    std::thread::sleep(Duration::from_millis(300));
-    let pid = child.id();
-    let mut send = |i: u64| {
-        p.send(&Msg64 {
-            seq: i,
-            stamp: 0,
-            payload: [0; 6],
-        })
-        .ctx("send")
     };
-    at_1khz(200, &mut send)?;
-    let a = schedstat(pid).ok_or("no schedstat")?;
-    at_1khz(WAKE_MSGS, |i| send(200 + i))?;
-    std::thread::sleep(Duration::from_millis(5));
-    let b = schedstat(pid).ok_or("no schedstat")?;
-    stop_all(&mut p, std::slice::from_mut(&mut child))?;
-    Ok((
-        (b.0 - a.0) as f64 / WAKE_MSGS as f64,
-        (b.1 - a.1) as f64 / WAKE_MSGS as f64,
-    ))
-}
-
-/// `--wake-cpu`: three alternating rounds of the floor and the library.
-pub fn wake_cpu() -> Result<(), String> {
-    println!("subscriber CPU per message at 1 kHz ({WAKE_MSGS} messages per window):");
-    for round in 1..=3 {
-        let (f, fs) = futex_floor()?;
-        let (l, ls) = library()?;
+    let (fpid, lpid) = (sleeper.id(), sub.id());
+    println!(
+        "subscriber CPU per message at 1 kHz ({WAKE_MSGS} messages per window, \
+         the floor's and the subscriber's ticks interleaved):"
+    );
+    tick(200)?;
+    let mut ratios = Vec::new();
+    for round in 1..=WAKE_ROUNDS {
+        let (f0, l0) = (schedstat(fpid), schedstat(lpid));
+        tick(WAKE_MSGS)?;
+        std::thread::sleep(Duration::from_millis(5));
+        let (f1, l1) = (schedstat(fpid), schedstat(lpid));
+        let (Some(f0), Some(l0), Some(f1), Some(l1)) = (f0, l0, f1, l1) else {
+            return Err("no schedstat".into());
+        };
+        let per = |a: u64, b: u64| (b - a) as f64 / WAKE_MSGS as f64;
+        let (f, fs, l, ls) = (
+            per(f0.0, f1.0),
+            per(f0.1, f1.1),
+            per(l0.0, l1.0),
+            per(l0.1, l1.1),
+        );
         println!(
             "  round {round}: futex-wake floor {:.1} us/msg ({fs:.2} wake-ups/msg), \
              recv() {:.1} us/msg ({ls:.2} wake-ups/msg): {:.2}x the floor",
@@ -270,6 +251,24 @@ pub fn wake_cpu() -> Result<(), String> {
             l / 1e3,
             l / f
         );
+        ratios.push(l / f);
     }
+    wake(u32::MAX);
+    sleeper.wait().ctx("waiting for the futex sleeper")?;
+    stop_all(&mut p, std::slice::from_mut(&mut sub))?;
+    ratios.sort_by(f64::total_cmp);
+    println!(
+        "  median {:.2}x the floor (range {:.2}-{:.2}x)",
+        ratios[ratios.len() / 2],
+        ratios[0],
+        ratios[ratios.len() - 1]
+    );
     Ok(())
+}
+
+fn sleep_until(at: Instant) {
+    let now = Instant::now();
+    if at > now {
+        std::thread::sleep(at - now);
+    }
 }
