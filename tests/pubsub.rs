@@ -327,6 +327,50 @@ fn blocked_subscriber_follows_a_killed_publisher_replaced_at_once() {
     assert!(took < Duration::from_secs(5), "took {took:?}");
 }
 
+/// A subscriber blocked in `recv()` (no timeout: its futex sleep has none
+/// either) on a publisher killed and then removed by `remove` follows
+/// the next publisher of the topic: removing a dead publisher's segment
+/// closes its ring, which wakes the subscriber.
+fn blocked_subscriber_follows_a_publisher_removed_by(what: &str, remove: fn(&str)) {
+    let ch = TestChannel::new(&format!("pubrm-{what}"));
+    let mut holder = peer(&["hold", ch.name()]);
+    holder.expect("ready", T);
+    let mut sub = Subscriber::<Check>::connect(ch.name()).unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(sub.recv().map(|m| m.seq));
+    });
+    std::thread::sleep(Duration::from_millis(200));
+    holder.kill();
+    remove(ch.name());
+    // Nothing wakes the subscriber but the closed ring: give it time to
+    // go back to sleep on the old one if it were not closed.
+    std::thread::sleep(Duration::from_millis(300));
+    let mut p = Publisher::<Check>::create(ch.name()).unwrap();
+    p.send(&Check::new(9)).unwrap();
+    let got = rx.recv_timeout(Duration::from_secs(5));
+    assert_eq!(
+        got.ok().map(|r| r.unwrap()),
+        Some(9),
+        "{what}: the blocked subscriber did not follow the new publisher"
+    );
+}
+
+#[test]
+fn blocked_subscriber_follows_a_killed_publisher_force_unlinked() {
+    blocked_subscriber_follows_a_publisher_removed_by("force", |name| {
+        assert!(shm_comm::segment::force_unlink(name).unwrap() >= 1);
+    });
+}
+
+#[test]
+fn blocked_subscriber_follows_a_killed_publisher_cleaned_up() {
+    // `shmc clean`'s call, on the publisher's segment alone.
+    blocked_subscriber_follows_a_publisher_removed_by("clean", |name| {
+        assert!(shm_comm::segment::unlink(name, "pub").unwrap());
+    });
+}
+
 #[test]
 fn subscriber_without_publisher_times_out_with_a_typed_error() {
     let ch = TestChannel::new("absent");

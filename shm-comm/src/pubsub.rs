@@ -588,14 +588,6 @@ pub struct RawSubscriber {
 /// microseconds): the next wait spins first.
 const SPIN_PAYS: Duration = Duration::from_micros(50);
 
-/// How often a blocked subscriber checks whether its publisher was replaced
-/// without waking it. A publisher that replaces a dead one's segment closes
-/// the old ring first, which wakes its subscribers (see
-/// `close_stale_ring`), and a dropped publisher closes its own: this check
-/// is only a fallback (a segment removed by hand, say), rare enough that a
-/// thousand idle subscribers cost nothing measurable.
-const HEALTH_CHECK: Duration = Duration::from_secs(60);
-
 /// How often a subscriber whose waits keep timing out (a caller polling
 /// with short timeouts, or the Python binding's Ctrl-C slices) looks for a
 /// replaced segment: one `stat` of the name, and `/proc` only if the name
@@ -803,16 +795,21 @@ impl RawSubscriber {
     /// Waits until a message may be ready or `deadline` passes (forever if
     /// `None`); `false` on timeout. Reattaches to a new publisher if the old
     /// one went away.
+    ///
+    /// With no deadline the futex sleep has no timeout either, which saves
+    /// the kernel a timer per sleep (measured: a 1 kHz subscriber's CPU
+    /// per message went from 1.38x to 1.16x a bare futex wait's, medians
+    /// of 9 rounds). Nothing is polled: the old ring is closed, which
+    /// wakes this wait, by whoever replaces a dead publisher's segment or
+    /// removes it (`close_stale_ring`), and by a publisher dropped.
     pub fn wait(&mut self, deadline: Option<Instant>) -> bool {
         loop {
-            let slice = Instant::now() + HEALTH_CHECK;
-            let until = deadline.map_or(slice, |d| d.min(slice));
             // Spin only where it pays: after a wait that ended while
             // spinning, or that slept less than `SPIN_PAYS` (a peer that
             // answers at once). A subscriber fed at 1 kHz sleeps about
             // 1 ms per message and so goes straight to the futex, instead
             // of spinning 20 us for nothing before every sleep.
-            let (ready, slept) = self.reader.wait_slept(Some(until), !self.idle);
+            let (ready, slept) = self.reader.wait_slept(deadline, !self.idle);
             self.idle = !ready || slept.is_some_and(|d| d > SPIN_PAYS);
             if ready {
                 return true;
@@ -953,8 +950,9 @@ impl RawSubscriber {
 /// If topic `name` has the segment of a dead publisher (killed before its
 /// drop could close it), closes its ring, which wakes the subscribers
 /// blocked on it: they then attach to the segment that replaces it (made
-/// next by the caller) without polling for it.
-fn close_stale_ring(name: &str, role: &str) {
+/// next by the caller, or later by a new publisher once the caller removed
+/// the file) without polling for it.
+pub(crate) fn close_stale_ring(name: &str, role: &str) {
     if let Ok((seg, ring)) = open(name, role, &Expect::Any, Duration::ZERO) {
         if !seg.is_closed() && !ring.is_closed() && !seg.creator_alive() {
             ring.close();

@@ -1171,7 +1171,12 @@ pub fn force_unlink(name: &str) -> Result<usize, NameError> {
     validate_name(name)?;
     let mut n = 0;
     for (chan, role) in list() {
-        if chan == name && platform::shm_unlink(&file_name(&chan, &role)?).is_ok() {
+        if chan != name {
+            continue;
+        }
+        let file = file_name(&chan, &role)?;
+        close_if_dead_publisher(&chan, &role);
+        if platform::shm_unlink(&file).is_ok() {
             n += 1;
         }
     }
@@ -1361,7 +1366,18 @@ pub fn inspect(name: &str, role: &str) -> Result<SegmentInfo, OpenError> {
 /// Removes segment `role` of channel `name`, whoever created it. Returns
 /// `true` if it existed.
 pub fn unlink(name: &str, role: &str) -> Result<bool, NameError> {
-    Ok(platform::shm_unlink(&file_name(name, role)?).is_ok())
+    let file = file_name(name, role)?;
+    close_if_dead_publisher(name, role);
+    Ok(platform::shm_unlink(&file).is_ok())
+}
+
+/// Before a topic's segment is removed: if its publisher is dead, closes
+/// its ring, so that subscribers blocked on it (with no timeout, they
+/// sleep until woken) wake and attach to the next publisher's segment.
+fn close_if_dead_publisher(name: &str, role: &str) {
+    if role == "pub" {
+        crate::pubsub::close_stale_ring(name, role);
+    }
 }
 
 /// Bytes reserved at the start of a shared segment's region for its
