@@ -41,7 +41,11 @@ usage: shm-comm-benches [--quick] [--one-core] [--only NAME]... [--json PATH]
                their CPU share and wake-ups over 10 s (schedstat), also
                scaled to 1,000 subscribers
   --wake-cpu   CPU per message of a subscriber receiving at 1 kHz, next to
-               a bare futex wake-up at 1 kHz (3 rounds, about 35 s)
+               a bare futex wake-up at 1 kHz in the same windows (5 windows,
+               about 30 s)
+  --copy-paired  the 4 KiB copy hand-off floor and the typed 4 KiB copy,
+               both peers running, in alternating 50 ms windows (3 runs of
+               5 s): their p50s and ratio whatever the placement does
   --check      regression guard (about 10 s): several short rounds of
                raw-floor, typed-64B-busy and typed-64B-blocking; fails (exit 1)
                if the median ratio to the raw floor of a typed row exceeds its
@@ -66,6 +70,7 @@ struct Config {
     json: Option<String>,
     idle_subs: Option<usize>,
     wake_cpu: bool,
+    copy_paired: bool,
 }
 
 fn parse_args(args: &[String]) -> Result<Config, String> {
@@ -77,6 +82,7 @@ fn parse_args(args: &[String]) -> Result<Config, String> {
             "--one-core" => cfg.one_core = true,
             "--check" => cfg.check = true,
             "--wake-cpu" => cfg.wake_cpu = true,
+            "--copy-paired" => cfg.copy_paired = true,
             "--idle-subs" => {
                 cfg.idle_subs = Some(
                     it.next()
@@ -572,6 +578,38 @@ fn run_rows(plans: Vec<Plan>, probe: Option<&Plan>, tag: &str) -> Vec<Row> {
     rows
 }
 
+/// `--copy-paired`: three runs of [`scenarios::copy_paired`] at 4 KiB.
+fn copy_paired(peer_cpu: Option<usize>) -> Result<(), String> {
+    let plan = |kind, label: &str| Plan {
+        kind,
+        spin: Spin::Hot,
+        label: label.to_owned(),
+        peer_cpu,
+        cpus: Vec::new(),
+        budget: Budget {
+            warmup: Duration::from_millis(300),
+            measure: Duration::from_secs(5),
+        },
+    };
+    let floor = plan(Kind::CopyFloor4K, "copy-floor 4KiB");
+    let typed = plan(Kind::Copy4K, "copy typed-4KiB busy");
+    println!("4 KiB one-way p50, floor and typed copy in alternating 50 ms windows:");
+    let mut ratios = Vec::new();
+    for run in 1..=3 {
+        let (f, t) = scenarios::copy_paired::<scenarios::Msg4K>(&floor, &typed, 4096)?;
+        let (fp, tp) = (f.hist.value_at_quantile(0.5), t.hist.value_at_quantile(0.5));
+        let r = tp as f64 / fp.max(1) as f64;
+        println!(
+            "  run {run}: copy floor {fp} ns ({} round trips), typed {tp} ns ({}): {r:.2}x",
+            f.round_trips, t.round_trips
+        );
+        ratios.push(r);
+    }
+    ratios.sort_by(f64::total_cmp);
+    println!("  median {:.2}x the copy floor", ratios[1]);
+    Ok(())
+}
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.first().map(String::as_str) == Some(peer::ROLE_ARG) {
@@ -633,6 +671,15 @@ fn main() -> ExitCode {
 
     if cfg.check {
         return check::run(peer_cpu);
+    }
+    if cfg.copy_paired {
+        return match copy_paired(peer_cpu) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("shm-comm-benches: {e}");
+                ExitCode::FAILURE
+            }
+        };
     }
 
     let plans = plans(&cfg, peer_cpu, &cpus);

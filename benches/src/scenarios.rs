@@ -970,39 +970,71 @@ fn multi_echo(base: &str, spin: Spin, blocking: bool) -> Result<(), String> {
 /// and copies the buffer out into its private memory. The best any copying
 /// transport can do: no slots, no checks, one buffer per direction.
 fn copy_floor(plan: &Plan, len: usize) -> Result<Measured, String> {
-    let name = plan.channel();
-    let mut shm = RawShm::create(&name, copy_floor_len(len)).ctx(&format!("creating {name}"))?;
-    let mut peer = plan.spawn_peer()?;
-    peer.expect("ready")?;
-    shm.unlink();
-    let (ping, pong) = (shm.u64_at(OFF_PING), shm.u64_at(OFF_PONG));
-    let (ping_buf, pong_buf) = copy_floor_bufs(&shm, len);
-    let mut mine = vec![1u8; len];
-    let mut waiter = Waiter::new(plan.spin);
-    let lat = drive(&plan.budget, |seq| {
-        mine[..8].copy_from_slice(&seq.to_ne_bytes());
+    let mut side = FloorPinger::start(plan, len)?;
+    let lat = drive(&plan.budget, |seq| side.round_trip(seq))?;
+    side.finish()?;
+    Ok(Measured::PingPong(lat))
+}
+
+/// The pinging side of the copy hand-off floor: memcpy into a shm buffer,
+/// a flag, the peer's answer the same way back.
+struct FloorPinger {
+    shm: RawShm,
+    ping_buf: *mut u8,
+    pong_buf: *mut u8,
+    len: usize,
+    mine: Vec<u8>,
+    waiter: Waiter,
+    peer: Peer,
+}
+
+impl FloorPinger {
+    fn start(plan: &Plan, len: usize) -> Result<FloorPinger, String> {
+        let name = plan.channel();
+        let mut shm =
+            RawShm::create(&name, copy_floor_len(len)).ctx(&format!("creating {name}"))?;
+        let mut peer = plan.spawn_peer()?;
+        peer.expect("ready")?;
+        shm.unlink();
+        let (ping_buf, pong_buf) = copy_floor_bufs(&shm, len);
+        Ok(FloorPinger {
+            shm,
+            ping_buf,
+            pong_buf,
+            len,
+            mine: vec![1u8; len],
+            waiter: Waiter::new(plan.spin),
+            peer,
+        })
+    }
+
+    fn round_trip(&mut self, seq: u64) -> Result<(), String> {
+        let (ping, pong) = (self.shm.u64_at(OFF_PING), self.shm.u64_at(OFF_PONG));
+        self.mine[..8].copy_from_slice(&seq.to_ne_bytes());
         // SAFETY: the peer reads `ping_buf` only after it sees `seq` in `ping`
         // (stored below, Release) and is done with it when it answers.
-        unsafe { std::ptr::copy_nonoverlapping(mine.as_ptr(), ping_buf, len) };
+        unsafe { std::ptr::copy_nonoverlapping(self.mine.as_ptr(), self.ping_buf, self.len) };
         // Release: pairs with the peer's Acquire load of `ping`.
         ping.store(seq, Ordering::Release);
-        waiter.reset();
+        self.waiter.reset();
         // Acquire: pairs with the peer's Release store of `pong`.
         while pong.load(Ordering::Acquire) != seq {
-            waiter.pause()?;
+            self.waiter.pause()?;
         }
         // SAFETY: the peer wrote `pong_buf` before its Release store of `seq`
         // and does not touch it until our next ping.
-        unsafe { std::ptr::copy_nonoverlapping(pong_buf, mine.as_mut_ptr(), len) };
-        if mine[..8] != seq.to_ne_bytes() {
+        unsafe { std::ptr::copy_nonoverlapping(self.pong_buf, self.mine.as_mut_ptr(), self.len) };
+        if self.mine[..8] != seq.to_ne_bytes() {
             return Err(format!("expected echo of {seq}"));
         }
         Ok(())
-    })?;
-    // Release: pairs with the peer's Acquire load of `ping`.
-    ping.store(STOP, Ordering::Release);
-    peer.finish()?;
-    Ok(Measured::PingPong(lat))
+    }
+
+    fn finish(self) -> Result<(), String> {
+        // Release: pairs with the peer's Acquire load of `ping`.
+        self.shm.u64_at(OFF_PING).store(STOP, Ordering::Release);
+        self.peer.finish()
+    }
 }
 
 /// Bytes of a copy floor file: a page of flags, then two buffers.
@@ -1095,37 +1127,129 @@ fn recv_copy<M: ShmMessage>(sub: &mut Subscriber<M>, dst: &mut M) -> Result<(), 
 /// subscriber into a heap buffer (no stack copy), with the topics' default
 /// options (`Publisher::create`).
 fn copy_ping_pong<M: ShmMessage>(plan: &Plan) -> Result<Measured, String> {
-    let base = plan.channel();
-    let mut ping = Publisher::<M>::create(&format!("{base}/ping")).ctx("creating ping")?;
-    let mut peer = plan.spawn_peer()?;
-    peer.expect("ready")?;
-    let mut pong = connect::<M>(&format!("{base}/pong"))?;
-    let mut waiter = Waiter::new(plan.spin);
-    let mut msg = boxed::<M>();
-    let mut got = boxed::<M>();
-    let lat = drive(&plan.budget, |seq| {
-        set_seq(&mut *msg, seq);
-        ping.send(&msg).ctx("send")?;
-        waiter.reset();
+    let mut side = TypedPinger::<M>::start(plan)?;
+    let lat = drive(&plan.budget, |seq| side.round_trip(seq))?;
+    side.finish()?;
+    Ok(Measured::PingPong(lat))
+}
+
+/// The pinging side of a typed copy ping-pong: `send` copies in, a copy
+/// out of the echo into a heap buffer.
+struct TypedPinger<M: ShmMessage> {
+    ping: Publisher<M>,
+    pong: Subscriber<M>,
+    msg: Box<M>,
+    got: Box<M>,
+    waiter: Waiter,
+    peer: Peer,
+}
+
+impl<M: ShmMessage> TypedPinger<M> {
+    fn start(plan: &Plan) -> Result<TypedPinger<M>, String> {
+        let base = plan.channel();
+        let ping = Publisher::<M>::create(&format!("{base}/ping")).ctx("creating ping")?;
+        let mut peer = plan.spawn_peer()?;
+        peer.expect("ready")?;
+        let pong = connect::<M>(&format!("{base}/pong"))?;
+        Ok(TypedPinger {
+            ping,
+            pong,
+            msg: boxed::<M>(),
+            got: boxed::<M>(),
+            waiter: Waiter::new(plan.spin),
+            peer,
+        })
+    }
+
+    fn round_trip(&mut self, seq: u64) -> Result<(), String> {
+        set_seq(&mut *self.msg, seq);
+        self.ping.send(&self.msg).ctx("send")?;
+        self.waiter.reset();
         loop {
-            match recv_copy(&mut pong, &mut got) {
+            match recv_copy(&mut self.pong, &mut self.got) {
                 Ok(()) => break,
-                Err(TryRecvError::Empty) => waiter.pause()?,
+                Err(TryRecvError::Empty) => self.waiter.pause()?,
                 Err(e) => return Err(format!("try_recv: {e}")),
             }
         }
-        if seq_of(&*got) != seq {
-            return Err(format!("expected echo of {seq}, got {}", seq_of(&*got)));
+        if seq_of(&*self.got) != seq {
+            return Err(format!(
+                "expected echo of {seq}, got {}",
+                seq_of(&*self.got)
+            ));
         }
         Ok(())
-    })?;
-    set_seq(&mut *msg, STOP);
-    ping.send(&msg).ctx("send")?;
-    if pong.missed() != 0 {
-        return Err(format!("{} pongs missed", pong.missed()));
     }
-    peer.finish()?;
-    Ok(Measured::PingPong(lat))
+
+    fn finish(mut self) -> Result<(), String> {
+        set_seq(&mut *self.msg, STOP);
+        self.ping.send(&self.msg).ctx("send")?;
+        if self.pong.missed() != 0 {
+            return Err(format!("{} pongs missed", self.pong.missed()));
+        }
+        self.peer.finish()
+    }
+}
+
+/// `--copy-paired`: the copy hand-off floor and the typed copy of `M`
+/// (`floor` and `typed` plans), both peers running, measured in
+/// alternating 50 ms windows over the typed plan's budget, so that a
+/// change of placement mid-run (this VM's vCPUs move between cores that
+/// share a cache and cores that do not) hits both alike. Returns the
+/// one-way latencies of the floor and of the typed copy.
+pub fn copy_paired<M: ShmMessage>(
+    floor: &Plan,
+    typed: &Plan,
+    len: usize,
+) -> Result<(Latency, Latency), String> {
+    let mut f = FloorPinger::start(floor, len)?;
+    let mut t = TypedPinger::<M>::start(typed)?;
+    let new = || Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 3).ctx("histogram");
+    let (mut fh, mut th) = (new()?, new()?);
+    let (mut fn_, mut tn) = (0u64, 0u64);
+    let (mut fe, mut te) = (Duration::ZERO, Duration::ZERO);
+    let window = Duration::from_millis(50);
+    let start = Instant::now();
+    let mut seq = 1u64;
+    let mut round = 0u64;
+    while start.elapsed() < typed.budget.warmup + typed.budget.measure {
+        let measuring = start.elapsed() >= typed.budget.warmup;
+        for floor_side in [round % 2 == 0, round % 2 != 0] {
+            let w0 = Instant::now();
+            while w0.elapsed() < window {
+                let t0 = Instant::now();
+                if floor_side {
+                    f.round_trip(seq)?;
+                } else {
+                    t.round_trip(seq)?;
+                }
+                let took = t0.elapsed();
+                seq += 1;
+                if measuring {
+                    let (h, n, e) = if floor_side {
+                        (&mut fh, &mut fn_, &mut fe)
+                    } else {
+                        (&mut th, &mut tn, &mut te)
+                    };
+                    h.saturating_record(took.as_nanos() as u64 / 2);
+                    *n += 1;
+                    *e += took;
+                }
+            }
+        }
+        round += 1;
+        if interrupted() {
+            return Err("interrupted".into());
+        }
+    }
+    f.finish()?;
+    t.finish()?;
+    let lat = |hist, round_trips, elapsed| Latency {
+        hist,
+        round_trips,
+        elapsed,
+    };
+    Ok((lat(fh, fn_, fe), lat(th, tn, te)))
 }
 
 fn copy_echo<M: ShmMessage>(base: &str, spin: Spin) -> Result<(), String> {
