@@ -798,8 +798,9 @@ impl RawSubscriber {
     ///
     /// With no deadline the futex sleep has no timeout either, which saves
     /// the kernel a timer per sleep (measured: a 1 kHz subscriber's CPU
-    /// per message went from 1.38x to 1.16x a bare futex wait's, medians
-    /// of 9 rounds). Nothing is polled: the old ring is closed, which
+    /// per message went from 1.30-1.34x to 1.11-1.17x a bare futex
+    /// wait's, `shm-comm-benches --wake-cpu`). Nothing is polled: the old
+    /// ring is closed, which
     /// wakes this wait, by whoever replaces a dead publisher's segment or
     /// removes it (`close_stale_ring`), and by a publisher dropped.
     pub fn wait(&mut self, deadline: Option<Instant>) -> bool {
