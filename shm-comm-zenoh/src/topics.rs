@@ -180,7 +180,7 @@ impl Importer {
             if open {
                 return deliver(sh, &mut st.imports, name, &h, &sample);
             }
-            if !open && st.imports.refused_now(name, h.hash) {
+            if st.imports.refused_now(name, h.hash) {
                 return Stats::bump(&sh.stats.refused);
             }
         }
