@@ -85,7 +85,8 @@ use crate::message::{
 use crate::ring::{self, Geometry, Reader, Ring, Writer};
 use crate::segment::{ChannelKind, CreateSpec, Mapping, OpenSpec, OwnedSegment, Payload, Segment};
 
-const ROLE: &str = "pub";
+/// The role of a topic's publisher segment (`<name>.pub`).
+pub(crate) const ROLE: &str = "pub";
 
 /// Publisher settings.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

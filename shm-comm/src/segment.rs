@@ -1171,12 +1171,7 @@ pub fn force_unlink(name: &str) -> Result<usize, NameError> {
     validate_name(name)?;
     let mut n = 0;
     for (chan, role) in list() {
-        if chan != name {
-            continue;
-        }
-        let file = file_name(&chan, &role)?;
-        close_if_dead_publisher(&chan, &role);
-        if platform::shm_unlink(&file).is_ok() {
+        if chan == name && unlink(&chan, &role)? {
             n += 1;
         }
     }
@@ -1375,7 +1370,7 @@ pub fn unlink(name: &str, role: &str) -> Result<bool, NameError> {
 /// its ring, so that subscribers blocked on it (with no timeout, they
 /// sleep until woken) wake and attach to the next publisher's segment.
 fn close_if_dead_publisher(name: &str, role: &str) {
-    if role == "pub" {
+    if role == crate::pubsub::ROLE {
         crate::pubsub::close_stale_ring(name, role);
     }
 }
