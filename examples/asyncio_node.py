@@ -47,7 +47,7 @@ async def node(args: argparse.Namespace) -> None:
     served = 0
     with shm.Replier(f"{args.prefix}/status") as rep:
         say(f"node | awaiting {', '.join(TOPICS)} and serving {args.prefix}/status "
-              f"(pid {os.getpid()})")
+            f"(pid {os.getpid()})")
 
         async def consume(topic: str) -> None:
             sub = subs[topic]
@@ -75,7 +75,7 @@ async def node(args: argparse.Namespace) -> None:
         for s in subs.values():
             s.close()
     say(f"node | received {', '.join(f'{n} {t}' for t, n in counts.items())}; "
-          f"served {served} status calls; last imu {last['imu']}")
+        f"served {served} status calls; last imu {last['imu']}")
 
 
 def peer(args: argparse.Namespace) -> None:

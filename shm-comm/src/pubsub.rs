@@ -801,9 +801,9 @@ impl RawSubscriber {
     /// the kernel a timer per sleep (measured: a 1 kHz subscriber's CPU
     /// per message went from 1.30-1.34x to 1.11-1.17x a bare futex
     /// wait's, `shm-comm-benches --wake-cpu`). Nothing is polled: the old
-    /// ring is closed, which
-    /// wakes this wait, by whoever replaces a dead publisher's segment or
-    /// removes it (`close_stale_ring`), and by a publisher dropped.
+    /// ring is closed, which wakes this wait, by whoever replaces a dead
+    /// publisher's segment or removes it (`close_stale_ring`), and by a
+    /// publisher dropped.
     pub fn wait(&mut self, deadline: Option<Instant>) -> bool {
         loop {
             // Spin only where it pays: after a wait that ended while
