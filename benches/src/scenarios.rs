@@ -1197,6 +1197,12 @@ impl<M: ShmMessage> TypedPinger<M> {
 /// change of placement mid-run (this VM's vCPUs move between cores that
 /// share a cache and cores that do not) hits both alike. Returns the
 /// one-way latencies of the floor and of the typed copy.
+///
+/// Both peers run on the peer CPU and spin (`Spin::Hot`), the idle one
+/// too, so the scheduler splits that CPU between them: a window's round
+/// trips run in the active peer's time slices, and the one that waits
+/// out the idle peer's slice lands in the tail. The p50s match the
+/// separate rows in the same placement; the tails are not comparable.
 pub fn copy_paired<M: ShmMessage>(
     floor: &Plan,
     typed: &Plan,
