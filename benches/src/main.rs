@@ -43,9 +43,11 @@ usage: shm-comm-benches [--quick] [--one-core] [--only NAME]... [--json PATH]
   --wake-cpu   CPU per message of a subscriber receiving at 1 kHz, next to
                a bare futex wake-up at 1 kHz in the same windows (5 windows,
                about 30 s)
-  --copy-paired  the 4 KiB copy hand-off floor and the typed 4 KiB copy,
-               both peers running, in alternating 50 ms windows (3 runs of
-               5 s): their p50s and ratio whatever the placement does
+  --copy-paired  the 4 KiB copy hand-off floor, the same floor with each
+               buffer mapped read-only by the side that reads it (as
+               subscribers map a topic), and the typed 4 KiB copy, all
+               peers running, in 50 ms windows taken in turn (3 runs of
+               5 s): their p50s and ratios whatever the placement does
   --check      regression guard (about 10 s): several short rounds of
                raw-floor, typed-64B-busy and typed-64B-blocking; fails (exit 1)
                if the median ratio to the raw floor of a typed row exceeds its
@@ -591,22 +593,37 @@ fn copy_paired(peer_cpu: Option<usize>) -> Result<(), String> {
             measure: Duration::from_secs(5),
         },
     };
-    let floor = plan(Kind::CopyFloor4K, "copy-floor 4KiB");
+    let floors = [
+        plan(Kind::CopyFloor4K, "copy-floor 4KiB"),
+        plan(Kind::CopyFloorRo4K, "copy-floor-ro 4KiB"),
+    ];
     let typed = plan(Kind::Copy4K, "copy typed-4KiB busy");
-    println!("4 KiB one-way p50, floor and typed copy in alternating 50 ms windows:");
-    let mut ratios = Vec::new();
+    println!(
+        "4 KiB one-way p50 in 50 ms windows taken in turn: the copy floor, the floor \
+         whose readers map their buffers read-only (as subscribers do), the typed copy:"
+    );
+    let (mut ratios, mut ro_ratios) = (Vec::new(), Vec::new());
     for run in 1..=3 {
-        let (f, t) = scenarios::copy_paired::<scenarios::Msg4K>(&floor, &typed, 4096)?;
-        let (fp, tp) = (f.hist.value_at_quantile(0.5), t.hist.value_at_quantile(0.5));
-        let r = tp as f64 / fp.max(1) as f64;
+        let lat = scenarios::copy_paired::<scenarios::Msg4K>(&floors, &typed, 4096)?;
+        let p50 = |i: usize| lat[i].hist.value_at_quantile(0.5).max(1);
+        let (fp, rp, tp) = (p50(0), p50(1), p50(2));
+        let (r, rr) = (tp as f64 / fp as f64, tp as f64 / rp as f64);
         println!(
-            "  run {run}: copy floor {fp} ns ({} round trips), typed {tp} ns ({}): {r:.2}x",
-            f.round_trips, t.round_trips
+            "  run {run}: floor {fp} ns ({} round trips), read-only floor {rp} ns ({}), \
+             typed {tp} ns ({}): {r:.2}x the floor, {rr:.2}x the read-only floor",
+            lat[0].round_trips, lat[1].round_trips, lat[2].round_trips
         );
         ratios.push(r);
+        ro_ratios.push(rr);
     }
-    ratios.sort_by(f64::total_cmp);
-    println!("  median {:.2}x the copy floor", ratios[ratios.len() / 2]);
+    for v in [&mut ratios, &mut ro_ratios] {
+        v.sort_by(f64::total_cmp);
+    }
+    println!(
+        "  median {:.2}x the copy floor, {:.2}x the read-only floor",
+        ratios[ratios.len() / 2],
+        ro_ratios[ro_ratios.len() / 2]
+    );
     Ok(())
 }
 

@@ -206,6 +206,11 @@ pub enum Kind {
     /// The copy hand-off floor at 4 KiB: memcpy into a shm buffer, a flag,
     /// memcpy out (each direction).
     CopyFloor4K,
+    /// The 4 KiB copy hand-off floor with each buffer mapped read-only
+    /// (`mprotect`) by the side that reads it, as subscribers map a topic's
+    /// chunks: what that mapping costs the floor itself (`--copy-paired`
+    /// only).
+    CopyFloorRo4K,
     /// The copy hand-off floor at 1 MiB.
     CopyFloor1M,
     /// The copy hand-off floor at 16 MiB.
@@ -220,7 +225,7 @@ pub enum Kind {
 
 impl Kind {
     /// Every scenario.
-    pub const ALL: [Kind; 29] = [
+    pub const ALL: [Kind; 30] = [
         Kind::RawFloor,
         Kind::RawFloorPureSpin,
         Kind::Typed64Busy,
@@ -245,6 +250,7 @@ impl Kind {
         Kind::PushPull1,
         Kind::PushPull4,
         Kind::CopyFloor4K,
+        Kind::CopyFloorRo4K,
         Kind::CopyFloor1M,
         Kind::CopyFloor16M,
         Kind::Copy4K,
@@ -279,6 +285,7 @@ impl Kind {
             Kind::PushPull1 => "pushpull-64B-x1",
             Kind::PushPull4 => "pushpull-64B-x4",
             Kind::CopyFloor4K => "copy-floor-4KiB",
+            Kind::CopyFloorRo4K => "copy-floor-ro-4KiB",
             Kind::CopyFloor1M => "copy-floor-1MiB",
             Kind::CopyFloor16M => "copy-floor-16MiB",
             Kind::Copy4K => "copy-typed-4KiB",
@@ -344,6 +351,7 @@ impl Kind {
                 | Kind::RawFloorPureSpin
                 | Kind::StreamRaw
                 | Kind::CopyFloor4K
+                | Kind::CopyFloorRo4K
                 | Kind::CopyFloor1M
                 | Kind::CopyFloor16M
         )
@@ -538,7 +546,7 @@ pub fn run(plan: &Plan) -> Result<Measured, String> {
         }
         Kind::ReqRep64 => req_rep(plan),
         Kind::PushPull1 | Kind::PushPull4 => push_pull(plan),
-        Kind::CopyFloor4K => copy_floor(plan, 4 << 10),
+        Kind::CopyFloor4K | Kind::CopyFloorRo4K => copy_floor(plan, 4 << 10),
         Kind::CopyFloor1M => copy_floor(plan, 1 << 20),
         Kind::CopyFloor16M => copy_floor(plan, 16 << 20),
         Kind::Copy4K => copy_ping_pong::<Msg4K>(plan),
@@ -569,9 +577,10 @@ pub fn serve(kind: Kind, channel: &str, spin: Spin) -> Result<(), String> {
         }
         Kind::ReqRep64 => replier_peer(channel),
         Kind::PushPull1 | Kind::PushPull4 => puller_peer(channel),
-        Kind::CopyFloor4K => copy_floor_peer(channel, spin, 4 << 10),
-        Kind::CopyFloor1M => copy_floor_peer(channel, spin, 1 << 20),
-        Kind::CopyFloor16M => copy_floor_peer(channel, spin, 16 << 20),
+        Kind::CopyFloor4K => copy_floor_peer(channel, spin, 4 << 10, false),
+        Kind::CopyFloorRo4K => copy_floor_peer(channel, spin, 4 << 10, true),
+        Kind::CopyFloor1M => copy_floor_peer(channel, spin, 1 << 20, false),
+        Kind::CopyFloor16M => copy_floor_peer(channel, spin, 16 << 20, false),
         Kind::Copy4K => copy_echo::<Msg4K>(channel, spin),
         Kind::Copy1M => copy_echo::<Msg1M>(channel, spin),
         Kind::Copy16M => copy_echo::<Msg16M>(channel, spin),
@@ -997,6 +1006,11 @@ impl FloorPinger {
         peer.expect("ready")?;
         shm.unlink();
         let (ping_buf, pong_buf) = copy_floor_bufs(&shm, len);
+        if plan.kind == Kind::CopyFloorRo4K {
+            // The reading side of each direction maps its buffer read-only:
+            // the peer `ping_buf`, this side `pong_buf`.
+            read_only(pong_buf, len)?;
+        }
         Ok(FloorPinger {
             shm,
             ping_buf,
@@ -1050,10 +1064,29 @@ fn copy_floor_bufs(shm: &RawShm, len: usize) -> (*mut u8, *mut u8) {
     unsafe { (base.add(4096), base.add(4096 + stride)) }
 }
 
-fn copy_floor_peer(name: &str, spin: Spin, len: usize) -> Result<(), String> {
+/// Maps one of a copy floor file's buffers (`copy_floor_bufs`) read-only
+/// in this process, as a subscriber maps a topic's chunks.
+fn read_only(buf: *mut u8, len: usize) -> Result<(), String> {
+    // SAFETY: `buf` is one of `copy_floor_bufs`' buffers: page-aligned, its
+    // whole pages inside the mapping of `copy_floor_len(len)`. Its reader
+    // calls this and only reads it from then on; changing the rights of
+    // those pages touches no memory.
+    let r = unsafe { libc::mprotect(buf.cast(), len.div_ceil(4096) * 4096, libc::PROT_READ) };
+    if r != 0 {
+        return Err(format!("mprotect: {}", std::io::Error::last_os_error()));
+    }
+    Ok(())
+}
+
+/// The echoing side of the copy hand-off floor; with `read_only`, it maps
+/// the buffer it reads (`ping_buf`) read-only first.
+fn copy_floor_peer(name: &str, spin: Spin, len: usize, read_only: bool) -> Result<(), String> {
     let shm = RawShm::open(name, copy_floor_len(len)).ctx(&format!("opening {name}"))?;
     let (ping, pong) = (shm.u64_at(OFF_PING), shm.u64_at(OFF_PONG));
     let (ping_buf, pong_buf) = copy_floor_bufs(&shm, len);
+    if read_only {
+        self::read_only(ping_buf, len)?;
+    }
     let mut mine = vec![0u8; len];
     say("ready");
     let mut waiter = Waiter::new(spin);
@@ -1191,52 +1224,74 @@ impl<M: ShmMessage> TypedPinger<M> {
     }
 }
 
-/// `--copy-paired`: the copy hand-off floor and the typed copy of `M`
-/// (`floor` and `typed` plans), both peers running, measured in
-/// alternating 50 ms windows over the typed plan's budget, so that a
-/// change of placement mid-run (this VM's vCPUs move between cores that
-/// share a cache and cores that do not) hits both alike. Returns the
-/// one-way latencies of the floor and of the typed copy.
+/// One side of [`copy_paired`]: a pinger with its peer running.
+enum Pinger<M: ShmMessage> {
+    Floor(FloorPinger),
+    Typed(Box<TypedPinger<M>>),
+}
+
+impl<M: ShmMessage> Pinger<M> {
+    fn round_trip(&mut self, seq: u64) -> Result<(), String> {
+        match self {
+            Pinger::Floor(f) => f.round_trip(seq),
+            Pinger::Typed(t) => t.round_trip(seq),
+        }
+    }
+
+    fn finish(self) -> Result<(), String> {
+        match self {
+            Pinger::Floor(f) => f.finish(),
+            Pinger::Typed(t) => t.finish(),
+        }
+    }
+}
+
+/// `--copy-paired`: the copy hand-off floor (`floors`, each with its own
+/// peer: the plain floor, and the one whose reader maps its buffer
+/// read-only) and the typed copy of `M` (`typed`), all peers running,
+/// measured in 50 ms windows taken in turn over the typed plan's budget,
+/// so that a change of placement mid-run (this VM's vCPUs move between
+/// cores that share a cache and cores that do not) hits all alike.
+/// Returns the one-way latencies of each floor, then of the typed copy.
 ///
-/// Both peers run on the peer CPU and spin (`Spin::Hot`), the idle one
+/// All peers run on the peer CPU and spin (`Spin::Hot`), the idle ones
 /// too, so the scheduler splits that CPU between them: a window's round
 /// trips run in the active peer's time slices, and the one that waits
-/// out the idle peer's slice lands in the tail. The p50s match the
+/// out an idle peer's slice lands in the tail. The p50s match the
 /// separate rows in the same placement; the tails are not comparable.
 pub fn copy_paired<M: ShmMessage>(
-    floor: &Plan,
+    floors: &[Plan],
     typed: &Plan,
     len: usize,
-) -> Result<(Latency, Latency), String> {
-    let mut f = FloorPinger::start(floor, len)?;
-    let mut t = TypedPinger::<M>::start(typed)?;
+) -> Result<Vec<Latency>, String> {
+    let mut sides = Vec::new();
+    for plan in floors {
+        sides.push(Pinger::<M>::Floor(FloorPinger::start(plan, len)?));
+    }
+    sides.push(Pinger::Typed(Box::new(TypedPinger::<M>::start(typed)?)));
     let new = || Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 3).ctx("histogram");
-    let (mut fh, mut th) = (new()?, new()?);
-    let (mut fn_, mut tn) = (0u64, 0u64);
-    let (mut fe, mut te) = (Duration::ZERO, Duration::ZERO);
+    let mut stats = Vec::new();
+    for _ in &sides {
+        stats.push((new()?, 0u64, Duration::ZERO));
+    }
     let window = Duration::from_millis(50);
     let start = Instant::now();
     let mut seq = 1u64;
-    let mut round = 0u64;
+    let mut round = 0usize;
     while start.elapsed() < typed.budget.warmup + typed.budget.measure {
         let measuring = start.elapsed() >= typed.budget.warmup;
-        for floor_side in [round % 2 == 0, round % 2 != 0] {
+        // Each round starts with the next side, so no side always follows
+        // the same one.
+        for k in 0..sides.len() {
+            let i = (round + k) % sides.len();
             let w0 = Instant::now();
             while w0.elapsed() < window {
                 let t0 = Instant::now();
-                if floor_side {
-                    f.round_trip(seq)?;
-                } else {
-                    t.round_trip(seq)?;
-                }
+                sides[i].round_trip(seq)?;
                 let took = t0.elapsed();
                 seq += 1;
                 if measuring {
-                    let (h, n, e) = if floor_side {
-                        (&mut fh, &mut fn_, &mut fe)
-                    } else {
-                        (&mut th, &mut tn, &mut te)
-                    };
+                    let (h, n, e) = &mut stats[i];
                     h.saturating_record(took.as_nanos() as u64 / 2);
                     *n += 1;
                     *e += took;
@@ -1248,14 +1303,17 @@ pub fn copy_paired<M: ShmMessage>(
             return Err("interrupted".into());
         }
     }
-    f.finish()?;
-    t.finish()?;
-    let lat = |hist, round_trips, elapsed| Latency {
-        hist,
-        round_trips,
-        elapsed,
-    };
-    Ok((lat(fh, fn_, fe), lat(th, tn, te)))
+    for side in sides {
+        side.finish()?;
+    }
+    Ok(stats
+        .into_iter()
+        .map(|(hist, round_trips, elapsed)| Latency {
+            hist,
+            round_trips,
+            elapsed,
+        })
+        .collect())
 }
 
 fn copy_echo<M: ShmMessage>(base: &str, spin: Spin) -> Result<(), String> {
