@@ -1247,7 +1247,7 @@ impl<M: ShmMessage> Pinger<M> {
 }
 
 /// `--copy-paired`: the copy hand-off floor (`floors`, each with its own
-/// peer: the plain floor, and the one whose reader maps its buffer
+/// peer: the plain floor, and the one whose readers map their buffers
 /// read-only) and the typed copy of `M` (`typed`), all peers running,
 /// measured in 50 ms windows taken in turn over the typed plan's budget,
 /// so that a change of placement mid-run (this VM's vCPUs move between
