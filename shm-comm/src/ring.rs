@@ -869,22 +869,6 @@ impl Reader {
         (stamp.load(Ordering::Acquire) == want).then_some((self.hint, want))
     }
 
-    /// Message `next`'s chunk and stamp: through the hint, else through the
-    /// entry (skipping ahead, counted, if this reader was lapped); `None`
-    /// if it is not published yet.
-    fn next_chunk(&mut self) -> Result<Option<(u32, u64)>, TryRecvError> {
-        loop {
-            if let Some(found) = self.hinted() {
-                return Ok(Some(found));
-            }
-            match self.locate()? {
-                Located::Empty => return Ok(None),
-                Located::Lapped => self.resync()?,
-                Located::At { chunk, want } => return Ok(Some((chunk, want))),
-            }
-        }
-    }
-
     /// `true` if `try_read` would not return `Empty` right now (a message,
     /// a lapped position or corruption to report).
     pub fn ready(&self) -> bool {
@@ -978,8 +962,16 @@ impl Reader {
         mut take: impl FnMut(&Region, usize, usize) -> Option<Result<B, E>>,
     ) -> Result<Result<(B, u32, u32), E>, TryRecvError> {
         loop {
-            let Some((chunk, want)) = self.next_chunk()? else {
-                return Err(TryRecvError::Empty);
+            let (chunk, want) = match self.hinted() {
+                Some(found) => found,
+                None => match self.locate()? {
+                    Located::Empty => return Err(TryRecvError::Empty),
+                    Located::Lapped => {
+                        self.resync()?;
+                        continue;
+                    }
+                    Located::At { chunk, want } => (chunk, want),
+                },
             };
             let off = self.ring.chunk_off(chunk);
             let stamp = self.ring.u64_at(off + CH_STAMP);
@@ -1063,8 +1055,16 @@ impl Reader {
         let ring = self.ring; // a copy: `pin` must not borrow `self`
         let pin = ring.pin_word(slot);
         loop {
-            let Some((chunk, want)) = self.next_chunk()? else {
-                return Err(BorrowError::Empty);
+            let (chunk, want) = match self.hinted() {
+                Some(found) => found,
+                None => match self.locate()? {
+                    Located::Empty => return Err(BorrowError::Empty),
+                    Located::Lapped => {
+                        self.resync()?;
+                        continue;
+                    }
+                    Located::At { chunk, want } => (chunk, want),
+                },
             };
             let off = self.ring.chunk_off(chunk);
             // SeqCst pin store then SeqCst stamp load: the Dekker handshake
